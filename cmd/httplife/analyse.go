@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/render"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// analyseOptions holds the parsed flags of `httplife analyse`.
+type analyseOptions struct {
+	s           *streams
+	Path        string
+	Format      string
+	Output      string
+	TwoMSL      time.Duration
+	Ports       []uint16
+	ServerPorts []uint16
+	MaxConns    int
+}
+
+var formats = []string{"text", "json", "ndjson", "html"}
+
+// newCmdAnalyse parses and validates; runF does the work (analyseRun by
+// default; tests inject their own).
+func newCmdAnalyse(s *streams, runF func(*analyseOptions) error) *cobra.Command {
+	opts := &analyseOptions{s: s}
+	var ports, serverPorts string
+	cmd := &cobra.Command{
+		Use:     "analyse [flags] CAPTURE|-",
+		Aliases: []string{"analyze"},
+		Short:   "Report the lifecycle of every TCP connection in a capture file",
+		Long: `Reads a pcap or pcapng file (optionally gzip-compressed; "-" for standard
+input) and reports, for every TCP connection: the handshake, each HTTP/1.x
+request and response, every keep-alive idle period, who sent the first FIN
+or the RST, each side's TCP state, who holds TIME_WAIT, and why the
+connection closed.`,
+		Example: `  httplife analyse capture.pcap
+  httplife analyse --format json capture.pcapng.gz
+  tcpdump -i eth0 -w - | httplife analyse -
+  httplife analyse --format ndjson big.pcap > conns.ndjson`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{fmt.Errorf("analyse takes one capture file or -, got %d arguments", len(args))}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Path = args[0]
+			if err := opts.parse(ports, serverPorts); err != nil {
+				return usageError{err}
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return analyseRun(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson or html")
+	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
+	f.DurationVar(&opts.TwoMSL, "two-msl", 60*time.Second, "how long TIME_WAIT lasts (2MSL)")
+	f.StringVar(&ports, "ports", "", "only connections with one of these ports, e.g. 80,8080 (default: all TCP)")
+	f.StringVar(&serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
+	f.IntVar(&opts.MaxConns, "max-connections", tcpstate.DefaultConfig().MaxConns,
+		"cap on connections tracked at once; half-open ones are evicted first (0: no cap)")
+	return cmd
+}
+
+func (o *analyseOptions) parse(ports, serverPorts string) error {
+	ok := false
+	for _, f := range formats {
+		ok = ok || o.Format == f
+	}
+	if !ok {
+		return fmt.Errorf("--format %q: want one of %s", o.Format, strings.Join(formats, ", "))
+	}
+	if o.TwoMSL < 0 {
+		return fmt.Errorf("--two-msl %s: must not be negative", o.TwoMSL)
+	}
+	if o.MaxConns < 0 {
+		return fmt.Errorf("--max-connections %d: must not be negative", o.MaxConns)
+	}
+	var err error
+	if o.Ports, err = parsePorts("--ports", ports); err != nil {
+		return err
+	}
+	o.ServerPorts, err = parsePorts("--server-ports", serverPorts)
+	return err
+}
+
+// parsePorts reads a comma-separated port list.
+func parsePorts(flag, s string) ([]uint16, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []uint16
+	seen := map[uint16]bool{}
+	for _, p := range strings.Split(s, ",") {
+		n, err := strconv.ParseUint(strings.TrimSpace(p), 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("%s %q: %q is not a port number (1-65535)", flag, s, strings.TrimSpace(p))
+		}
+		if !seen[uint16(n)] {
+			seen[uint16(n)] = true
+			out = append(out, uint16(n))
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+func portSet(p []uint16) map[uint16]bool {
+	if len(p) == 0 {
+		return nil
+	}
+	m := make(map[uint16]bool, len(p))
+	for _, x := range p {
+		m[x] = true
+	}
+	return m
+}
+
+func (o *analyseOptions) runConfig() httpflow.RunConfig {
+	tc := tcpstate.DefaultConfig()
+	tc.Ports = portSet(o.Ports)
+	tc.ServerPorts = portSet(o.ServerPorts)
+	tc.MaxConns = o.MaxConns
+	return httpflow.RunConfig{TCP: tc, TwoMSL: o.TwoMSL, PortsLabel: httpflow.PortsLabel(o.Ports)}
+}
+
+// openSource opens the capture named by path ("-": standard input).
+func openSource(s *streams, path string) (capture.Source, error) {
+	if path == "-" {
+		return capture.OpenReader("-", s.In)
+	}
+	return capture.Open(path)
+}
+
+func analyseRun(o *analyseOptions) error {
+	src, err := openSource(o.s, o.Path)
+	if err != nil {
+		return usageError{err}
+	}
+	defer src.Close()
+	out := o.s.Out
+	if o.Output != "" {
+		f, err := os.Create(o.Output)
+		if err != nil {
+			return usageError{err}
+		}
+		defer f.Close()
+		out = f
+	}
+	bw := bufio.NewWriterSize(out, 1<<16)
+	defer bw.Flush()
+	cfg := o.runConfig()
+	if o.Format == "ndjson" {
+		nd := render.NewNDJSON(bw)
+		var werr error
+		res, rerr := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
+			if werr == nil {
+				werr = nd.Connection(c)
+			}
+		})
+		if werr == nil {
+			werr = nd.End(res.Summary, res.Capture)
+		}
+		return finish(o, res.Capture.Warnings, rerr, werr, bw)
+	}
+	doc, rerr := httpflow.Analyse(src, cfg)
+	var werr error
+	switch o.Format {
+	case "json":
+		werr = render.WriteJSON(bw, doc)
+	case "html":
+		werr = writeHTML(bw, doc)
+	default:
+		werr = render.WriteText(bw, doc)
+	}
+	return finish(o, doc.Capture.Warnings, rerr, werr, bw)
+}
+
+// writeHTML is replaced when the HTML renderer is built in.
+var writeHTML = func(w io.Writer, doc *httpflow.Document) error {
+	return errors.New("html output is not available in this build")
+}
+
+// finish reports warnings on stderr (text output shows them itself) and
+// turns read and write errors into the command's error.
+func finish(o *analyseOptions, warnings []string, rerr, werr error, bw *bufio.Writer) error {
+	if err := bw.Flush(); werr == nil {
+		werr = err
+	}
+	if o.Format != "text" || o.Output != "" {
+		for _, w := range warnings {
+			fmt.Fprintln(o.s.ErrOut, "httplife: warning:", w)
+		}
+	}
+	if werr != nil {
+		return fmt.Errorf("writing output: %w", werr)
+	}
+	if rerr != nil {
+		return fmt.Errorf("%s: %w (the report covers everything before it)", o.Path, rerr)
+	}
+	return nil
+}

@@ -1,0 +1,11 @@
+module github.com/httplife/httplife
+
+go 1.26.8
+
+require (
+	github.com/go-echarts/go-echarts/v2 v2.7.2 // indirect
+	github.com/gopacket/gopacket v1.7.7 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

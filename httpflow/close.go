@@ -1,0 +1,418 @@
+package httpflow
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// record builds the CONNECTION object from the flow and the TCP facts.
+func (f *flow) record(c *tcpstate.Conn) *Connection {
+	cl, sv := c.Client(), c.Server()
+	r := &Connection{
+		ID:                 c.ID,
+		Client:             cl.Addr.String(),
+		Server:             sv.Addr.String(),
+		ClientGuessed:      c.ClientGuessed,
+		SynSeen:            c.SynSeen,
+		FirstPacketAt:      At(c.FirstPacketAt),
+		LastPacketAt:       At(c.LastPacketAt),
+		Packets:            PerSide{cl.Packets, sv.Packets},
+		PayloadBytes:       PerSide{cl.PayloadBytes, sv.PayloadBytes},
+		TCPKeepaliveProbes: PerSide{cl.KeepaliveProbes, sv.KeepaliveProbes},
+		Retransmissions:    PerSide{cl.Retransmissions, sv.Retransmissions},
+		MissingBytes:       PerSide{cl.MissingBytes, sv.MissingBytes},
+		Transactions:       make([]Transaction, 0, len(f.txs)),
+		IdlePeriods:        []Idle{},
+		StrayCRLFBytes:     f.stray,
+	}
+	if c.SynSeen {
+		h := &Handshake{SynAt: At(c.SynAt), SynAckAt: At(c.SynAckAt), AckAt: At(c.AckAt)}
+		if !c.AckAt.IsZero() {
+			rtt := Secs(c.AckAt.Sub(c.SynAt))
+			h.RTT = &rtt
+		}
+		r.Handshake = h
+	}
+	for i, t := range f.txs {
+		if t.respMsg != nil && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
+			d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time))
+			if d >= 0 {
+				t.ThinkTime = &d
+			}
+		}
+		r.Transactions = append(r.Transactions, t.Transaction)
+		if i > 0 && t.afterIdle {
+			prev := f.txs[i-1]
+			r.IdlePeriods = append(r.IdlePeriods, idle(prev.Index, prev.ResponseEndAt.Time, t.RequestStartAt.Time))
+		}
+		if !t.respDone {
+			if i == len(f.txs)-1 {
+				f.anomaly("last-request-unanswered")
+			} else {
+				f.anomaly("request-unanswered")
+			}
+		}
+	}
+	r.KeepAlive = f.keepAlive()
+	r.FinalIdle = f.finalIdle(c)
+	r.Close = f.closeOf(c)
+	r.TimeWait = f.timeWait(c)
+	anomalies := append([]string{}, c.Anomalies...)
+	if c.Evicted {
+		anomalies = append(anomalies, "evicted")
+	}
+	for _, a := range f.anomalies {
+		if !contains(anomalies, a) {
+			anomalies = append(anomalies, a)
+		}
+	}
+	r.Anomalies = anomalies
+	return r
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func idle(after int, from, to time.Time) Idle {
+	return Idle{AfterTransaction: after, StartAt: At(from), EndAt: At(to), Duration: Secs(to.Sub(from))}
+}
+
+// keepAlive reads the server's last Keep-Alive header and decides
+// persistence after the last transaction.
+func (f *flow) keepAlive() KeepAlive {
+	var ka KeepAlive
+	for _, t := range f.txs {
+		if t.ResponseKeepAlive == nil {
+			continue
+		}
+		ka.AdvertisedTimeout, ka.AdvertisedMax = parseKeepAlive(*t.ResponseKeepAlive)
+	}
+	if t := f.lastTxn(); t != nil {
+		ka.Persistent = !shouldClose(t)
+	}
+	return ka
+}
+
+// parseKeepAlive reads `timeout=N, max=M`.
+func parseKeepAlive(v string) (timeout *float64, max *int) {
+	for _, part := range strings.Split(v, ",") {
+		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			continue
+		}
+		val = strings.Trim(strings.TrimSpace(val), `"`)
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "timeout":
+			if x, err := strconv.ParseFloat(val, 64); err == nil && x >= 0 {
+				timeout = &x
+			}
+		case "max":
+			if x, err := strconv.Atoi(val); err == nil {
+				max = &x
+			}
+		}
+	}
+	return
+}
+
+func hasToken(h *string, tok string) bool {
+	if h == nil {
+		return false
+	}
+	for _, p := range strings.Split(*h, ",") {
+		if strings.TrimSpace(p) == tok {
+			return true
+		}
+	}
+	return false
+}
+
+// shouldClose decides, by HTTP/1.x rules, whether the connection ends after
+// transaction t: any Connection: close; HTTP/1.0 (request or response)
+// without Connection: keep-alive; a tunnel.
+func shouldClose(t *txn) bool {
+	if hasToken(t.RequestConnection, "close") || hasToken(t.ResponseConnection, "close") || t.Tunnel {
+		return true
+	}
+	if http10NoKeepAlive(t) {
+		return true
+	}
+	return false
+}
+
+func http10NoKeepAlive(t *txn) bool {
+	if t.RequestVersion == "HTTP/1.0" && !hasToken(t.RequestConnection, "keep-alive") {
+		return true
+	}
+	if t.ResponseVersion != nil && *t.ResponseVersion == "HTTP/1.0" && !hasToken(t.ResponseConnection, "keep-alive") {
+		return true
+	}
+	return false
+}
+
+// firstEnd is the first FIN or RST of either side.
+func firstEnd(c *tcpstate.Conn) (time.Time, bool) {
+	_, fin, okF := c.FirstFIN()
+	_, rst, okR := c.FirstRST()
+	switch {
+	case okF && (!okR || !rst.Before(fin)):
+		return fin, true
+	case okR:
+		return rst, true
+	}
+	return time.Time{}, false
+}
+
+// finalIdle runs from the end of the last response that ended before the
+// first FIN or RST (or the handshake's final ACK) to that FIN or RST.
+func (f *flow) finalIdle(c *tcpstate.Conn) *Idle {
+	end, ok := firstEnd(c)
+	if !ok {
+		return nil
+	}
+	after, start := 0, time.Time{}
+	for _, t := range f.txs {
+		if t.respDone && !t.ResponseEndAt.After(end) && !t.ResponseEndAt.Before(start) {
+			after, start = t.Index, t.ResponseEndAt.Time
+		}
+	}
+	if after == 0 {
+		switch {
+		case !c.AckAt.IsZero():
+			start = c.AckAt
+		case !c.SynAckAt.IsZero():
+			start = c.SynAckAt
+		default:
+			start = c.FirstPacketAt
+		}
+		if start.After(end) {
+			start = end
+		}
+	}
+	i := idle(after, start, end)
+	return &i
+}
+
+func side(d tcpstate.Dir) *Side {
+	s := Client
+	if d == tcpstate.ServerToClient {
+		s = Server
+	}
+	return &s
+}
+
+func (f *flow) timeWait(c *tcpstate.Conn) *TimeWait {
+	if _, _, rst := c.FirstRST(); rst {
+		return nil
+	}
+	cl, sv := c.Client().TimeWaitAt, c.Server().TimeWaitAt
+	var tw TimeWait
+	switch {
+	case !cl.IsZero() && !sv.IsZero():
+		tw.Holder = Both
+		tw.EnteredAt = At(cl)
+		if sv.Before(cl) {
+			tw.EnteredAt = At(sv)
+		}
+	case !cl.IsZero():
+		tw.Holder, tw.EnteredAt = Client, At(cl)
+	case !sv.IsZero():
+		tw.Holder, tw.EnteredAt = Server, At(sv)
+	default:
+		return nil
+	}
+	tw.ExpiresAt = At(tw.EnteredAt.Add(f.a.cfg.TwoMSL))
+	return &tw
+}
+
+// closeOf fills CLOSE: who closed, each side's state, and the reason with
+// its evidence, taking the first rule of the spec that applies.
+func (f *flow) closeOf(c *tcpstate.Conn) Close {
+	var cl Close
+	finDir, finAt, finOK := c.FirstFIN()
+	rstDir, rstAt, rstOK := c.FirstRST()
+	if finOK {
+		cl.FirstFinBy, cl.FirstFinAt = side(finDir), At(finAt)
+	}
+	if rstOK {
+		cl.RstBy, cl.RstAt = side(rstDir), At(rstAt)
+	}
+	cl.ClientState = c.Client().State.String()
+	cl.ServerState = c.Server().State.String()
+	cl.Reason, cl.Evidence = f.reason(c)
+	return cl
+}
+
+func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s" }
+
+func (f *flow) reason(c *tcpstate.Conn) (string, string) {
+	cl, sv := c.Client(), c.Server()
+	finDir, finAt, finOK := c.FirstFIN()
+	_, _, rstOK := c.FirstRST()
+	last := f.lastTxn()
+	var lastResp *txn
+	for _, t := range f.txs {
+		if t.respDone {
+			lastResp = t
+		}
+	}
+	sinceResp := func(at time.Time) string {
+		if lastResp == nil {
+			return ""
+		}
+		return secs(at.Sub(lastResp.ResponseEndAt.Time)) + " after the last response"
+	}
+	advertised := ""
+	if ka := f.keepAlive(); ka.AdvertisedTimeout != nil {
+		advertised = "; server advertised timeout=" + strconv.FormatFloat(*ka.AdvertisedTimeout, 'f', -1, 64)
+	}
+
+	// 1. keepalive-race
+	for _, t := range f.txs {
+		if t.afterServerFIN && !t.respDone {
+			f.anomaly("request-after-server-fin")
+			return ReasonKeepaliveRace, fmt.Sprintf("request %d (%s %s) was sent %s after the server's FIN and never answered",
+				t.Index, t.Method, t.URI, secs(t.RequestStartAt.Sub(sv.FinAt)))
+		}
+	}
+	if last != nil && !last.respDone && last.afterIdle {
+		switch {
+		case !sv.RstAt.IsZero() && (sv.FinAt.IsZero() || sv.RstAt.Before(sv.FinAt)) && !last.RequestStartAt.After(sv.RstAt):
+			f.anomaly("request-answered-by-server-rst")
+			return ReasonKeepaliveRace, fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
+				last.Index, secs(last.RequestStartAt.Sub(f.txs[last.Index-2].ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
+		case finOK && finDir == tcpstate.ServerToClient && !last.RequestStartAt.After(finAt):
+			f.anomaly("request-lost-at-server-close")
+			return ReasonKeepaliveRace, fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
+				last.Index, secs(finAt.Sub(last.RequestStartAt.Time)))
+		}
+	}
+	// 2. reset
+	if rstOK {
+		_, rstAt, _ := c.FirstRST()
+		if cl.FinAt.IsZero() || sv.FinAt.IsZero() || rstAt.Before(cl.FinAt) || rstAt.Before(sv.FinAt) {
+			who := "client"
+			if d, _, _ := c.FirstRST(); d == tcpstate.ServerToClient {
+				who = "server"
+			}
+			ev := who + " RST"
+			if s := sinceResp(rstAt); s != "" {
+				ev += " " + s
+			} else if len(f.txs) > 0 {
+				ev += " before any response"
+			} else {
+				ev += " with no request"
+			}
+			return ReasonReset, ev
+		}
+	}
+	if !finOK {
+		if rstOK {
+			return ReasonUnknown, "a RST came after both FINs"
+		}
+		return ReasonCaptureEnded, "no FIN or RST in the capture"
+	}
+	closer := "client"
+	if finDir == tcpstate.ServerToClient {
+		closer = "server"
+	}
+	inFlight := f.inFlightAt(finAt)
+	if last != nil && last.respDone {
+		// 3. http10-no-keepalive
+		if http10NoKeepAlive(last) {
+			v := last.RequestVersion
+			if last.RequestVersion != "HTTP/1.0" {
+				v = "HTTP/1.0 response"
+			}
+			return ReasonHTTP10, fmt.Sprintf("%s without Connection: keep-alive; %s FIN %s", v, closer, sinceResp(finAt))
+		}
+		// 4. client-close-header
+		if hasToken(last.RequestConnection, "close") {
+			return ReasonClientCloseHeader, fmt.Sprintf("request %d carried Connection: close; %s FIN %s", last.Index, closer, sinceResp(finAt))
+		}
+		// 5. max-requests
+		if finDir == tcpstate.ServerToClient {
+			if ev, ok := f.maxRequests(); ok {
+				return ReasonMaxRequests, ev
+			}
+		}
+		// 6. server-close-header
+		if hasToken(last.ResponseConnection, "close") {
+			return ReasonServerCloseHeader, fmt.Sprintf("response %d carried Connection: close though the request did not ask for it; %s FIN %s",
+				last.Index, closer, sinceResp(finAt))
+		}
+	}
+	if inFlight == nil {
+		idleFor := ""
+		if lastResp != nil {
+			idleFor = " " + sinceResp(finAt)
+		} else {
+			idleFor = " with no request on the connection"
+		}
+		// 7. server-idle-timeout, 8. client-idle-close
+		if finDir == tcpstate.ServerToClient {
+			return ReasonServerIdleTimeout, "server FIN" + idleFor + advertised
+		}
+		return ReasonClientIdleClose, "client FIN" + idleFor + advertised
+	}
+	return ReasonUnknown, fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.Index, inFlight.Method, inFlight.URI)
+}
+
+// inFlightAt returns the first request started at or before t whose
+// response had not ended by t.
+func (f *flow) inFlightAt(t time.Time) *txn {
+	for _, x := range f.txs {
+		if x.RequestStartAt.After(t) {
+			break
+		}
+		if !x.respDone || x.ResponseEndAt.After(t) {
+			return x
+		}
+	}
+	return nil
+}
+
+// maxRequests reports whether the server's advertised Keep-Alive max ran
+// out: response k advertised max=m and k+m requests were served (Apache
+// counts down), or a constant max=m was advertised and m were served.
+func (f *flow) maxRequests() (string, bool) {
+	n := len(f.txs)
+	lastK, lastMax, constant := 0, 0, true
+	first := -1
+	for _, t := range f.txs {
+		if t.ResponseKeepAlive == nil {
+			continue
+		}
+		_, m := parseKeepAlive(*t.ResponseKeepAlive)
+		if m == nil {
+			continue
+		}
+		if first >= 0 && *m != first {
+			constant = false
+		}
+		if first < 0 {
+			first = *m
+		}
+		lastK, lastMax = t.Index, *m
+	}
+	if lastK == 0 {
+		return "", false
+	}
+	if n == lastK+lastMax {
+		return fmt.Sprintf("response %d advertised max=%d and the server closed after request %d", lastK, lastMax, n), true
+	}
+	if constant && n == lastMax && lastK < n {
+		return fmt.Sprintf("the server advertised max=%d and closed after %d requests", lastMax, n), true
+	}
+	return "", false
+}

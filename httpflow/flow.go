@@ -1,0 +1,297 @@
+// Package httpflow turns reassembled TCP connections into HTTP/1.x
+// connection lifecycles.
+//
+// In: the tcpstate.Stream calls for each connection (in-order bytes of both
+// directions with capture times, gaps, FIN, RST, and the final tcpstate.Conn
+// facts).
+//
+// Out: one Connection record per connection (the CONNECTION object of
+// shared/spec/lifecycle-json.md): its transactions with first- and
+// last-byte times, keep-alive idle periods, the final idle, the close with
+// its reason and evidence, TIME_WAIT, and anomalies; and a Summary over all
+// records (SummaryBuilder).
+//
+// Call order: NewAnalyzer, pass Analyzer.Factory to tcpstate.NewTable, feed
+// the table; each finished connection's record is passed to the emit
+// function given to NewAnalyzer, in the order connections finish. The clock
+// is the packet: nothing here reads the wall clock.
+package httpflow
+
+import (
+	"time"
+
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// Config tunes the analysis.
+type Config struct {
+	TwoMSL time.Duration
+}
+
+// Analyzer makes a flow per connection and emits its record when done.
+type Analyzer struct {
+	cfg  Config
+	emit func(*Connection)
+}
+
+// NewAnalyzer returns an Analyzer that passes each finished connection's
+// record to emit.
+func NewAnalyzer(cfg Config, emit func(*Connection)) *Analyzer {
+	if cfg.TwoMSL <= 0 {
+		cfg.TwoMSL = 60 * time.Second
+	}
+	return &Analyzer{cfg: cfg, emit: emit}
+}
+
+// Factory returns the tcpstate.Factory that feeds this analyzer.
+func (a *Analyzer) Factory() tcpstate.Factory {
+	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
+}
+
+// txn is a transaction being built.
+type txn struct {
+	Transaction
+	reqMsg, respMsg *message
+	reqDone         bool // request ended (complete or cut)
+	respDone        bool // final response ended
+	reqComplete     bool
+	afterIdle       bool // started after the previous response ended
+	afterServerFIN  bool // request bytes sent after the server's FIN
+}
+
+// flow follows the HTTP exchange of one connection.
+type flow struct {
+	a          *Analyzer
+	req, resp  framer
+	txs        []*txn
+	nextResp   int  // index of the first transaction awaiting its final response
+	respTarget *txn // transaction the response being read belongs to
+	anomalies  []string
+	stray      uint64
+	serverFIN  bool
+	tunnel     bool
+}
+
+func newFlow(a *Analyzer) *flow {
+	f := &flow{a: a}
+	f.req = framer{request: true, h: (*reqHandler)(f)}
+	f.resp = framer{h: (*respHandler)(f)}
+	return f
+}
+
+func (f *flow) anomaly(name string) {
+	for _, a := range f.anomalies {
+		if a == name {
+			return
+		}
+	}
+	f.anomalies = append(f.anomalies, name)
+}
+
+// Data implements tcpstate.Stream.
+func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
+	if d == tcpstate.ClientToServer {
+		f.req.feed(b, t)
+		if f.serverFIN && f.req.msg != nil && len(f.txs) > 0 {
+			f.txs[len(f.txs)-1].afterServerFIN = true
+		}
+		return
+	}
+	f.resp.feed(b, t)
+}
+
+// Gap implements tcpstate.Stream.
+func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
+	if d == tcpstate.ClientToServer {
+		f.req.gap(n, t)
+	} else {
+		f.resp.gap(n, t)
+	}
+}
+
+// FIN implements tcpstate.Stream.
+func (f *flow) FIN(d tcpstate.Dir, t time.Time) {
+	if d == tcpstate.ClientToServer {
+		f.req.close(true)
+		return
+	}
+	f.serverFIN = true
+	f.resp.close(true)
+}
+
+// RST implements tcpstate.Stream.
+func (f *flow) RST(d tcpstate.Dir, t time.Time) {
+	f.req.close(false)
+	f.resp.close(false)
+}
+
+// Done implements tcpstate.Stream.
+func (f *flow) Done(c *tcpstate.Conn) {
+	f.req.close(false)
+	f.resp.close(false)
+	rec := f.record(c)
+	if f.a.emit != nil {
+		f.a.emit(rec)
+	}
+}
+
+type reqHandler flow
+
+func (h *reqHandler) begin(m *message) {
+	f := (*flow)(h)
+	t := &txn{reqMsg: m}
+	t.Index = len(f.txs) + 1
+	t.Method, t.URI, t.RequestVersion = m.method, m.uri, m.version
+	t.RequestStartAt = At(m.start)
+	t.RequestConnection = m.connection
+	t.InterimStatuses = []int{}
+	t.afterServerFIN = f.serverFIN
+	if n := len(f.txs); n > 0 {
+		prev := f.txs[n-1]
+		if prev.respDone {
+			t.afterIdle = true
+		} else {
+			t.Pipelined = true
+		}
+	}
+	f.txs = append(f.txs, t)
+}
+
+func (h *reqHandler) headers(m *message) (string, int64) {
+	f := (*flow)(h)
+	if t := f.lastTxn(); t != nil {
+		t.RequestConnection = m.connection
+	}
+	switch {
+	case m.chunked:
+		return FramingChunked, 0
+	case m.te:
+		(*flow)(h).anomaly("request-unknown-transfer-encoding")
+		return framingBad, 0
+	case m.hasCL:
+		return FramingContentLength, m.cl
+	}
+	return FramingNoBody, 0
+}
+
+func (h *reqHandler) end(m *message) {
+	f := (*flow)(h)
+	t := f.lastTxn()
+	if t == nil || t.reqMsg != m {
+		return
+	}
+	t.reqDone = true
+	t.reqComplete = m.complete
+	t.RequestEndAt = At(m.end)
+	t.RequestBytes = m.bytes
+}
+
+func (h *reqHandler) anomaly(name string) { (*flow)(h).anomaly(name) }
+
+func (h *reqHandler) strayCRLF(n int) {
+	f := (*flow)(h)
+	f.stray += uint64(n)
+	f.anomaly("stray-crlf")
+}
+
+func (f *flow) lastTxn() *txn {
+	if len(f.txs) == 0 {
+		return nil
+	}
+	return f.txs[len(f.txs)-1]
+}
+
+type respHandler flow
+
+func (h *respHandler) begin(m *message) {
+	f := (*flow)(h)
+	f.respTarget = nil
+	if f.nextResp < len(f.txs) {
+		f.respTarget = f.txs[f.nextResp]
+	} else {
+		f.anomaly("response-without-request")
+	}
+}
+
+func (h *respHandler) headers(m *message) (string, int64) {
+	f := (*flow)(h)
+	t := f.respTarget
+	method := ""
+	if t != nil {
+		method = t.Method
+	}
+	st := m.status
+	if st >= 100 && st < 200 && st != 101 {
+		m.interim = true
+		if t != nil {
+			t.InterimStatuses = append(t.InterimStatuses, st)
+		}
+		return FramingNoBody, 0
+	}
+	framing, n := responseFraming(method, m)
+	if t != nil {
+		t.respMsg = m
+		status, version := st, m.version
+		t.Status, t.ResponseVersion = &status, &version
+		t.ResponseStartAt = At(m.start)
+		t.ResponseConnection = m.connection
+		t.ResponseKeepAlive = m.keepAlive
+		fr := framing
+		if fr == framingTunnel {
+			fr = FramingNoBody
+			t.Tunnel = true
+		}
+		t.ResponseFraming = &fr
+	}
+	if framing == framingTunnel {
+		f.tunnel = true
+		f.req.state = psTunnel
+		f.anomaly("tunnel")
+	}
+	return framing, n
+}
+
+// responseFraming decides how a response's body ends, in RFC 9112 §6.3
+// order: no body for HEAD, 1xx, 204 and 304; a tunnel after a 2xx to
+// CONNECT or a 101; chunked; another transfer coding (read to the close);
+// Content-Length; else read to the close.
+func responseFraming(method string, m *message) (string, int64) {
+	st := m.status
+	switch {
+	case method == "CONNECT" && st >= 200 && st < 300, st == 101:
+		return framingTunnel, 0
+	case method == "HEAD", st >= 100 && st < 200, st == 204, st == 304:
+		return FramingNoBody, 0
+	case m.chunked:
+		return FramingChunked, 0
+	case m.te:
+		return FramingClose, 0
+	case m.hasCL:
+		return FramingContentLength, m.cl
+	}
+	return FramingClose, 0
+}
+
+func (h *respHandler) end(m *message) {
+	f := (*flow)(h)
+	t := f.respTarget
+	if m.interim || t == nil || t.respMsg != m {
+		return
+	}
+	f.respTarget = nil
+	t.respDone = true
+	t.ResponseEndAt = At(m.end)
+	t.ResponseBytes = m.bytes
+	t.Complete = t.reqComplete && m.complete
+	f.nextResp++
+}
+
+func (h *respHandler) anomaly(name string) {
+	if name == "non-http-payload" || name == "content-gap" {
+		(*flow)(h).anomaly(name)
+		return
+	}
+	(*flow)(h).anomaly("response-" + name)
+}
+
+func (h *respHandler) strayCRLF(n int) {}

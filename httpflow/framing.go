@@ -1,0 +1,543 @@
+package httpflow
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+)
+
+// Limits that bound the memory a hostile stream can take.
+const (
+	maxLine        = 64 << 10 // bytes of one start, header or chunk-size line kept
+	maxHeaderBlock = 1 << 20  // bytes of one message's header section
+)
+
+type pstate uint8
+
+const (
+	psStart     pstate = iota // between messages
+	psHeaders                 // start line seen, reading header lines
+	psBody                    // Content-Length body: remaining bytes
+	psChunkSize               // reading a chunk-size line
+	psChunkData               // chunk data: remaining bytes
+	psChunkCRLF               // the line ending after chunk data
+	psTrailers                // trailer section after the last chunk
+	psBodyClose               // close-delimited body
+	psResync                  // after a gap or garbage: looking for a start line
+	psTunnel                  // CONNECT or Upgrade: not HTTP any more
+	psDead                    // the direction ended
+)
+
+// message is one HTTP message as the framer sees it.
+type message struct {
+	start, end time.Time // capture time of first and last byte
+	bytes      int64
+	complete   bool
+	gap        bool
+
+	// start line
+	method, uri, version string
+	status               int
+
+	// headers httplife cares about
+	connection *string
+	keepAlive  *string
+	upgrade    bool
+	chunked    bool // Transfer-Encoding's final coding is chunked
+	te         bool // Transfer-Encoding present
+	cl         int64
+	hasCL      bool
+	framing    string
+	interim    bool // a 1xx other than 101
+
+	headerBytes int
+	badHeaders  bool
+}
+
+// handler receives the framer's events.
+type handler interface {
+	// begin is called when the first byte of a message is seen.
+	begin(m *message)
+	// headers is called when the header section is complete. It returns
+	// the body framing for the message (responses need their request).
+	headers(m *message) (framing string, bodyLen int64)
+	// end is called when the message is complete, or cut short.
+	end(m *message)
+	anomaly(name string)
+	strayCRLF(n int)
+}
+
+// framer splits one direction's byte stream into HTTP messages (RFC 9112).
+type framer struct {
+	request bool
+	h       handler
+	state   pstate
+	line    []byte
+	lineLen int // bytes of the current line, kept or not
+	lineEnd bool
+	lineAt  time.Time
+	rem     int64 // body or chunk bytes still expected
+	msg     *message
+	seen    bool // a valid start line was seen on this direction
+}
+
+// feed consumes b, carried by a packet captured at t.
+func (f *framer) feed(b []byte, t time.Time) {
+	for len(b) > 0 {
+		switch f.state {
+		case psDead, psTunnel:
+			return
+		case psStart:
+			// RFC 9112 §2.2: ignore at least one empty line before a request.
+			i := 0
+			for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+				i++
+			}
+			if i > 0 {
+				f.h.strayCRLF(i)
+				b = b[i:]
+				continue
+			}
+			f.msg = &message{start: t, end: t}
+			f.state = psHeaders
+			f.resetLine()
+		case psResync:
+			n := f.takeLine(b, t)
+			b = b[n:]
+			if f.lineDone() {
+				line := f.trimLine()
+				if f.validStart(line) {
+					f.msg = &message{start: f.lineAt, end: t, bytes: int64(f.lineLen), headerBytes: f.lineLen}
+					f.state = psHeaders
+					f.startLine(line)
+					f.resetLine()
+					continue
+				}
+				f.resetLine()
+			}
+		case psHeaders, psChunkSize, psChunkCRLF, psTrailers:
+			n := f.takeLine(b, t)
+			f.account(n, t)
+			b = b[n:]
+			if f.state == psHeaders {
+				f.msg.headerBytes += n
+				if f.msg.headerBytes > maxHeaderBlock {
+					f.h.anomaly("headers-too-large")
+					f.cut()
+					continue
+				}
+			}
+			if f.lineDone() {
+				f.onLine(f.trimLine())
+				if f.state != psResync {
+					f.resetLine()
+				}
+			}
+		case psBody, psChunkData:
+			n := int64(len(b))
+			if n > f.rem {
+				n = f.rem
+			}
+			f.rem -= n
+			f.account(int(n), t)
+			b = b[n:]
+			if f.rem == 0 {
+				if f.state == psBody {
+					f.finish(true)
+				} else {
+					f.state = psChunkCRLF
+				}
+			}
+		case psBodyClose:
+			f.account(len(b), t)
+			b = nil
+		}
+	}
+}
+
+// account adds n bytes carried at t to the current message.
+func (f *framer) account(n int, t time.Time) {
+	if f.msg == nil || n == 0 {
+		return
+	}
+	f.msg.bytes += int64(n)
+	if t.After(f.msg.end) {
+		f.msg.end = t
+	}
+}
+
+// takeLine appends b up to and including the first LF to the line buffer
+// (keeping at most maxLine bytes) and returns how many bytes it consumed.
+func (f *framer) takeLine(b []byte, t time.Time) int {
+	if f.lineLen == 0 {
+		f.lineAt = t
+	}
+	n := len(b)
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		n = i + 1
+		f.lineEnd = true
+	}
+	if room := maxLine - len(f.line); room > 0 {
+		k := n
+		if k > room {
+			k = room
+		}
+		f.line = append(f.line, b[:k]...)
+	}
+	f.lineLen += n
+	return n
+}
+
+func (f *framer) lineDone() bool { return f.lineEnd }
+
+func (f *framer) resetLine() { f.line, f.lineLen, f.lineEnd = f.line[:0], 0, false }
+
+func (f *framer) trimLine() []byte {
+	l := f.line
+	if len(l) > 0 && l[len(l)-1] == '\n' {
+		l = l[:len(l)-1]
+	}
+	if len(l) > 0 && l[len(l)-1] == '\r' {
+		l = l[:len(l)-1]
+	}
+	return l
+}
+
+func (f *framer) onLine(line []byte) {
+	if f.lineLen > maxLine {
+		f.h.anomaly("line-too-long")
+	}
+	switch f.state {
+	case psHeaders:
+		if f.msg.version == "" {
+			if !f.validStart(line) {
+				if !f.seen {
+					f.h.anomaly("non-http-payload")
+				} else {
+					f.h.anomaly("malformed-start-line")
+				}
+				f.msg.badHeaders = true
+				f.abandon()
+				return
+			}
+			f.startLine(line)
+			return
+		}
+		if len(line) == 0 {
+			f.headersDone()
+			return
+		}
+		f.header(line)
+	case psChunkSize:
+		size, ok := parseChunkSize(line)
+		if !ok {
+			f.h.anomaly("bad-chunk-size")
+			f.cut()
+			return
+		}
+		if size == 0 {
+			f.state = psTrailers
+			return
+		}
+		f.rem = size
+		f.state = psChunkData
+	case psChunkCRLF:
+		if len(line) != 0 {
+			f.h.anomaly("bad-chunk-framing")
+			f.cut()
+			return
+		}
+		f.state = psChunkSize
+	case psTrailers:
+		if len(line) == 0 {
+			f.finish(true)
+		}
+	}
+}
+
+func (f *framer) validStart(line []byte) bool {
+	if f.request {
+		_, _, _, ok := parseRequestLine(line)
+		return ok
+	}
+	_, _, ok := parseStatusLine(line)
+	return ok
+}
+
+func (f *framer) startLine(line []byte) {
+	f.seen = true
+	if f.request {
+		f.msg.method, f.msg.uri, f.msg.version, _ = parseRequestLine(line)
+	} else {
+		f.msg.version, f.msg.status, _ = parseStatusLine(line)
+	}
+	f.h.begin(f.msg)
+}
+
+func (f *framer) header(line []byte) {
+	i := bytes.IndexByte(line, ':')
+	if i <= 0 {
+		return // obs-fold or junk: ignored, as most servers do
+	}
+	name := line[:i]
+	val := string(bytes.TrimSpace(line[i+1:]))
+	m := f.msg
+	switch {
+	case asciiEqualFold(name, "connection"):
+		v := lower(val)
+		if m.connection != nil {
+			v = *m.connection + ", " + v
+		}
+		m.connection = &v
+	case asciiEqualFold(name, "keep-alive"):
+		m.keepAlive = &val
+	case asciiEqualFold(name, "content-length"):
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || n < 0 {
+			f.h.anomaly("bad-content-length")
+			m.badHeaders = true
+			return
+		}
+		if m.hasCL && n != m.cl {
+			f.h.anomaly("conflicting-content-length")
+			m.badHeaders = true
+			return
+		}
+		m.cl, m.hasCL = n, true
+	case asciiEqualFold(name, "transfer-encoding"):
+		m.te = true
+		codings := lower(val)
+		if j := lastIndexComma(codings); j >= 0 {
+			codings = codings[j+1:]
+		}
+		m.chunked = trimSpace(codings) == "chunked"
+	case asciiEqualFold(name, "upgrade"):
+		m.upgrade = true
+	}
+}
+
+func (f *framer) headersDone() {
+	m := f.msg
+	if m.te && m.hasCL {
+		f.h.anomaly("content-length-with-transfer-encoding")
+	}
+	framing, n := f.h.headers(m)
+	m.framing = framing
+	switch framing {
+	case FramingChunked:
+		f.state = psChunkSize
+	case FramingContentLength:
+		if n == 0 {
+			f.finish(true)
+			return
+		}
+		f.rem = n
+		f.state = psBody
+	case FramingClose:
+		f.state = psBodyClose
+	case framingTunnel:
+		f.finish(true)
+		f.state = psTunnel
+	case framingBad:
+		f.finish(false)
+		f.state = psResync
+	default: // no body
+		f.finish(true)
+	}
+}
+
+// finish ends the current message.
+func (f *framer) finish(complete bool) {
+	m := f.msg
+	if m == nil {
+		return
+	}
+	f.msg = nil
+	m.complete = complete && !m.gap
+	f.state = psStart
+	f.resetLine()
+	if m.version != "" { // begun: its start line was valid
+		f.h.end(m)
+	}
+}
+
+// cut ends the current message as incomplete and looks for the next one.
+func (f *framer) cut() {
+	f.finish(false)
+	f.state = psResync
+	f.resetLine()
+}
+
+// abandon drops a message whose start line was not HTTP.
+func (f *framer) abandon() {
+	f.msg = nil
+	f.state = psResync
+	f.resetLine()
+}
+
+// gap reports n bytes lost from the capture at this point of the stream.
+func (f *framer) gap(n int, t time.Time) {
+	switch f.state {
+	case psDead, psTunnel:
+		return
+	case psBody, psChunkData:
+		if int64(n) <= f.rem {
+			f.msg.gap = true
+			f.h.anomaly("content-gap")
+			f.rem -= int64(n)
+			f.msg.bytes += int64(n)
+			if f.rem == 0 {
+				if f.state == psBody {
+					f.finish(false)
+				} else {
+					f.state = psChunkCRLF
+				}
+			}
+			return
+		}
+	case psBodyClose:
+		f.msg.gap = true
+		f.msg.bytes += int64(n)
+		f.h.anomaly("content-gap")
+		return
+	}
+	f.h.anomaly("content-gap")
+	if f.msg != nil {
+		f.msg.gap = true
+		f.cut()
+	}
+	f.state = psResync
+	f.resetLine()
+}
+
+// close ends the direction: a FIN (clean) or a RST.
+func (f *framer) close(clean bool) {
+	if f.msg != nil {
+		if f.state == psBodyClose {
+			f.finish(clean)
+		} else {
+			f.finish(false)
+		}
+	}
+	f.state = psDead
+}
+
+// Framing names of the spec.
+const (
+	FramingContentLength = "content-length"
+	FramingChunked       = "chunked"
+	FramingClose         = "close-delimited"
+	FramingNoBody        = "no-body"
+	framingTunnel        = "tunnel"
+	framingBad           = "bad"
+)
+
+func parseRequestLine(l []byte) (method, uri, version string, ok bool) {
+	sp1 := bytes.IndexByte(l, ' ')
+	if sp1 <= 0 {
+		return
+	}
+	sp2 := bytes.LastIndexByte(l, ' ')
+	if sp2 <= sp1+1 {
+		return
+	}
+	m, u, v := l[:sp1], bytes.TrimSpace(l[sp1+1:sp2]), l[sp2+1:]
+	if !isToken(m) || len(u) == 0 || !isVersion(v) {
+		return
+	}
+	return string(m), string(u), string(v), true
+}
+
+func parseStatusLine(l []byte) (version string, status int, ok bool) {
+	if len(l) < 12 || !isVersion(l[:8]) || l[8] != ' ' {
+		return
+	}
+	c := l[9:12]
+	if c[0] < '1' || c[0] > '9' || c[1] < '0' || c[1] > '9' || c[2] < '0' || c[2] > '9' {
+		return
+	}
+	if len(l) > 12 && l[12] != ' ' {
+		return
+	}
+	return string(l[:8]), int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), true
+}
+
+func isVersion(v []byte) bool {
+	return len(v) == 8 && string(v[:5]) == "HTTP/" && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9'
+}
+
+func isToken(b []byte) bool {
+	if len(b) == 0 || len(b) > 32 {
+		return false
+	}
+	for _, c := range b {
+		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte("()<>@,;:\\\"/[]?={}"), c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// parseChunkSize parses a chunk-size line (hex, optional extensions).
+func parseChunkSize(l []byte) (int64, bool) {
+	if i := bytes.IndexByte(l, ';'); i >= 0 {
+		l = l[:i]
+	}
+	l = bytes.TrimSpace(l)
+	if len(l) == 0 || len(l) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range l {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, true
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func lastIndexComma(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == ',' {
+			return i
+		}
+	}
+	return -1
+}
+
+func trimSpace(s string) string { return string(bytes.TrimSpace([]byte(s))) }

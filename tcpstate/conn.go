@@ -1,0 +1,144 @@
+package tcpstate
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Dir is a direction of data flow within a connection.
+type Dir uint8
+
+// The two directions.
+const (
+	ClientToServer Dir = 0
+	ServerToClient Dir = 1
+)
+
+func (d Dir) String() string {
+	if d == ClientToServer {
+		return "client"
+	}
+	return "server"
+}
+
+// Side is what the capture shows one endpoint sending. Fields are final when
+// Stream.Done is called.
+type Side struct {
+	Addr    netip.AddrPort
+	State   State
+	Packets uint64
+	// PayloadBytes counts each sequence-space byte once (retransmissions
+	// are not counted again).
+	PayloadBytes uint64
+	Retransmissions uint64
+	MissingBytes    uint64
+	KeepaliveProbes uint64
+	SynAt           time.Time // first SYN (or SYN-ACK) sent
+	FinAt           time.Time // first FIN sent; zero when none
+	RstAt           time.Time // first RST sent; zero when none
+	// FinAck is the acknowledgement number the FIN carried, and FinAcks
+	// reports whether the FIN carried the ACK flag.
+	FinAck  Seq
+	FinAcks bool
+	// RstAck is the acknowledgement number on the RST (when RstAcks).
+	RstAck  Seq
+	RstAcks bool
+	// AckedPeerFINAt is when this side first acknowledged the peer's FIN.
+	AckedPeerFINAt time.Time
+	// TimeWaitAt is when this side entered TIME_WAIT; zero when it did not.
+	TimeWaitAt time.Time
+
+	h half
+}
+
+// NextSeq is the next sequence number this side would send, as far as the
+// capture shows (one past the last byte delivered in order).
+func (s *Side) NextSeq() Seq { return s.h.next }
+
+// Conn is one TCP connection: the facts tcpstate established about it.
+type Conn struct {
+	ID int
+	// Sides indexed by Dir: Sides[ClientToServer] is the client.
+	Sides [2]Side
+	// ClientGuessed is true when no SYN told which side is the client.
+	ClientGuessed bool
+	SynSeen       bool
+	FirstPacketAt time.Time
+	LastPacketAt  time.Time
+	// Handshake times; zero when not captured.
+	SynAt, SynAckAt, AckAt time.Time
+	// Anomalies found at the TCP level, e.g. "port-reused-in-time-wait".
+	Anomalies []string
+	// Evicted is true when the connection table's cap forced this
+	// connection out before it ended.
+	Evicted bool
+
+	roleKnown bool
+	queued    bool // in the table's closing queue
+	reported  bool // Done was called
+	finished  bool      // RST seen, or both FINs sent and acknowledged
+	doneAt    time.Time // capture time when finished became true
+	stream    Stream
+	key       key
+	lastTouch time.Time
+}
+
+// Client returns the client side.
+func (c *Conn) Client() *Side { return &c.Sides[ClientToServer] }
+
+// Server returns the server side.
+func (c *Conn) Server() *Side { return &c.Sides[ServerToClient] }
+
+// FirstFIN returns the direction whose side sent the first FIN, and ok=false
+// when no FIN was captured.
+func (c *Conn) FirstFIN() (d Dir, at time.Time, ok bool) {
+	return first(c.Sides[0].FinAt, c.Sides[1].FinAt)
+}
+
+// FirstRST returns the side that sent the first RST.
+func (c *Conn) FirstRST() (d Dir, at time.Time, ok bool) {
+	return first(c.Sides[0].RstAt, c.Sides[1].RstAt)
+}
+
+func first(a, b time.Time) (Dir, time.Time, bool) {
+	switch {
+	case a.IsZero() && b.IsZero():
+		return 0, time.Time{}, false
+	case b.IsZero() || (!a.IsZero() && !b.Before(a)):
+		return ClientToServer, a, true
+	default:
+		return ServerToClient, b, true
+	}
+}
+
+// Finished reports whether the connection ended in the capture (a RST, or
+// both FINs sent and acknowledged).
+func (c *Conn) Finished() bool { return c.finished }
+
+// Stream receives what tcpstate reassembles for one connection, in capture
+// order. Call order, for one connection:
+//
+//	Data / Gap / FIN / RST, interleaved in capture order, any number of times
+//	Done, exactly once, last
+//
+// Data delivers bytes of direction d in sequence order with no overlap;
+// b is only valid during the call. t is the capture time of the packet that
+// carried the bytes. Gap reports n bytes of direction d that the capture
+// lacks, between the bytes delivered before and after. FIN is called when
+// direction d's FIN is reached in sequence order (every byte before it was
+// delivered or reported as a gap). RST is called when side d sends a RST.
+// Done is called when the connection is finished and its Conn facts are
+// final (or at the end of the input).
+//
+// No Data, Gap, FIN or RST is delivered before the client side is known
+// (from the SYN, or from the first payload); the Stream is created then.
+type Stream interface {
+	Data(d Dir, b []byte, t time.Time)
+	Gap(d Dir, n int, t time.Time)
+	FIN(d Dir, t time.Time)
+	RST(d Dir, t time.Time)
+	Done(c *Conn)
+}
+
+// Factory makes the Stream for a connection once its client side is known.
+type Factory func(c *Conn) Stream

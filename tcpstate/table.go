@@ -1,0 +1,260 @@
+// Package tcpstate follows TCP connections through a capture.
+//
+// In: decoded TCP segments (capture.Segment) in capture order, through
+// Table.Add, then Table.Flush at the end of the input.
+//
+// Out: for every connection a Stream (made by the caller's Factory) receives
+// the connection's payload in sequence order per direction, with the capture
+// time of the packet that carried each byte, gaps where the capture lacks
+// bytes, the FIN and RST of each side, and finally Done with the Conn facts:
+// handshake, packets and bytes per side, retransmissions, TCP keep-alive
+// probes, missing bytes, first FIN and RST, each side's RFC 9293 state and
+// TIME_WAIT.
+//
+// Call order: Add for every segment, in capture order; Flush once at the end.
+// Streams are called synchronously from Add and Flush. The clock is the
+// packet: nothing here reads the wall clock.
+package tcpstate
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/httplife/httplife/capture"
+)
+
+// Config tunes a Table.
+type Config struct {
+	// Ports, when not empty, keeps only connections with one of these ports.
+	Ports map[uint16]bool
+	// ServerPorts names ports that mark the server side when no SYN is seen.
+	ServerPorts map[uint16]bool
+	// TwoMSL is how long TIME_WAIT lasts (60 s on Linux).
+	TwoMSL time.Duration
+	// Linger is how long, in capture time, a finished connection waits for
+	// late packets (the last ACK, retransmitted FINs) before Done.
+	Linger time.Duration
+	// MaxConns caps the connection table (0: no cap). Past the cap,
+	// half-open connections are evicted first, then the least recently
+	// active ones.
+	MaxConns int
+	// MaxBuffered caps the out-of-order bytes buffered per direction.
+	MaxBuffered int
+}
+
+// DefaultConfig returns the defaults of the CLI.
+func DefaultConfig() Config {
+	return Config{TwoMSL: 60 * time.Second, Linger: time.Second, MaxConns: 200000, MaxBuffered: 4 << 20}
+}
+
+// Stats counts what the table did.
+type Stats struct {
+	Connections uint64 // connections created
+	Filtered    uint64 // segments outside Config.Ports
+	Late        uint64 // segments of connections already reported
+	Evicted     uint64 // connections evicted by the cap
+}
+
+type key struct{ a, b netip.AddrPort }
+
+func makeKey(x, y netip.AddrPort) key {
+	if x.Compare(y) < 0 {
+		return key{x, y}
+	}
+	return key{y, x}
+}
+
+type tomb struct {
+	k       key
+	expires time.Time // end of TIME_WAIT (or of the linger)
+	tw      bool      // a side was in TIME_WAIT
+}
+
+// Table is the connection table.
+type Table struct {
+	cfg     Config
+	factory Factory
+	conns   map[key]*Conn
+	tombs   map[key]tomb
+	tombQ   []tomb
+	closing []*Conn
+	nextID  int
+	now     time.Time
+	swept   time.Time
+	stats   Stats
+}
+
+// NewTable returns an empty table. factory is called once per connection,
+// when its client side is known.
+func NewTable(cfg Config, factory Factory) *Table {
+	if cfg.Linger <= 0 {
+		cfg.Linger = time.Second
+	}
+	if cfg.MaxBuffered <= 0 {
+		cfg.MaxBuffered = 4 << 20
+	}
+	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb)}
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats { return t.stats }
+
+// Open returns the number of connections in the table.
+func (t *Table) Open() int { return len(t.conns) }
+
+// Add processes one segment. seg and its payload are not retained.
+func (t *Table) Add(seg *capture.Segment) {
+	if seg.Time.After(t.now) {
+		t.now = seg.Time
+	}
+	if len(t.cfg.Ports) > 0 && !t.cfg.Ports[seg.Src.Port()] && !t.cfg.Ports[seg.Dst.Port()] {
+		t.stats.Filtered++
+		return
+	}
+	if t.now.Sub(t.swept) >= 250*time.Millisecond {
+		t.sweep()
+	}
+	k := makeKey(seg.Src, seg.Dst)
+	syn := seg.Flags&(capture.SYN|capture.ACK) == capture.SYN
+	c := t.conns[k]
+	if c != nil && syn && c.restartedBy(seg) {
+		t.done(c)
+		c = nil
+	}
+	if c == nil {
+		tb, dead := t.tombs[k]
+		if dead && !syn {
+			t.stats.Late++
+			return
+		}
+		c = t.newConn(k, seg)
+		if dead {
+			delete(t.tombs, k)
+			if tb.tw && seg.Time.Before(tb.expires) {
+				c.Anomalies = append(c.Anomalies, "port-reused-in-time-wait")
+			}
+		}
+	}
+	c.lastTouch = seg.Time
+	c.add(t, seg)
+	if c.finished && !c.queued {
+		c.queued = true
+		t.closing = append(t.closing, c)
+	}
+}
+
+func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
+	if t.cfg.MaxConns > 0 && len(t.conns) >= t.cfg.MaxConns {
+		t.evict()
+	}
+	t.nextID++
+	t.stats.Connections++
+	c := &Conn{ID: t.nextID, key: k, FirstPacketAt: seg.Time}
+	c.Sides[0].Addr = seg.Src
+	c.Sides[1].Addr = seg.Dst
+	t.conns[k] = c
+	return c
+}
+
+// evict makes room for one connection: a tenth of the cap at a time, the
+// half-open ones (no data, no completed handshake) first, then the least
+// recently active.
+func (t *Table) evict() {
+	n := t.cfg.MaxConns / 10
+	if n < 1 {
+		n = 1
+	}
+	victims := make([]*Conn, 0, len(t.conns))
+	for _, c := range t.conns {
+		victims = append(victims, c)
+	}
+	sort.Slice(victims, func(i, j int) bool {
+		a, b := victims[i], victims[j]
+		if ha, hb := a.halfOpen(), b.halfOpen(); ha != hb {
+			return ha
+		}
+		if !a.lastTouch.Equal(b.lastTouch) {
+			return a.lastTouch.Before(b.lastTouch)
+		}
+		return a.ID < b.ID
+	})
+	for _, c := range victims[:n] {
+		c.Evicted = true
+		t.stats.Evicted++
+		t.done(c)
+	}
+}
+
+// sweep reports finished connections whose linger has passed and forgets
+// expired tombstones.
+func (t *Table) sweep() {
+	t.swept = t.now
+	i := 0
+	for ; i < len(t.closing); i++ {
+		c := t.closing[i]
+		if c.reported {
+			continue
+		}
+		if t.now.Sub(c.doneAt) < t.cfg.Linger {
+			break
+		}
+		t.done(c)
+	}
+	t.closing = append(t.closing[:0], t.closing[i:]...)
+	j := 0
+	for ; j < len(t.tombQ); j++ {
+		tb := t.tombQ[j]
+		if t.now.Before(tb.expires) {
+			break
+		}
+		if cur, ok := t.tombs[tb.k]; ok && cur.expires.Equal(tb.expires) {
+			delete(t.tombs, tb.k)
+		}
+	}
+	t.tombQ = append(t.tombQ[:0], t.tombQ[j:]...)
+}
+
+// done finishes c: forced reassembly of what is left, then Stream.Done.
+func (t *Table) done(c *Conn) {
+	if c.reported {
+		return
+	}
+	c.reported = true
+	if t.conns[c.key] == c {
+		delete(t.conns, c.key)
+	}
+	c.flush(t)
+	if !c.Evicted {
+		tb := tomb{k: c.key, expires: c.LastPacketAt.Add(t.cfg.Linger)}
+		for i := range c.Sides {
+			if s := &c.Sides[i]; !s.TimeWaitAt.IsZero() {
+				tb.tw = true
+				if e := s.TimeWaitAt.Add(t.cfg.TwoMSL); e.After(tb.expires) {
+					tb.expires = e
+				}
+			}
+		}
+		if tb.expires.After(t.now) {
+			t.tombs[c.key] = tb
+			t.tombQ = append(t.tombQ, tb)
+		}
+	}
+	if c.stream != nil {
+		c.stream.Done(c)
+	}
+}
+
+// Flush finishes every connection still in the table, in order of first
+// packet. Call it once, at the end of the input.
+func (t *Table) Flush() {
+	all := make([]*Conn, 0, len(t.conns))
+	for _, c := range t.conns {
+		all = append(all, c)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	for _, c := range all {
+		t.done(c)
+	}
+	t.closing = nil
+}
