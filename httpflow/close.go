@@ -328,13 +328,10 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	}
 	inFlight := f.inFlightAt(finAt)
 	if last != nil && last.respDone {
-		// 3. http10-no-keepalive
-		if http10NoKeepAlive(last) {
-			v := last.RequestVersion
-			if last.RequestVersion != "HTTP/1.0" {
-				v = "HTTP/1.0 response"
-			}
-			return ReasonHTTP10, fmt.Sprintf("%s without Connection: keep-alive; %s FIN %s", v, closer, sinceResp(finAt))
+		// 3. http10-no-keepalive: the request decides (an HTTP/1.0 response
+		// to an HTTP/1.1 request is said in the evidence of rule 7).
+		if last.RequestVersion == "HTTP/1.0" && !hasToken(last.RequestConnection, "keep-alive") {
+			return ReasonHTTP10, fmt.Sprintf("HTTP/1.0 request without Connection: keep-alive; %s FIN %s", closer, sinceResp(finAt))
 		}
 		// 4. client-close-header
 		if hasToken(last.RequestConnection, "close") {
@@ -361,6 +358,9 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 		}
 		// 7. server-idle-timeout, 8. client-idle-close
 		if finDir == tcpstate.ServerToClient {
+			if last != nil && last.respDone && http10NoKeepAlive(last) {
+				advertised += "; the server answered HTTP/1.0 without keep-alive, so it does not keep connections open"
+			}
 			return ReasonServerIdleTimeout, "server FIN" + idleFor + advertised
 		}
 		return ReasonClientIdleClose, "client FIN" + idleFor + advertised

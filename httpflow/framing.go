@@ -323,6 +323,11 @@ func (f *framer) headersDone() {
 	}
 	framing, n := f.h.headers(m)
 	m.framing = framing
+	if m.badHeaders && !f.request && framing != FramingNoBody {
+		// RFC 9112 §6.3: an invalid length makes the end of the body
+		// unknowable; read to the close and call the message incomplete.
+		framing, m.framing, m.gap = FramingClose, FramingClose, true
+	}
 	switch framing {
 	case FramingChunked:
 		f.state = psChunkSize
@@ -404,6 +409,7 @@ func (f *framer) gap(n int, t time.Time) {
 	f.h.anomaly("content-gap")
 	if f.msg != nil {
 		f.msg.gap = true
+		f.msg.bytes += int64(n)
 		f.cut()
 	}
 	f.state = psResync

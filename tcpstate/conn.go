@@ -29,7 +29,7 @@ type Side struct {
 	Packets uint64
 	// PayloadBytes counts each sequence-space byte once (retransmissions
 	// are not counted again).
-	PayloadBytes uint64
+	PayloadBytes    uint64
 	Retransmissions uint64
 	MissingBytes    uint64
 	KeepaliveProbes uint64
@@ -74,8 +74,8 @@ type Conn struct {
 	Evicted bool
 
 	roleKnown bool
-	queued    bool // in the table's closing queue
-	reported  bool // Done was called
+	queued    bool      // in the table's closing queue
+	reported  bool      // Done was called
 	finished  bool      // RST seen, or both FINs sent and acknowledged
 	doneAt    time.Time // capture time when finished became true
 	stream    Stream

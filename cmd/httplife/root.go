@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -59,7 +60,7 @@ func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	}
 	fmt.Fprintln(errOut, "httplife:", err)
 	var u usageError
-	if errors.As(err, &u) {
+	if errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command") {
 		return exitUsage
 	}
 	return exitError

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAnalyseFlags(t *testing.T) {
+	tests := []struct {
+		args     []string
+		wantErr  string
+		wantOpts analyseOptions
+	}{
+		{args: []string{"x.pcap"}, wantOpts: analyseOptions{Path: "x.pcap", Format: "text", TwoMSL: time.Minute, MaxConns: 200000}},
+		{args: []string{"--format", "json", "--two-msl", "30s", "--ports", "8080, 80,80", "--server-ports", "9000", "-"},
+			wantOpts: analyseOptions{Path: "-", Format: "json", TwoMSL: 30 * time.Second, Ports: []uint16{80, 8080}, ServerPorts: []uint16{9000}, MaxConns: 200000}},
+		{args: []string{"-f", "ndjson", "--max-connections", "0", "a"}, wantOpts: analyseOptions{Path: "a", Format: "ndjson", TwoMSL: time.Minute}},
+		{args: []string{"--format", "xml", "a"}, wantErr: `--format "xml": want one of text, json, ndjson, html`},
+		{args: []string{"--ports", "80,http", "a"}, wantErr: `"http" is not a port number`},
+		{args: []string{"--ports", "70000", "a"}, wantErr: `"70000" is not a port number`},
+		{args: []string{"--two-msl", "-1s", "a"}, wantErr: "must not be negative"},
+		{args: []string{}, wantErr: "analyse takes one capture file or -, got 0 arguments"},
+		{args: []string{"a", "b"}, wantErr: "got 2 arguments"},
+		{args: []string{"--bogus", "a"}, wantErr: "unknown flag: --bogus"},
+	}
+	for _, tc := range tests {
+		var got *analyseOptions
+		s := &streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}
+		cmd := newCmdAnalyse(s, func(o *analyseOptions) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("analyse %q: error %v, want one containing %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("analyse %q: unexpected error %v", tc.args, err)
+			continue
+		}
+		got.s = nil
+		if !reflect.DeepEqual(*got, tc.wantOpts) {
+			t.Errorf("analyse %q: options\n got %+v\nwant %+v", tc.args, *got, tc.wantOpts)
+		}
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	tests := []struct {
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{[]string{"analyse", "/nonexistent/x.pcap"}, 2, "/nonexistent/x.pcap"},
+		{[]string{"analyse", "--format", "yaml", "x"}, 2, "--format"},
+		{[]string{"analyse", "analyse_test.go"}, 2, "analyse_test.go"},
+		{[]string{"nosuchcommand"}, 2, "unknown command"},
+	}
+	for _, tc := range tests {
+		var out, errOut bytes.Buffer
+		code := run(tc.args, strings.NewReader(""), &out, &errOut)
+		if code != tc.code || !strings.Contains(errOut.String(), tc.wantErr) {
+			t.Errorf("httplife %q: exit %d, stderr %q; want exit %d and stderr naming %q", tc.args, code, errOut.String(), tc.code, tc.wantErr)
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package tcpstate
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/httplife/httplife/capture"
+)
+
+var (
+	cli = netip.MustParseAddrPort("10.0.0.1:40000")
+	srv = netip.MustParseAddrPort("10.0.0.2:80")
+)
+
+// log is a Stream that records every call.
+type log struct {
+	events []string
+	conns  *[]*Conn
+}
+
+func (l *log) Data(d Dir, b []byte, t time.Time) {
+	l.events = append(l.events, fmt.Sprintf("%v data %q @%d", d, b, t.UnixMilli()))
+}
+func (l *log) Gap(d Dir, n int, t time.Time) {
+	l.events = append(l.events, fmt.Sprintf("%v gap %d", d, n))
+}
+func (l *log) FIN(d Dir, t time.Time) { l.events = append(l.events, fmt.Sprintf("%v FIN", d)) }
+func (l *log) RST(d Dir, t time.Time) { l.events = append(l.events, fmt.Sprintf("%v RST", d)) }
+func (l *log) Done(c *Conn) {
+	l.events = append(l.events, "done")
+	*l.conns = append(*l.conns, c)
+}
+
+// seg is a compact segment description: from client or server, flags,
+// sequence and ack relative to ISNs 1000 (client) and 5000 (server).
+type seg struct {
+	ms      int
+	fromCli bool
+	flags   uint8
+	seq     uint32
+	ack     uint32
+	data    string
+	plen    int // wire length when the capture cut the payload
+}
+
+func feed(t *testing.T, cfg Config, segs []seg) ([]*Conn, map[int][]string) {
+	t.Helper()
+	var conns []*Conn
+	logs := map[int][]string{}
+	streams := map[int]*log{}
+	tab := NewTable(cfg, func(c *Conn) Stream {
+		l := &log{conns: &conns}
+		streams[c.ID] = l
+		return l
+	})
+	t0 := time.Unix(1000, 0)
+	for _, s := range segs {
+		cs := &capture.Segment{Time: t0.Add(time.Duration(s.ms) * time.Millisecond), Flags: s.flags,
+			Seq: s.seq, Ack: s.ack, Payload: []byte(s.data), PayloadLen: len(s.data)}
+		if s.plen > 0 {
+			cs.PayloadLen = s.plen
+		}
+		if s.fromCli {
+			cs.Src, cs.Dst = cli, srv
+		} else {
+			cs.Src, cs.Dst = srv, cli
+		}
+		tab.Add(cs)
+	}
+	tab.Flush()
+	for id, l := range streams {
+		logs[id] = l.events
+	}
+	return conns, logs
+}
+
+const (
+	S  = capture.SYN
+	A  = capture.ACK
+	F  = capture.FIN
+	R  = capture.RST
+	PA = capture.PSH | capture.ACK
+)
+
+// handshake: client ISN 1000, server ISN 5000.
+var handshake = []seg{
+	{0, true, S, 1000, 0, "", 0},
+	{1, false, S | A, 5000, 1001, "", 0},
+	{2, true, A, 1001, 5001, "", 0},
+}
+
+func join(a ...[]seg) []seg {
+	var out []seg
+	for _, x := range a {
+		out = append(out, x...)
+	}
+	return out
+}
+
+func TestServerClosesFirst(t *testing.T) {
+	segs := join(handshake, []seg{
+		{10, true, PA, 1001, 5001, "GET", 0},
+		{11, false, A, 5001, 1004, "", 0},
+		{12, false, PA, 5001, 1004, "200", 0},
+		{13, true, A, 1004, 5004, "", 0},
+		{2000, false, F | A, 5004, 1004, "", 0}, // server idle timeout
+		{2001, true, F | A, 1004, 5005, "", 0},  // client ACKs and closes
+		{2002, false, A, 5005, 1005, "", 0},     // server ACKs: TIME_WAIT
+	})
+	conns, logs := feed(t, DefaultConfig(), segs)
+	if len(conns) != 1 {
+		t.Fatalf("got %d connections, want 1", len(conns))
+	}
+	c := conns[0]
+	want := `client data "GET" @1000010
+server data "200" @1000012
+server FIN
+client FIN
+done`
+	if got := strings.Join(logs[1], "\n"); got != want {
+		t.Errorf("stream calls:\n%s\nwant\n%s", got, want)
+	}
+	if got := c.Client().State; got != Closed {
+		t.Errorf("client state %v, want CLOSED", got)
+	}
+	if got := c.Server().State; got != TimeWait {
+		t.Errorf("server state %v, want TIME_WAIT", got)
+	}
+	if c.Server().TimeWaitAt.IsZero() || !c.Client().TimeWaitAt.IsZero() {
+		t.Errorf("TIME_WAIT entered: client %v server %v; want server only", c.Client().TimeWaitAt, c.Server().TimeWaitAt)
+	}
+	d, _, ok := c.FirstFIN()
+	if !ok || d != ServerToClient {
+		t.Errorf("first FIN by %v (ok=%v), want server", d, ok)
+	}
+	if !c.SynSeen || c.ClientGuessed || c.AckAt.IsZero() {
+		t.Errorf("handshake: syn_seen %v guessed %v ack_at %v", c.SynSeen, c.ClientGuessed, c.AckAt)
+	}
+}
+
+func TestRetransmissionOutOfOrderProbeAndGap(t *testing.T) {
+	segs := join(handshake, []seg{
+		{10, true, PA, 1001, 5001, "GET ", 0},
+		{11, true, PA, 1001, 5001, "GET ", 0}, // retransmission
+		{12, true, PA, 1009, 5001, "HTTP", 0}, // out of order: bytes 1009..1012
+		{13, true, PA, 1005, 5001, "/ab ", 0}, // fills 1005..1008
+		{14, true, A, 1012, 5001, "", 0},      // keep-alive probe: seq = next-1
+		{15, true, A, 1012, 5001, "x", 0},     // 1-byte probe
+		{16, false, PA, 5001, 1013, "HTTP/1.1", 0},
+		{17, false, PA, 5019, 1013, "tail", 0}, // 10 bytes missing from the capture
+		{18, true, A, 1013, 5023, "", 0},       // client ACKs them all
+		{19, false, PA, 5023, 1013, "abc", 6},  // snaplen cut: 3 of 6 bytes
+	})
+	conns, logs := feed(t, DefaultConfig(), segs)
+	c := conns[0]
+	want := `client data "GET " @1000010
+client data "/ab " @1000013
+client data "HTTP" @1000012
+server data "HTTP/1.1" @1000016
+server gap 10
+server data "tail" @1000017
+server data "abc" @1000019
+server gap 3
+done`
+	if got := strings.Join(logs[1], "\n"); got != want {
+		t.Errorf("stream calls:\n%s\nwant\n%s", got, want)
+	}
+	if c.Client().Retransmissions != 1 {
+		t.Errorf("client retransmissions %d, want 1", c.Client().Retransmissions)
+	}
+	if c.Client().KeepaliveProbes != 2 {
+		t.Errorf("client keep-alive probes %d, want 2", c.Client().KeepaliveProbes)
+	}
+	if c.Server().MissingBytes != 13 {
+		t.Errorf("server missing bytes %d, want 13", c.Server().MissingBytes)
+	}
+	// Payload bytes are the bytes of segments seen, each once: the 10 bytes
+	// never captured are missing, not payload; the snaplen-cut ones were seen.
+	if c.Client().PayloadBytes != 12 || c.Server().PayloadBytes != 8+4+6 {
+		t.Errorf("payload bytes client %d server %d, want 12 and 18", c.Client().PayloadBytes, c.Server().PayloadBytes)
+	}
+}
+
+func TestMidstreamGuessesClient(t *testing.T) {
+	segs := []seg{
+		{0, false, PA, 7000, 3000, "HTTP/1.1 200 OK\r\n", 0}, // a response first: the sender is the server
+		{1, true, A, 3000, 7017, "", 0},
+		{2, true, PA, 3000, 7017, "GET / HTTP/1.1\r\n\r\n", 0},
+	}
+	conns, _ := feed(t, DefaultConfig(), segs)
+	c := conns[0]
+	if c.Client().Addr != cli || !c.ClientGuessed || c.SynSeen {
+		t.Errorf("client %v guessed %v syn %v; want %v, true, false", c.Client().Addr, c.ClientGuessed, c.SynSeen, cli)
+	}
+	if c.Client().State != Established || c.Server().State != Established {
+		t.Errorf("states %v/%v, want ESTABLISHED both", c.Client().State, c.Server().State)
+	}
+}
+
+func TestPortReuseStartsNewConnection(t *testing.T) {
+	first := join(handshake, []seg{
+		{10, true, F | A, 1001, 5001, "", 0},
+		{11, false, F | A, 5001, 1002, "", 0},
+		{12, true, A, 1002, 5002, "", 0},
+	})
+	second := []seg{
+		{500, true, S, 90000, 0, "", 0},
+		{501, false, S | A, 123, 90001, "", 0},
+		{502, true, A, 90001, 124, "", 0},
+		{503, true, R | A, 90001, 124, "", 0},
+	}
+	conns, _ := feed(t, DefaultConfig(), join(first, second))
+	if len(conns) != 2 {
+		t.Fatalf("got %d connections, want 2", len(conns))
+	}
+	if conns[0].Client().State != TimeWait {
+		t.Errorf("first connection: client state %v, want TIME_WAIT", conns[0].Client().State)
+	}
+	if got := strings.Join(conns[1].Anomalies, ","); got != "port-reused-in-time-wait" {
+		t.Errorf("second connection anomalies %q, want port-reused-in-time-wait", got)
+	}
+	if d, _, ok := conns[1].FirstRST(); !ok || d != ClientToServer {
+		t.Errorf("second connection RST by %v (ok %v), want client", d, ok)
+	}
+}
+
+func TestSimultaneousClose(t *testing.T) {
+	segs := join(handshake, []seg{
+		{10, true, F | A, 1001, 5001, "", 0},
+		{10, false, F | A, 5001, 1001, "", 0}, // crossed: does not ACK the client's FIN
+		{11, true, A, 1002, 5002, "", 0},
+		{11, false, A, 5002, 1002, "", 0},
+	})
+	conns, _ := feed(t, DefaultConfig(), segs)
+	c := conns[0]
+	if c.Client().State != TimeWait || c.Server().State != TimeWait {
+		t.Errorf("states %v/%v, want TIME_WAIT both", c.Client().State, c.Server().State)
+	}
+}
+
+func TestSynFloodIsCapped(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxConns = 100
+	var conns []*Conn
+	tab := NewTable(cfg, func(c *Conn) Stream { return &log{conns: &conns} })
+	t0 := time.Unix(1000, 0)
+	// One real connection with data, then 10,000 SYNs from other ports.
+	for _, s := range join(handshake, []seg{{5, true, PA, 1001, 5001, "GET / HTTP/1.1\r\n\r\n", 0}}) {
+		cs := &capture.Segment{Time: t0.Add(time.Duration(s.ms) * time.Millisecond), Src: cli, Dst: srv, Flags: s.flags, Seq: s.seq, Ack: s.ack, Payload: []byte(s.data), PayloadLen: len(s.data)}
+		if !s.fromCli {
+			cs.Src, cs.Dst = srv, cli
+		}
+		tab.Add(cs)
+	}
+	for i := 0; i < 10000; i++ {
+		src := netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i >> 8)}), uint16(1024+i))
+		tab.Add(&capture.Segment{Time: t0.Add(time.Second), Src: src, Dst: srv, Flags: S, Seq: uint32(i)})
+		if tab.Open() > cfg.MaxConns {
+			t.Fatalf("after %d SYNs the table holds %d connections, cap %d", i+1, tab.Open(), cfg.MaxConns)
+		}
+	}
+	if tab.Stats().Evicted == 0 {
+		t.Errorf("no evictions reported")
+	}
+	for _, c := range conns {
+		if c.Client().Addr == cli {
+			t.Errorf("the established connection with data was evicted before the half-open ones")
+		}
+	}
+}
