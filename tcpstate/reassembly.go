@@ -272,6 +272,18 @@ func (c *Conn) segment(t *Table, i int, seq Seq, data []byte, plen int, now time
 	s := &c.Sides[i]
 	h := &s.h
 	end := seq.Add(plen)
+	if h.finValid && end.After(h.finSeq) {
+		// Bytes past the FIN: no TCP sends them; keep them out of the stream.
+		c.anomaly("data-after-fin")
+		keep := int(h.finSeq.Diff(seq))
+		if keep <= 0 {
+			return
+		}
+		plen, end = keep, h.finSeq
+		if len(data) > keep {
+			data = data[:keep]
+		}
+	}
 	switch {
 	case end.AtOrBefore(h.next):
 		s.Retransmissions++
@@ -423,6 +435,15 @@ func (c *Conn) flush(t *Table) {
 			c.transition(i, EvTimeWaitEnded, t.now)
 		}
 	}
+}
+
+func (c *Conn) anomaly(name string) {
+	for _, a := range c.Anomalies {
+		if a == name {
+			return
+		}
+	}
+	c.Anomalies = append(c.Anomalies, name)
 }
 
 func (h *half) insert(p pending) {

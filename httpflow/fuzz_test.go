@@ -1,0 +1,101 @@
+package httpflow
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// FuzzFraming checks that the framer never panics, and that what it reports
+// does not depend on how the stream was split into segments.
+func FuzzFraming(f *testing.F) {
+	for _, tc := range framingCases {
+		f.Add([]byte(tc.in), tc.request, uint16(len(tc.in)/2), tc.closeAt)
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n"), false, uint16(3), true)
+	f.Fuzz(func(t *testing.T, in []byte, request bool, split uint16, closeAt bool) {
+		if len(in) > 1<<16 {
+			return
+		}
+		methods := []string{"GET", "HEAD", "POST", "CONNECT"}
+		whole := runFramer(request, methods, []string{string(in)}, closeAt)
+		k := int(split) % (len(in) + 1)
+		parts := runFramer(request, methods, []string{string(in[:k]), string(in[k:])}, closeAt)
+		if strings.Join(whole, "\n") != strings.Join(parts, "\n") {
+			t.Fatalf("input %q split at %d:\nwhole\n%s\nsplit\n%s", in, k, strings.Join(whole, "\n"), strings.Join(parts, "\n"))
+		}
+	})
+}
+
+// FuzzFlow drives a whole connection's flow with arbitrary client and
+// server bytes, gaps, FINs and RSTs, and checks the record is sound.
+func FuzzFlow(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), uint8(0))
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No\r\n\r\n"), uint8(5))
+	f.Add([]byte("HEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"), uint8(9))
+	f.Add([]byte("CONNECT a:443 HTTP/1.1\r\n\r\n\x16\x03"), []byte("HTTP/1.1 200 OK\r\n\r\n\x16\x03"), uint8(3))
+	f.Fuzz(func(t *testing.T, req, resp []byte, script uint8) {
+		var got []*Connection
+		a := NewAnalyzer(Config{}, func(c *Connection) { got = append(got, c) })
+		fl := a.Factory()(&tcpstate.Conn{}).(*flow)
+		t0 := time.Unix(1, 0)
+		// Interleave the two directions in chunks; the script's bits add
+		// gaps, a client FIN, a server FIN or a RST.
+		ci, si := 0, 0
+		for step := 0; ci < len(req) || si < len(resp); step++ {
+			now := t0.Add(time.Duration(step) * time.Millisecond)
+			n := 1 + step%7
+			if ci < len(req) {
+				e := min(ci+n, len(req))
+				fl.Data(tcpstate.ClientToServer, req[ci:e], now)
+				ci = e
+			}
+			if si < len(resp) {
+				e := min(si+n*3, len(resp))
+				fl.Data(tcpstate.ServerToClient, resp[si:e], now)
+				si = e
+			}
+			if script&1 != 0 && step == 1 {
+				fl.Gap(tcpstate.ServerToClient, 10, now)
+			}
+		}
+		now := t0.Add(time.Second)
+		if script&2 != 0 {
+			fl.FIN(tcpstate.ServerToClient, now)
+		}
+		if script&4 != 0 {
+			fl.FIN(tcpstate.ClientToServer, now)
+		}
+		if script&8 != 0 {
+			fl.RST(tcpstate.ServerToClient, now)
+		}
+		c := &tcpstate.Conn{FirstPacketAt: t0, LastPacketAt: now}
+		fl.Done(c)
+		if len(got) != 1 {
+			t.Fatalf("Done emitted %d records, want 1", len(got))
+		}
+		r := got[0]
+		for i, tx := range r.Transactions {
+			if tx.Index != i+1 {
+				t.Fatalf("transaction %d has index %d", i, tx.Index)
+			}
+			if tx.Status == nil && tx.Complete {
+				t.Fatalf("transaction %d complete without a response", tx.Index)
+			}
+		}
+		for _, p := range r.IdlePeriods {
+			if p.Duration < 0 || p.AfterTransaction < 1 || p.AfterTransaction >= len(r.Transactions) {
+				t.Fatalf("bad idle period %+v with %d transactions", p, len(r.Transactions))
+			}
+		}
+		if _, err := json.Marshal(r); err != nil {
+			t.Fatalf("record does not marshal: %v", err)
+		}
+		if r.Close.Reason == "" {
+			t.Fatalf("no close reason")
+		}
+	})
+}
