@@ -245,6 +245,17 @@ func (t *Table) done(c *Conn) {
 	}
 }
 
+// Tick advances the table's clock to now without a packet, so that a live
+// capture on a quiet wire still reports finished connections. now must be
+// packet time (e.g. the last packet's time plus the time since), never
+// ahead of packets still to come.
+func (t *Table) Tick(now time.Time) {
+	if now.After(t.now) {
+		t.now = now
+	}
+	t.sweep()
+}
+
 // Flush finishes every connection still in the table, in order of first
 // packet. Call it once, at the end of the input.
 func (t *Table) Flush() {
