@@ -74,8 +74,11 @@ type Stats struct {
 	TCPPackets    uint64 // packets returned as segments
 	Bytes         uint64 // bytes read from the file (after gzip), or captured bytes for live sources
 	Skipped       Skipped
-	Dropped       uint64   // live sources: packets the kernel or ring dropped
-	Warnings      []string // human-readable, each names the packet number where it applies
+	// TruncatedPayloads counts TCP segments returned with a payload the
+	// snaplen cut short (Segment.Truncated); they are also in TCPPackets.
+	TruncatedPayloads uint64
+	Dropped           uint64   // live sources: packets the kernel or ring dropped
+	Warnings          []string // human-readable, each names the packet number where it applies
 }
 
 // Source yields TCP segments. See the package comment for the call order.

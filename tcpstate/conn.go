@@ -79,6 +79,7 @@ type Conn struct {
 	finished  bool      // RST seen, or both FINs sent and acknowledged
 	doneAt    time.Time // capture time when finished became true
 	stream    Stream
+	factory   Factory
 	key       key
 	lastTouch time.Time
 }
@@ -131,7 +132,8 @@ func (c *Conn) Finished() bool { return c.finished }
 // final (or at the end of the input).
 //
 // No Data, Gap, FIN or RST is delivered before the client side is known
-// (from the SYN, or from the first payload); the Stream is created then.
+// (from the SYN, or from the first payload). The Stream is created at its
+// first call; a half-open connection evicted by the table's cap gets none.
 type Stream interface {
 	Data(d Dir, b []byte, t time.Time)
 	Gap(d Dir, n int, t time.Time)

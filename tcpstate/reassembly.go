@@ -85,9 +85,17 @@ func (c *Conn) setRoles(t *Table, client int, guessed bool) {
 	if client == 1 {
 		c.Sides[0], c.Sides[1] = c.Sides[1], c.Sides[0]
 	}
-	if t.factory != nil {
-		c.stream = t.factory(c)
+	c.factory = t.factory
+}
+
+// sink returns the connection's Stream, made on first use: a connection
+// that never carries anything (a SYN flood's) costs no HTTP state.
+func (c *Conn) sink() Stream {
+	if c.stream == nil && c.roleKnown && c.factory != nil {
+		c.stream = c.factory(c)
+		c.factory = nil
 	}
+	return c.stream
 }
 
 // guessClient picks the client of a connection whose SYN was not captured:
@@ -249,8 +257,8 @@ func (c *Conn) rstFrom(t *Table, i int, seg *capture.Segment, now time.Time) {
 	if s.RstAt.IsZero() {
 		s.RstAt = now
 		s.RstAck, s.RstAcks = Seq(seg.Ack), seg.Has(capture.ACK)
-		if c.stream != nil {
-			c.stream.RST(Dir(i), now)
+		if st := c.sink(); st != nil {
+			st.RST(Dir(i), now)
 		}
 	}
 	c.transition(0, EvRST, now)
@@ -325,13 +333,13 @@ func (c *Conn) deliver(i int, seq Seq, data []byte, plen int, t time.Time) {
 	if off < len(data) {
 		b = data[off:]
 	}
-	if len(b) > 0 && c.stream != nil {
-		c.stream.Data(Dir(i), b, t)
+	if st := c.sink(); len(b) > 0 && st != nil {
+		st.Data(Dir(i), b, t)
 	}
 	if lost := n - len(b); lost > 0 {
 		s.MissingBytes += uint64(lost)
-		if c.stream != nil {
-			c.stream.Gap(Dir(i), lost, t)
+		if st := c.sink(); st != nil {
+			st.Gap(Dir(i), lost, t)
 		}
 	}
 	s.h.next = seq.Add(plen)
@@ -345,8 +353,8 @@ func (c *Conn) gap(i int, n int, t time.Time) {
 	s := &c.Sides[i]
 	s.MissingBytes += uint64(n)
 	s.h.next = s.h.next.Add(n)
-	if c.stream != nil {
-		c.stream.Gap(Dir(i), n, t)
+	if st := c.sink(); st != nil {
+		st.Gap(Dir(i), n, t)
 	}
 }
 
@@ -415,8 +423,8 @@ func (c *Conn) tryFIN(i int) {
 	if h.finValid && !h.finDone && h.next == h.finSeq {
 		h.finDone = true
 		h.next = h.finSeq.Add(1)
-		if c.stream != nil {
-			c.stream.FIN(Dir(i), s.FinAt)
+		if st := c.sink(); st != nil {
+			st.FIN(Dir(i), s.FinAt)
 		}
 	}
 }

@@ -39,13 +39,18 @@ type Config struct {
 	// half-open connections are evicted first, then the least recently
 	// active ones.
 	MaxConns int
+	// MaxHalfOpen caps the connections that have neither completed a
+	// handshake nor carried data (what a SYN flood makes), like a kernel's
+	// SYN backlog: past twice this many, the oldest are evicted down to it
+	// (0: MaxConns/10).
+	MaxHalfOpen int
 	// MaxBuffered caps the out-of-order bytes buffered per direction.
 	MaxBuffered int
 }
 
 // DefaultConfig returns the defaults of the CLI.
 func DefaultConfig() Config {
-	return Config{TwoMSL: 60 * time.Second, Linger: time.Second, MaxConns: 200000, MaxBuffered: 4 << 20}
+	return Config{TwoMSL: 60 * time.Second, Linger: time.Second, MaxConns: 100000, MaxBuffered: 4 << 20}
 }
 
 // Stats counts what the table did.
@@ -79,6 +84,7 @@ type Table struct {
 	tombs   map[key]tomb
 	tombQ   []tomb
 	closing []*Conn
+	halfQ   []*Conn // connections opened by a SYN, oldest first; some no longer half-open
 	nextID  int
 	now     time.Time
 	swept   time.Time
@@ -93,6 +99,12 @@ func NewTable(cfg Config, factory Factory) *Table {
 	}
 	if cfg.MaxBuffered <= 0 {
 		cfg.MaxBuffered = 4 << 20
+	}
+	if cfg.MaxHalfOpen <= 0 && cfg.MaxConns > 0 {
+		cfg.MaxHalfOpen = cfg.MaxConns / 10
+		if cfg.MaxHalfOpen < 1 {
+			cfg.MaxHalfOpen = 1
+		}
 	}
 	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb)}
 }
@@ -129,6 +141,13 @@ func (t *Table) Add(seg *capture.Segment) {
 			return
 		}
 		c = t.newConn(k, seg)
+		if syn && t.cfg.MaxHalfOpen > 0 {
+			t.halfQ = append(t.halfQ, c)
+			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
+				// Amortised: the queue is walked once per MaxHalfOpen SYNs.
+				t.trimHalfOpen(t.cfg.MaxHalfOpen)
+			}
+		}
 		if dead {
 			delete(t.tombs, k)
 			if tb.tw && seg.Time.Before(tb.expires) {
@@ -157,13 +176,41 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	return c
 }
 
-// evict makes room for one connection: a tenth of the cap at a time, the
-// half-open ones (no data, no completed handshake) first, then the least
-// recently active.
+// trimHalfOpen drops from the half-open queue what is no longer half-open,
+// then evicts the oldest half-open connections until at most keep remain.
+func (t *Table) trimHalfOpen(keep int) {
+	live := t.halfQ[:0]
+	for _, c := range t.halfQ {
+		if !c.reported && c.halfOpen() {
+			live = append(live, c)
+		}
+	}
+	for i := len(live); i < len(t.halfQ); i++ {
+		t.halfQ[i] = nil
+	}
+	t.halfQ = live
+	if n := len(live) - keep; n > 0 {
+		for _, c := range live[:n] {
+			c.Evicted = true
+			t.stats.Evicted++
+			t.done(c)
+		}
+		t.halfQ = append(t.halfQ[:0], live[n:]...)
+	}
+}
+
+// evict makes room for one connection: half-open ones (no data, no
+// completed handshake) first, then a tenth of the cap, least recently
+// active first.
 func (t *Table) evict() {
 	n := t.cfg.MaxConns / 10
 	if n < 1 {
 		n = 1
+	}
+	before := t.stats.Evicted
+	t.trimHalfOpen(len(t.halfQ) - n)
+	if t.stats.Evicted > before && len(t.conns) < t.cfg.MaxConns {
+		return
 	}
 	victims := make([]*Conn, 0, len(t.conns))
 	for _, c := range t.conns {
@@ -240,8 +287,13 @@ func (t *Table) done(c *Conn) {
 			t.tombQ = append(t.tombQ, tb)
 		}
 	}
-	if c.stream != nil {
-		c.stream.Done(c)
+	if c.Evicted && c.halfOpen() && c.stream == nil {
+		// A half-open connection pushed out by the cap (a SYN flood): it
+		// is counted in Stats.Evicted, not reported one by one.
+		return
+	}
+	if st := c.sink(); st != nil {
+		st.Done(c)
 	}
 }
 

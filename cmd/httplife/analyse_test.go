@@ -14,9 +14,9 @@ func TestAnalyseFlags(t *testing.T) {
 		wantErr  string
 		wantOpts analyseOptions
 	}{
-		{args: []string{"x.pcap"}, wantOpts: analyseOptions{Path: "x.pcap", Format: "text", TwoMSL: time.Minute, MaxConns: 200000}},
+		{args: []string{"x.pcap"}, wantOpts: analyseOptions{Path: "x.pcap", Format: "text", TwoMSL: time.Minute, MaxConns: 100000}},
 		{args: []string{"--format", "json", "--two-msl", "30s", "--ports", "8080, 80,80", "--server-ports", "9000", "-"},
-			wantOpts: analyseOptions{Path: "-", Format: "json", TwoMSL: 30 * time.Second, Ports: []uint16{80, 8080}, ServerPorts: []uint16{9000}, MaxConns: 200000}},
+			wantOpts: analyseOptions{Path: "-", Format: "json", TwoMSL: 30 * time.Second, Ports: []uint16{80, 8080}, ServerPorts: []uint16{9000}, MaxConns: 100000}},
 		{args: []string{"-f", "ndjson", "--max-connections", "0", "a"}, wantOpts: analyseOptions{Path: "a", Format: "ndjson", TwoMSL: time.Minute}},
 		{args: []string{"--format", "xml", "a"}, wantErr: `--format "xml": want one of text, json, ndjson, html`},
 		{args: []string{"--ports", "80,http", "a"}, wantErr: `"http" is not a port number`},

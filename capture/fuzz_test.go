@@ -1,0 +1,199 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// seedPackets are one TCP packet per supported link type.
+func seedPackets(t testing.TB) []record {
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, layers.IPProtocolIPv6HopByHop, extHdr(layers.IPProtocolTCP))
+	mk := func(lt layers.LinkType, d []byte) record {
+		return record{data: d, ci: gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(d), Length: len(d)}, link: lt}
+	}
+	return []record{
+		mk(layers.LinkTypeEthernet, ether(t, layers.EthernetTypeDot1Q, v4, &layers.Dot1Q{Type: layers.EthernetTypeIPv4})),
+		mk(layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv6, v6)),
+		mk(layers.LinkTypeLinuxSLL, sll(0x0800, v4)),
+		mk(layers.LinkTypeLinuxSLL2, sll2(0x86dd, v6)),
+		mk(layers.LinkTypeNull, nullHdr(binaryLE, 2, v4)),
+		mk(layers.LinkTypeLoop, nullHdr(binaryBE, 30, v6)),
+		mk(layers.LinkTypeRaw, v4),
+		mk(layers.LinkTypeIPv6, v6),
+	}
+}
+
+// seedFiles are small captures: synthetic ones in every container, and the
+// first packets of corpus captures when the corpus is there.
+func seedFiles(t testing.TB) [][]byte {
+	pkts := seedPackets(t)
+	files := [][]byte{
+		writePcap(t, pkts[:1], pcapOpts{}),
+		writePcap(t, pkts[2:4], pcapOpts{nanos: true, bigEndian: true}),
+		writePcapng(t, pkts),
+		gzipBytes(t, writePcap(t, pkts[6:7], pcapOpts{snaplen: 60, caplen: 60})),
+	}
+	for _, name := range []string{"client-closes.pcap", "pcapng.pcapng", "linux-any.pcap"} {
+		data, err := os.ReadFile(filepath.Join(corpusDir, name))
+		if err != nil {
+			continue
+		}
+		recs := records(t, data)
+		recs = recs[:min(len(recs), 5)]
+		if name == "pcapng.pcapng" {
+			files = append(files, writePcapng(t, recs))
+		} else {
+			files = append(files, writePcap(t, recs, pcapOpts{}))
+		}
+	}
+	return files
+}
+
+// FuzzReader reads whole files: never a panic, an error other than ErrOpen
+// or io.EOF, or inconsistent segments and counts.
+func FuzzReader(f *testing.F) {
+	for _, s := range seedFiles(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, err := OpenReader("fuzz", bytes.NewReader(data))
+		if err != nil {
+			if !errors.Is(err, ErrOpen) {
+				t.Fatalf("open error %v is not ErrOpen", err)
+			}
+			return
+		}
+		var last uint64
+		for {
+			s, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Next: %v (only io.EOF is possible on a bytes.Reader)", err)
+			}
+			if s.N <= last || len(s.Payload) > s.PayloadLen || s.PayloadLen < 0 {
+				t.Fatalf("bad segment N=%d after %d, payload %d of %d", s.N, last, len(s.Payload), s.PayloadLen)
+			}
+			last = s.N
+		}
+		st := src.Stats()
+		sk := st.Skipped
+		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated {
+			t.Fatalf("counts do not add up: %+v", st)
+		}
+		if len(st.Warnings) > maxWarnings+3 {
+			t.Fatalf("%d warnings", len(st.Warnings))
+		}
+		if st.Bytes > uint64(len(data)) && (len(data) < 2 || data[0] != 0x1f) {
+			t.Fatalf("Bytes %d > file size %d", st.Bytes, len(data))
+		}
+		src.Close()
+	})
+}
+
+// FuzzDecode decodes one packet's bytes as each link type.
+func FuzzDecode(f *testing.F) {
+	for _, r := range seedPackets(f) {
+		f.Add(uint16(r.link), r.data, false)
+	}
+	f.Add(uint16(0), []byte{2, 0, 0, 0, 0x45}, true)
+	f.Fuzz(func(t *testing.T, link uint16, data []byte, cut bool) {
+		wire := len(data)
+		if cut {
+			wire += 1000
+		}
+		var s Segment
+		res, p := decode(uint32(link), data, wire, &s)
+		_ = p.String()
+		switch res {
+		case resTCP:
+			if len(s.Payload) > s.PayloadLen || s.PayloadLen < 0 || !s.Src.IsValid() || !s.Dst.IsValid() {
+				t.Fatalf("bad segment: payload %d of %d, %v > %v", len(s.Payload), s.PayloadLen, s.Src, s.Dst)
+			}
+			if len(s.Payload) > 0 && !aliases(data, s.Payload) {
+				t.Fatalf("payload does not point into the packet")
+			}
+		case resNonTCP, resCut, resBad, resFragment, resLinkType:
+		default:
+			t.Fatalf("unknown result %d", res)
+		}
+	})
+}
+
+// aliases reports whether sub lies inside b.
+func aliases(b, sub []byte) bool {
+	if len(sub) == 0 || len(b) == 0 {
+		return false
+	}
+	start := &b[0]
+	for i := range b {
+		if &b[i] == &sub[0] {
+			return i+len(sub) <= len(b) && &b[i+len(sub)-1] == &sub[len(sub)-1]
+		}
+	}
+	_ = start
+	return false
+}
+
+// BenchmarkRead reads the biggest corpus capture from memory.
+func BenchmarkRead(b *testing.B) {
+	var biggest string
+	var size int64
+	for _, p := range corpusFiles(b) {
+		if fi, err := os.Stat(p); err == nil && fi.Size() > size {
+			biggest, size = p, fi.Size()
+		}
+	}
+	data, err := os.ReadFile(biggest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchRead(b, data)
+}
+
+// BenchmarkReadLarge reads a ~64 MB pcap made of corpus packets repeated.
+func BenchmarkReadLarge(b *testing.B) {
+	data := corpusFile(b, "keepalive-race.pcap")
+	recs := records(b, data)
+	var all []record
+	ts := t0
+	for len(all)*400 < 64<<20 {
+		for _, r := range recs {
+			ts = ts.Add(time.Microsecond)
+			r.ci.Timestamp = ts
+			all = append(all, r)
+		}
+	}
+	benchRead(b, writePcap(b, all, pcapOpts{nanos: true}))
+}
+
+func benchRead(b *testing.B, data []byte) {
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var pkts uint64
+	for b.Loop() {
+		src, err := OpenReader("bench", bytes.NewReader(data))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := src.Next(); err != nil {
+				if err != io.EOF {
+					b.Fatal(err)
+				}
+				break
+			}
+		}
+		pkts += src.Stats().Packets
+	}
+	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}

@@ -1,0 +1,351 @@
+package capture
+
+import (
+	"bufio"
+	"compress/flate"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+// maxWarnings is the number of warnings kept; later ones are only counted
+// and summarised in one final line.
+const maxWarnings = 50
+
+// countReader counts the bytes read through it. When ioErr is set it records
+// the first error other than end of file: a real I/O error of the input.
+// err is the first error other than io.EOF seen (a truncated or corrupt
+// gzip stream, for instance).
+type countReader struct {
+	r     io.Reader
+	n     uint64
+	ioErr *error
+	err   error
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	if err != nil && err != io.EOF {
+		if c.err == nil {
+			c.err = err
+		}
+		if c.ioErr != nil && *c.ioErr == nil && err != io.ErrUnexpectedEOF {
+			*c.ioErr = err
+		}
+	}
+	return n, err
+}
+
+// source reads a pcap or pcapng stream.
+type source struct {
+	name   string
+	closer io.Closer
+	raw    *countReader // the input as given; records I/O errors
+	cnt    *countReader // the decompressed stream (raw when not compressed)
+	br     *bufio.Reader
+	gz     *gzip.Reader
+	ioErr  error
+
+	ng *pcapgo.NgReader // pcapng files; nil for pcap
+
+	// pcap files, read here rather than by pcapgo.Reader (faster, and
+	// tolerant of records longer than the header's snaplen)
+	bigEndian bool
+	nanos     bool
+	hdrLen    int
+	limit     int
+	link      uint32
+	big       []byte // buffer for records longer than the bufio buffer
+
+	seg      Segment
+	stats    Stats
+	err      error // sticky end of stream
+	lastLink uint32
+	links    []uint32
+
+	warnings  []string // per-packet warnings, at most maxWarnings
+	final     []string // end-of-stream warnings, always kept
+	once      map[string]bool
+	moreBad   uint64 // warnings not kept, by kind
+	moreCut   uint64
+	moreOther uint64
+}
+
+// Next returns the next TCP segment, io.EOF at the end of the capture, or
+// another error for a failure to read the input. The returned Segment (and
+// its Payload) is reused by the next call.
+func (s *source) Next() (*Segment, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	for {
+		var (
+			data    []byte
+			ts      time.Time
+			wireLen int
+			link    uint32
+			err     error
+		)
+		if s.ng != nil {
+			data, ts, wireLen, link, err = s.readNg()
+		} else {
+			data, ts, wireLen, err = s.readPcap()
+			link = s.link
+		}
+		if err != nil {
+			s.err = err
+			return nil, err
+		}
+		s.stats.Packets++
+		n := s.stats.Packets
+		if n == 1 {
+			s.stats.FirstPacketAt = ts
+			s.noteLink(link)
+		} else if link != s.lastLink {
+			s.noteLink(link)
+		}
+		s.stats.LastPacketAt = ts
+
+		seg := &s.seg
+		res, p := decode(link, data, wireLen, seg)
+		switch res {
+		case resTCP:
+			seg.N = n
+			seg.Time = ts
+			s.stats.TCPPackets++
+			if len(seg.Payload) < seg.PayloadLen {
+				s.stats.TruncatedPayloads++
+			}
+			return seg, nil
+		case resNonTCP:
+			s.stats.Skipped.NonTCP++
+		case resCut:
+			s.stats.Skipped.Truncated++
+			if len(s.warnings) < maxWarnings {
+				s.warnings = append(s.warnings, fmt.Sprintf("packet %d: %s", n, p))
+			} else {
+				s.moreCut++
+			}
+		case resBad:
+			s.stats.Skipped.Undecodable++
+			if len(s.warnings) < maxWarnings {
+				s.warnings = append(s.warnings, fmt.Sprintf("packet %d: undecodable: %s", n, p))
+			} else {
+				s.moreBad++
+			}
+		case resFragment:
+			s.stats.Skipped.Undecodable++
+			s.warnOnce(p.format, fmt.Sprintf("packet %d: %s; later fragments are counted as undecodable without a warning", n, p))
+		case resLinkType:
+			s.stats.Skipped.Undecodable++
+			name := LinkTypeName(link)
+			s.warnOnce("link "+name, fmt.Sprintf("packet %d: link type %s (%d) is not supported; its packets are counted as undecodable", n, name, link))
+		}
+	}
+}
+
+func (s *source) noteLink(link uint32) {
+	s.lastLink = link
+	for _, l := range s.links {
+		if l == link {
+			return
+		}
+	}
+	s.links = append(s.links, link)
+	s.stats.LinkTypes = append(s.stats.LinkTypes, LinkTypeName(link))
+}
+
+func (s *source) warnOnce(kind, msg string) {
+	if s.once == nil {
+		s.once = map[string]bool{}
+	}
+	if s.once[kind] {
+		return
+	}
+	s.once[kind] = true
+	if len(s.warnings) < maxWarnings {
+		s.warnings = append(s.warnings, msg)
+	} else {
+		s.moreOther++
+	}
+}
+
+// end finishes the stream: a warning (if format is not empty) and io.EOF,
+// or the input's I/O error if there was one. A clean end of the container
+// format still gets a warning when the stream below it failed (a gzip
+// stream cut at a block boundary).
+func (s *source) end(format string, args ...any) error {
+	if s.ioErr != nil {
+		return fmt.Errorf("%s: read: %w", displayName(s.name), s.ioErr)
+	}
+	if format == "" && s.cnt.err != nil {
+		format, args = s.errMsg(s.cnt.err)
+	}
+	if format != "" {
+		s.final = append(s.final, displayName(s.name)+": "+fmt.Sprintf(format, args...))
+	}
+	// Consume what is left so that Bytes counts everything read.
+	s.br.Discard(s.br.Buffered())
+	return io.EOF
+}
+
+// endErr ends the stream after a read error err from the decompressed stream.
+func (s *source) endErr(err error) error {
+	if s.ioErr != nil {
+		return s.end("")
+	}
+	format, args := s.errMsg(err)
+	return s.end(format, args...)
+}
+
+// errMsg is the warning for a stream that failed with err.
+func (s *source) errMsg(err error) (string, []any) {
+	n := s.stats.Packets
+	switch {
+	case err == io.EOF || err == io.ErrUnexpectedEOF:
+		return "file truncated after packet %d", []any{n}
+	case isGzipErr(err):
+		return "corrupt gzip data after packet %d (%v); stopped reading", []any{n, err}
+	}
+	return "read error after packet %d: %v; stopped reading", []any{n, err}
+}
+
+func isGzipErr(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader) || errors.As(err, &ce)
+}
+
+// readPcap reads one pcap record.
+func (s *source) readPcap() (data []byte, ts time.Time, wireLen int, err error) {
+	h, err := s.br.Peek(s.hdrLen)
+	if len(h) < s.hdrLen {
+		if len(h) == 0 && err == io.EOF && s.ioErr == nil {
+			return nil, ts, 0, s.end("")
+		}
+		return nil, ts, 0, s.endErr(err)
+	}
+	var sec, frac, caplen, origlen uint32
+	if s.bigEndian {
+		sec, frac, caplen, origlen = be32(h), be32(h[4:]), be32(h[8:]), be32(h[12:])
+	} else {
+		sec, frac, caplen, origlen = le32(h), le32(h[4:]), le32(h[8:]), le32(h[12:])
+	}
+	if uint64(caplen) > uint64(s.limit) {
+		return nil, ts, 0, s.end("packet %d: corrupt record header (captured length %d > %d); stopped reading",
+			s.stats.Packets+1, caplen, s.limit)
+	}
+	n := int(caplen)
+	if s.nanos {
+		ts = time.Unix(int64(sec), int64(frac)).UTC()
+	} else {
+		ts = time.Unix(int64(sec), int64(frac)*1000).UTC()
+	}
+	wireLen = max(int(origlen), n)
+	s.br.Discard(s.hdrLen)
+	if n <= s.br.Size() {
+		data, err = s.br.Peek(n)
+		if len(data) < n {
+			return nil, ts, 0, s.endErr(err)
+		}
+		s.br.Discard(n)
+		return data, ts, wireLen, nil
+	}
+	// A record longer than the buffer: read it in pieces, so that a
+	// corrupt length cannot make us allocate more than the file holds.
+	s.big = s.big[:0]
+	for len(s.big) < n {
+		chunk := min(n-len(s.big), bufSize)
+		s.big = append(s.big, make([]byte, chunk)...)
+		k, err := io.ReadFull(s.br, s.big[len(s.big)-chunk:])
+		if k < chunk {
+			return nil, ts, 0, s.endErr(err)
+		}
+	}
+	return s.big, ts, wireLen, nil
+}
+
+func le32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}
+
+// readNg reads one pcapng packet block.
+func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			data = nil
+			err = s.end("pcapng reader failed after packet %d (%v); stopped reading", s.stats.Packets, r)
+		}
+	}()
+	data, ci, err := s.ng.ZeroCopyReadPacketData()
+	if err != nil {
+		if err == io.EOF && s.ioErr == nil {
+			return nil, ts, 0, 0, s.end("")
+		}
+		if s.ioErr == nil && err != io.ErrUnexpectedEOF && !isGzipErr(err) {
+			return nil, ts, 0, 0, s.end("corrupt pcapng block after packet %d (%v); stopped reading", s.stats.Packets, err)
+		}
+		return nil, ts, 0, 0, s.endErr(err)
+	}
+	if len(ci.AncillaryData) > 0 {
+		if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
+			link = uint32(lt)
+		}
+	}
+	return data, ci.Timestamp, max(ci.Length, ci.CaptureLength), link, nil
+}
+
+// Stats returns the statistics so far. The pointer stays valid; its
+// contents are updated by every call to Stats.
+func (s *source) Stats() *Stats {
+	s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	w := make([]string, 0, len(s.warnings)+len(s.final)+1)
+	w = append(w, s.warnings...)
+	if more := s.moreBad + s.moreCut + s.moreOther; more > 0 {
+		var parts []string
+		if s.moreBad > 0 {
+			parts = append(parts, fmt.Sprintf("%d more undecodable packets", s.moreBad))
+		}
+		if s.moreCut > 0 {
+			parts = append(parts, fmt.Sprintf("%d more packets with headers cut by the snaplen", s.moreCut))
+		}
+		if s.moreOther > 0 {
+			parts = append(parts, fmt.Sprintf("%d more warnings", s.moreOther))
+		}
+		w = append(w, "... and "+strings.Join(parts, ", "))
+	}
+	w = append(w, s.final...)
+	if len(w) == 0 {
+		w = nil
+	}
+	s.stats.Warnings = w
+	return &s.stats
+}
+
+// Close releases the input. Open's file is closed; OpenReader's reader is not.
+func (s *source) Close() error {
+	s.err = errors.New("capture: Next called after Close")
+	if s.gz != nil {
+		s.gz.Close()
+	}
+	if s.closer != nil {
+		c := s.closer
+		s.closer = nil
+		return c.Close()
+	}
+	return nil
+}
+
+// Clone returns a deep copy of the statistics.
+func (st *Stats) Clone() Stats {
+	c := *st
+	c.LinkTypes = append([]string(nil), st.LinkTypes...)
+	c.Warnings = append([]string(nil), st.Warnings...)
+	return c
+}

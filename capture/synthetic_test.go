@@ -1,0 +1,373 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+)
+
+var (
+	v4src = netip.MustParseAddr("192.0.2.1")
+	v4dst = netip.MustParseAddr("198.51.100.2")
+	v6src = netip.MustParseAddr("2001:db8::1")
+	v6dst = netip.MustParseAddr("2001:db8::2")
+	macA  = net.HardwareAddr{0, 1, 2, 3, 4, 5}
+	macB  = net.HardwareAddr{6, 7, 8, 9, 10, 11}
+	t0    = time.Date(2026, 1, 2, 3, 4, 5, 123456000, time.UTC)
+)
+
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
+	t.Helper()
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
+		t.Fatal(err)
+	}
+	return slices.Clone(buf.Bytes())
+}
+
+// tcpSeg is the TCP layer every synthetic packet carries.
+func tcpSeg() *layers.TCP {
+	return &layers.TCP{SrcPort: 43102, DstPort: 80, Seq: 1000, Ack: 2000, PSH: true, ACK: true, Window: 512, DataOffset: 5}
+}
+
+var payload = []byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+
+// ipv4TCP is an IPv4 packet with options carrying a TCP segment.
+func ipv4TCP(t testing.TB, opts ...layers.IPv4Option) []byte {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: v4src.AsSlice(), DstIP: v4dst.AsSlice(), Options: opts}
+	tl := tcpSeg()
+	tl.SetNetworkLayerForChecksum(ip)
+	return serialize(t, ip, tl, gopacket.Payload(payload))
+}
+
+// ipv6TCP is an IPv6 packet whose TCP segment follows the extension
+// headers ext (raw bytes, first next-header value first).
+func ipv6TCP(t testing.TB, first layers.IPProtocol, ext []byte) []byte {
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: v6src.AsSlice(), DstIP: v6dst.AsSlice()}
+	tl := tcpSeg()
+	tl.SetNetworkLayerForChecksum(ip)
+	tcpBytes := serialize(t, tl, gopacket.Payload(payload))
+	if ext == nil {
+		return serialize(t, ip, gopacket.Payload(tcpBytes))
+	}
+	ip.NextHeader = first
+	return serialize(t, ip, gopacket.Payload(append(slices.Clone(ext), tcpBytes...)))
+}
+
+// extHdr is an 8-byte IPv6 extension header (hop-by-hop, destination
+// options or routing) with a PadN option.
+func extHdr(next layers.IPProtocol) []byte {
+	return []byte{byte(next), 0, 1, 4, 0, 0, 0, 0}
+}
+
+func ether(t testing.TB, et layers.EthernetType, rest []byte, tags ...*layers.Dot1Q) []byte {
+	ls := []gopacket.SerializableLayer{&layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: et}}
+	for _, tag := range tags {
+		ls = append(ls, tag)
+	}
+	return serialize(t, append(ls, gopacket.Payload(rest))...)
+}
+
+func sll(proto uint16, rest []byte) []byte {
+	h := make([]byte, 16)
+	binary.BigEndian.PutUint16(h[0:], 0)   // packet type: to us
+	binary.BigEndian.PutUint16(h[2:], 772) // ARPHRD_LOOPBACK
+	binary.BigEndian.PutUint16(h[4:], 6)
+	copy(h[6:], macA)
+	binary.BigEndian.PutUint16(h[14:], proto)
+	return append(h, rest...)
+}
+
+func sll2(proto uint16, rest []byte) []byte {
+	h := make([]byte, 20)
+	binary.BigEndian.PutUint16(h[0:], proto)
+	binary.BigEndian.PutUint32(h[4:], 1) // interface index
+	binary.BigEndian.PutUint16(h[8:], 772)
+	h[10] = 0 // packet type
+	h[11] = 6
+	copy(h[12:], macA)
+	return append(h, rest...)
+}
+
+func nullHdr(order binary.ByteOrder, af uint32, rest []byte) []byte {
+	h := make([]byte, 4)
+	order.PutUint32(h, af)
+	return append(h, rest...)
+}
+
+func wantSeg(src, dst netip.Addr) seg {
+	return seg{N: 1, Time: t0, Src: netip.AddrPortFrom(src, 43102), Dst: netip.AddrPortFrom(dst, 80),
+		Seq: 1000, Ack: 2000, Flags: PSH | ACK, Window: 512, Payload: string(payload), PayloadLen: len(payload)}
+}
+
+// onePacket writes a one-packet pcap of link type lt.
+func onePacket(t testing.TB, lt layers.LinkType, data []byte) []byte {
+	return writePcap(t, []record{{data: data, ci: gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(data), Length: len(data)}, link: lt}}, pcapOpts{})
+}
+
+// TestSyntheticLinkTypes decodes one TCP packet per link type and
+// encapsulation, written into a pcap file.
+func TestSyntheticLinkTypes(t *testing.T) {
+	v4 := ipv4TCP(t)
+	v6 := ipv6TCP(t, 0, nil)
+	w4, w6 := wantSeg(v4src, v4dst), wantSeg(v6src, v6dst)
+	cases := []struct {
+		name string
+		link layers.LinkType
+		data []byte
+		want seg
+		lt   string
+		// gopacket does not decode this (DLT 12/14, IPV4/IPV6, BSD
+		// address families other than its own, IPv6 atomic fragments).
+		noGopacket bool
+	}{
+		{"ethernet ipv4", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, v4), w4, "EN10MB", false},
+		{"ethernet ipv6", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv6, v6), w6, "EN10MB", false},
+		{"ethernet 802.1Q", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeDot1Q, v4,
+			&layers.Dot1Q{VLANIdentifier: 10, Type: layers.EthernetTypeIPv4}), w4, "EN10MB", false},
+		{"ethernet QinQ", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeQinQ, v6,
+			&layers.Dot1Q{VLANIdentifier: 100, Type: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: 10, Type: layers.EthernetTypeIPv6}), w6, "EN10MB", false},
+		{"ethernet ipv4 options", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4,
+			ipv4TCP(t, layers.IPv4Option{OptionType: 1}, layers.IPv4Option{OptionType: 1},
+				layers.IPv4Option{OptionType: 7, OptionLength: 7, OptionData: []byte{4, 0, 0, 0, 0}},
+				layers.IPv4Option{OptionType: 1})), w4, "EN10MB", false},
+		{"ethernet ipv6 hop-by-hop + dest opts", layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv6,
+			ipv6TCP(t, layers.IPProtocolIPv6HopByHop, append(extHdr(layers.IPProtocolIPv6Destination), extHdr(layers.IPProtocolTCP)...))), w6, "EN10MB", false},
+		{"ipv6 routing + atomic fragment", layers.LinkTypeRaw,
+			ipv6TCP(t, layers.IPProtocolIPv6Routing, append(extHdr(layers.IPProtocolIPv6Fragment), byte(layers.IPProtocolTCP), 0, 0, 0, 0, 0, 0, 1)), w6, "RAW", true},
+		{"NULL little-endian ipv4", layers.LinkTypeNull, serialize(t, &layers.Loopback{Family: layers.ProtocolFamilyIPv4}, gopacket.Payload(v4)), w4, "NULL", false},
+		{"NULL big-endian ipv4", layers.LinkTypeNull, nullHdr(binary.BigEndian, 2, v4), w4, "NULL", true},
+		{"NULL little-endian ipv6 (24)", layers.LinkTypeNull, nullHdr(binary.LittleEndian, 24, v6), w6, "NULL", true},
+		{"NULL big-endian ipv6 (28)", layers.LinkTypeNull, nullHdr(binary.BigEndian, 28, v6), w6, "NULL", true},
+		{"NULL little-endian ipv6 (30)", layers.LinkTypeNull, nullHdr(binary.LittleEndian, 30, v6), w6, "NULL", true},
+		{"LOOP ipv4", layers.LinkTypeLoop, nullHdr(binary.BigEndian, 2, v4), w4, "LOOP", true},
+		{"LOOP ipv6", layers.LinkTypeLoop, nullHdr(binary.BigEndian, 30, v6), w6, "LOOP", true},
+		{"RAW ipv4", layers.LinkTypeRaw, v4, w4, "RAW", false},
+		{"RAW ipv6", layers.LinkTypeRaw, v6, w6, "RAW", false},
+		{"DLT_RAW 12", layers.LinkType(12), v4, w4, "RAW", true},
+		{"DLT_RAW 14", layers.LinkType(14), v6, w6, "RAW", true},
+		{"IPV4", layers.LinkTypeIPv4, v4, w4, "IPV4", true},
+		{"IPV6", layers.LinkTypeIPv6, v6, w6, "IPV6", true},
+		{"LINUX_SLL ipv4", layers.LinkTypeLinuxSLL, sll(0x0800, v4), w4, "LINUX_SLL", false},
+		{"LINUX_SLL ipv6", layers.LinkTypeLinuxSLL, sll(0x86dd, v6), w6, "LINUX_SLL", false},
+		{"LINUX_SLL2 ipv4", layers.LinkTypeLinuxSLL2, sll2(0x0800, v4), w4, "LINUX_SLL2", false},
+		{"LINUX_SLL2 ipv6", layers.LinkTypeLinuxSLL2, sll2(0x86dd, v6), w6, "LINUX_SLL2", false},
+	}
+	for _, c := range cases {
+		r := mustRead(t, c.name, onePacket(t, c.link, c.data))
+		if err := diffSegs(r.segs, []seg{c.want}); err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if !slices.Equal(r.stats.LinkTypes, []string{c.lt}) || len(r.stats.Warnings) != 0 || r.stats.Packets != 1 {
+			t.Errorf("%s: stats %+v, want link types [%s], 1 packet, no warnings", c.name, r.stats, c.lt)
+		}
+		// gopacket must agree where it decodes the encapsulation.
+		if !c.noGopacket {
+			gs := gopacketSegs([]record{{data: c.data, ci: gopacket.CaptureInfo{Timestamp: t0}, link: c.link}})
+			if err := diffSegs(r.segs, gs); err != nil {
+				t.Errorf("%s: ours vs gopacket: %v", c.name, err)
+			}
+		}
+	}
+}
+
+// TestDecodeCases covers the decoder's verdicts on odd packets.
+func TestDecodeCases(t *testing.T) {
+	v4 := ipv4TCP(t)
+	eth := ether(t, layers.EthernetTypeIPv4, v4)
+	// A bare ACK, padded to Ethernet's 60-byte minimum.
+	ackIP := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: v4src.AsSlice(), DstIP: v4dst.AsSlice()}
+	ack := tcpSeg()
+	ack.PSH = false
+	ack.SetNetworkLayerForChecksum(ackIP)
+	padded := append(ether(t, layers.EthernetTypeIPv4, serialize(t, ackIP, ack)), 0xaa, 0xaa, 0xaa, 0xaa, 0xaa, 0xaa)
+	tso := slices.Clone(eth)
+	binary.BigEndian.PutUint16(tso[14+2:], 0)
+	udp := func() []byte {
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: v4src.AsSlice(), DstIP: v4dst.AsSlice()}
+		u := &layers.UDP{SrcPort: 53, DstPort: 53}
+		u.SetNetworkLayerForChecksum(ip)
+		return serialize(t, ip, u, gopacket.Payload("dns"))
+	}()
+	arp := serialize(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4,
+			Operation: 1, SourceHwAddress: macA, SourceProtAddress: v4src.AsSlice(), DstHwAddress: macB, DstProtAddress: v4dst.AsSlice()})
+	icmp6 := serialize(t, &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolICMPv6, SrcIP: v6src.AsSlice(), DstIP: v6dst.AsSlice()},
+		gopacket.Payload([]byte{128, 0, 0, 0, 0, 1, 0, 1}))
+	patch := func(b []byte, off int, v ...byte) []byte {
+		b = slices.Clone(b)
+		copy(b[off:], v)
+		return b
+	}
+	frag6 := func(next layers.IPProtocol, offM uint16) []byte {
+		f := []byte{byte(next), 0, byte(offM >> 8), byte(offM), 0, 0, 0, 9}
+		return ipv6TCP(t, layers.IPProtocolIPv6Fragment, f)
+	}
+	cases := []struct {
+		name     string
+		link     uint32
+		data     []byte
+		wireLen  int // 0: len(data)
+		res      int
+		payload  string
+		plen     int
+		msgMatch string
+	}{
+		{name: "ethernet padding ignored", link: 1, data: padded, res: resTCP, payload: "", plen: 0},
+		{name: "IPv4 total length 0 (TSO)", link: 1, data: tso, res: resTCP, payload: string(payload), plen: len(payload)},
+		{name: "snaplen cut in payload", link: 1, data: eth[:60], wireLen: len(eth), res: resTCP, payload: string(payload[:6]), plen: len(payload)},
+		{name: "snaplen cut in TCP header", link: 1, data: eth[:40], wireLen: len(eth), res: resCut, msgMatch: "TCP header cut by the snaplen (6 of 20"},
+		{name: "snaplen cut in Ethernet header", link: 1, data: eth[:10], wireLen: len(eth), res: resCut},
+		{name: "short frame, not cut", link: 1, data: eth[:40], res: resBad, msgMatch: "too short for the TCP header"},
+		{name: "IP length beyond frame", link: 1, data: eth[:60], res: resTCP, payload: string(payload[:6]), plen: len(payload)},
+		{name: "UDP", link: 101, data: udp, res: resNonTCP},
+		{name: "ARP", link: 1, data: arp, res: resNonTCP},
+		{name: "ICMPv6", link: 229, data: icmp6, res: resNonTCP},
+		{name: "802.3 length field", link: 1, data: patch(eth, 12, 0x00, 0x40), res: resNonTCP},
+		{name: "NULL other family", link: 0, data: nullHdr(binary.LittleEndian, 7, v4), res: resNonTCP},
+		{name: "bad IP version", link: 1, data: patch(eth, 14, 0x75), res: resBad, msgMatch: "bad IP version 7"},
+		{name: "RAW bad IP version", link: 101, data: patch(v4, 0, 0x15), res: resBad, msgMatch: "bad IP version 1"},
+		{name: "IHL 3", link: 101, data: patch(v4, 0, 0x43), res: resBad, msgMatch: "IPv4 header length 12 < 20"},
+		{name: "IHL 15 beyond packet", link: 228, data: patch(v4, 0, 0x4f)[:40], res: resBad, msgMatch: "too short for the IPv4 header (40 of 60"},
+		{name: "total length < IHL", link: 101, data: patch(v4, 2, 0, 10), res: resBad, msgMatch: "total length 10"},
+		{name: "TCP data offset 3", link: 101, data: patch(v4, 20+12, 0x30), res: resBad, msgMatch: "TCP header length 12 < 20"},
+		{name: "TCP data offset beyond segment", link: 101, data: patch(patch(v4, 2, 0, 40), 32, 0x80), res: resBad, msgMatch: "TCP header length 32 > segment length 20"},
+		{name: "TCP segment < 20", link: 101, data: patch(v4, 2, 0, 30), res: resBad, msgMatch: "TCP segment length 10"},
+		{name: "IPv4 first fragment (MF)", link: 101, data: patch(v4, 6, 0x20, 0), res: resFragment},
+		{name: "IPv4 later fragment", link: 101, data: patch(v4, 6, 0, 0x10), res: resFragment},
+		{name: "IPv4 UDP fragment", link: 101, data: patch(udp, 6, 0x20, 0), res: resNonTCP},
+		{name: "IPv6 fragment with M", link: 229, data: frag6(layers.IPProtocolTCP, 1), res: resFragment},
+		{name: "IPv6 later fragment", link: 229, data: frag6(layers.IPProtocolTCP, 8<<3), res: resFragment},
+		{name: "IPv6 UDP fragment", link: 229, data: frag6(layers.IPProtocolUDP, 1), res: resNonTCP},
+		{name: "IPv6 ext header beyond packet", link: 229, data: ipv6TCP(t, layers.IPProtocolIPv6HopByHop, []byte{6, 200, 0, 0, 0, 0, 0, 0}), res: resBad},
+		{name: "IPv6 ext header cut by snaplen", link: 229, data: ipv6TCP(t, layers.IPProtocolIPv6HopByHop, extHdr(6))[:44], wireLen: 100, res: resCut},
+		{name: "VLAN tag cut", link: 1, data: ether(t, layers.EthernetTypeDot1Q, v4, &layers.Dot1Q{Type: layers.EthernetTypeIPv4})[:16], wireLen: 100, res: resCut},
+		{name: "too many VLAN tags", link: 1, data: bytes.Repeat([]byte{0x81, 0}, 40), res: resBad},
+		{name: "unknown link type", link: 105, data: eth, res: resLinkType},
+		{name: "empty RAW", link: 101, data: nil, res: resBad},
+		{name: "empty SLL2", link: 276, data: nil, wireLen: 60, res: resCut},
+	}
+	for _, c := range cases {
+		var s Segment
+		wl := c.wireLen
+		if wl == 0 {
+			wl = len(c.data)
+		}
+		res, p := decode(c.link, c.data, wl, &s)
+		if res != c.res {
+			t.Errorf("%s: decode = %d (%s), want %d", c.name, res, p, c.res)
+			continue
+		}
+		if res == resTCP && (string(s.Payload) != c.payload || s.PayloadLen != c.plen) {
+			t.Errorf("%s: payload %q (len %d), want %q (len %d)", c.name, s.Payload, s.PayloadLen, c.payload, c.plen)
+		}
+		if c.msgMatch != "" && !strings.Contains(p.String(), c.msgMatch) {
+			t.Errorf("%s: problem %q, want it to contain %q", c.name, p, c.msgMatch)
+		}
+		if res != resTCP && res != resNonTCP && res != resLinkType && p.String() == "" {
+			t.Errorf("%s: no problem text for result %d", c.name, res)
+		}
+	}
+}
+
+// TestSkippedCounts reads a file mixing TCP, non-TCP, fragments and an
+// unsupported link type in a multi-interface pcapng.
+func TestSkippedCounts(t *testing.T) {
+	v4 := ipv4TCP(t)
+	frag := slices.Clone(v4)
+	frag[6] = 0x20
+	udpIP := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: v4src.AsSlice(), DstIP: v4dst.AsSlice()}
+	udpL := &layers.UDP{SrcPort: 1, DstPort: 2}
+	udpL.SetNetworkLayerForChecksum(udpIP)
+	udp := serialize(t, udpIP, udpL)
+	mk := func(lt layers.LinkType, d []byte, i int) record {
+		return record{data: d, ci: gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Millisecond), CaptureLength: len(d), Length: len(d)}, link: lt}
+	}
+	recs := []record{
+		mk(layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, v4), 0),
+		mk(layers.LinkTypeLinuxSLL2, sll2(0x0800, v4), 1),
+		mk(layers.LinkTypeRaw, udp, 2),
+		mk(layers.LinkTypeRaw, frag, 3),
+		mk(layers.LinkTypeRaw, frag, 4),
+		mk(layers.LinkTypeIEEE802_11, v4, 5),
+		mk(layers.LinkTypeIEEE802_11, v4, 6),
+		mk(layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, v4), 7),
+	}
+	r := mustRead(t, "mixed.pcapng", writePcapng(t, recs))
+	st := r.stats
+	wantLinks := []string{"EN10MB", "LINUX_SLL2", "RAW", "LINKTYPE_105"}
+	if !slices.Equal(st.LinkTypes, wantLinks) {
+		t.Errorf("mixed.pcapng: LinkTypes %v, want %v", st.LinkTypes, wantLinks)
+	}
+	if st.Packets != 8 || st.TCPPackets != 3 || st.Skipped != (Skipped{NonTCP: 1, Undecodable: 4}) {
+		t.Errorf("mixed.pcapng: packets %d, tcp %d, skipped %+v; want 8, 3, {1 4 0}", st.Packets, st.TCPPackets, st.Skipped)
+	}
+	var ns []uint64
+	for _, s := range r.segs {
+		ns = append(ns, s.N)
+	}
+	if !slices.Equal(ns, []uint64{1, 2, 8}) {
+		t.Errorf("mixed.pcapng: segment numbers %v, want [1 2 8]", ns)
+	}
+	wantWarn := []string{"packet 4: IPv4 fragment", "packet 6: link type LINKTYPE_105 (105) is not supported"}
+	if len(st.Warnings) != len(wantWarn) {
+		t.Fatalf("mixed.pcapng: warnings %q, want one per kind: %q", st.Warnings, wantWarn)
+	}
+	for i, w := range wantWarn {
+		if !strings.HasPrefix(st.Warnings[i], w) {
+			t.Errorf("mixed.pcapng: warning %d = %q, want prefix %q", i, st.Warnings[i], w)
+		}
+	}
+	if !st.LastPacketAt.Equal(t0.Add(7*time.Millisecond)) || !st.FirstPacketAt.Equal(t0) {
+		t.Errorf("mixed.pcapng: times %v..%v", st.FirstPacketAt, st.LastPacketAt)
+	}
+}
+
+// TestPcapngTwoInterfaces keeps the packets of both interfaces of a pcapng
+// file with two link types (pcapgo drops them without WantMixedLinkType).
+func TestPcapngTwoInterfaces(t *testing.T) {
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, 0, nil)
+	var recs []record
+	for i := range 6 {
+		lt, d := layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, v4)
+		if i%2 == 1 {
+			lt, d = layers.LinkTypeLinuxSLL, sll(0x86dd, v6)
+		}
+		recs = append(recs, record{data: d, ci: gopacket.CaptureInfo{Timestamp: t0.Add(time.Duration(i) * time.Second), CaptureLength: len(d), Length: len(d)}, link: lt})
+	}
+	data := writePcapng(t, recs)
+	if ng, err := pcapgo.NewNgReader(bytes.NewReader(data), pcapgo.DefaultNgReaderOptions); err == nil {
+		n := 0
+		for {
+			if _, _, err := ng.ReadPacketData(); err != nil {
+				break
+			}
+			n++
+		}
+		t.Logf("pcapgo without WantMixedLinkType reads %d of 6 packets", n)
+	}
+	r := mustRead(t, "two-ifaces.pcapng", data)
+	if len(r.segs) != 6 || !slices.Equal(r.stats.LinkTypes, []string{"EN10MB", "LINUX_SLL"}) {
+		t.Fatalf("two-ifaces.pcapng: %d segments, link types %v; want 6, [EN10MB LINUX_SLL]", len(r.segs), r.stats.LinkTypes)
+	}
+	for i, s := range r.segs {
+		want := wantSeg(v4src, v4dst)
+		if i%2 == 1 {
+			want = wantSeg(v6src, v6dst)
+		}
+		want.N, want.Time = uint64(i+1), t0.Add(time.Duration(i)*time.Second)
+		if err := diffSegs([]seg{s}, []seg{want}); err != nil {
+			t.Errorf("two-ifaces.pcapng: %v", err)
+		}
+	}
+}
