@@ -253,7 +253,26 @@ func (f *flow) closeOf(c *tcpstate.Conn) Close {
 	return cl
 }
 
-func secs(d time.Duration) string { return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s" }
+// secs formats a duration for evidence: milliseconds below a second.
+func secs(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(int64(d/time.Microsecond), 10) + " µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+}
+
+func sinceRespShort(last *txn, at time.Time) string {
+	if last == nil {
+		return "?"
+	}
+	return secs(at.Sub(last.ResponseEndAt.Time))
+}
 
 func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	cl, sv := c.Client(), c.Server()
@@ -281,8 +300,12 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	for _, t := range f.txs {
 		if t.afterServerFIN && !t.respDone {
 			f.anomaly("request-after-server-fin")
-			return ReasonKeepaliveRace, fmt.Sprintf("request %d (%s %s) was sent %s after the server's FIN and never answered",
-				t.Index, t.Method, t.URI, secs(t.RequestStartAt.Sub(sv.FinAt)))
+			ev := fmt.Sprintf("request %d (%s %s) was sent %s after the server's FIN, which came %s after the last response, and was never answered",
+				t.Index, t.Method, t.URI, secs(t.RequestStartAt.Sub(sv.FinAt)), sinceRespShort(lastResp, sv.FinAt))
+			if !sv.RstAt.IsZero() {
+				ev += "; the server answered it with a RST"
+			}
+			return ReasonKeepaliveRace, ev + advertised
 		}
 	}
 	if last != nil && !last.respDone && last.afterIdle {
