@@ -280,19 +280,23 @@ func (f *framer) header(line []byte) {
 		return // obs-fold or junk: ignored, as most servers do
 	}
 	name := line[:i]
-	val := string(bytes.TrimSpace(line[i+1:]))
+	if len(name) < 7 || len(name) > 17 {
+		return // none of the headers below: no allocation for the rest
+	}
+	raw := bytes.TrimSpace(line[i+1:])
 	m := f.msg
 	switch {
 	case asciiEqualFold(name, "connection"):
-		v := lower(val)
+		v := lower(string(raw))
 		if m.connection != nil {
 			v = *m.connection + ", " + v
 		}
 		m.connection = &v
 	case asciiEqualFold(name, "keep-alive"):
+		val := string(raw)
 		m.keepAlive = &val
 	case asciiEqualFold(name, "content-length"):
-		n, err := strconv.ParseInt(val, 10, 64)
+		n, err := parseDecimal(raw)
 		if err != nil || n < 0 {
 			f.h.anomaly("bad-content-length")
 			m.badHeaders = true
@@ -306,7 +310,7 @@ func (f *framer) header(line []byte) {
 		m.cl, m.hasCL = n, true
 	case asciiEqualFold(name, "transfer-encoding"):
 		m.te = true
-		codings := lower(val)
+		codings := lower(string(raw))
 		if j := lastIndexComma(codings); j >= 0 {
 			codings = codings[j+1:]
 		}
@@ -482,6 +486,21 @@ func isToken(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// parseDecimal parses a Content-Length value: digits only, no overflow.
+func parseDecimal(b []byte) (int64, error) {
+	if len(b) == 0 || len(b) > 18 {
+		return 0, strconv.ErrRange
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, strconv.ErrSyntax
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
 }
 
 // parseChunkSize parses a chunk-size line (hex, optional extensions).
