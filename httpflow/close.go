@@ -38,7 +38,7 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		r.Handshake = h
 	}
 	for i, t := range f.txs {
-		if t.respMsg != nil && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
+		if t.respDone && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
 			d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time))
 			if d >= 0 {
 				t.ThinkTime = &d

@@ -51,6 +51,8 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 // txn is a transaction being built.
 type txn struct {
 	Transaction
+	// The framer's messages in flight for this transaction; dropped when
+	// they end, so a long connection does not keep every parsed message.
 	reqMsg, respMsg *message
 	reqDone         bool // request ended (complete or cut)
 	respDone        bool // final response ended
@@ -141,9 +143,9 @@ func (h *reqHandler) begin(m *message) {
 	f := (*flow)(h)
 	t := &txn{reqMsg: m}
 	t.Index = len(f.txs) + 1
-	t.Method, t.URI, t.RequestVersion = m.method, m.uri, m.version
+	t.Method, t.URI, t.RequestVersion = intern(m.method), m.uri, intern(m.version)
 	t.RequestStartAt = At(m.start)
-	t.RequestConnection = m.connection
+	t.RequestConnection = internPtr(m.connection)
 	t.InterimStatuses = []int{}
 	t.afterServerFIN = f.serverFIN
 	if n := len(f.txs); n > 0 {
@@ -160,7 +162,7 @@ func (h *reqHandler) begin(m *message) {
 func (h *reqHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
 	if t := f.lastTxn(); t != nil {
-		t.RequestConnection = m.connection
+		t.RequestConnection = internPtr(m.connection)
 	}
 	switch {
 	case m.chunked:
@@ -180,6 +182,7 @@ func (h *reqHandler) end(m *message) {
 	if t == nil || t.reqMsg != m {
 		return
 	}
+	t.reqMsg = nil
 	t.reqDone = true
 	t.reqComplete = m.complete
 	t.RequestEndAt = At(m.end)
@@ -231,17 +234,16 @@ func (h *respHandler) headers(m *message) (string, int64) {
 	framing, n := responseFraming(method, m)
 	if t != nil {
 		t.respMsg = m
-		status, version := st, m.version
-		t.Status, t.ResponseVersion = &status, &version
+		t.Status, t.ResponseVersion = statusPtr(st), internPtr(&m.version)
 		t.ResponseStartAt = At(m.start)
-		t.ResponseConnection = m.connection
-		t.ResponseKeepAlive = m.keepAlive
+		t.ResponseConnection = internPtr(m.connection)
+		t.ResponseKeepAlive = internPtr(m.keepAlive)
 		fr := framing
 		if fr == framingTunnel {
 			fr = FramingNoBody
 			t.Tunnel = true
 		}
-		t.ResponseFraming = &fr
+		t.ResponseFraming = internPtr(&fr)
 	}
 	if framing == framingTunnel {
 		f.tunnel = true
@@ -279,6 +281,7 @@ func (h *respHandler) end(m *message) {
 		return
 	}
 	f.respTarget = nil
+	t.respMsg = nil
 	t.respDone = true
 	t.ResponseEndAt = At(m.end)
 	t.ResponseBytes = m.bytes
@@ -295,3 +298,50 @@ func (h *respHandler) anomaly(name string) {
 }
 
 func (h *respHandler) strayCRLF(n int) {}
+
+// Common header values and tokens, shared by every transaction that has
+// them instead of one copy each.
+var interned = func() map[string]*string {
+	m := map[string]*string{}
+	for _, v := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
+		"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade",
+		FramingContentLength, FramingChunked, FramingClose, FramingNoBody} {
+		v := v
+		m[v] = &v
+	}
+	return m
+}()
+
+func intern(s string) string {
+	if p, ok := interned[s]; ok {
+		return *p
+	}
+	return s
+}
+
+func internPtr(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	if p, ok := interned[*s]; ok {
+		return p
+	}
+	v := *s
+	return &v
+}
+
+var statuses [600]int
+
+func init() {
+	for i := range statuses {
+		statuses[i] = i
+	}
+}
+
+// statusPtr returns a shared pointer for a status code.
+func statusPtr(st int) *int {
+	if st >= 0 && st < len(statuses) {
+		return &statuses[st]
+	}
+	return &st
+}

@@ -90,6 +90,10 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 	return res, err
 }
 
+// CaptureInfoOf is the capture object Run reports, for callers that drive
+// the table themselves (the live loop of watch).
+func CaptureInfoOf(st *capture.Stats, ts tcpstate.Stats) CaptureInfo { return captureInfo(st, ts) }
+
 func captureInfo(st *capture.Stats, ts tcpstate.Stats) CaptureInfo {
 	ci := CaptureInfo{
 		Source:        st.Source,

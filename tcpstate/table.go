@@ -260,6 +260,11 @@ func (t *Table) sweep() {
 		}
 	}
 	t.tombQ = append(t.tombQ[:0], t.tombQ[j:]...)
+	if len(t.halfQ) > 1024 {
+		// Forget connections that are no longer half-open, so the queue
+		// does not keep finished connections alive.
+		t.trimHalfOpen(len(t.halfQ))
+	}
 }
 
 // done finishes c: forced reassembly of what is left, then Stream.Done.
