@@ -51,9 +51,9 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 // txn is a transaction being built.
 type txn struct {
 	Transaction
-	// The framer's messages in flight for this transaction; dropped when
-	// they end, so a long connection does not keep every parsed message.
-	reqMsg, respMsg *message
+	// Sequence numbers of this transaction's request and final response
+	// on their directions (0: none yet).
+	reqSeq, respSeq uint64
 	reqDone         bool // request ended (complete or cut)
 	respDone        bool // final response ended
 	reqComplete     bool
@@ -141,7 +141,7 @@ type reqHandler flow
 
 func (h *reqHandler) begin(m *message) {
 	f := (*flow)(h)
-	t := &txn{reqMsg: m}
+	t := &txn{reqSeq: m.seq}
 	t.Index = len(f.txs) + 1
 	t.Method, t.URI, t.RequestVersion = intern(m.method), m.uri, intern(m.version)
 	t.RequestStartAt = At(m.start)
@@ -179,10 +179,9 @@ func (h *reqHandler) headers(m *message) (string, int64) {
 func (h *reqHandler) end(m *message) {
 	f := (*flow)(h)
 	t := f.lastTxn()
-	if t == nil || t.reqMsg != m {
+	if t == nil || t.reqSeq != m.seq {
 		return
 	}
-	t.reqMsg = nil
 	t.reqDone = true
 	t.reqComplete = m.complete
 	t.RequestEndAt = At(m.end)
@@ -233,7 +232,7 @@ func (h *respHandler) headers(m *message) (string, int64) {
 	}
 	framing, n := responseFraming(method, m)
 	if t != nil {
-		t.respMsg = m
+		t.respSeq = m.seq
 		t.Status, t.ResponseVersion = statusPtr(st), internPtr(&m.version)
 		t.ResponseStartAt = At(m.start)
 		t.ResponseConnection = internPtr(m.connection)
@@ -277,11 +276,10 @@ func responseFraming(method string, m *message) (string, int64) {
 func (h *respHandler) end(m *message) {
 	f := (*flow)(h)
 	t := f.respTarget
-	if m.interim || t == nil || t.respMsg != m {
+	if m.interim || t == nil || t.respSeq != m.seq {
 		return
 	}
 	f.respTarget = nil
-	t.respMsg = nil
 	t.respDone = true
 	t.ResponseEndAt = At(m.end)
 	t.ResponseBytes = m.bytes
@@ -311,6 +309,14 @@ var interned = func() map[string]*string {
 	}
 	return m
 }()
+
+// internBytes returns the shared string for b, or a new one.
+func internBytes(b []byte) string {
+	if p, ok := interned[string(b)]; ok { // no allocation for the lookup
+		return *p
+	}
+	return string(b)
+}
 
 func intern(s string) string {
 	if p, ok := interned[s]; ok {

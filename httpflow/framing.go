@@ -28,8 +28,10 @@ const (
 	psDead                    // the direction ended
 )
 
-// message is one HTTP message as the framer sees it.
+// message is one HTTP message as the framer sees it. The framer reuses one
+// per direction: handlers copy what they keep and tell messages apart by seq.
 type message struct {
+	seq        uint64    // 1, 2, … on this direction
 	start, end time.Time // capture time of first and last byte
 	bytes      int64
 	complete   bool
@@ -76,8 +78,10 @@ type framer struct {
 	lineLen int // bytes of the current line, kept or not
 	lineEnd bool
 	lineAt  time.Time
-	rem     int64 // body or chunk bytes still expected
-	msg     *message
+	rem     int64    // body or chunk bytes still expected
+	msg     *message // the message being read, or nil
+	buf     message  // storage msg points to
+	nmsg    uint64
 	seen    bool // a valid start line was seen on this direction
 }
 
@@ -98,7 +102,7 @@ func (f *framer) feed(b []byte, t time.Time) {
 				b = b[i:]
 				continue
 			}
-			f.msg = &message{start: t, end: t}
+			f.msg = f.newMessage(message{start: t, end: t})
 			f.state = psHeaders
 			f.resetLine()
 		case psResync:
@@ -107,7 +111,7 @@ func (f *framer) feed(b []byte, t time.Time) {
 			if f.lineDone() {
 				line := f.trimLine()
 				if f.validStart(line) {
-					f.msg = &message{start: f.lineAt, end: t, bytes: int64(f.lineLen), headerBytes: f.lineLen}
+					f.msg = f.newMessage(message{start: f.lineAt, end: t, bytes: int64(f.lineLen), headerBytes: f.lineLen})
 					f.state = psHeaders
 					f.startLine(line)
 					f.resetLine()
@@ -153,6 +157,14 @@ func (f *framer) feed(b []byte, t time.Time) {
 			b = nil
 		}
 	}
+}
+
+// newMessage starts the next message in the framer's own storage.
+func (f *framer) newMessage(m message) *message {
+	f.nmsg++
+	m.seq = f.nmsg
+	f.buf = m
+	return &f.buf
 }
 
 // account adds n bytes carried at t to the current message.
@@ -264,12 +276,15 @@ func (f *framer) validStart(line []byte) bool {
 	return ok
 }
 
+// startLine takes a start line validStart accepted.
 func (f *framer) startLine(line []byte) {
 	f.seen = true
 	if f.request {
-		f.msg.method, f.msg.uri, f.msg.version, _ = parseRequestLine(line)
+		m, u, v, _ := parseRequestLine(line)
+		f.msg.method, f.msg.uri, f.msg.version = internBytes(m), string(u), internBytes(v)
 	} else {
-		f.msg.version, f.msg.status, _ = parseStatusLine(line)
+		v, st, _ := parseStatusLine(line)
+		f.msg.version, f.msg.status = internBytes(v), st
 	}
 	f.h.begin(f.msg)
 }
@@ -287,7 +302,7 @@ func (f *framer) header(line []byte) {
 	m := f.msg
 	switch {
 	case asciiEqualFold(name, "connection"):
-		v := lower(string(raw))
+		v := lowerIntern(raw)
 		if m.connection != nil {
 			v = *m.connection + ", " + v
 		}
@@ -442,7 +457,7 @@ const (
 	framingBad           = "bad"
 )
 
-func parseRequestLine(l []byte) (method, uri, version string, ok bool) {
+func parseRequestLine(l []byte) (method, uri, version []byte, ok bool) {
 	sp1 := bytes.IndexByte(l, ' ')
 	if sp1 <= 0 {
 		return
@@ -455,10 +470,10 @@ func parseRequestLine(l []byte) (method, uri, version string, ok bool) {
 	if !isToken(m) || len(u) == 0 || !isVersion(v) {
 		return
 	}
-	return string(m), string(u), string(v), true
+	return m, u, v, true
 }
 
-func parseStatusLine(l []byte) (version string, status int, ok bool) {
+func parseStatusLine(l []byte) (version []byte, status int, ok bool) {
 	if len(l) < 12 || !isVersion(l[:8]) || l[8] != ' ' {
 		return
 	}
@@ -469,7 +484,7 @@ func parseStatusLine(l []byte) (version string, status int, ok bool) {
 	if len(l) > 12 && l[12] != ' ' {
 		return
 	}
-	return string(l[:8]), int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), true
+	return l[:8], int(c[0]-'0')*100 + int(c[1]-'0')*10 + int(c[2]-'0'), true
 }
 
 func isVersion(v []byte) bool {
@@ -544,6 +559,22 @@ func asciiEqualFold(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// lowerIntern lower-cases b, sharing the string of a common value.
+func lowerIntern(b []byte) string {
+	var buf [32]byte
+	if len(b) <= len(buf) {
+		l := buf[:len(b)]
+		for i, c := range b {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			l[i] = c
+		}
+		return internBytes(l)
+	}
+	return lower(string(b))
 }
 
 func lower(s string) string {
