@@ -3,9 +3,11 @@ package httpflow
 import (
 	"errors"
 	"io"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/httplife/httplife/capture"
@@ -20,6 +22,10 @@ type RunConfig struct {
 	PortsLabel string
 	// Progress, when set, is called every ~64k packets.
 	Progress func(p Progress)
+	// Sequential reads and analyses on one goroutine. By default, with
+	// more than one CPU, reading and decoding run on a goroutine of their
+	// own, ahead of the analysis; the output is the same either way.
+	Sequential bool
 }
 
 // Progress reports a run in flight.
@@ -55,19 +61,10 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 	})
 	tab := tcpstate.NewTable(cfg.TCP, an.Factory())
 	var err error
-	var n uint64
-	for {
-		var seg *capture.Segment
-		seg, err = src.Next()
-		if err != nil {
-			break
-		}
-		tab.Add(seg)
-		n++
-		if cfg.Progress != nil && n&0xffff == 0 {
-			st := src.Stats()
-			cfg.Progress(Progress{Packets: st.Packets, Bytes: st.Bytes, Open: tab.Open()})
-		}
+	if cfg.Sequential || runtime.GOMAXPROCS(0) < 2 {
+		err = runSequential(src, tab, cfg.Progress)
+	} else {
+		err = runPipelined(src, tab, cfg.Progress)
 	}
 	if errors.Is(err, io.EOF) {
 		err = nil
@@ -93,6 +90,86 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 // CaptureInfoOf is the capture object Run reports, for callers that drive
 // the table themselves (the live loop of watch).
 func CaptureInfoOf(st *capture.Stats, ts tcpstate.Stats) CaptureInfo { return captureInfo(st, ts) }
+
+func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progress)) error {
+	var n uint64
+	for {
+		seg, err := src.Next()
+		if err != nil {
+			return err
+		}
+		tab.Add(seg)
+		n++
+		if progress != nil && n&0xffff == 0 {
+			st := src.Stats()
+			progress(Progress{Packets: st.Packets, Bytes: st.Bytes, Open: tab.Open()})
+		}
+	}
+}
+
+// batch carries decoded segments from the reader to the analysis, with
+// their payloads copied into one buffer.
+type batch struct {
+	segs []capture.Segment
+	data []byte
+}
+
+const (
+	batchSegs  = 512
+	batchBytes = 1 << 20
+)
+
+// runPipelined reads and decodes on a goroutine of its own and analyses the
+// segments, in capture order, on this one.
+func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progress)) error {
+	full := make(chan *batch, 4)
+	free := make(chan *batch, 6)
+	for i := 0; i < cap(free); i++ {
+		free <- &batch{segs: make([]capture.Segment, 0, batchSegs), data: make([]byte, 0, batchBytes)}
+	}
+	var rerr error
+	var open atomic.Int64
+	go func() {
+		defer close(full)
+		b := <-free
+		var n uint64
+		for {
+			seg, err := src.Next()
+			if err != nil {
+				rerr = err
+				break
+			}
+			if len(b.segs) == cap(b.segs) || len(b.data)+len(seg.Payload) > cap(b.data) {
+				full <- b
+				b = <-free
+			}
+			s := *seg
+			if len(seg.Payload) <= cap(b.data)-len(b.data) {
+				off := len(b.data)
+				b.data = append(b.data, seg.Payload...)
+				s.Payload = b.data[off:len(b.data):len(b.data)]
+			} else {
+				s.Payload = append([]byte(nil), seg.Payload...) // larger than a batch
+			}
+			b.segs = append(b.segs, s)
+			n++
+			if progress != nil && n&0xffff == 0 {
+				st := src.Stats()
+				progress(Progress{Packets: st.Packets, Bytes: st.Bytes, Open: int(open.Load())})
+			}
+		}
+		full <- b
+	}()
+	for b := range full {
+		for i := range b.segs {
+			tab.Add(&b.segs[i])
+		}
+		open.Store(int64(tab.Open()))
+		b.segs, b.data = b.segs[:0], b.data[:0]
+		free <- b
+	}
+	return rerr
+}
 
 func captureInfo(st *capture.Stats, ts tcpstate.Stats) CaptureInfo {
 	ci := CaptureInfo{

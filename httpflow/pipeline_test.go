@@ -1,0 +1,108 @@
+package httpflow_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// captures returns the project's samples and, when present, the shared
+// corpus beside the checkout.
+func captures(tb testing.TB) []string {
+	tb.Helper()
+	var out []string
+	for _, g := range []string{"../samples/*.pcap", "../../shared/corpus/*.pcap", "../../shared/corpus/*.pcapng"} {
+		m, _ := filepath.Glob(g)
+		out = append(out, m...)
+	}
+	if len(out) == 0 {
+		tb.Fatal("no captures found")
+	}
+	return out
+}
+
+// emitted runs a capture and returns every record as JSON, in emission order.
+func emitted(tb testing.TB, path string, sequential bool) ([]string, *httpflow.Result) {
+	tb.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	var recs []string
+	res, err := httpflow.Run(src, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: sequential}, func(c *httpflow.Connection) {
+		b, _ := json.Marshal(c)
+		recs = append(recs, string(b))
+	})
+	if err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	return recs, res
+}
+
+// The pipelined run (reader on its own goroutine) emits exactly what the
+// sequential one does, in the same order.
+func TestPipelinedEqualsSequential(t *testing.T) {
+	paths := captures(t)
+	if big := os.Getenv("HTTPLIFE_BIG_CAPTURE"); big != "" {
+		paths = append(paths, big)
+	}
+	for _, p := range paths {
+		seq, rs := emitted(t, p, true)
+		par, rp := emitted(t, p, false)
+		if len(seq) != len(par) {
+			t.Errorf("%s: sequential emitted %d records, pipelined %d", p, len(seq), len(par))
+			continue
+		}
+		for i := range seq {
+			if seq[i] != par[i] {
+				t.Errorf("%s: record %d differs:\nsequential %.300s\npipelined  %.300s", p, i, seq[i], par[i])
+				break
+			}
+		}
+		a, _ := json.Marshal(rs)
+		b, _ := json.Marshal(rp)
+		if string(a) != string(b) {
+			t.Errorf("%s: results differ:\n%s\n%s", p, a, b)
+		}
+	}
+}
+
+// BenchmarkPipeline runs the whole analysis over every sample and corpus
+// capture (or HTTPLIFE_BIG_CAPTURE), sequentially and pipelined.
+func BenchmarkPipeline(b *testing.B) {
+	paths := captures(b)
+	if big := os.Getenv("HTTPLIFE_BIG_CAPTURE"); big != "" {
+		paths = []string{big}
+	}
+	var size int64
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			size += st.Size()
+		}
+	}
+	for _, mode := range []struct {
+		name string
+		seq  bool
+	}{{"sequential", true}, {"pipelined", false}} {
+		b.Run(mode.name, func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				for _, p := range paths {
+					src, err := capture.Open(p)
+					if err != nil {
+						b.Fatal(err)
+					}
+					httpflow.Run(src, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: mode.seq}, nil)
+					src.Close()
+				}
+			}
+		})
+	}
+}
