@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,5 +69,53 @@ func TestExitCodes(t *testing.T) {
 		if code != tc.code || !strings.Contains(errOut.String(), tc.wantErr) {
 			t.Errorf("httplife %q: exit %d, stderr %q; want exit %d and stderr naming %q", tc.args, code, errOut.String(), tc.code, tc.wantErr)
 		}
+	}
+}
+
+func TestReportFlags(t *testing.T) {
+	tests := []struct {
+		args       []string
+		wantOutput string
+		wantErr    string
+	}{
+		{[]string{"x.pcap"}, "report.html", ""},
+		{[]string{"-o", "r.html", "x.pcap"}, "r.html", ""},
+		{[]string{"-o", "-", "x.pcap"}, "", ""},
+		{[]string{"--format", "json", "x.pcap"}, "", "report writes HTML"},
+	}
+	for _, tc := range tests {
+		var got *analyseOptions
+		s := &streams{In: strings.NewReader(""), Out: &bytes.Buffer{}, ErrOut: &bytes.Buffer{}}
+		cmd := newCmdReport(s, func(o *analyseOptions) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("report %q: error %v, want %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || got == nil || got.Format != "html" || got.Output != tc.wantOutput {
+			t.Errorf("report %q: err %v, options %+v; want format html, output %q", tc.args, err, got, tc.wantOutput)
+		}
+	}
+}
+
+// `httplife report` end to end: a file is written, it is HTML, and the
+// capture's URIs are in it.
+func TestReportWritesHTML(t *testing.T) {
+	out := t.TempDir() + "/r.html"
+	var o, e bytes.Buffer
+	if code := run([]string{"report", "-o", out, "../../samples/go-idle-timeout.pcap"}, nil, &o, &e); code != 0 {
+		t.Fatalf("exit %d: %s", code, e.String())
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) || !bytes.Contains(b, []byte("/stream")) {
+		t.Errorf("%s: %d bytes, not an HTML report of the sample", out, len(b))
 	}
 }
