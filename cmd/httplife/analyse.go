@@ -167,6 +167,10 @@ func analyseRun(o *analyseOptions) error {
 	bw := bufio.NewWriterSize(out, 1<<16)
 	defer bw.Flush()
 	cfg := o.runConfig()
+	if p := newProgress(o.s.ErrOut, o.Path); p != nil {
+		cfg.Progress = p.update
+		defer p.done()
+	}
 	if o.Format == "ndjson" {
 		nd := render.NewNDJSON(bw)
 		var werr error

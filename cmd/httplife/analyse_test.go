@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/httplife/httplife/httpflow"
 )
 
 func TestAnalyseFlags(t *testing.T) {
@@ -117,5 +119,22 @@ func TestReportWritesHTML(t *testing.T) {
 	}
 	if !bytes.HasPrefix(b, []byte("<!DOCTYPE html>")) || !bytes.Contains(b, []byte("/stream")) {
 		t.Errorf("%s: %d bytes, not an HTML report of the sample", out, len(b))
+	}
+}
+
+func TestProgressLine(t *testing.T) {
+	var buf bytes.Buffer
+	now := time.Unix(0, 0)
+	p := &progressLine{w: &buf, total: 1000e6, start: now, nowFunc: func() time.Time { return now }}
+	now = now.Add(2 * time.Second)
+	p.update(httpflow.Progress{Packets: 3e6, Bytes: 250e6, Open: 12})
+	p.update(httpflow.Progress{Packets: 3e6 + 1, Bytes: 251e6, Open: 12}) // within 250 ms: not drawn
+	p.done()
+	want := "\r 25% 250 MB of 1000 MB, 1.50 M packets/s, 12 connections open \x1b[K\r\x1b[K"
+	if buf.String() != want {
+		t.Errorf("progress output %q, want %q", buf.String(), want)
+	}
+	if newProgress(&bytes.Buffer{}, "x") != nil {
+		t.Errorf("a progress line on a non-terminal writer")
 	}
 }
