@@ -71,7 +71,6 @@ type flow struct {
 	anomalies  []string
 	stray      uint64
 	serverFIN  bool
-	tunnel     bool
 }
 
 func newFlow(a *Analyzer) *flow {
@@ -245,7 +244,6 @@ func (h *respHandler) headers(m *message) (string, int64) {
 		t.ResponseFraming = internPtr(&fr)
 	}
 	if framing == framingTunnel {
-		f.tunnel = true
 		f.req.state = psTunnel
 		f.anomaly("tunnel")
 	}

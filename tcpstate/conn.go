@@ -81,7 +81,6 @@ type Conn struct {
 	stream    Stream
 	factory   Factory
 	key       key
-	lastTouch time.Time
 }
 
 // Client returns the client side.

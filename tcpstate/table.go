@@ -155,7 +155,6 @@ func (t *Table) Add(seg *capture.Segment) {
 			}
 		}
 	}
-	c.lastTouch = seg.Time
 	c.add(t, seg)
 	if c.finished && !c.queued {
 		c.queued = true
@@ -221,8 +220,8 @@ func (t *Table) evict() {
 		if ha, hb := a.halfOpen(), b.halfOpen(); ha != hb {
 			return ha
 		}
-		if !a.lastTouch.Equal(b.lastTouch) {
-			return a.lastTouch.Before(b.lastTouch)
+		if !a.LastPacketAt.Equal(b.LastPacketAt) {
+			return a.LastPacketAt.Before(b.LastPacketAt)
 		}
 		return a.ID < b.ID
 	})
