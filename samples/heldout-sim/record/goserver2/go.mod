@@ -1,0 +1,3 @@
+module goserver2
+
+go 1.26

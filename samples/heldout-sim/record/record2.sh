@@ -1,0 +1,496 @@
+#!/usr/bin/env bash
+# Held-out simulation recorder. usage: record2.sh NAME... (see the scn_ functions)
+set -uo pipefail
+HD=/tmp/heldout
+REC=$HD/rec
+OUT=${OUT:-$HD/out}
+EXPECT=/work/main/samples/record/expect.py
+mkdir -p "$REC" "$OUT"
+log() { printf '== %s\n' "$*" >&2; }
+SERVER_PID= ; TCPDUMP_PID=
+cleanup() {
+    [[ -n $TCPDUMP_PID ]] && kill -INT "$TCPDUMP_PID" 2>/dev/null
+    [[ -n $SERVER_PID ]] && kill -TERM "$SERVER_PID" 2>/dev/null
+    wait 2>/dev/null
+}
+trap cleanup EXIT
+wait_listen() { local i; for i in $(seq 100); do ss -Hltn "sport = :$1" | grep -q . && return 0; sleep 0.1; done; log "nothing on $1"; return 1; }
+start_server() { local n=$1; shift; "$@" >"$REC/$n.server.log" 2>&1 & SERVER_PID=$!; }
+stop_server() { [[ -n $SERVER_PID ]] && { kill -TERM "$SERVER_PID" 2>/dev/null; wait "$SERVER_PID" 2>/dev/null; SERVER_PID=; }; sleep 0.3; }
+
+# capture_start FILE PORT [IFACE] [TOOL]
+capture_start() {
+    local f=$1 port=$2 ifc=${3:-lo} tool=${4:-tcpdump} i
+    rm -f "$f"
+    if [[ $tool == dumpcap ]]; then
+        dumpcap -i "$ifc" -s 0 -B 2 -f "tcp port $port" -w "$f" 2>"$f.caplog" &
+        TCPDUMP_PID=$!
+        for i in $(seq 200); do grep -q 'Capturing on' "$f.caplog" && break; sleep 0.05; done
+    else
+        tcpdump -i "$ifc" -s 0 -B 131072 -U --immediate-mode -n -Z root -w "$f" "tcp port $port" 2>"$f.caplog" &
+        TCPDUMP_PID=$!
+        for i in $(seq 200); do grep -q 'listening on' "$f.caplog" && break; sleep 0.05; done
+    fi
+    sleep 1
+}
+capture_stop() {
+    local f=$1
+    sleep 1
+    kill -INT "$TCPDUMP_PID"; wait "$TCPDUMP_PID"; TCPDUMP_PID=
+    cat "$f.caplog" >&2
+    if grep -q 'dropped by kernel' "$f.caplog"; then
+        [[ $(sed -n 's/^\([0-9]*\) packets dropped by kernel.*/\1/p' "$f.caplog") == 0 ]]
+    else
+        grep -q "dropped on interface 'lo': [0-9]*/0 " "$f.caplog" || grep -q "dropped on interface 'lo': [0-9]*/0$" "$f.caplog" || grep -q "/0 (pcap:0/dumpcap:0" "$f.caplog"
+    fi
+}
+# truth NAME FILE SCENARIO DESC PORT...
+truth() {
+    local name=$1 f=$2 scen=$3 desc=$4; shift 4
+    python3 "$EXPECT" --tcpdump-log "$f.caplog" "$f" "$@" >"$REC/$name.expect.json" || return 1
+    python3 "$HD/mk_truth.py" "$REC/$name.expect.json" "$scen" "$desc" >"$f.truth.json"
+    python3 "$EXPECT" --table "$f" "$@" >&2
+}
+# rec NAME EXT PORT SCENARIO DESC CLIENTFN [IFACE] [TOOL]: capture one run (up to 3 attempts)
+rec() {
+    local name=$1 ext=$2 port=$3 scen=$4 desc=$5 fn=$6 ifc=${7:-lo} tool=${8:-tcpdump} a
+    local f=$OUT/$name.$ext
+    for a in 1 2 3; do
+        log "$name attempt $a"
+        if [[ $fn == midstream_* ]]; then "$fn" "$f" "$port" "$ifc" "$tool"; else
+        capture_start "$f" "$port" "$ifc" "$tool"
+        "$fn" >"$REC/$name.client.log" 2>&1 || log "client failed"
+        fi
+        if capture_stop "$f"; then
+            truth "$name" "$f" "$scen" "$desc" "$port" && { mv "$f.caplog" "$REC/$name.caplog"; return 0; }
+        fi
+        log "$name: retry"
+    done
+    return 1
+}
+
+lighttpd_start() { # NAME PORT IDLE [EXTRA] [BIND]
+    local n=$1 p=$2 idle=$3 extra=${4:-} bind=${5:-127.0.0.1}
+    cat >"$REC/$n.lighttpd.conf" <<C
+server.document-root  = "$REC/htdocs"
+server.bind           = "$bind"
+server.port           = $p
+server.username       = "www-data"
+server.groupname      = "www-data"
+server.max-keep-alive-idle = $idle
+index-file.names      = ( "index.html" )
+mimetype.assign       = ( ".html" => "text/html", ".txt" => "text/plain" )
+static-file.etags     = "enable"
+$extra
+C
+    start_server "$n" lighttpd -D -f "$REC/$n.lighttpd.conf"; wait_listen "$p"
+}
+apache_start() { # NAME PORT KATIMEOUT MAXREQ [MPM]
+    local n=$1 p=$2 kt=$3 mx=$4 mpm=${5:-event}
+    mkdir -p "$REC/apache-$n"
+    cat >"$REC/$n.apache2.conf" <<C
+ServerRoot "/etc/apache2"
+LoadModule mpm_${mpm}_module /usr/lib/apache2/modules/mod_mpm_${mpm}.so
+LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
+LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
+LoadModule dir_module /usr/lib/apache2/modules/mod_dir.so
+User www-data
+Group www-data
+ServerName 127.0.0.1
+Listen $p
+DefaultRuntimeDir $REC/apache-$n
+PidFile $REC/apache-$n/apache2.pid
+ErrorLog $REC/apache-$n/error.log
+LogLevel info
+TypesConfig /etc/mime.types
+DocumentRoot $REC/htdocs
+DirectoryIndex index.html
+<Directory />
+    Require all denied
+    AllowOverride None
+</Directory>
+<Directory $REC/htdocs>
+    Require all granted
+</Directory>
+KeepAlive On
+KeepAliveTimeout $kt
+MaxKeepAliveRequests $mx
+C
+    start_server "$n" setsid apache2 -f "$REC/$n.apache2.conf" -DFOREGROUND; wait_listen "${p##*:}"
+}
+go_start() { start_server "$1" "$HD/goserver2/goserver2" -addr "$2" -idle "$3"; wait_listen "${2##*:}"; }
+py_start() { start_server "$1" python3 "$HD/pyserver.py" "$2" "$3" "$REC/htdocs" "$4" "$5"; wait_listen "$3"; }
+C2() { python3 "$HD/client2.py" "$@"; }
+
+# midstream driver: client does its first request, then tcpdump starts, then the client goes on
+midstream_run() { # FILE PORT IFACE TOOL CLIENTARGS...
+    local f=$1 port=$2 ifc=$3 tool=$4; shift 4
+    local fd=$REC/ms.$$; rm -rf "$fd"; mkdir -p "$fd"
+    C2 midstream "$port" flagdir="$fd" "$@" >"$REC/midstream.$port.client.log" 2>&1 &
+    local cp=$! i
+    for i in $(seq 200); do [[ -e $fd/ready ]] && break; sleep 0.05; done
+    capture_start "$f" "$port" "$ifc" "$tool"
+    touch "$fd/go"
+    wait "$cp"
+}
+
+# ---------------- scenarios ----------------
+scn_keepalive-race-go() {
+    go_start race-go 127.0.0.1:18400 1s
+    fn() { C2 race 18400 n=16 lo_ms=-3 hi_ms=4; }
+    rec keepalive-race-go pcap 18400 keepalive-race "Go net/http IdleTimeout 1s; probe conn then 16 parallel conns, second GET at measured close delay -3..+4 ms" fn
+    stop_server
+}
+scn_keepalive-race-lighttpd() {
+    lighttpd_start race-lt 18401 1
+    fn() { C2 race 18401 n=12 lo_ms=-3 hi_ms=5 parallel=False; }
+    rec keepalive-race-lighttpd pcap 18401 keepalive-race "lighttpd 1.4.69 max-keep-alive-idle=1; probe conn then 12 sequential conns, second GET at measured close delay -3..+5 ms" fn
+    stop_server
+}
+scn_keepalive-race-apache() {
+    apache_start race-ap 127.0.0.1:18402 2 100
+    fn() { C2 race 18402 n=14 lo_ms=-3 hi_ms=5 limit=5.0; }
+    rec keepalive-race-apache pcap 18402 keepalive-race "apache 2.4 event KeepAliveTimeout 2; probe conn then 14 parallel conns, second GET at measured close delay -3..+5 ms" fn
+    stop_server
+}
+scn_http10-lighttpd() {
+    lighttpd_start h10-lt 18403 5
+    fn() { python3 - <<P
+import sys; sys.argv=["x"]; sys.path.insert(0,"$HD")
+import client2, subprocess, time
+from client import Conn
+c = Conn(1, "127.0.0.1", 18403); c.get("/", version="HTTP/1.0"); c.wait_eof(3.0); c.close()
+time.sleep(0.2)
+subprocess.run(["ab", "-k", "-n", "4", "-c", "1", "http://127.0.0.1:18403/a.txt"], stdout=subprocess.DEVNULL, timeout=20)
+time.sleep(0.2)
+c = Conn(3, "127.0.0.1", 18403)
+c.get("/a.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.15)
+c.get("/b.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.7); c.close()
+P
+    }
+    rec http10-lighttpd pcap 18403 http10 "lighttpd idle 5: HTTP/1.0 plain; ab -k -n 4 -c 1; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s" fn
+    stop_server
+}
+scn_http10-apache() {
+    apache_start h10-ap 127.0.0.1:18404 5 100
+    fn() { python3 - <<P
+import sys; sys.path.insert(0,"$HD")
+import subprocess, time
+from client import Conn
+c = Conn(1, "127.0.0.1", 18404); c.get("/", version="HTTP/1.0"); c.wait_eof(3.0); c.close()
+time.sleep(0.2)
+subprocess.run(["ab", "-k", "-n", "4", "-c", "1", "http://127.0.0.1:18404/a.txt"], stdout=subprocess.DEVNULL, timeout=20)
+time.sleep(0.2)
+c = Conn(3, "127.0.0.1", 18404)
+c.get("/a.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.15)
+c.get("/b.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.7); c.close()
+P
+    }
+    rec http10-apache pcap 18404 http10 "apache event KeepAliveTimeout 5: HTTP/1.0 plain; ab -k -n 4 -c 1; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s" fn
+    stop_server
+}
+scn_http10-python() {
+    py_start h10-py 127.0.0.1 18405 HTTP/1.0 5
+    fn() { C2 http10-python 18405; ab -k -n 3 -c 1 http://127.0.0.1:18405/a.txt >/dev/null; }
+    rec http10-python pcap 18405 http10 "python http.server default (HTTP/1.0): 1.0 plain; 1.1 keep-alive request (answered 1.0, server closes); 1.0 + keep-alive (server closes); ab -k -n 3 -c 1" fn
+    stop_server
+}
+scn_many-short-lighttpd() {
+    lighttpd_start ms-lt 18406 5
+    fn() { ab -n 50 -c 5 http://127.0.0.1:18406/a.txt >/dev/null; }
+    rec many-short-lighttpd pcap 18406 many-short "lighttpd: ab -n 50 -c 5 (HTTP/1.0, no keep-alive)" fn
+    stop_server
+}
+scn_many-short-apache() {
+    apache_start ms-ap 127.0.0.1:18407 5 100
+    fn() { ab -n 50 -c 5 http://127.0.0.1:18407/a.txt >/dev/null; }
+    rec many-short-apache pcap 18407 many-short "apache event: ab -n 50 -c 5 (HTTP/1.0, no keep-alive)" fn
+    stop_server
+}
+scn_many-short-python() {
+    py_start ms-py 127.0.0.1 18408 HTTP/1.0 5
+    fn() { ab -n 40 -c 4 http://127.0.0.1:18408/a.txt >/dev/null; }
+    rec many-short-python pcap 18408 many-short "python http.server (HTTP/1.0): ab -n 40 -c 4" fn
+    stop_server
+}
+scn_max-requests-lighttpd() {
+    lighttpd_start mr-lt 18409 5 'server.max-keep-alive-requests = 3'
+    fn() { C2 max-requests 18409 n=5 gap=0.15 last_idle=0.3; }
+    rec max-requests-lighttpd pcap 18409 max-requests "lighttpd max-keep-alive-requests=3: 5 GETs 0.15 s apart, reconnect on close, client closes last after 0.3 s" fn
+    stop_server
+}
+scn_max-requests-apache() {
+    apache_start mr-ap 127.0.0.1:18410 3 4
+    fn() { C2 max-requests 18410 n=7 gap=0.12 last_idle=0.25; }
+    rec max-requests-apache pcap 18410 max-requests "apache event MaxKeepAliveRequests 4, KeepAliveTimeout 3: 7 GETs 0.12 s apart, reconnect on close, client closes last after 0.25 s" fn
+    stop_server
+}
+scn_tcp-keepalive-probes-go() {
+    go_start pr-go 127.0.0.1:18411 2600ms
+    fn() { C2 probes 18411; }
+    rec tcp-keepalive-probes-go pcap 18411 tcp-keepalive-probes "Go IdleTimeout 2.6s; client SO_KEEPALIVE idle 1 intvl 1: one GET, probes at ~1 s, ~2 s, Go closes at 2.6 s" fn
+    stop_server
+}
+scn_tcp-keepalive-probes-python() {
+    py_start pr-py 127.0.0.1 18412 HTTP/1.1 3.5
+    fn() { C2 probes 18412; }
+    rec tcp-keepalive-probes-python pcap 18412 tcp-keepalive-probes "python http.server HTTP/1.1, socket timeout 3.5 s; client keepalive probes at ~1, 2, 3 s" fn
+    stop_server
+}
+midstream_lt() { midstream_run "$1" "$2" "$3" "$4" gap=0.7 end=client idle=0.15; }
+scn_midstream-lighttpd() {
+    lighttpd_start mid-lt 18413 10
+    rec midstream-lighttpd pcap 18413 midstream "lighttpd idle 10: GET / before the capture; GET /a.txt, 0.7 s, GET /b.txt, client closes after 0.15 s" midstream_lt
+    stop_server
+}
+midstream_ap() { midstream_run "$1" "$2" "$3" "$4" gap=0.3 end=server; }
+scn_midstream-apache() {
+    apache_start mid-ap 127.0.0.1:18414 3 100
+    rec midstream-apache pcap 18414 midstream "apache KeepAliveTimeout 3: GET / before the capture; GET /a.txt, 0.3 s, GET /b.txt, apache's 3 s timeout" midstream_ap
+    stop_server
+}
+scn_chunked-go() {
+    go_start ch-go 127.0.0.1:18415 2s
+    fn() { C2 chunked-go 18415; }
+    rec chunked-go pcap 18415 chunked "Go IdleTimeout 2s: GET /stream (chunked, 3 flushes 20 ms apart), HEAD, GET a.txt (ETag), conditional 304, 204, GET /stream; gaps .15/.2/.15/.2/.3; Go closes" fn
+    stop_server
+}
+scn_chunked-python() {
+    py_start ch-py 127.0.0.1 18430 HTTP/1.1 1.5
+    fn() { C2 chunked-python 18430; }
+    rec chunked-python pcap 18430 chunked "python http.server HTTP/1.1 timeout 1.5: GET /chunked, HEAD, GET /chunked, 404 (python sends Connection: close on errors)" fn
+    stop_server
+}
+scn_keepalive-server-timeout-apache() {
+    apache_start kst-ap 127.0.0.1:18416 3 100
+    fn() { C2 ka-timeout 18416; }
+    rec keepalive-server-timeout-apache pcap 18416 keepalive-server-timeout "apache event KeepAliveTimeout 3: GET /, a.txt, b.txt, gaps 0.15/0.7, apache closes" fn
+    stop_server
+}
+scn_keepalive-server-timeout-python() {
+    py_start kst-py 127.0.0.1 18417 HTTP/1.1 1.5
+    fn() { C2 ka-timeout 18417; }
+    rec keepalive-server-timeout-python pcap 18417 keepalive-server-timeout "python http.server HTTP/1.1 timeout 1.5: 3 GETs gaps 0.15/0.7, python closes" fn
+    stop_server
+}
+scn_keepalive-server-timeout-lighttpd() {
+    lighttpd_start kst-lt 18431 3
+    fn() { C2 ka-timeout 18431 limit=7.0; }
+    rec keepalive-server-timeout-lighttpd pcap 18431 keepalive-server-timeout "lighttpd max-keep-alive-idle 3: 3 GETs gaps 0.15/0.7, lighttpd closes" fn
+    stop_server
+}
+scn_client-closes-go() {
+    go_start cc-go 127.0.0.1:18418 10s
+    fn() { C2 client-closes 18418 gap=0.7 idle=0.15; }
+    rec client-closes-go pcap 18418 client-closes "Go IdleTimeout 10s: 2 GETs 0.7 s apart, client closes after 0.15 s" fn
+    stop_server
+}
+scn_connection-close-header-go() {
+    go_start cch-go 127.0.0.1:18419 10s
+    fn() { C2 conn-close 18419; }
+    rec connection-close-header-go pcap 18419 connection-close-header "Go: GET /, 0.15 s, GET /a.txt with Connection: close" fn
+    stop_server
+}
+scn_connection-close-header-lighttpd() {
+    lighttpd_start cch-lt 18420 10
+    fn() { C2 conn-close 18420; }
+    rec connection-close-header-lighttpd pcap 18420 connection-close-header "lighttpd: GET /, 0.15 s, GET /a.txt with Connection: close" fn
+    stop_server
+}
+scn_pipelining-go() {
+    go_start pl-go 127.0.0.1:18421 1500ms
+    fn() { C2 pipelining 18421; }
+    rec pipelining-go pcap 18421 pipelining "Go IdleTimeout 1.5s: 3 GETs in one send, 0.7 s, 4th GET, Go closes" fn
+    stop_server
+}
+scn_pipelining-lighttpd() {
+    lighttpd_start pl-lt 18422 2
+    fn() { C2 pipelining 18422; }
+    rec pipelining-lighttpd pcap 18422 pipelining "lighttpd idle 2: 3 GETs in one send, 0.7 s, 4th GET, lighttpd closes" fn
+    stop_server
+}
+scn_post-body-crlf-go() {
+    go_start pc-go 127.0.0.1:18423 1500ms
+    fn() { C2 post-crlf 18423; }
+    rec post-body-crlf-go pcap 18423 post-body-crlf "Go IdleTimeout 1.5s: POST+CRLF one segment, GET, client closes; POST, CRLF alone 0.1 s later, GET 0.5 s after, Go closes" fn
+    stop_server
+}
+scn_post-body-crlf-apache() {
+    apache_start pc-ap 127.0.0.1:18424 2 100
+    mkdir -p "$REC/htdocs"; printf 'ok\n' >"$REC/htdocs/post"; chmod a+r "$REC/htdocs/post"
+    fn() { C2 post-crlf 18424; }
+    rec post-body-crlf-apache pcap 18424 post-body-crlf "apache KeepAliveTimeout 2: POST+CRLF one segment, GET, client closes; POST, CRLF alone 0.1 s later, GET 0.5 s after, apache closes" fn
+    stop_server
+}
+scn_reset-go() {
+    go_start rs-go 127.0.0.1:18425 10s
+    fn() { C2 reset 18425; }
+    rec reset-go pcap 18425 reset "Go: 2 GETs, 0.7 s, client SO_LINGER 0 close (RST); GET /drop: handler hijacks and closes with linger 0 (server RST, no response)" fn
+    stop_server
+}
+scn_ipv6-lighttpd() {
+    lighttpd_start v6-lt 18426 2 '' '[::1]'
+    fn() { C2 ka-timeout 18426 host=::1 fam6=1 limit=5.0; }
+    rec ipv6-lighttpd pcap 18426 ipv6 "lighttpd on [::1] idle 2: 3 GETs gaps 0.15/0.7, lighttpd closes" fn
+    stop_server
+}
+scn_ipv6-go() {
+    go_start v6-go '[::1]:18432' 1200ms
+    fn() { C2 client-closes 18432 host=::1 fam6=1 gap=0.3 idle=0.9; }
+    rec ipv6-go pcap 18432 ipv6 "Go on [::1] IdleTimeout 1.2s: 2 GETs 0.3 s apart, client closes after 0.9 s" fn
+    stop_server
+}
+scn_linux-any-apache() {
+    apache_start la-ap 127.0.0.1:18427 5 100
+    fn() { C2 client-closes 18427 gap=0.15 idle=0.7; }
+    rec linux-any-apache pcap 18427 linux-any "apache, tcpdump -i any (LINUX_SLL2): 2 GETs 0.15 s apart, client closes after 0.7 s" fn any
+    stop_server
+}
+scn_pcapng-go() {
+    go_start png-go 127.0.0.1:18428 1500ms
+    fn() { C2 ka-timeout 18428 limit=4.0; }
+    rec pcapng-go pcapng 18428 pcapng "Go IdleTimeout 1.5s, dumpcap pcapng: 3 GETs gaps 0.15/0.7, Go closes" fn lo dumpcap
+    stop_server
+}
+scn_browser-like-go() {
+    go_start br-go 127.0.0.1:18429 2s
+    fn() { C2 browser 18429; }
+    rec browser-like-go pcap 18429 browser-like "Go IdleTimeout 2s: pool of 5, GET / then bursts 7, 6, 5 round-robin with 0.6/1.1 s pauses; client closes 1-2 after 0.5 s, Go closes 3-5" fn
+    stop_server
+}
+scn_browser-like-lighttpd() {
+    lighttpd_start br-lt 18433 2
+    fn() { C2 browser 18433; }
+    rec browser-like-lighttpd pcap 18433 browser-like "lighttpd idle 2: pool of 5, bursts 7, 6, 5 with 0.6/1.1 s pauses; client closes 1-2 after 0.5 s, lighttpd closes 3-5" fn
+    stop_server
+}
+scn_keepalive-race-python() {
+    py_start race-py 127.0.0.1 18434 HTTP/1.1 1
+    fn() { C2 race 18434 n=12 lo_ms=-3 hi_ms=5; }
+    rec keepalive-race-python pcap 18434 keepalive-race "python http.server HTTP/1.1 socket timeout 1 s; probe then 12 parallel conns sweeping -3..+5 ms" fn
+    stop_server
+}
+
+scn_keepalive-race-go-narrow() {
+    go_start race-go2 127.0.0.1:18435 1500ms
+    fn() { C2 race 18435 n=16 lo_ms=-1.2 hi_ms=0.3; }
+    rec keepalive-race-go-narrow pcap 18435 keepalive-race "Go net/http IdleTimeout 1.5s; probe conn then 16 parallel conns, second GET at measured close delay -1.2..+0.3 ms (crossing window)" fn
+    stop_server
+}
+scn_many-short-go() {
+    go_start ms-go 127.0.0.1:18436 5s
+    fn() { ab -n 50 -c 5 http://127.0.0.1:18436/a.txt >/dev/null; }
+    rec many-short-go pcap 18436 many-short "Go net/http: ab -n 50 -c 5 (HTTP/1.0, no keep-alive)" fn
+    stop_server
+}
+scn_http10-go() {
+    go_start h10-go 127.0.0.1:18437 5s
+    fn() { python3 - <<P
+import sys; sys.path.insert(0,"$HD")
+import subprocess, time
+from client import Conn
+c = Conn(1, "127.0.0.1", 18437); c.get("/", version="HTTP/1.0"); c.wait_eof(3.0); c.close()
+time.sleep(0.2)
+subprocess.run(["ab", "-k", "-n", "4", "-c", "1", "http://127.0.0.1:18437/a.txt"], stdout=subprocess.DEVNULL, timeout=20)
+time.sleep(0.2)
+c = Conn(3, "127.0.0.1", 18437)
+c.get("/a.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.15)
+c.get("/b.txt", version="HTTP/1.0", headers=["Connection: keep-alive"]); time.sleep(0.7); c.close()
+P
+    }
+    rec http10-go pcap 18437 http10 "Go net/http IdleTimeout 5s: HTTP/1.0 plain; ab -k -n 4 -c 1; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s" fn
+    stop_server
+}
+scn_tcp-keepalive-probes-lighttpd() {
+    lighttpd_start pr-lt 18438 2
+    fn() { C2 probes 18438; }
+    rec tcp-keepalive-probes-lighttpd pcap 18438 tcp-keepalive-probes "lighttpd idle 2 (closes ~3 s after the response); client probes at ~1, 2, 3 s: the 3rd probe and the FIN collide" fn
+    stop_server
+}
+scn_tcp-keepalive-probes-apache() {
+    apache_start pr-ap 127.0.0.1:18439 3 100
+    fn() { C2 probes 18439; }
+    rec tcp-keepalive-probes-apache pcap 18439 tcp-keepalive-probes "apache event KeepAliveTimeout 3; client probes at ~1, 2, 3 s (3rd probe vs apache's FIN)" fn
+    stop_server
+}
+scn_keepalive-race-lighttpd-parallel() {
+    lighttpd_start race-lt2 18440 2
+    fn() { C2 race 18440 n=16 lo_ms=-40 hi_ms=5 limit=5.0; }
+    rec keepalive-race-lighttpd-parallel pcap 18440 keepalive-race "lighttpd idle 2; probe conn then 16 parallel conns, second GET at measured close delay -40..+5 ms" fn
+    stop_server
+}
+scn_keepalive-race-apache-prefork() {
+    apache_start race-ap2 127.0.0.1:18441 1 100 prefork
+    fn() { C2 race 18441 n=14 lo_ms=-3 hi_ms=4; }
+    rec keepalive-race-apache-prefork pcap 18441 keepalive-race "apache prefork KeepAliveTimeout 1; probe conn then 14 parallel conns sweeping -3..+4 ms" fn
+    stop_server
+}
+scn_pipelining-apache() {
+    apache_start pl-ap 127.0.0.1:18442 2 100
+    fn() { C2 pipelining 18442; }
+    rec pipelining-apache pcap 18442 pipelining "apache KeepAliveTimeout 2: 3 GETs in one send, 0.7 s, 4th GET, apache closes" fn
+    stop_server
+}
+scn_pipelining-python() {
+    py_start pl-py 127.0.0.1 18443 HTTP/1.1 1.5
+    fn() { C2 pipelining 18443; }
+    rec pipelining-python pcap 18443 pipelining "python http.server HTTP/1.1 timeout 1.5: 3 GETs in one send, 0.7 s, 4th GET, python closes" fn
+    stop_server
+}
+scn_client-closes-python() {
+    py_start cc-py 127.0.0.1 18444 HTTP/1.1 10
+    fn() { C2 client-closes 18444 gap=0.4 idle=0.6; }
+    rec client-closes-python pcap 18444 client-closes "python http.server HTTP/1.1: 2 GETs 0.4 s apart, client closes after 0.6 s" fn
+    stop_server
+}
+scn_reset-python() {
+    py_start rs-py 127.0.0.1 18445 HTTP/1.1 10
+    fn() { C2 reset 18445 drop=/a.txt; }
+    rec reset-python pcap 18445 reset "python http.server HTTP/1.1: 2 GETs, client SO_LINGER 0 RST; conn 2: GET answered, then client RST" fn
+    stop_server
+}
+scn_ipv6-apache() {
+    apache_start v6-ap '[::1]:18446' 2 100
+    fn() { C2 ka-timeout 18446 host=::1 fam6=1 limit=5.0; }
+    rec ipv6-apache pcap 18446 ipv6 "apache on [::1] KeepAliveTimeout 2: 3 GETs gaps 0.15/0.7, apache closes" fn
+    stop_server
+}
+
+scn_post-body-crlf-python() {
+    py_start pc-py 127.0.0.1 18448 HTTP/1.1 2
+    fn() { C2 post-crlf 18448; }
+    rec post-body-crlf-python pcap 18448 post-body-crlf "python http.server HTTP/1.1 (do_POST) timeout 2: POST+CRLF one segment, GET 0.2 s later, client closes; POST, CRLF alone 0.1 s later, GET 0.5 s after (python treats a bare CRLF line as the end of the connection)" fn
+    stop_server
+}
+scn_browser-like-apache() {
+    apache_start br-ap 127.0.0.1:18449 2 100
+    fn() { C2 browser 18449; }
+    rec browser-like-apache pcap 18449 browser-like "apache event KeepAliveTimeout 2: pool of 5, bursts 7, 6, 5 with 0.6/1.1 s pauses; client closes 1-2 after 0.5 s, apache closes 3-5" fn
+    stop_server
+}
+midstream_go() { midstream_run "$1" "$2" "$3" "$4" gap=0.45 end=server; }
+scn_midstream-go() {
+    go_start mid-go 127.0.0.1:18450 1500ms
+    rec midstream-go pcap 18450 midstream "Go IdleTimeout 1.5s: GET / before the capture; GET /a.txt, 0.45 s, GET /b.txt, Go's timeout" midstream_go
+    stop_server
+}
+midstream_py() { midstream_run "$1" "$2" "$3" "$4" gap=0.2 end=client idle=0.35; }
+scn_midstream-python() {
+    py_start mid-py 127.0.0.1 18451 HTTP/1.1 10
+    rec midstream-python pcap 18451 midstream "python http.server HTTP/1.1: GET / before the capture; GET /a.txt, 0.2 s, GET /b.txt, client closes after 0.35 s" midstream_py
+    stop_server
+}
+scn_linux-any-go-ipv6() {
+    go_start la-go '[::1]:18452' 1s
+    fn() { C2 ka-timeout 18452 host=::1 fam6=1 limit=4.0; }
+    rec linux-any-go-ipv6 pcap 18452 linux-any "Go on [::1] IdleTimeout 1s, tcpdump -i any (LINUX_SLL2, IPv6): 3 GETs gaps 0.15/0.7, Go closes" fn any
+    stop_server
+}
+scn_tcp-keepalive-probes-closewait-go() {
+    go_start prcw-go 127.0.0.1:18447 1500ms
+    fn() { C2 probes-closewait 18447; }
+    rec tcp-keepalive-probes-closewait-go pcap 18447 tcp-keepalive-probes "Go IdleTimeout 1.5s; client probes every 1 s; after the server FIN the client stays in CLOSE_WAIT 2.6 s (its kernel keeps probing) then closes" fn
+    stop_server
+}
+[[ $(id -u) == 0 ]] || exit 1
+for s in "$@"; do log "scenario $s"; "scn_$s" || log "FAILED $s"; done
