@@ -8,13 +8,19 @@ import (
 	"time"
 )
 
-// SummaryBuilder accumulates the SUMMARY object as records are emitted.
+// SummaryBuilder accumulates the SUMMARY object as records are emitted. Its
+// memory is bounded however many connections it sees (watch runs for
+// hours): transactions per connection are counted by value, durations are
+// kept exactly up to maxExact values and in 1 % histogram buckets beyond,
+// and TIME_WAIT peaks are tracked per host with only the TIME_WAITs still
+// running at the time.
 type SummaryBuilder struct {
 	s        Summary
-	perConn  []int
-	idle     []float64
-	final    []float64
-	twByHost map[string][]twSpan
+	perConn  map[int]int // transactions on a connection -> connections
+	txSum    int
+	idle     quantiles
+	final    quantiles
+	twByHost map[string]*twHeap
 }
 
 type twSpan struct{ from, to time.Time }
@@ -27,7 +33,8 @@ func NewSummaryBuilder() *SummaryBuilder {
 			AdvertisedTimeoutsS: map[string]int{},
 			TimeWait:            TimeWaitSummary{PeakConcurrent: map[string]int{}},
 		},
-		twByHost: map[string][]twSpan{},
+		perConn:  map[int]int{},
+		twByHost: map[string]*twHeap{},
 	}
 }
 
@@ -36,7 +43,8 @@ func (b *SummaryBuilder) Add(c *Connection) {
 	s := &b.s
 	s.Connections++
 	s.Transactions += len(c.Transactions)
-	b.perConn = append(b.perConn, len(c.Transactions))
+	b.perConn[len(c.Transactions)]++
+	b.txSum += len(c.Transactions)
 	s.Reasons[c.Close.Reason]++
 	switch {
 	case ClosedByReset(c):
@@ -49,10 +57,10 @@ func (b *SummaryBuilder) Add(c *Connection) {
 		s.ClosedBy.Open++
 	}
 	for _, p := range c.IdlePeriods {
-		b.idle = append(b.idle, float64(p.Duration))
+		b.idle.add(float64(p.Duration))
 	}
 	if c.FinalIdle != nil {
-		b.final = append(b.final, float64(c.FinalIdle.Duration))
+		b.final.add(float64(c.FinalIdle.Duration))
 	}
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil {
 		s.AdvertisedTimeoutsS[strconv.FormatFloat(*t, 'f', -1, 64)]++
@@ -90,30 +98,42 @@ func (b *SummaryBuilder) addTW(endpoint string, s twSpan) {
 	if err == nil {
 		host = ap.Addr().String()
 	}
-	b.twByHost[host] = append(b.twByHost[host], s)
+	h := b.twByHost[host]
+	if h == nil {
+		h = &twHeap{}
+		b.twByHost[host] = h
+	}
+	h.add(s)
 }
 
 // Summary returns the summary of everything added so far.
 func (b *SummaryBuilder) Summary() Summary {
 	s := b.s
-	if n := len(b.perConn); n > 0 {
-		sorted := append([]int(nil), b.perConn...)
-		sort.Ints(sorted)
-		sum := 0
-		for _, v := range sorted {
-			sum += v
+	if n := s.Connections; n > 0 {
+		counts := make([]int, 0, len(b.perConn))
+		for k := range b.perConn {
+			counts = append(counts, k)
+		}
+		sort.Ints(counts)
+		median, seen := 0, 0
+		for _, k := range counts {
+			seen += b.perConn[k]
+			if seen > rank(n, 0.5) {
+				median = k
+				break
+			}
 		}
 		s.TransactionsPerConnection = PerConn{
-			Mean: math.Round(float64(sum)/float64(n)*1000) / 1000,
-			P50:  float64(sorted[rank(n, 0.5)]),
-			Max:  sorted[n-1],
+			Mean: math.Round(float64(b.txSum)/float64(n)*1000) / 1000,
+			P50:  float64(median),
+			Max:  counts[len(counts)-1],
 		}
 	}
-	s.IdleS = distribution(b.idle)
-	s.FinalIdleS = distribution(b.final)
+	s.IdleS = b.idle.distribution()
+	s.FinalIdleS = b.final.distribution()
 	s.TimeWait.PeakConcurrent = map[string]int{}
-	for host, spans := range b.twByHost {
-		s.TimeWait.PeakConcurrent[host] = peak(spans)
+	for host, h := range b.twByHost {
+		s.TimeWait.PeakConcurrent[host] = h.peak
 	}
 	return s
 }
@@ -130,44 +150,130 @@ func rank(n int, q float64) int {
 	return i
 }
 
-func distribution(v []float64) Distribution {
-	if len(v) == 0 {
+// maxExact is how many durations quantiles keeps before it switches to
+// histogram buckets.
+const maxExact = 1 << 18
+
+// quantiles gathers durations for percentiles: exact values while there
+// are few, then buckets 1 % wide (so a percentile is within 1 %).
+type quantiles struct {
+	exact []float64
+	hist  map[int]int // bucket -> count, once len(exact) reached maxExact
+	n     int
+	max   float64
+}
+
+const bucketBase = 1.01
+
+func bucketOf(v float64) int {
+	if v <= 1e-9 {
+		return math.MinInt32
+	}
+	return int(math.Floor(math.Log(v) / math.Log(bucketBase)))
+}
+
+func bucketValue(b int) float64 {
+	if b == math.MinInt32 {
+		return 0
+	}
+	return math.Pow(bucketBase, float64(b)+0.5)
+}
+
+func (q *quantiles) add(v float64) {
+	q.n++
+	if q.n == 1 || v > q.max {
+		q.max = v
+	}
+	if q.hist == nil && len(q.exact) < maxExact {
+		q.exact = append(q.exact, v)
+		return
+	}
+	if q.hist == nil {
+		q.hist = map[int]int{}
+		for _, x := range q.exact {
+			q.hist[bucketOf(x)]++
+		}
+		q.exact = nil
+	}
+	q.hist[bucketOf(v)]++
+}
+
+func (q *quantiles) distribution() Distribution {
+	if q.n == 0 {
 		return Distribution{}
 	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	n := len(s)
-	return Distribution{
-		Count: n,
-		P50:   Seconds(s[rank(n, 0.5)]),
-		P90:   Seconds(s[rank(n, 0.9)]),
-		P99:   Seconds(s[rank(n, 0.99)]),
-		Max:   Seconds(s[n-1]),
+	d := Distribution{Count: q.n, Max: Seconds(q.max)}
+	if q.hist == nil {
+		s := append([]float64(nil), q.exact...)
+		sort.Float64s(s)
+		d.P50, d.P90, d.P99 = Seconds(s[rank(q.n, 0.5)]), Seconds(s[rank(q.n, 0.9)]), Seconds(s[rank(q.n, 0.99)])
+		return d
+	}
+	keys := make([]int, 0, len(q.hist))
+	for k := range q.hist {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	at := func(p float64) Seconds {
+		r, seen := rank(q.n, p), 0
+		for _, k := range keys {
+			seen += q.hist[k]
+			if seen > r {
+				return Seconds(math.Min(bucketValue(k), q.max))
+			}
+		}
+		return Seconds(q.max)
+	}
+	d.P50, d.P90, d.P99 = at(0.5), at(0.9), at(0.99)
+	return d
+}
+
+// twHeap tracks, for one host, the TIME_WAITs still running (their expiry
+// times, a min-heap) and the most held at once. Records arrive about in
+// the order their TIME_WAIT began.
+type twHeap struct {
+	exp  []time.Time
+	peak int
+}
+
+func (h *twHeap) add(s twSpan) {
+	for len(h.exp) > 0 && !h.exp[0].After(s.from) {
+		h.pop()
+	}
+	h.push(s.to)
+	if len(h.exp) > h.peak {
+		h.peak = len(h.exp)
 	}
 }
 
-// peak is the largest number of spans open at one instant.
-func peak(spans []twSpan) int {
-	type ev struct {
-		t time.Time
-		d int
-	}
-	evs := make([]ev, 0, 2*len(spans))
-	for _, s := range spans {
-		evs = append(evs, ev{s.from, 1}, ev{s.to, -1})
-	}
-	sort.Slice(evs, func(i, j int) bool {
-		if !evs[i].t.Equal(evs[j].t) {
-			return evs[i].t.Before(evs[j].t)
+func (h *twHeap) push(t time.Time) {
+	h.exp = append(h.exp, t)
+	for i := len(h.exp) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.exp[i].Before(h.exp[p]) {
+			break
 		}
-		return evs[i].d < evs[j].d
-	})
-	cur, max := 0, 0
-	for _, e := range evs {
-		cur += e.d
-		if cur > max {
-			max = cur
-		}
+		h.exp[i], h.exp[p] = h.exp[p], h.exp[i]
+		i = p
 	}
-	return max
+}
+
+func (h *twHeap) pop() {
+	n := len(h.exp) - 1
+	h.exp[0] = h.exp[n]
+	h.exp = h.exp[:n]
+	for i := 0; ; {
+		l, m := 2*i+1, i
+		if l < n && h.exp[l].Before(h.exp[m]) {
+			m = l
+		}
+		if r := l + 1; r < n && h.exp[r].Before(h.exp[m]) {
+			m = r
+		}
+		if m == i {
+			return
+		}
+		h.exp[i], h.exp[m] = h.exp[m], h.exp[i]
+		i = m
+	}
 }

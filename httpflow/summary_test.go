@@ -1,0 +1,77 @@
+package httpflow
+
+import (
+	"math"
+	"math/rand"
+	"sort"
+	"testing"
+	"time"
+)
+
+func conn(tx int, idle []float64, final float64, holder Side, server string, twAt time.Time) *Connection {
+	c := &Connection{Client: "10.0.0.1:40000", Server: server, Transactions: make([]Transaction, tx)}
+	for _, d := range idle {
+		c.IdlePeriods = append(c.IdlePeriods, Idle{Duration: Seconds(d)})
+	}
+	c.FinalIdle = &Idle{Duration: Seconds(final)}
+	by := Server
+	c.Close = Close{FirstFinBy: &by, Reason: ReasonServerIdleTimeout}
+	if holder != "" {
+		c.TimeWait = &TimeWait{Holder: holder, EnteredAt: At(twAt), ExpiresAt: At(twAt.Add(time.Minute))}
+	}
+	return c
+}
+
+func TestSummaryExact(t *testing.T) {
+	b := NewSummaryBuilder()
+	t0 := time.Unix(1000, 0)
+	// Three TIME_WAITs on the server: two overlap, the third starts after
+	// the first expired.
+	b.Add(conn(3, []float64{0.1, 0.2}, 2, Server, "10.0.0.2:80", t0))
+	b.Add(conn(1, nil, 2.5, Server, "10.0.0.2:80", t0.Add(30*time.Second)))
+	b.Add(conn(5, []float64{0.3, 0.4, 0.5, 0.6}, 1, Server, "10.0.0.2:80", t0.Add(61*time.Second)))
+	s := b.Summary()
+	if s.Connections != 3 || s.Transactions != 9 {
+		t.Errorf("connections %d transactions %d, want 3 and 9", s.Connections, s.Transactions)
+	}
+	if got := s.TransactionsPerConnection; got.Mean != 3 || got.P50 != 3 || got.Max != 5 {
+		t.Errorf("per connection %+v, want mean 3, p50 3, max 5", got)
+	}
+	if got := s.IdleS; got.Count != 6 || got.P50 != 0.3 || got.P90 != 0.6 || got.Max != 0.6 {
+		t.Errorf("idle %+v, want count 6, p50 0.3, p90 0.6, max 0.6", got)
+	}
+	if got := s.TimeWait.PeakConcurrent["10.0.0.2"]; got != 2 || s.TimeWait.Server != 3 {
+		t.Errorf("TIME_WAIT peak %d (server %d), want 2 of 3", got, s.TimeWait.Server)
+	}
+}
+
+// Past maxExact durations the builder keeps 1 % buckets: bounded memory,
+// percentiles within 1 %.
+func TestSummaryBoundedAndClose(t *testing.T) {
+	b := NewSummaryBuilder()
+	r := rand.New(rand.NewSource(1))
+	var all []float64
+	n := maxExact + 50000
+	for i := 0; i < n; i++ {
+		v := math.Exp(r.NormFloat64()) // log-normal, like real idle gaps
+		all = append(all, v)
+		b.idle.add(v)
+	}
+	if b.idle.exact != nil || len(b.idle.hist) > 5000 {
+		t.Fatalf("after %d values: %d exact values kept, %d buckets", n, len(b.idle.exact), len(b.idle.hist))
+	}
+	sort.Float64s(all)
+	d := b.idle.distribution()
+	for _, p := range []struct {
+		q   float64
+		got Seconds
+	}{{0.5, d.P50}, {0.9, d.P90}, {0.99, d.P99}} {
+		want := all[rank(n, p.q)]
+		if math.Abs(float64(p.got)-want) > 0.011*want {
+			t.Errorf("p%v = %v, exact %v: off by more than 1 %%", p.q*100, p.got, want)
+		}
+	}
+	if d.Max != Seconds(all[n-1]) || d.Count != n {
+		t.Errorf("max %v count %d, want %v and %d", d.Max, d.Count, all[n-1], n)
+	}
+}
