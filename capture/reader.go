@@ -103,52 +103,62 @@ func (s *source) Next() (*Segment, error) {
 			s.err = err
 			return nil, err
 		}
-		s.stats.Packets++
-		n := s.stats.Packets
-		if n == 1 {
-			s.stats.FirstPacketAt = ts
-			s.noteLink(link)
-		} else if link != s.lastLink {
-			s.noteLink(link)
-		}
-		s.stats.LastPacketAt = ts
-
-		seg := &s.seg
-		res, p := decode(link, data, wireLen, seg)
-		switch res {
-		case resTCP:
-			seg.N = n
-			seg.Time = ts
-			s.stats.TCPPackets++
-			if len(seg.Payload) < seg.PayloadLen {
-				s.stats.TruncatedPayloads++
-			}
+		if seg := s.take(link, data, ts, wireLen); seg != nil {
 			return seg, nil
-		case resNonTCP:
-			s.stats.Skipped.NonTCP++
-		case resCut:
-			s.stats.Skipped.Truncated++
-			if len(s.warnings) < maxWarnings {
-				s.warnings = append(s.warnings, fmt.Sprintf("packet %d: %s", n, p))
-			} else {
-				s.moreCut++
-			}
-		case resBad:
-			s.stats.Skipped.Undecodable++
-			if len(s.warnings) < maxWarnings {
-				s.warnings = append(s.warnings, fmt.Sprintf("packet %d: undecodable: %s", n, p))
-			} else {
-				s.moreBad++
-			}
-		case resFragment:
-			s.stats.Skipped.Undecodable++
-			s.warnOnce(p.format, fmt.Sprintf("packet %d: %s; later fragments are counted as undecodable without a warning", n, p))
-		case resLinkType:
-			s.stats.Skipped.Undecodable++
-			name := LinkTypeName(link)
-			s.warnOnce("link "+name, fmt.Sprintf("packet %d: link type %s (%d) is not supported; its packets are counted as undecodable", n, name, link))
 		}
 	}
+}
+
+// take counts one packet record of link type link and decodes it: the
+// segment, or nil for a packet that is skipped (counted and, where it
+// applies, warned about). The live sources share it with the file reader.
+func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segment {
+	s.stats.Packets++
+	n := s.stats.Packets
+	if n == 1 {
+		s.stats.FirstPacketAt = ts
+		s.noteLink(link)
+	} else if link != s.lastLink {
+		s.noteLink(link)
+	}
+	s.stats.LastPacketAt = ts
+
+	seg := &s.seg
+	res, p := decode(link, data, wireLen, seg)
+	switch res {
+	case resTCP:
+		seg.N = n
+		seg.Time = ts
+		s.stats.TCPPackets++
+		if len(seg.Payload) < seg.PayloadLen {
+			s.stats.TruncatedPayloads++
+		}
+		return seg
+	case resNonTCP:
+		s.stats.Skipped.NonTCP++
+	case resCut:
+		s.stats.Skipped.Truncated++
+		if len(s.warnings) < maxWarnings {
+			s.warnings = append(s.warnings, fmt.Sprintf("packet %d: %s", n, p))
+		} else {
+			s.moreCut++
+		}
+	case resBad:
+		s.stats.Skipped.Undecodable++
+		if len(s.warnings) < maxWarnings {
+			s.warnings = append(s.warnings, fmt.Sprintf("packet %d: undecodable: %s", n, p))
+		} else {
+			s.moreBad++
+		}
+	case resFragment:
+		s.stats.Skipped.Undecodable++
+		s.warnOnce(p.format, fmt.Sprintf("packet %d: %s; later fragments are counted as undecodable without a warning", n, p))
+	case resLinkType:
+		s.stats.Skipped.Undecodable++
+		name := LinkTypeName(link)
+		s.warnOnce("link "+name, fmt.Sprintf("packet %d: link type %s (%d) is not supported; its packets are counted as undecodable", n, name, link))
+	}
+	return nil
 }
 
 func (s *source) noteLink(link uint32) {
@@ -305,6 +315,13 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 // contents are updated by every call to Stats.
 func (s *source) Stats() *Stats {
 	s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	s.stats.Warnings = s.warningList()
+	return &s.stats
+}
+
+// warningList returns the warnings kept, a line for those only counted,
+// then the end-of-stream warnings; nil when there are none.
+func (s *source) warningList() []string {
 	w := make([]string, 0, len(s.warnings)+len(s.final)+1)
 	w = append(w, s.warnings...)
 	if more := s.moreBad + s.moreCut + s.moreOther; more > 0 {
@@ -324,8 +341,7 @@ func (s *source) Stats() *Stats {
 	if len(w) == 0 {
 		w = nil
 	}
-	s.stats.Warnings = w
-	return &s.stats
+	return w
 }
 
 // Close releases the input. Open's file is closed; OpenReader's reader is not.

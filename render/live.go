@@ -45,7 +45,7 @@ type LiveFrame struct {
 	Dropped           uint64 // dropped because the ring was full
 	IfDropped         uint64 // dropped by the interface
 	Open              int    // connections in the table
-	Idle              int    // open, last payload from the server, none for IdleAfter
+	Idle              int    // open, last payload from the server, none since for IdleAfter
 	NoData            int    // open, no payload yet
 	IdleAfter         time.Duration
 	Requests          uint64  // requests seen start, open connections included
@@ -157,13 +157,10 @@ func (v *LiveView) Draw(w io.Writer, f *LiveFrame) error {
 	}
 	line("httplife watch %s %s   %s   %s", f.Interface, clip(filter, 36), clock(f.Elapsed), state)
 	line("")
-	line("packets      %d captured (%d TCP, %s)", f.Packets, f.TCPPackets, byteSize(f.Bytes))
-	line("dropped      %d by the kernel (ring full), %d by the interface; %d passed the filter",
-		f.Dropped, f.IfDropped, f.Received)
-	line("connections  %d open: %d idle (server spoke last, quiet >= %s), %d without data",
-		f.Open, f.Idle, f.IdleAfter, f.NoData)
-	line("             %d closed, %d transactions", v.closed, v.txns)
-	line("requests     %.1f/s, %d started", f.RequestsPerSec, f.Requests)
+	line("packets      %d captured of %d matched (%d TCP, %s)", f.Packets, f.Received, f.TCPPackets, byteSize(f.Bytes))
+	line("dropped      %d by the kernel (ring full), %d by the interface", f.Dropped, f.IfDropped)
+	line("connections  %d open (%d idle >= %s, %d without data), %d closed", f.Open, f.Idle, f.IdleAfter, f.NoData, v.closed)
+	line("requests     %.1f/s, %d started, %d in closed connections", f.RequestsPerSec, f.Requests, v.txns)
 	line("closed by    server %d, client %d, reset %d, open %d", v.byServer, v.byClient, v.byReset, v.byOpen)
 	var reasons []string
 	for _, r := range httpflow.Reasons {
@@ -175,8 +172,8 @@ func (v *LiveView) Draw(w io.Writer, f *LiveFrame) error {
 	line("idle gaps    %s", v.idle.String())
 	line("final idle   %s", v.final.String())
 	tw := v.timeWaitAt(f.PacketTime)
-	line("TIME_WAIT    now server %d, client %d, both %d; so far server %d, client %d, both %d",
-		tw[1], tw[0], tw[2], v.twTotal[1], v.twTotal[0], v.twTotal[2])
+	line("TIME_WAIT    now server %d, client %d, both %d", tw[1], tw[0], tw[2])
+	line("             so far server %d, client %d, both %d", v.twTotal[1], v.twTotal[0], v.twTotal[2])
 	if v.races > 0 {
 		line("races        %d request%s met a closing keep-alive connection", v.races, plural(int(v.races)))
 	}
@@ -267,6 +264,9 @@ func (h *logHist) quantile(q float64) float64 {
 	}
 	rank := uint64(math.Ceil(q * float64(h.n)))
 	rank = max(rank, 1)
+	if rank >= h.n {
+		return h.max
+	}
 	var seen uint64
 	for i, c := range h.counts {
 		seen += c
