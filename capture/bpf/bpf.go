@@ -1,0 +1,158 @@
+// Package bpf compiles tcpdump / pcap-filter(7) expressions to classic BPF
+// programs without cgo or libpcap, for live capture with AF_PACKET
+// (SO_ATTACH_FILTER) and for filtering packets read from files.
+//
+// The generated programs are not textually the same as libpcap's (there is
+// no optimiser), but they accept exactly the same packets: the tests run
+// both through the golang.org/x/net/bpf virtual machine over generated and
+// captured packets and require identical decisions. That includes the
+// classic BPF rule that a load beyond the end of the packet rejects the
+// packet, so loads happen in the same order and under the same tests as in
+// libpcap's code.
+//
+// Supported (see Compile for the details): host, net (/len, mask, short
+// forms), port, portrange with src/dst/"src or dst"/"src and dst"; ip, ip6,
+// arp, rarp, tcp, udp, icmp, icmp6, sctp, igmp; "ip proto N", "ip6 proto N",
+// "proto N"; ether host/src/dst; "ether proto N"; vlan [id]; less, greater,
+// len; byte-offset comparisons such as "tcp[tcpflags] & (tcp-syn|tcp-ack) != 0";
+// inbound/outbound; and, or, not, parentheses and tcpdump's implicit
+// qualifier repetition ("port 80 or 8080"). Anything else is an error, never
+// a program that matches something else.
+package bpf
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// LinkType is a pcap link-layer header type (a DLT_ value): it tells the
+// compiler where the network-layer header starts.
+type LinkType int
+
+const (
+	// Ethernet is DLT_EN10MB: Ethernet II frames. On Linux the loopback
+	// device "lo" is Ethernet-framed (zero MAC addresses), so it uses this
+	// type too.
+	Ethernet LinkType = 1
+	// Raw is DLT_RAW (12 on Linux): the packet starts with the IPv4 or IPv6
+	// header. LINKTYPE_RAW (101, its value in capture files) is accepted as
+	// the same thing.
+	Raw LinkType = 12
+	// LinuxSLL is DLT_LINUX_SLL: the 16-byte Linux "cooked" header, as
+	// libpcap presents captures on the "any" device.
+	LinuxSLL LinkType = 113
+	// LinuxSLL2 is DLT_LINUX_SLL2: the 20-byte version 2 cooked header
+	// (what tcpdump -i any writes to files).
+	LinuxSLL2 LinkType = 276
+
+	linktypeRaw LinkType = 101
+)
+
+func (l LinkType) String() string {
+	switch l {
+	case Ethernet:
+		return "Ethernet"
+	case Raw, linktypeRaw:
+		return "Raw IP"
+	case LinuxSLL:
+		return "Linux cooked v1"
+	case LinuxSLL2:
+		return "Linux cooked v2"
+	}
+	return fmt.Sprintf("link type %d", int(l))
+}
+
+// DefaultSnaplen is what matching packets return (the number of bytes to
+// keep) when Compile is given a snaplen <= 0; it is libpcap's maximum.
+const DefaultSnaplen = 262144
+
+// Compile compiles a pcap-filter(7) expression for packets of the given link
+// type. Matching packets make the program return snaplen (DefaultSnaplen if
+// snaplen <= 0), others 0. The empty expression (or one of only spaces)
+// matches every packet.
+//
+// Host names are not resolved: addresses must be IPv4 or IPv6 literals,
+// except "localhost", which is 127.0.0.1 and ::1. Port and protocol numbers
+// must be numeric, except protocol names after "proto" escaped with a
+// backslash ("ip proto \tcp"). The supported primitives follow libpcap 1.10
+// semantics, including the less obvious ones:
+//
+//   - "host" and "net" without a protocol also match ARP and RARP packets
+//     whose sender or target protocol address matches.
+//   - "port" and "portrange" without tcp/udp match TCP, UDP and SCTP; on IPv4
+//     they skip IP options and never match fragments other than the first;
+//     on IPv6 the port is only found when the transport header directly
+//     follows the 40-byte IPv6 header.
+//   - "tcp", "udp", "sctp", "ip6 proto N" look behind one IPv6 fragment
+//     header; "tcp[...]" and the other transport-layer byte accesses only
+//     work on IPv4 (as in libpcap).
+//   - "vlan" matches 802.1Q/802.1ad/QinQ tags (TPID 0x8100, 0x88a8, 0x9100)
+//     and, as in tcpdump, moves every offset used AFTER it in the expression
+//     (in textual order, whatever the and/or structure) 4 bytes further.
+//     Note that on a live Linux AF_PACKET socket the kernel usually strips
+//     the outermost VLAN tag before the filter runs (libpcap then uses
+//     kernel ancillary data instead); this compiler generates the
+//     in-packet test only, as libpcap does for capture files.
+//   - "inbound"/"outbound" read the packet type from the cooked header on
+//     LinuxSLL/LinuxSLL2; on Ethernet and Raw they use the Linux kernel's
+//     packet-type ancillary load, which only works in a kernel socket filter
+//     (Match returns an error for such programs).
+//   - Comparisons ("tcp[13] & 2 != 0", "ip[2:2] > 576", "len >= 100") are
+//     unsigned 32-bit; the operators are + - * / % & | ^ << >> and unary -,
+//     with libpcap's precedence.
+//
+// Unsupported pcap-filter primitives (gateway, broadcast, multicast,
+// protochain, mpls, pppoe, geneve, 802.11, DECnet, ISO, ...) are errors.
+func Compile(expr string, linkType LinkType, snaplen int) ([]bpf.RawInstruction, error) {
+	return compile(expr, linkType, snaplen, false)
+}
+
+func compile(expr string, linkType LinkType, snaplen int, libpcapArth bool) ([]bpf.RawInstruction, error) {
+	if snaplen <= 0 {
+		snaplen = DefaultSnaplen
+	}
+	c, err := newCompiler(linkType)
+	if err != nil {
+		return nil, fmt.Errorf("bpf: %v", err)
+	}
+	c.libpcapArth = libpcapArth
+	root, err := c.parse(expr)
+	if err != nil {
+		return nil, fmt.Errorf("bpf: filter %q: %v", expr, err)
+	}
+	prog, err := assemble(root, uint32(snaplen))
+	if err != nil {
+		return nil, fmt.Errorf("bpf: filter %q: %v", expr, err)
+	}
+	return prog, nil
+}
+
+// Match runs prog on pkt in the golang.org/x/net/bpf virtual machine and
+// reports whether the packet is accepted (the program returns a non-zero
+// length). Programs that use Linux ancillary data (inbound/outbound on
+// Ethernet) cannot run outside the kernel and give an error.
+func Match(prog []bpf.RawInstruction, pkt []byte) (bool, error) {
+	vm, err := newVM(prog)
+	if err != nil {
+		return false, err
+	}
+	n, err := vm.Run(pkt)
+	if err != nil {
+		return false, fmt.Errorf("bpf: %v", err)
+	}
+	return n > 0, nil
+}
+
+func newVM(prog []bpf.RawInstruction) (*bpf.VM, error) {
+	insns, ok := bpf.Disassemble(prog)
+	if !ok {
+		return nil, errors.New("bpf: program contains instructions golang.org/x/net/bpf cannot decode")
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		return nil, fmt.Errorf("bpf: %v", err)
+	}
+	return vm, nil
+}

@@ -1,0 +1,596 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/spf13/cobra"
+
+	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/render"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+func init() {
+	extraCommands = append(extraCommands, func(s *streams) *cobra.Command { return newCmdWatch(s, nil) })
+}
+
+// watchOptions holds the parsed flags of `httplife watch`. The embedded
+// analyseOptions carries the flags the two commands share (--format,
+// --two-msl, --ports, --server-ports, --max-connections).
+type watchOptions struct {
+	analyseOptions
+	Interface string
+	Filter    string
+	Snaplen   int
+	Buffer    int
+	Duration  time.Duration
+	Count     uint64
+	Report    string // HTML report, rewritten as the capture goes
+	Write     string // raw packets, as pcap
+	// Live draws the terminal view: --format text on a terminal.
+	Live bool
+}
+
+var watchFormats = []string{"text", "json", "ndjson"}
+
+const (
+	// watchKeep is the number of finished connections kept for the text,
+	// JSON and HTML outputs (the last ones); NDJSON streams them all and
+	// the summary always covers all.
+	watchKeep = 20000
+	// watchPoll is the longest the loop waits for a packet before it
+	// looks at the clock.
+	watchPoll = 200 * time.Millisecond
+	// watchFrame is how often the live view is drawn and the outputs are
+	// flushed.
+	watchFrame = time.Second
+	// watchReportEvery is how often --report is rewritten (longer when
+	// writing it takes long).
+	watchReportEvery = 5 * time.Second
+	// watchTickMargin keeps the quiet-wire clock behind packets the kernel
+	// may still hold (the ring hands packets over in blocks).
+	watchTickMargin = 250 * time.Millisecond
+	// watchIdleAfter: an open connection whose server spoke last and that
+	// has been quiet this long counts as idle in the live view.
+	watchIdleAfter = time.Second
+)
+
+// newCmdWatch parses and validates; runF does the work (watchRun by
+// default; tests inject their own).
+func newCmdWatch(s *streams, runF func(*watchOptions) error) *cobra.Command {
+	opts := &watchOptions{analyseOptions: analyseOptions{s: s}}
+	var ports, serverPorts, buffer string
+	cmd := &cobra.Command{
+		Use:   "watch -i INTERFACE [flags] [FILTER]",
+		Short: "Follow the HTTP connections on a network interface live",
+		Long: `Captures on a network interface and reports every TCP connection as it
+finishes, with the same records as analyse. On a terminal (--format text)
+it shows a live view, redrawn every second; otherwise it writes the records
+when the capture ends (text, json) or as each connection finishes (ndjson).
+Ctrl-C, SIGTERM, --duration or --count end the capture: connections still
+open are reported as capture-ended and every output is completed.
+
+The filter is a tcpdump expression (--filter, or the arguments after the
+flags); it runs in the kernel. Capturing needs root or CAP_NET_RAW.`,
+		Example: `  sudo httplife watch -i eth0 --filter 'tcp port 80'
+  sudo httplife watch -i lo --filter 'tcp port 8080' --format ndjson --duration 30s > conns.ndjson
+  sudo httplife watch -i eth0 --report live.html -w session.pcap`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				if opts.Filter != "" {
+					return usageError{fmt.Errorf("give the filter either with --filter or as arguments, not both (arguments: %q)", strings.Join(args, " "))}
+				}
+				opts.Filter = strings.Join(args, " ")
+			}
+			if err := opts.parseWatch(ports, serverPorts, buffer); err != nil {
+				return usageError{err}
+			}
+			opts.Live = opts.Format == "text" && isTerminal(s.Out)
+			if runF != nil {
+				return runF(opts)
+			}
+			return watchRun(opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&opts.Interface, "interface", "i", "", `interface to capture on ("any": all of them)`)
+	f.StringVar(&opts.Filter, "filter", "", "tcpdump filter expression, e.g. 'tcp port 80'")
+	f.IntVar(&opts.Snaplen, "snaplen", capture.DefaultSnaplen, "bytes kept of each packet")
+	f.StringVar(&buffer, "buffer", "64MiB", "kernel ring size (bytes; k, M, G suffixes are powers of 1024)")
+	f.DurationVar(&opts.Duration, "duration", 0, "stop after this long (default: until Ctrl-C)")
+	f.Uint64VarP(&opts.Count, "count", "c", 0, "stop after this many packets")
+	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text (a live view on a terminal), json or ndjson")
+	f.StringVar(&opts.Report, "report", "", "write the HTML report to this file, rewritten every few seconds and at the end")
+	f.StringVarP(&opts.Write, "write", "w", "", "also write the raw packets to this pcap file")
+	f.DurationVar(&opts.TwoMSL, "two-msl", 60*time.Second, "how long TIME_WAIT lasts (2MSL)")
+	f.StringVar(&ports, "ports", "", "only connections with one of these ports, e.g. 80,8080 (default: all TCP)")
+	f.StringVar(&serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
+	f.IntVar(&opts.MaxConns, "max-connections", tcpstate.DefaultConfig().MaxConns,
+		"cap on connections tracked at once; half-open ones are evicted first (0: no cap)")
+	return cmd
+}
+
+func (o *watchOptions) parseWatch(ports, serverPorts, buffer string) error {
+	if o.Interface == "" {
+		return errors.New("watch needs an interface: -i NAME (e.g. -i eth0, -i lo, -i any)")
+	}
+	ok := false
+	for _, f := range watchFormats {
+		ok = ok || o.Format == f
+	}
+	if !ok {
+		hint := ""
+		if o.Format == "html" {
+			hint = " (for HTML use --report FILE)"
+		}
+		return fmt.Errorf("--format %q: want one of %s%s", o.Format, strings.Join(watchFormats, ", "), hint)
+	}
+	if err := o.parse(ports, serverPorts); err != nil {
+		return err
+	}
+	if o.Snaplen < 1 || o.Snaplen > capture.DefaultSnaplen {
+		return fmt.Errorf("--snaplen %d: want 1 to %d", o.Snaplen, capture.DefaultSnaplen)
+	}
+	var err error
+	if o.Buffer, err = parseSize("--buffer", buffer); err != nil {
+		return err
+	}
+	if o.Duration < 0 {
+		return fmt.Errorf("--duration %s: must not be negative", o.Duration)
+	}
+	if o.Report != "" && o.Report == o.Write {
+		return fmt.Errorf("--report and -w name the same file %q", o.Report)
+	}
+	return nil
+}
+
+// parseSize reads a byte count with an optional k, M or G suffix (powers
+// of 1024; "KiB", "kb", "K" alike).
+func parseSize(flag, s string) (int, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := 1
+	for _, u := range []struct {
+		suffix string
+		mult   int
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1 << 10}, {"mb", 1 << 20}, {"gb", 1 << 30},
+		{"k", 1 << 10}, {"m", 1 << 20}, {"g", 1 << 30}, {"b", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseUint(t, 10, 32)
+	if err != nil || n == 0 || n*uint64(mult) > 1<<34 {
+		return 0, fmt.Errorf("%s %q: want a size such as 65536, 512KiB or 64MiB", flag, s)
+	}
+	return int(n) * mult, nil
+}
+
+// watcher is the live loop's state.
+type watcher struct {
+	o    *watchOptions
+	src  capture.LiveSource
+	tab  *tcpstate.Table
+	sb   *httpflow.SummaryBuilder
+	opts httpflow.Options
+
+	out  *bufio.Writer
+	nd   *render.NDJSON
+	werr error // first error writing standard output
+
+	keep  bool                  // keep records for text/json/report
+	kept  []httpflow.Connection // ring of the last watchKeep records
+	next  int                   // next slot of kept once full
+	total int                   // records emitted
+
+	// live view
+	view     *render.LiveView
+	tracked  map[*liveStream]struct{}
+	requests uint64
+	clock    time.Time // packet time, advanced on a quiet wire
+
+	start        time.Time // wall clock, for the view's elapsed time
+	frameElapsed time.Duration
+	frameRPS     float64
+
+	// -w
+	pcapFile *os.File
+	pcapBuf  *bufio.Writer
+	pcapW    *pcapgo.Writer
+	pcapErr  error
+}
+
+// liveStream passes a connection's stream to the analyser and notes what
+// the live view shows of open connections: who spoke last and when, and
+// the requests started (client payload after none or after the server's).
+type liveStream struct {
+	tcpstate.Stream
+	w     *watcher
+	last  time.Time
+	spoke int8 // -1 nobody yet, else the tcpstate.Dir of the last payload
+}
+
+func (l *liveStream) Data(d tcpstate.Dir, b []byte, t time.Time) {
+	if d == tcpstate.ClientToServer && l.spoke != int8(tcpstate.ClientToServer) {
+		l.w.requests++
+	}
+	l.spoke, l.last = int8(d), t
+	l.Stream.Data(d, b, t)
+}
+
+func (l *liveStream) Done(c *tcpstate.Conn) {
+	delete(l.w.tracked, l)
+	l.Stream.Done(c)
+}
+
+func (w *watcher) emit(c *httpflow.Connection) {
+	w.sb.Add(c)
+	w.total++
+	if w.view != nil {
+		w.view.Add(c)
+	}
+	if w.nd != nil && w.werr == nil {
+		w.werr = w.nd.Connection(c)
+	}
+	if w.keep {
+		if len(w.kept) < watchKeep {
+			w.kept = append(w.kept, *c)
+		} else {
+			w.kept[w.next] = *c
+			w.next = (w.next + 1) % watchKeep
+		}
+	}
+}
+
+func (w *watcher) writePacket(ts time.Time, data []byte, wireLen int) {
+	if w.pcapW == nil || w.pcapErr != nil {
+		return
+	}
+	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wireLen}
+	if err := w.pcapW.WritePacket(ci, data); err != nil {
+		w.pcapErr = err
+	}
+}
+
+func watchRun(o *watchOptions) error {
+	// Ctrl-C and SIGTERM end the capture cleanly from here on.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	w := &watcher{o: o, keep: o.Format != "ndjson" || o.Report != ""}
+	cfg := capture.LiveConfig{Interface: o.Interface, Filter: o.Filter, Snaplen: o.Snaplen, Buffer: o.Buffer, MaxPackets: o.Count}
+	if o.Write != "" {
+		cfg.Packet = w.writePacket
+	}
+	src, err := capture.OpenLive(cfg)
+	if err != nil {
+		return usageError{err}
+	}
+	defer src.Close()
+	w.src = src
+	if o.Write != "" {
+		if err := w.openPcap(); err != nil {
+			return usageError{err}
+		}
+		defer w.closePcap()
+	}
+
+	rc := o.runConfig()
+	rc.TCP.TwoMSL = rc.TwoMSL
+	w.opts = httpflow.Options{TwoMSL: httpflow.Secs(rc.TwoMSL), Ports: rc.PortsLabel}
+	w.sb = httpflow.NewSummaryBuilder()
+	an := httpflow.NewAnalyzer(httpflow.Config{TwoMSL: rc.TwoMSL}, w.emit)
+	factory := an.Factory()
+	if o.Live {
+		w.view = render.NewLiveView()
+		w.tracked = map[*liveStream]struct{}{}
+		inner := factory
+		factory = func(c *tcpstate.Conn) tcpstate.Stream {
+			l := &liveStream{Stream: inner(c), w: w, spoke: -1}
+			w.tracked[l] = struct{}{}
+			return l
+		}
+	}
+	w.tab = tcpstate.NewTable(rc.TCP, factory)
+	w.out = bufio.NewWriterSize(o.s.Out, 1<<16)
+	if o.Format == "ndjson" {
+		w.nd = render.NewNDJSON(w.out)
+	}
+	if o.Report != "" {
+		// An empty report at once: a path that cannot be written fails now.
+		if err := w.writeReport(nil); err != nil {
+			return usageError{err}
+		}
+	}
+
+	filter := "no filter"
+	if o.Filter != "" {
+		filter = fmt.Sprintf("filter %q", o.Filter)
+	}
+	fmt.Fprintf(o.s.ErrOut, "httplife: capturing on %s (%s, snaplen %d, ring %s), %s; Ctrl-C to stop\n",
+		o.Interface, capture.LinkTypeName(src.LinkType()), src.Snaplen(), sizeString(src.LiveStats().RingBytes), filter)
+
+	rerr := w.loop(ctx)
+
+	w.tab.Flush()
+	st := src.Stats()
+	ls := src.LiveStats()
+	ci := httpflow.CaptureInfoOf(st, w.tab.Stats())
+	if rerr != nil {
+		ci.Warnings = append(ci.Warnings, fmt.Sprintf("%s: capture failed after packet %d: %v", o.Interface, st.Packets, rerr))
+	}
+	switch {
+	case o.Format == "ndjson":
+		if w.werr == nil {
+			w.werr = w.nd.End(w.sb.Summary(), ci)
+		}
+	case w.werr != nil:
+	case o.Format == "json":
+		w.werr = render.WriteJSON(w.out, w.document(ci, true))
+	default:
+		doc := w.document(ci, true)
+		if o.Live {
+			w.frameElapsed = time.Since(w.start)
+			w.draw(true)
+			fmt.Fprintln(w.out)
+		}
+		w.werr = render.WriteText(w.out, doc)
+	}
+	if err := w.out.Flush(); w.werr == nil {
+		w.werr = err
+	}
+	var reportErr error
+	if o.Report != "" {
+		reportErr = w.writeReport(&ci)
+	}
+	pcapErr := w.closePcap()
+
+	fmt.Fprintf(o.s.ErrOut, "httplife: %d packets captured, %d received by filter, %d dropped by kernel (ring full), %d dropped by interface\n",
+		ls.Captured, ls.Received, ls.Dropped, ls.IfDropped)
+	if o.Format != "text" {
+		for _, m := range ci.Warnings {
+			fmt.Fprintln(o.s.ErrOut, "httplife: warning:", m)
+		}
+	}
+	switch {
+	case w.werr != nil:
+		return fmt.Errorf("writing output: %w", w.werr)
+	case reportErr != nil:
+		return fmt.Errorf("writing the report: %w", reportErr)
+	case pcapErr != nil:
+		return fmt.Errorf("writing %s: %w", o.Write, pcapErr)
+	case rerr != nil:
+		return fmt.Errorf("%w (the report covers everything before it)", rerr)
+	}
+	return nil
+}
+
+// loop reads the capture until it ends: Ctrl-C or SIGTERM, --duration,
+// --count, or a capture error (returned).
+func (w *watcher) loop(ctx context.Context) error {
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		select {
+		case <-ctx.Done():
+			w.src.Stop()
+		case <-ended:
+		}
+	}()
+	if w.o.Duration > 0 {
+		t := time.AfterFunc(w.o.Duration, w.src.Stop)
+		defer t.Stop()
+	}
+
+	start := time.Now()
+	w.start = start
+	nextFrame := start.Add(watchFrame)
+	nextReport := start.Add(watchReportEvery)
+	lastFrame, lastRequests := start, uint64(0)
+	var lastRead, lastPkt time.Time
+	var rps float64
+	if w.o.Live {
+		io.WriteString(w.out, "\x1b[H\x1b[2J")
+		w.drawFrame(0, 0)
+	}
+	for {
+		seg, err := w.src.NextTimeout(watchPoll)
+		now := time.Now()
+		switch {
+		case err == nil:
+			w.tab.Add(seg)
+			if seg.Time.After(lastPkt) {
+				lastPkt = seg.Time
+			}
+			if lastPkt.After(w.clock) {
+				w.clock = lastPkt
+			}
+			lastRead = now
+		case errors.Is(err, capture.ErrTimeout):
+			// A quiet wire: move the table's clock on (the last packet's
+			// time plus the time since it was read) so that finished
+			// connections are still reported.
+			if !lastRead.IsZero() {
+				if t := lastPkt.Add(now.Sub(lastRead) - watchTickMargin); t.After(w.clock) {
+					w.tab.Tick(t)
+					w.clock = t
+				}
+			}
+		case err == io.EOF:
+			return nil
+		default:
+			return err
+		}
+		if now.Before(nextFrame) {
+			continue
+		}
+		nextFrame = now.Add(watchFrame)
+		if w.o.Live {
+			rps = float64(w.requests-lastRequests) / now.Sub(lastFrame).Seconds()
+			lastFrame, lastRequests = now, w.requests
+			w.drawFrame(now.Sub(start), rps)
+		}
+		if w.werr == nil {
+			w.werr = w.out.Flush()
+		}
+		if w.pcapBuf != nil && w.pcapErr == nil {
+			w.pcapErr = w.pcapBuf.Flush()
+		}
+		if w.werr != nil || w.pcapErr != nil {
+			w.src.Stop() // an output failed: end the capture, report the error
+		}
+		if w.o.Report != "" && !now.Before(nextReport) {
+			if err := w.writeReport(nil); err != nil {
+				fmt.Fprintln(w.o.s.ErrOut, "httplife: warning: writing the report:", err)
+			}
+			took := time.Since(now)
+			nextReport = time.Now().Add(max(watchReportEvery, 10*took))
+		}
+	}
+}
+
+func (w *watcher) drawFrame(elapsed time.Duration, rps float64) {
+	w.frameElapsed, w.frameRPS = elapsed, rps
+	w.draw(false)
+}
+
+// draw draws the live view.
+func (w *watcher) draw(ended bool) {
+	st := w.src.Stats()
+	ls := w.src.LiveStats()
+	f := &render.LiveFrame{
+		Interface: w.o.Interface, Filter: w.o.Filter, Elapsed: w.frameElapsed, PacketTime: w.clock,
+		Packets: st.Packets, TCPPackets: st.TCPPackets, Bytes: st.Bytes,
+		Received: ls.Received, Dropped: ls.Dropped, IfDropped: ls.IfDropped,
+		Open: w.tab.Open(), IdleAfter: watchIdleAfter,
+		Requests: w.requests, RequestsPerSec: w.frameRPS, Ended: ended,
+	}
+	withData := 0
+	for l := range w.tracked {
+		if l.spoke < 0 {
+			continue
+		}
+		withData++
+		if l.spoke == int8(tcpstate.ServerToClient) && w.clock.Sub(l.last) >= watchIdleAfter {
+			f.Idle++
+		}
+	}
+	f.NoData = max(f.Open-withData, 0)
+	if w.werr == nil {
+		w.werr = w.view.Draw(w.out, f)
+	}
+	if w.werr == nil {
+		w.werr = w.out.Flush()
+	}
+}
+
+// document is the lifecycle document of the records kept, in id order.
+func (w *watcher) document(ci httpflow.CaptureInfo, final bool) *httpflow.Document {
+	conns := make([]httpflow.Connection, len(w.kept))
+	copy(conns, w.kept)
+	sort.Slice(conns, func(i, j int) bool { return conns[i].ID < conns[j].ID })
+	ci.Warnings = append([]string(nil), ci.Warnings...)
+	if w.total > len(conns) {
+		ci.Warnings = append(ci.Warnings, fmt.Sprintf("only the last %d of %d connections are listed (--format ndjson streams every one); the summary covers all",
+			len(conns), w.total))
+	}
+	if !final {
+		if n := w.tab.Open(); n > 0 {
+			ci.Warnings = append(ci.Warnings, fmt.Sprintf("capture in progress: connections still open (%d) are not listed yet", n))
+		}
+	}
+	return &httpflow.Document{Schema: httpflow.Schema, Capture: ci, Options: w.opts, Connections: conns, Summary: w.sb.Summary()}
+}
+
+// writeReport writes the HTML report to a temporary file beside it, then
+// renames it over the report, so that a reader never sees half a file.
+// final is the capture info at the end; nil while the capture goes on.
+func (w *watcher) writeReport(final *httpflow.CaptureInfo) error {
+	var doc *httpflow.Document
+	if final != nil {
+		doc = w.document(*final, true)
+	} else {
+		doc = w.document(httpflow.CaptureInfoOf(w.src.Stats(), w.tab.Stats()), false)
+	}
+	path := w.o.Report
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<16)
+	err = render.WriteHTML(bw, doc)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+func (w *watcher) openPcap() error {
+	f, err := os.Create(w.o.Write)
+	if err != nil {
+		return err
+	}
+	w.pcapFile = f
+	w.pcapBuf = bufio.NewWriterSize(f, 1<<16)
+	pw := pcapgo.NewWriterNanos(w.pcapBuf)
+	if err := pw.WriteFileHeader(uint32(w.src.Snaplen()), layers.LinkType(w.src.LinkType())); err != nil {
+		return err
+	}
+	w.pcapW = pw
+	return nil
+}
+
+// closePcap flushes and closes the -w file; it returns the first error.
+func (w *watcher) closePcap() error {
+	if w.pcapFile == nil {
+		return nil
+	}
+	err := w.pcapErr
+	if ferr := w.pcapBuf.Flush(); err == nil {
+		err = ferr
+	}
+	if cerr := w.pcapFile.Close(); err == nil {
+		err = cerr
+	}
+	w.pcapFile, w.pcapW = nil, nil
+	return err
+}
+
+func sizeString(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
