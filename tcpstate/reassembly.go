@@ -171,7 +171,9 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 			}
 		}
 		s.h.isn, s.h.isnValid = seq, true
-		if !s.h.nextValid || s.State == Closed || s.State == SynSent {
+		// A repeated SYN may move the start of the stream only while
+		// nothing of it was delivered.
+		if !s.h.nextValid || (!s.h.finValid && s.PayloadBytes == 0 && (s.State == Closed || s.State == SynSent)) {
 			s.h.next, s.h.nextValid = seq.Add(1), true
 		}
 		if ack {
@@ -382,7 +384,7 @@ func (c *Conn) drain(i int) {
 func (c *Conn) fillHoles(i int, force bool) {
 	s, p := &c.Sides[i], &c.Sides[1-i]
 	h := &s.h
-	if !h.nextValid {
+	if !h.nextValid || h.finDone {
 		return
 	}
 	for {
@@ -423,6 +425,11 @@ func (c *Conn) tryFIN(i int) {
 	if h.finValid && !h.finDone && h.next == h.finSeq {
 		h.finDone = true
 		h.next = h.finSeq.Add(1)
+		if len(h.ooo) > 0 {
+			// Buffered bytes beyond the FIN: no TCP sends them.
+			c.anomaly("data-after-fin")
+			h.ooo, h.oooBytes = nil, 0
+		}
 		if st := c.sink(); st != nil {
 			st.FIN(Dir(i), s.FinAt)
 		}
