@@ -444,8 +444,11 @@ func TestWatchMatchesTcpdump(t *testing.T) {
 		if !ok || f.firstFin != e[0] || f.reason != e[1] {
 			t.Errorf("watch: %s: %d transactions, first FIN %s, reason %s", got[i].Client, len(f.txns), f.firstFin, f.reason)
 		}
-		if len(f.txns) == 3 && (f.final < 1.9 || f.final > 2.3) {
-			t.Errorf("watch: connection A: final idle %.3f s, want nginx's 2 s", f.final)
+		// nginx closes no earlier than its 2 s keepalive_timeout; on a
+		// busy machine its timer fires late (2.5 s was seen), so only the
+		// lower bound is tight. Agreement with tcpdump is checked below.
+		if len(f.txns) == 3 && (f.final < 1.9 || f.final > 4) {
+			t.Errorf("watch: connection A: final idle %.3f s, want nginx's 2 s (up to 4 s on a busy machine)", f.final)
 		}
 	}
 	if ci.Format != "live" || ci.Source != "lo" || ci.Dropped == nil || *ci.Dropped != 0 || sum.Connections != 2 {
