@@ -53,6 +53,7 @@ const htmlEchartsVersion = "5.6.0"
 // Size limits that keep a report of a large capture small and responsive.
 const (
 	htmlTimelineMax = 2000 // connections drawn in the timeline
+	htmlRowTxMax    = 200  // transactions drawn on one row: the first and the last half
 	htmlTableMax    = 3000 // rows of the connection table
 	htmlStepMax     = 3000 // points of an over-time series before it is bucketed
 	htmlStepBuckets = 1500 // buckets of a bucketed over-time series
@@ -102,6 +103,7 @@ type htmlReport struct {
 	strIdx  map[string]int
 	drawn   []int // indexes into conns drawn in the timeline, in start order
 	drawSet map[int]bool
+	elided  int // transactions of long connections not drawn on their rows
 }
 
 func newHTMLReport(doc *httpflow.Document) *htmlReport {
@@ -250,8 +252,8 @@ func (r *htmlReport) page() (*htmlPage, error) {
 	p.Stats, p.Extra = r.stats()
 	p.Findings = r.findings()
 	data := map[string]any{}
+	p.Timeline = r.timelineChart(data) // before the note: it counts what rows leave out
 	p.TimelineNote, p.TimelineEmpty = r.timelineNote(), len(r.drawn) == 0
-	p.Timeline = r.timelineChart(data)
 	p.IdleGaps, p.FinalIdle, p.HistNote = r.idleCharts(data)
 	p.Reasons, p.Sides = r.closeCharts()
 	p.PerConn, p.PerConnNote = r.perConnChart()
@@ -823,8 +825,13 @@ func htmlEvenSample(idx []int, k int) []int {
 
 func (r *htmlReport) timelineNote() string {
 	n := len(r.conns)
+	elided := ""
+	if r.elided > 0 {
+		elided = fmt.Sprintf(" Rows of connections with more than %d requests show the first and the last %d; %d transactions in between are not drawn.",
+			htmlRowTxMax, htmlRowTxMax/2, r.elided)
+	}
 	if len(r.drawn) == n {
-		return ""
+		return strings.TrimSpace(elided)
 	}
 	var races, resets, errs int
 	for _, i := range r.drawn {
@@ -839,7 +846,7 @@ func (r *htmlReport) timelineNote() string {
 		}
 	}
 	return fmt.Sprintf("%d of %d connections drawn (%d keep-alive races, %d resets, %d with 4xx/5xx or no response, the longest, and an even sample of the rest); %d connections are left out of the timeline but counted in every chart below.",
-		len(r.drawn), n, races, resets, errs, n-len(r.drawn))
+		len(r.drawn), n, races, resets, errs, n-len(r.drawn)) + elided
 }
 
 // Positions in a timeline row of the data block (see report.js).
@@ -863,10 +870,24 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil {
 		ka = htmlNum(*t)
 	}
-	txs := make([]any, 0, len(c.Transactions))
+	// A connection with thousands of requests (a load generator's) shows
+	// its first and last htmlRowTxMax/2 transactions: the report stays
+	// small and the row still shows how the connection began and ended.
+	n := len(c.Transactions)
+	drawn := func(index int) bool { return n <= htmlRowTxMax || index <= htmlRowTxMax/2 || index > n-htmlRowTxMax/2 }
+	if n > htmlRowTxMax {
+		r.elided += n - htmlRowTxMax
+	}
+	txs := make([]any, 0, min(n, htmlRowTxMax))
 	var lastRespEnd time.Time
 	for i := range c.Transactions {
 		t := &c.Transactions[i]
+		if t.ResponseEndAt.After(lastRespEnd) {
+			lastRespEnd = t.ResponseEndAt.Time
+		}
+		if !drawn(t.Index) {
+			continue
+		}
 		var status any
 		if t.Status != nil {
 			status = *t.Status
@@ -883,13 +904,12 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 		}
 		txs = append(txs, []any{r.at(t.RequestStartAt), r.at(t.RequestEndAt), r.at(t.ResponseStartAt), r.at(t.ResponseEndAt),
 			r.str(t.Method), r.str(t.URI), status, flags, t.RequestBytes, t.ResponseBytes, t.Index})
-		if t.ResponseEndAt.After(lastRespEnd) {
-			lastRespEnd = t.ResponseEndAt.Time
-		}
 	}
-	idles := make([]any, 0, len(c.IdlePeriods))
+	idles := make([]any, 0, min(len(c.IdlePeriods), htmlRowTxMax))
 	for _, p := range c.IdlePeriods {
-		idles = append(idles, []any{r.at(p.StartAt), r.at(p.EndAt), p.AfterTransaction})
+		if drawn(p.AfterTransaction) && drawn(p.AfterTransaction+1) {
+			idles = append(idles, []any{r.at(p.StartAt), r.at(p.EndAt), p.AfterTransaction})
+		}
 	}
 	var final any
 	if f := c.FinalIdle; f != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -654,4 +655,37 @@ func BenchmarkWriteHTML20k(b *testing.B) {
 		}
 	}
 	b.SetBytes(int64(buf.Len()))
+}
+
+// A load generator's connection with thousands of requests is drawn with its
+// first and last htmlRowTxMax/2 transactions, and the page says so.
+func TestHTMLLongConnectionRowIsCapped(t *testing.T) {
+	doc := htmlTestDoc()
+	c := &doc.Connections[0]
+	base := c.Transactions[0]
+	c.Transactions, c.IdlePeriods = nil, nil
+	for i := 1; i <= 5000; i++ {
+		tx := base
+		tx.Index = i
+		tx.URI = "/req-" + strconv.Itoa(i)
+		c.Transactions = append(c.Transactions, tx)
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, uri := range []string{"/req-1\"", "/req-100\"", "/req-4901\"", "/req-5000\""} {
+		if !strings.Contains(out, uri) {
+			t.Errorf("report lacks %s", uri)
+		}
+	}
+	for _, uri := range []string{"/req-101\"", "/req-2500\"", "/req-4900\""} {
+		if strings.Contains(out, uri) {
+			t.Errorf("report draws %s, which should be left out of the row", uri)
+		}
+	}
+	if !strings.Contains(out, "4800 transactions in between are not drawn") {
+		t.Errorf("report does not say that 4800 transactions are not drawn")
+	}
 }
