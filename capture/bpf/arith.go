@@ -21,7 +21,7 @@ const (
 
 type arth struct {
 	kind   arthKind
-	k      uint32    // aConst
+	k      uint32    // aConst; aLen: added to the length (cooked sockets)
 	op     bpf.ALUOp // aBin
 	l, r   *arth     // aBin operands; aNeg operand (l); aLoad index (l)
 	proto  proto     // aLoad
@@ -131,7 +131,7 @@ func (c *compiler) parsePrimary() (*arth, error) {
 	case t.kind == tNum:
 		return &arth{kind: aConst, k: t.num}, nil
 	case t.kind == tKey && t.text == "len":
-		return &arth{kind: aLen}, nil
+		return &arth{kind: aLen, k: c.lenAdjust()}, nil
 	case t.kind == tLParen:
 		x, err := c.parseArth(0)
 		if err != nil {
@@ -280,7 +280,11 @@ func genValue(a *arth, depth int, out []bpf.Instruction) ([]bpf.Instruction, err
 	case aConst:
 		return append(out, bpf.LoadConstant{Dst: bpf.RegA, Val: a.k}), nil
 	case aLen:
-		return append(out, bpf.LoadExtension{Num: bpf.ExtLen}), nil
+		out = append(out, bpf.LoadExtension{Num: bpf.ExtLen})
+		if a.k != 0 { // cooked socket: the header the kernel does not count
+			out = append(out, bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: a.k})
+		}
+		return out, nil
 	case aNeg:
 		if out, err = genValue(a.l, depth, out); err != nil {
 			return nil, err

@@ -2,13 +2,15 @@
 // programs without cgo or libpcap, for live capture with AF_PACKET
 // (SO_ATTACH_FILTER) and for filtering packets read from files.
 //
-// The generated programs are not textually the same as libpcap's (there is
-// no optimiser), but they accept exactly the same packets: the tests run
-// both through the golang.org/x/net/bpf virtual machine over generated and
-// captured packets and require identical decisions. That includes the
-// classic BPF rule that a load beyond the end of the packet rejects the
-// packet, so loads happen in the same order and under the same tests as in
-// libpcap's code.
+// The code generator follows libpcap 1.10's (gencode.c), and the programs
+// go through the branch optimisations of libpcap's optimiser (jump
+// threading and the or/and pull-ups), so they accept the same packets as
+// tcpdump's, including packets truncated inside the headers a filter reads
+// (classic BPF rejects a packet as soon as a load falls outside it, so the
+// order of the loads is observable there). The instructions themselves
+// differ: the tests run both programs through golang.org/x/net/bpf's
+// virtual machine over generated and captured packets and require
+// identical decisions.
 //
 // Supported (see Compile for the details): host, net (/len, mask, short
 // forms), port, portrange with src/dst/"src or dst"/"src and dst"; ip, ip6,
@@ -18,11 +20,24 @@
 // inbound/outbound; and, or, not, parentheses and tcpdump's implicit
 // qualifier repetition ("port 80 or 8080"). Anything else is an error, never
 // a program that matches something else.
+//
+// Where this package deliberately differs from libpcap 1.10:
+//
+//   - In arithmetic, libpcap keeps only the protocol tests of the left
+//     operand: "ip[2:2] - tcp[12] > 0" reads tcp[12] from UDP and ICMP
+//     packets too. Here each operand's tests apply.
+//   - Names are not resolved (see Compile).
+//   - A few expressions libpcap's optimiser miscompiles or refuses
+//     ("1&1=1 && 1=1&1", which tcpdump turns into a test of the
+//     uninitialised X register; "tcp[0] % tcp[0] = 0", refused with
+//     "modulus by zero") are compiled as written.
 package bpf
 
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"unicode/utf8"
 
 	"golang.org/x/net/bpf"
 )
@@ -101,15 +116,34 @@ const DefaultSnaplen = 262144
 //     (Match returns an error for such programs).
 //   - Comparisons ("tcp[13] & 2 != 0", "ip[2:2] > 576", "len >= 100") are
 //     unsigned 32-bit; the operators are + - * / % & | ^ << >> and unary -,
-//     with libpcap's precedence.
+//     with libpcap's precedence: | < & < << >> < + - < * / < unary minus,
+//     and, because libpcap's grammar gives them none, % and ^ take the
+//     operand just before them and everything after them ("20 % 3 + 2" is
+//     20 % 5). A division by a value that is zero at run time rejects the
+//     packet, as in the kernel.
 //
 // Unsupported pcap-filter primitives (gateway, broadcast, multicast,
 // protochain, mpls, pppoe, geneve, 802.11, DECnet, ISO, ...) are errors.
 func Compile(expr string, linkType LinkType, snaplen int) ([]bpf.RawInstruction, error) {
-	return compile(expr, linkType, snaplen, false)
+	return compile(expr, linkType, snaplen, false, false)
 }
 
-func compile(expr string, linkType LinkType, snaplen int, libpcapArth bool) ([]bpf.RawInstruction, error) {
+// CompileCookedSocket compiles expr for a Linux AF_PACKET socket of type
+// SOCK_DGRAM (the "cooked" mode libpcap uses for the "any" device). Such a
+// socket's filter runs on the network-layer packet, without the link-layer
+// header: attaching a LinuxSLL program there would read the wrong bytes.
+// The program matches exactly the packets Compile(expr, LinuxSLL, snaplen)
+// matches once they are given a Linux cooked header: offsets are moved 16
+// bytes back, the cooked header's packet type and protocol are read from
+// the kernel's ancillary data (SKF_AD_PKTTYPE, SKF_AD_PROTOCOL), "len"
+// counts the 16 header bytes, and expressions that read other header bytes
+// (ether[2] for instance) are errors. Like inbound on Ethernet, such
+// programs only run in the kernel: Match cannot evaluate them.
+func CompileCookedSocket(expr string, snaplen int) ([]bpf.RawInstruction, error) {
+	return compile(expr, LinuxSLL, snaplen, false, true)
+}
+
+func compile(expr string, linkType LinkType, snaplen int, libpcapArth, cooked bool) ([]bpf.RawInstruction, error) {
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
 	}
@@ -117,16 +151,29 @@ func compile(expr string, linkType LinkType, snaplen int, libpcapArth bool) ([]b
 	if err != nil {
 		return nil, fmt.Errorf("bpf: %v", err)
 	}
-	c.libpcapArth = libpcapArth
+	c.libpcapArth, c.cooked = libpcapArth, cooked
 	root, err := c.parse(expr)
 	if err != nil {
-		return nil, fmt.Errorf("bpf: filter %q: %v", expr, err)
+		return nil, fmt.Errorf("bpf: filter %s: %v", quoteExpr(expr), err)
 	}
-	prog, err := assemble(root, uint32(snaplen))
+	prog, err := assemble(root, uint32(snaplen), cooked)
 	if err != nil {
-		return nil, fmt.Errorf("bpf: filter %q: %v", expr, err)
+		return nil, fmt.Errorf("bpf: filter %s: %v", quoteExpr(expr), err)
 	}
 	return prog, nil
+}
+
+// quoteExpr quotes an expression for an error message, shortening long ones.
+func quoteExpr(expr string) string {
+	const max = 100
+	if len(expr) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(expr[cut]) {
+			cut--
+		}
+		return strconv.Quote(expr[:cut]) + "..."
+	}
+	return strconv.Quote(expr)
 }
 
 // Match runs prog on pkt in the golang.org/x/net/bpf virtual machine and

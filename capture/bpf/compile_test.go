@@ -156,6 +156,9 @@ var semanticTable = []struct {
 	{expr: "ip6[6] = 44", match: []string{"tcp6-fraghdr"}},
 	{expr: "udp[0:2] = 53", match: []string{"udp4-dns"}},
 	{expr: "less 39 and tcp", match: []string{"tcp4-truncated"}},
+	// Unlike libpcap, both operands' protocol tests apply: tcpdump would
+	// also match the TCP packets here, reading "udp[0]" from their header.
+	{expr: "ip[9] + udp[0] > 0", match: []string{"udp4-dns"}},
 	{expr: "greater 80", match: []string{"tcp4-opts", "tcp4-frag1", "tcp6-fraghdr"}, ethOnly: true}, // lengths differ per link type
 	{expr: "vlan", match: []string{"vlan100-tcp4", "qinq-udp6"}, ethOnly: true},
 	{expr: "vlan 100", match: []string{"vlan100-tcp4"}, ethOnly: true},
@@ -338,39 +341,37 @@ func TestErrors(t *testing.T) {
 // conditional jump can reach; the result must still be right.
 func TestLongJumps(t *testing.T) {
 	var hosts []string
-	for i := 0; i < 120; i++ {
-		hosts = append(hosts, "10.9.0."+itoa(i))
+	for i := 0; i < 300; i++ {
+		hosts = append(hosts, "10.9."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250))
 	}
 	expr := "(host " + strings.Join(hosts, " or ") + ") and tcp port 80"
 	prog, err := Compile(expr, Ethernet, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prog) < 300 {
+	if len(prog) < 600 {
 		t.Fatalf("program has only %d instructions; the test wants long jumps", len(prog))
 	}
-	for _, h := range []string{"10.9.0.0", "10.9.0.77", "10.9.0.119", "10.9.0.120"} {
+	for _, h := range []string{"10.9.0.0", "10.9.0.77", "10.9.1.49", "10.9.1.50"} {
 		ip := ip4(h, "10.0.0.1", layers.IPProtocolTCP)
 		pkt := ether(macA, macB, nil, layers.EthernetTypeIPv4, ip, tcp(80, 5555, 0x10, ip))
 		got, err := Match(prog, pkt)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := h != "10.9.0.120"; got != want {
+		if want := h != "10.9.1.50"; got != want {
 			t.Errorf("host %s: got %v, want %v", h, got, want)
 		}
 	}
 	// Far too long for the kernel.
 	var ports []string
-	for i := 1; i < 400; i++ {
-		ports = append(ports, itoa(i))
+	for i := 1; i < 2000; i++ {
+		ports = append(ports, strconv.Itoa(i))
 	}
 	if _, err := Compile("port "+strings.Join(ports, " or "), Ethernet, 0); err == nil || !strings.Contains(err.Error(), "too large") {
 		t.Errorf("huge filter: got %v, want a too-large error", err)
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 func TestMatchKernelOnly(t *testing.T) {
 	prog, err := Compile("inbound", Ethernet, 0)

@@ -41,6 +41,8 @@ type block struct {
 	edom  bitset    // edge dominators of the true edge (2*id) and false edge (2*id+1)
 	edomF bitset
 	gen   int // analysis generation that last reached the block
+
+	merged *block // set by intern: the identical block that replaces this one
 }
 
 type edgeRef struct {
@@ -355,7 +357,40 @@ func (g *graph) optimize() {
 			break
 		}
 	}
+	g.intern()
 	g.optRoot()
+}
+
+// intern merges identical blocks (same test, same successors), bottom-up,
+// as libpcap's intern_blocks: "port 80 or 8080" tests the ports of TCP,
+// UDP and SCTP packets with one chain instead of three.
+func (g *graph) intern() {
+	g.analyse(false)
+	type key struct {
+		val, oval string
+		cond      bpf.JumpTest
+		useX      bool
+		jt, jf    *block
+	}
+	canon := map[key]*block{}
+	for i := len(g.blocks) - 1; i >= 0; i-- {
+		b := g.blocks[i]
+		if b.jt.merged != nil {
+			b.jt = b.jt.merged
+		}
+		if b.jf.merged != nil {
+			b.jf = b.jf.merged
+		}
+		k := key{b.val, b.oval, b.cond, b.useX, b.jt, b.jf}
+		if c, ok := canon[k]; ok {
+			b.merged = c
+		} else {
+			canon[k] = b
+		}
+	}
+	if g.root.merged != nil {
+		g.root = g.root.merged
+	}
 }
 
 // optRoot is libpcap's opt_root: a root whose test does not matter is
@@ -406,8 +441,18 @@ func (g *graph) emit() ([]bpf.Instruction, error) {
 		} else {
 			push(bpf.JumpIf{Cond: b.cond, Val: b.k, SkipTrue: st, SkipFalse: sf})
 		}
-		for j := len(b.stmts) - 1; j >= 0; j-- {
-			push(b.stmts[j])
+		stmts := b.stmts
+		switch {
+		case b != g.root && allPreds(b, func(p *block) bool { return p.val == b.val }):
+			// Every predecessor computed exactly this: A, X and the
+			// scratch memory already hold the values.
+			stmts = nil
+		case b != g.root && len(stmts) > 0 && allPreds(b, func(p *block) bool { return exitsWith(p, stmts[0]) }):
+			// X already holds the IPv4 header length.
+			stmts = stmts[1:]
+		}
+		for j := len(stmts) - 1; j >= 0; j-- {
+			push(stmts[j])
 		}
 		label[b] = len(rev) - 1
 	}
@@ -419,6 +464,41 @@ func (g *graph) emit() ([]bpf.Instruction, error) {
 		prog[len(rev)-1-i] = ins
 	}
 	return prog, nil
+}
+
+func allPreds(b *block, f func(*block) bool) bool {
+	for _, e := range b.in {
+		if !f(e.pred) {
+			return false
+		}
+	}
+	return len(b.in) > 0
+}
+
+// exitsWith reports whether ins is a LoadMemShift whose result is still in
+// X at the end of block p.
+func exitsWith(p *block, ins bpf.Instruction) bool {
+	msh, ok := ins.(bpf.LoadMemShift)
+	if !ok {
+		return false
+	}
+	for j := len(p.stmts) - 1; j >= 0; j-- {
+		switch s := p.stmts[j].(type) {
+		case bpf.LoadMemShift:
+			return s == msh
+		case bpf.TAX:
+			return false
+		case bpf.LoadConstant:
+			if s.Dst == bpf.RegX {
+				return false
+			}
+		case bpf.LoadScratch:
+			if s.Dst == bpf.RegX {
+				return false
+			}
+		}
+	}
+	return false
 }
 
 // leaves returns the return blocks in a fixed order (reject, then accept).

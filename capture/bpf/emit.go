@@ -104,7 +104,7 @@ func fold(n *bnode) *bnode {
 // removes many (an "or" of hosts repeats the link-type test for every
 // address), but far beyond this the program cannot fit in the kernel's
 // limit anyway.
-const maxAtoms = 4 * maxInstructions
+const maxAtoms = 3 * maxInstructions
 
 func countAtoms(n *bnode) int {
 	switch n.op {
@@ -124,7 +124,7 @@ var errRejectsAll = fmt.Errorf("expression rejects all packets")
 
 // assemble turns a boolean tree into a classic BPF program that returns
 // snaplen for matching packets and 0 for the others.
-func assemble(root *bnode, snaplen uint32) ([]bpf.RawInstruction, error) {
+func assemble(root *bnode, snaplen uint32, cooked bool) ([]bpf.RawInstruction, error) {
 	accept := &block{ret: true, retVal: snaplen}
 	reject := &block{ret: true, retVal: 0}
 	folded := fold(root)
@@ -155,6 +155,11 @@ func assemble(root *bnode, snaplen uint32) ([]bpf.RawInstruction, error) {
 	}
 	if len(prog) > maxInstructions {
 		return nil, fmt.Errorf("filter program too large (%d instructions, the kernel limit is %d)", len(prog), maxInstructions)
+	}
+	if cooked {
+		if err := cookedLoads(prog); err != nil {
+			return nil, err
+		}
 	}
 	raw, err := bpf.Assemble(prog)
 	if err != nil {

@@ -114,7 +114,7 @@ func checkProgram(t *testing.T, expr string, lt LinkType, prog []bpf.RawInstruct
 
 func compareWithTcpdump(t *testing.T, tcpdump, expr string, lt LinkType, packets [][]byte) {
 	t.Helper()
-	prog, err := compile(expr, lt, DefaultSnaplen, true) // libpcap's arithmetic protocol tests
+	prog, err := compile(expr, lt, DefaultSnaplen, true, false) // libpcap's arithmetic protocol tests
 	if err != nil {
 		t.Fatalf("%v: %q: compiles only without libpcap arithmetic: %v", lt, expr, err)
 	}
@@ -133,6 +133,11 @@ func compareWithTcpdump(t *testing.T, tcpdump, expr string, lt LinkType, packets
 		// time rejects the packet, as in the kernel).
 		return
 	}
+	if usesUnsetX(j.theirs) {
+		// A libpcap optimiser bug: "1&1=1&&1=1&1" compiles to
+		// "ld #1; jneq x" with X never loaded.
+		return
+	}
 	if j.theirErr != "" && !strings.Contains(j.theirErr, "rejects all packets") {
 		t.Fatalf("%v: we compile %q, tcpdump says: %s\n%s", lt, expr, j.theirErr, disasm(prog))
 	}
@@ -141,4 +146,60 @@ func compareWithTcpdump(t *testing.T, tcpdump, expr string, lt LinkType, packets
 		t.Fatalf("%v: %q: decisions differ from tcpdump's:\n%s\nours:\n%s\ntcpdump's:\n%s",
 			lt, expr, strings.Join(j.fails, "\n"), disasm(prog), disasm(j.theirs))
 	}
+}
+
+// usesUnsetX reports whether some path through prog reads X before setting
+// it (the kernel and the VM then read 0).
+func usesUnsetX(prog []bpf.RawInstruction) bool {
+	insns, _ := bpf.Disassemble(prog)
+	// set[i]: X is set on every path reaching instruction i.
+	set := make([]bool, len(insns)+1)
+	reached := make([]bool, len(insns)+1)
+	reached[0] = true
+	merge := func(to int, x bool) {
+		if to >= len(insns) {
+			return
+		}
+		if !reached[to] {
+			reached[to], set[to] = true, x
+		} else {
+			set[to] = set[to] && x
+		}
+	}
+	for i, ins := range insns {
+		if !reached[i] {
+			continue
+		}
+		x := set[i]
+		switch ins := ins.(type) {
+		case bpf.JumpIfX, bpf.ALUOpX, bpf.LoadIndirect, bpf.TXA:
+			if !x {
+				return true
+			}
+		case bpf.StoreScratch:
+			if ins.Src == bpf.RegX && !x {
+				return true
+			}
+		case bpf.TAX, bpf.LoadMemShift:
+			x = true
+		case bpf.LoadConstant:
+			x = x || ins.Dst == bpf.RegX
+		case bpf.LoadScratch:
+			x = x || ins.Dst == bpf.RegX
+		}
+		switch ins := ins.(type) {
+		case bpf.Jump:
+			merge(i+1+int(ins.Skip), x)
+		case bpf.JumpIf:
+			merge(i+1+int(ins.SkipTrue), x)
+			merge(i+1+int(ins.SkipFalse), x)
+		case bpf.JumpIfX:
+			merge(i+1+int(ins.SkipTrue), x)
+			merge(i+1+int(ins.SkipFalse), x)
+		case bpf.RetA, bpf.RetConstant:
+		default:
+			merge(i+1, x)
+		}
+	}
+	return false
 }

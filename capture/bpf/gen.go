@@ -114,6 +114,9 @@ type compiler struct {
 	// libpcapArth reproduces libpcap's dropping of the right operand's
 	// protocol tests in arithmetic (tests only).
 	libpcapArth bool
+
+	// cooked: LinuxSLL semantics for a SOCK_DGRAM socket (see cookedLoads).
+	cooked bool
 }
 
 func newCompiler(l LinkType) (*compiler, error) {
@@ -440,9 +443,66 @@ func (c *compiler) inbound(in bool) *bnode {
 }
 
 // lenTest is "less n" (len <= n) or "greater n" (len >= n).
-func lenTest(less bool, n uint32) *bnode {
-	if less {
-		return not(atom(bpf.JumpGreaterThan, n, bpf.LoadExtension{Num: bpf.ExtLen}))
+func (c *compiler) lenTest(less bool, n uint32) *bnode {
+	load := []bpf.Instruction{bpf.LoadExtension{Num: bpf.ExtLen}}
+	if adj := c.lenAdjust(); adj != 0 {
+		load = append(load, bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: adj})
 	}
-	return atom(bpf.JumpGreaterOrEqual, n, bpf.LoadExtension{Num: bpf.ExtLen})
+	if less {
+		return not(atom(bpf.JumpGreaterThan, n, load...))
+	}
+	return atom(bpf.JumpGreaterOrEqual, n, load...)
+}
+
+// lenAdjust is what must be added to the kernel's packet length to get the
+// length of the packet as the expression sees it.
+func (c *compiler) lenAdjust() uint32 {
+	if c.cooked {
+		return sllHeaderLen
+	}
+	return 0
+}
+
+// Linux cooked sockets (AF_PACKET, SOCK_DGRAM): the kernel runs the filter
+// on the network-layer packet; the cooked header's packet type and protocol
+// are ancillary data. As libpcap does for live "any" captures, a program
+// compiled for LinuxSLL is adapted: loads past the 16-byte header move 16
+// bytes back, the two header fields become ancillary loads, and other
+// header bytes cannot be read.
+const (
+	sllHeaderLen = 16
+	skfAdOff     = 0xfffff000
+	skfAdProto   = skfAdOff + 0
+)
+
+func cookedLoads(prog []bpf.Instruction) error {
+	for i, ins := range prog {
+		switch ins := ins.(type) {
+		case bpf.LoadAbsolute:
+			switch {
+			case ins.Off >= sllHeaderLen:
+				ins.Off -= sllHeaderLen
+				prog[i] = ins
+			case ins.Off == 14 && ins.Size == 2:
+				prog[i] = bpf.RawInstruction{Op: 0x28, K: skfAdProto} // ldh [proto]
+			case ins.Off == 0 && ins.Size == 2:
+				prog[i] = bpf.RawInstruction{Op: 0x28, K: skfAdPktType} // ldh [type]
+			default:
+				return fmt.Errorf("a cooked socket filter cannot read byte %d of the Linux cooked header (only the packet type and protocol fields)", ins.Off)
+			}
+		case bpf.LoadIndirect:
+			if ins.Off < sllHeaderLen {
+				return fmt.Errorf("a cooked socket filter cannot index into the Linux cooked header")
+			}
+			ins.Off -= sllHeaderLen
+			prog[i] = ins
+		case bpf.LoadMemShift:
+			if ins.Off < sllHeaderLen {
+				return fmt.Errorf("a cooked socket filter cannot read byte %d of the Linux cooked header", ins.Off)
+			}
+			ins.Off -= sllHeaderLen
+			prog[i] = ins
+		}
+	}
+	return nil
 }

@@ -223,7 +223,7 @@ func (c *compiler) parseRterm(ctx qual) (*bnode, qual, error) {
 			if nt.kind != tNum {
 				return nil, qerr, fmt.Errorf("syntax error: %s needs a number, got %v", t.text, nt)
 			}
-			return lenTest(t.text == "less", nt.num), qerr, nil
+			return c.lenTest(t.text == "less", nt.num), qerr, nil
 		case "inbound", "outbound":
 			c.next()
 			return c.inbound(t.text == "inbound"), qerr, nil

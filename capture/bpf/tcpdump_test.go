@@ -151,7 +151,7 @@ func parseDDD(out string) ([]bpf.RawInstruction, error) {
 
 // diffPackets returns the packets for a link type: generated frames (the
 // same logical packets for every link type) and the capture corpus.
-func diffPackets(t testing.TB, lt LinkType, frames [][]byte, corpus map[LinkType][][]byte) [][]byte {
+func diffPackets(lt LinkType, frames [][]byte, corpus map[LinkType][][]byte) [][]byte {
 	r := rand.New(rand.NewPCG(uint64(lt), 99))
 	pkts := make([][]byte, 0, len(frames)+len(corpus[Ethernet]))
 	for _, f := range frames {
@@ -220,6 +220,12 @@ func TestDifferentialTcpdump(t *testing.T) {
 	if tcpdump == "" {
 		t.Skip("tcpdump not installed (apt-get install tcpdump to run the differential test)")
 	}
+	if out, err := exec.Command(tcpdump, "--version").CombinedOutput(); err == nil {
+		t.Logf("%s", strings.ReplaceAll(strings.TrimSpace(string(out)), "\n", "; "))
+	}
+	if _, msg, err := tcpdumpCompile(tcpdump, "ip", Ethernet); err != nil || msg != "" {
+		t.Skipf("tcpdump cannot compile filters offline here (%v %s)", err, msg)
+	}
 	g := &packetGen{r: rand.New(rand.NewPCG(1, 2))}
 	nFrames, nTrunc := 3000, 60
 	if testing.Short() {
@@ -248,7 +254,7 @@ func TestDifferentialTcpdump(t *testing.T) {
 	links := []LinkType{Ethernet, LinuxSLL, LinuxSLL2, Raw}
 	pkts := map[LinkType][][]byte{}
 	for _, lt := range links {
-		pkts[lt] = diffPackets(t, lt, frames, corpus)
+		pkts[lt] = diffPackets(lt, frames, corpus)
 	}
 
 	var jobs []*diffJob
@@ -275,7 +281,7 @@ func TestDifferentialTcpdump(t *testing.T) {
 			defer func() { <-sem }()
 			j.theirs, j.theirErr, j.fatal = tcpdumpCompile(tcpdump, j.tcpdumpExpr, j.lt)
 			var err error
-			if j.ours, err = compile(j.expr, j.lt, DefaultSnaplen, j.compat); err != nil {
+			if j.ours, err = compile(j.expr, j.lt, DefaultSnaplen, j.compat, false); err != nil {
 				j.ourErr = err.Error()
 			}
 			j.run(pkts[j.lt])
@@ -407,6 +413,12 @@ func disasm(prog []bpf.RawInstruction) string {
 // traceRun interprets prog like the kernel and x/net/bpf do, and also
 // reports whether the program stopped on a load outside the packet.
 func traceRun(prog []bpf.RawInstruction, pkt []byte) (accept, oob bool) {
+	return traceRunAnc(prog, pkt, nil)
+}
+
+// traceRunAnc is traceRun with Linux ancillary data for the
+// SKF_AD_OFF+n loads (n is the key).
+func traceRunAnc(prog []bpf.RawInstruction, pkt []byte, anc map[bpf.Extension]uint32) (accept, oob bool) {
 	insns, _ := bpf.Disassemble(prog)
 	var a, x uint32
 	var mem [16]uint32
@@ -439,7 +451,15 @@ func traceRun(prog []bpf.RawInstruction, pkt []byte) (accept, oob bool) {
 				x = ins.Val
 			}
 		case bpf.LoadExtension:
-			a = uint32(len(pkt))
+			if ins.Num == bpf.ExtLen {
+				a = uint32(len(pkt))
+			} else {
+				v, found := anc[ins.Num]
+				if !found {
+					panic(fmt.Sprintf("no ancillary value for extension %d", ins.Num))
+				}
+				a = v
+			}
 		case bpf.LoadScratch:
 			if ins.Dst == bpf.RegA {
 				a = mem[ins.N]
