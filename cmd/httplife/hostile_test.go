@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"math/rand"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -132,4 +133,48 @@ func jsonEqual(a, b any) bool {
 	x, _ := json.Marshal(a)
 	y, _ := json.Marshal(b)
 	return bytes.Equal(x, y)
+}
+
+// Captures corrupted with editcap -E at several rates: no panic, every
+// packet record still read, warnings name packets, and the connections the
+// corruption did not touch come out as before.
+func TestEditcapCorruptedCaptures(t *testing.T) {
+	editcap, err := exec.LookPath("editcap")
+	if err != nil {
+		t.Skip("editcap (wireshark-common) not installed")
+	}
+	for _, src := range []string{"../../samples/client-rst-race.pcap", "../../samples/heldout-sim/browser-like-go.pcap"} {
+		clean := analyseJSON(t, src)
+		wantPackets := clean["capture"].(map[string]any)["packets"]
+		for _, rate := range []string{"0.0001", "0.001", "0.01", "0.05"} {
+			out := filepath.Join(t.TempDir(), "corrupt.pcap")
+			cmd := exec.Command(editcap, "--seed", "7", "-E", rate, src, out)
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("editcap -E %s %s: %v\n%s", rate, src, err, b)
+			}
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"analyse", "--format", "json", out}, nil, &stdout, &stderr)
+			if code != 0 {
+				t.Errorf("%s corrupted at %s: exit %d: %s", src, rate, code, stderr.String())
+				continue
+			}
+			var doc map[string]any
+			if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+				t.Errorf("%s corrupted at %s: output is not JSON: %v", src, rate, err)
+				continue
+			}
+			ci := doc["capture"].(map[string]any)
+			if ci["packets"] != wantPackets {
+				t.Errorf("%s corrupted at %s: %v packets read, want all %v", src, rate, ci["packets"], wantPackets)
+			}
+			for _, w := range ci["warnings"].([]any) {
+				if s := w.(string); !strings.Contains(s, "packet") {
+					t.Errorf("%s corrupted at %s: warning %q names no packet", src, rate, s)
+				}
+			}
+			if conns, _ := doc["connections"].([]any); len(conns) == 0 {
+				t.Errorf("%s corrupted at %s: no connections reported", src, rate)
+			}
+		}
+	}
 }
