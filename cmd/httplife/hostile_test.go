@@ -178,3 +178,43 @@ func TestEditcapCorruptedCaptures(t *testing.T) {
 		}
 	}
 }
+
+// A capture taken with a small snaplen (editcap -s 96, as tcpdump -s 96):
+// payload cut short is counted as missing bytes, and each connection's TCP
+// lifecycle (endpoints, who sent the first FIN or the RST) is unchanged.
+func TestSmallSnaplenKeepsLifecycle(t *testing.T) {
+	editcap, err := exec.LookPath("editcap")
+	if err != nil {
+		t.Skip("editcap (wireshark-common) not installed")
+	}
+	src := "../../samples/client-rst-race.pcap"
+	out := filepath.Join(t.TempDir(), "s96.pcap")
+	if b, err := exec.Command(editcap, "-s", "96", src, out).CombinedOutput(); err != nil {
+		t.Fatalf("editcap -s 96: %v\n%s", err, b)
+	}
+	clean, cut := analyseJSON(t, src), analyseJSON(t, out)
+	cc, kc := clean["connections"].([]any), cut["connections"].([]any)
+	if len(cc) != len(kc) {
+		t.Fatalf("snaplen 96: %d connections, want %d", len(kc), len(cc))
+	}
+	missing := 0.0
+	for i := range cc {
+		a, b := cc[i].(map[string]any), kc[i].(map[string]any)
+		for _, k := range []string{"client", "server", "syn_seen"} {
+			if a[k] != b[k] {
+				t.Errorf("connection %d: %s %v, want %v", i+1, k, b[k], a[k])
+			}
+		}
+		ca, cb := a["close"].(map[string]any), b["close"].(map[string]any)
+		for _, k := range []string{"first_fin_by", "first_fin_at", "rst_by", "rst_at"} {
+			if ca[k] != cb[k] {
+				t.Errorf("connection %d: close.%s %v, want %v", i+1, k, cb[k], ca[k])
+			}
+		}
+		m := b["missing_bytes"].(map[string]any)
+		missing += m["client"].(float64) + m["server"].(float64)
+	}
+	if missing == 0 {
+		t.Errorf("snaplen 96: no missing bytes counted")
+	}
+}
