@@ -402,6 +402,8 @@ func htmlThousands(n uint64) string {
 	return s
 }
 
+// htmlBytes formats a byte count in binary units (the HTML header and the
+// live view).
 func htmlBytes(n uint64) string {
 	switch {
 	case n >= 1<<30:

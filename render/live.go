@@ -157,7 +157,7 @@ func (v *LiveView) Draw(w io.Writer, f *LiveFrame) error {
 	}
 	line("httplife watch %s %s   %s   %s", f.Interface, clip(filter, 36), clock(f.Elapsed), state)
 	line("")
-	line("packets      %d captured of %d matched (%d TCP, %s)", f.Packets, f.Received, f.TCPPackets, byteSize(f.Bytes))
+	line("packets      %d captured of %d matched (%d TCP, %s)", f.Packets, f.Received, f.TCPPackets, htmlBytes(f.Bytes))
 	line("dropped      %d by the kernel (ring full), %d by the interface", f.Dropped, f.IfDropped)
 	line("connections  %d open (%d idle >= %s, %d without data), %d closed", f.Open, f.Idle, f.IdleAfter, f.NoData, v.closed)
 	line("requests     %.1f/s, %d started, %d in closed connections", f.RequestsPerSec, f.Requests, v.txns)
@@ -201,18 +201,6 @@ func clip(s string, n int) string {
 func clock(d time.Duration) string {
 	s := int64(d / time.Second)
 	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
-}
-
-func byteSize(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d bytes", n)
 }
 
 // logHist is a histogram of durations in seconds on a log scale: 1 µs to

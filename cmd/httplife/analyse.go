@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
@@ -71,12 +72,18 @@ connection closed.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson or html")
 	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
+	addAnalysisFlags(f, opts, &ports, &serverPorts)
+	return cmd
+}
+
+// addAnalysisFlags adds the flags that tune the analysis, shared by analyse,
+// report and watch; ports and serverPorts receive the raw lists for parse.
+func addAnalysisFlags(f *pflag.FlagSet, opts *analyseOptions, ports, serverPorts *string) {
 	f.DurationVar(&opts.TwoMSL, "two-msl", 60*time.Second, "how long TIME_WAIT lasts (2MSL)")
-	f.StringVar(&ports, "ports", "", "only connections with one of these ports, e.g. 80,8080 (default: all TCP)")
-	f.StringVar(&serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
+	f.StringVar(ports, "ports", "", "only connections with one of these ports, e.g. 80,8080 (default: all TCP)")
+	f.StringVar(serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
 	f.IntVar(&opts.MaxConns, "max-connections", tcpstate.DefaultConfig().MaxConns,
 		"cap on connections tracked at once; half-open ones are evicted first (0: no cap)")
-	return cmd
 }
 
 func (o *analyseOptions) parse(ports, serverPorts string) error {

@@ -118,11 +118,7 @@ flags); it runs in the kernel. Capturing needs root or CAP_NET_RAW.`,
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text (a live view on a terminal), json or ndjson")
 	f.StringVar(&opts.Report, "report", "", "write the HTML report to this file, rewritten every few seconds and at the end")
 	f.StringVarP(&opts.Write, "write", "w", "", "also write the raw packets to this pcap file")
-	f.DurationVar(&opts.TwoMSL, "two-msl", 60*time.Second, "how long TIME_WAIT lasts (2MSL)")
-	f.StringVar(&ports, "ports", "", "only connections with one of these ports, e.g. 80,8080 (default: all TCP)")
-	f.StringVar(&serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
-	f.IntVar(&opts.MaxConns, "max-connections", tcpstate.DefaultConfig().MaxConns,
-		"cap on connections tracked at once; half-open ones are evicted first (0: no cap)")
+	addAnalysisFlags(f, &opts.analyseOptions, &ports, &serverPorts)
 	return cmd
 }
 
