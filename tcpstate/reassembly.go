@@ -144,7 +144,9 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 
 	if syn && !c.roleKnown {
 		if ack {
-			c.setRoles(t, 1-i, false)
+			// The SYN-ACK's receiver is the client; without its SYN in the
+			// capture the spec still calls the client guessed.
+			c.setRoles(t, 1-i, true)
 		} else {
 			c.SynSeen = true
 			c.setRoles(t, i, false)
