@@ -52,9 +52,9 @@ func openErr(name string, err error, format string, args ...any) error {
 	return &OpenError{Name: name, Msg: fmt.Sprintf(format, args...), Err: err}
 }
 
-// bufSize is the size of the read buffer. Records up to this size are
-// returned without copying (Segment.Payload points into the buffer).
-const bufSize = 256 << 10
+// bufSize is the size of the read blocks. Records up to this size are
+// returned without copying (Segment.Payload points into a block).
+const bufSize = 1 << 20
 
 // Open opens a pcap or pcapng capture file, optionally gzip-compressed; path
 // "-" is standard input. The format is found from the magic bytes only.
@@ -130,14 +130,14 @@ func openReader(name string, r io.Reader, size int64) (*source, error) {
 		}
 		s.gz = zr
 		s.cnt = &countReader{r: zr}
-		s.br = bufio.NewReaderSize(s.cnt, bufSize)
+		s.br = newBlockReader(s.cnt, bufSize)
 		gz = "gzip: "
 	} else {
 		bs := bufSize
 		if size >= 0 && size+64 < bufSize {
 			bs = max(int(size)+64, 4096)
 		}
-		s.br = bufio.NewReaderSize(in, bs)
+		s.br = newBlockReader(in, bs)
 	}
 	head, err := s.br.Peek(4)
 	if len(head) == 0 {

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"compress/flate"
 	"compress/gzip"
 	"errors"
@@ -49,7 +48,7 @@ type source struct {
 	closer io.Closer
 	raw    *countReader // the input as given; records I/O errors
 	cnt    *countReader // the decompressed stream (raw when not compressed)
-	br     *bufio.Reader
+	br     *blockReader
 	gz     *gzip.Reader
 	ioErr  error
 
@@ -62,7 +61,8 @@ type source struct {
 	hdrLen    int
 	limit     int
 	link      uint32
-	big       []byte // buffer for records longer than the bufio buffer
+	big       []byte // buffer for records longer than a block
+	inBlock   bool   // the last record read lies in br's current block
 
 	seg      Segment
 	stats    Stats
@@ -265,10 +265,12 @@ func (s *source) readPcap() (data []byte, ts time.Time, wireLen int, err error) 
 			return nil, ts, 0, s.endErr(err)
 		}
 		s.br.Discard(n)
+		s.inBlock = true
 		return data, ts, wireLen, nil
 	}
-	// A record longer than the buffer: read it in pieces, so that a
+	// A record longer than a block: read it in pieces, so that a
 	// corrupt length cannot make us allocate more than the file holds.
+	s.inBlock = false
 	s.big = s.big[:0]
 	for len(s.big) < n {
 		chunk := min(n-len(s.big), bufSize)
@@ -309,6 +311,16 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 	}
 	return data, ci.Timestamp, max(ci.Length, ci.CaptureLength), link, nil
+}
+
+// PayloadBlock implements Holder: the block the last segment's payload
+// points into, nil for pcapng (pcapgo reuses its buffer) and for records
+// longer than a block.
+func (s *source) PayloadBlock() *Block {
+	if s.ng != nil || !s.inBlock {
+		return nil
+	}
+	return s.br.block()
 }
 
 // Stats returns the statistics so far. The pointer stays valid; its

@@ -25,7 +25,7 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		TCPKeepaliveProbes: PerSide{cl.KeepaliveProbes, sv.KeepaliveProbes},
 		Retransmissions:    PerSide{cl.Retransmissions, sv.Retransmissions},
 		MissingBytes:       PerSide{cl.MissingBytes, sv.MissingBytes},
-		Transactions:       make([]Transaction, 0, len(f.txs)),
+		Transactions:       f.trans,
 		IdlePeriods:        []Idle{},
 		StrayCRLFBytes:     f.stray,
 	}
@@ -37,20 +37,33 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		}
 		r.Handshake = h
 	}
-	for i, t := range f.txs {
+	if r.Transactions == nil {
+		r.Transactions = []Transaction{}
+	}
+	think := make([]Seconds, len(f.trans)) // one allocation for every server_time_s
+	idles := 0
+	for i := range f.meta {
+		if i > 0 && f.meta[i].afterIdle {
+			idles++
+		}
+	}
+	if idles > 0 {
+		r.IdlePeriods = make([]Idle, 0, idles)
+	}
+	for i := range f.trans {
+		t := f.tx(i)
 		if t.respDone && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
-			d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time))
-			if d >= 0 {
-				t.ThinkTime = &d
+			if d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time)); d >= 0 {
+				think[i] = d
+				t.ThinkTime = &think[i]
 			}
 		}
-		r.Transactions = append(r.Transactions, t.Transaction)
 		if i > 0 && t.afterIdle {
-			prev := f.txs[i-1]
+			prev := &f.trans[i-1]
 			r.IdlePeriods = append(r.IdlePeriods, idle(prev.Index, prev.ResponseEndAt.Time, t.RequestStartAt.Time))
 		}
 		if !t.respDone {
-			if i == len(f.txs)-1 {
+			if i == len(f.trans)-1 {
 				f.anomaly("last-request-unanswered")
 			} else {
 				f.anomaly("request-unanswered")
@@ -91,13 +104,13 @@ func idle(after int, from, to time.Time) Idle {
 // persistence after the last transaction.
 func (f *flow) keepAlive() KeepAlive {
 	var ka KeepAlive
-	for _, t := range f.txs {
-		if t.ResponseKeepAlive == nil {
-			continue
+	for i := len(f.trans) - 1; i >= 0; i-- {
+		if v := f.trans[i].ResponseKeepAlive; v != nil {
+			ka.AdvertisedTimeout, ka.AdvertisedMax = parseKeepAlive(*v)
+			break
 		}
-		ka.AdvertisedTimeout, ka.AdvertisedMax = parseKeepAlive(*t.ResponseKeepAlive)
 	}
-	if t := f.lastTxn(); t != nil {
+	if t, ok := f.lastTxn(); ok {
 		ka.Persistent = !shouldClose(t)
 	}
 	return ka
@@ -140,7 +153,7 @@ func hasToken(h *string, tok string) bool {
 // shouldClose decides, by HTTP/1.x rules, whether the connection ends after
 // transaction t: any Connection: close; HTTP/1.0 (request or response)
 // without Connection: keep-alive; a tunnel.
-func shouldClose(t *txn) bool {
+func shouldClose(t txn) bool {
 	if hasToken(t.RequestConnection, "close") || hasToken(t.ResponseConnection, "close") || t.Tunnel {
 		return true
 	}
@@ -150,7 +163,7 @@ func shouldClose(t *txn) bool {
 	return false
 }
 
-func http10NoKeepAlive(t *txn) bool {
+func http10NoKeepAlive(t txn) bool {
 	if t.RequestVersion == "HTTP/1.0" && !hasToken(t.RequestConnection, "keep-alive") {
 		return true
 	}
@@ -181,7 +194,8 @@ func (f *flow) finalIdle(c *tcpstate.Conn) *Idle {
 		return nil
 	}
 	after, start := 0, time.Time{}
-	for _, t := range f.txs {
+	for i := range f.trans {
+		t := f.tx(i)
 		if t.respDone && !t.ResponseEndAt.After(end) && !t.ResponseEndAt.Before(start) {
 			after, start = t.Index, t.ResponseEndAt.Time
 		}
@@ -267,8 +281,8 @@ func secs(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
 }
 
-func sinceRespShort(last *txn, at time.Time) string {
-	if last == nil {
+func sinceRespShort(last txn, at time.Time) string {
+	if last.Transaction == nil {
 		return "?"
 	}
 	return secs(at.Sub(last.ResponseEndAt.Time))
@@ -278,15 +292,16 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	cl, sv := c.Client(), c.Server()
 	finDir, finAt, finOK := c.FirstFIN()
 	_, _, rstOK := c.FirstRST()
-	last := f.lastTxn()
-	var lastResp *txn
-	for _, t := range f.txs {
-		if t.respDone {
-			lastResp = t
+	last, haveLast := f.lastTxn()
+	var lastResp txn
+	for i := len(f.trans) - 1; i >= 0; i-- {
+		if f.meta[i].respDone {
+			lastResp = f.tx(i)
+			break
 		}
 	}
 	sinceResp := func(at time.Time) string {
-		if lastResp == nil {
+		if lastResp.Transaction == nil {
 			return ""
 		}
 		return secs(at.Sub(lastResp.ResponseEndAt.Time)) + " after the last response"
@@ -297,7 +312,8 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	}
 
 	// 1. keepalive-race
-	for _, t := range f.txs {
+	for i := range f.trans {
+		t := f.tx(i)
 		if t.afterServerFIN && !t.respDone {
 			f.anomaly("request-after-server-fin")
 			ev := fmt.Sprintf("request %d (%s %s) was sent %s after the server's FIN, which came %s after the last response, and was never answered",
@@ -308,12 +324,12 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 			return ReasonKeepaliveRace, ev + advertised
 		}
 	}
-	if last != nil && !last.respDone && last.afterIdle {
+	if haveLast && !last.respDone && last.afterIdle {
 		switch {
 		case !sv.RstAt.IsZero() && (sv.FinAt.IsZero() || sv.RstAt.Before(sv.FinAt)) && !last.RequestStartAt.After(sv.RstAt):
 			f.anomaly("request-answered-by-server-rst")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
-				last.Index, secs(last.RequestStartAt.Sub(f.txs[last.Index-2].ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
+				last.Index, secs(last.RequestStartAt.Sub(f.trans[last.Index-2].ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
 		case finOK && finDir == tcpstate.ServerToClient && !last.RequestStartAt.After(finAt):
 			f.anomaly("request-lost-at-server-close")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
@@ -331,7 +347,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 			ev := who + " RST"
 			if s := sinceResp(rstAt); s != "" {
 				ev += " " + s
-			} else if len(f.txs) > 0 {
+			} else if len(f.trans) > 0 {
 				ev += " before any response"
 			} else {
 				ev += " with no request"
@@ -350,7 +366,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 		closer = "server"
 	}
 	inFlight := f.inFlightAt(finAt)
-	if last != nil && last.respDone {
+	if haveLast && last.respDone {
 		// 3. http10-no-keepalive: the request decides (an HTTP/1.0 response
 		// to an HTTP/1.1 request is said in the evidence of rule 7).
 		if last.RequestVersion == "HTTP/1.0" && !hasToken(last.RequestConnection, "keep-alive") {
@@ -372,16 +388,16 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 				last.Index, closer, sinceResp(finAt))
 		}
 	}
-	if inFlight == nil {
+	if inFlight.Transaction == nil {
 		idleFor := ""
-		if lastResp != nil {
+		if lastResp.Transaction != nil {
 			idleFor = " " + sinceResp(finAt)
 		} else {
 			idleFor = " with no request on the connection"
 		}
 		// 7. server-idle-timeout, 8. client-idle-close
 		if finDir == tcpstate.ServerToClient {
-			if last != nil && last.respDone && http10NoKeepAlive(last) {
+			if haveLast && last.respDone && http10NoKeepAlive(last) {
 				advertised += "; the server answered HTTP/1.0 without keep-alive, so it does not keep connections open"
 			}
 			return ReasonServerIdleTimeout, "server FIN" + idleFor + advertised
@@ -393,8 +409,9 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 
 // inFlightAt returns the first request started at or before t whose
 // response had not ended by t.
-func (f *flow) inFlightAt(t time.Time) *txn {
-	for _, x := range f.txs {
+func (f *flow) inFlightAt(t time.Time) txn {
+	for i := range f.trans {
+		x := f.tx(i)
 		if x.RequestStartAt.After(t) {
 			break
 		}
@@ -402,21 +419,27 @@ func (f *flow) inFlightAt(t time.Time) *txn {
 			return x
 		}
 	}
-	return nil
+	return txn{}
 }
 
 // maxRequests reports whether the server's advertised Keep-Alive max ran
 // out: response k advertised max=m and k+m requests were served (Apache
 // counts down), or a constant max=m was advertised and m were served.
 func (f *flow) maxRequests() (string, bool) {
-	n := len(f.txs)
+	n := len(f.trans)
 	lastK, lastMax, constant := 0, 0, true
 	first := -1
-	for _, t := range f.txs {
+	var prev *string // values repeat as one shared string: parse each once
+	var m *int
+	for i := range f.trans {
+		t := &f.trans[i]
 		if t.ResponseKeepAlive == nil {
 			continue
 		}
-		_, m := parseKeepAlive(*t.ResponseKeepAlive)
+		if t.ResponseKeepAlive != prev {
+			prev = t.ResponseKeepAlive
+			_, m = parseKeepAlive(*prev)
+		}
 		if m == nil {
 			continue
 		}

@@ -48,9 +48,8 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
 }
 
-// txn is a transaction being built.
-type txn struct {
-	Transaction
+// txMeta is what the analysis knows of a transaction beyond its record.
+type txMeta struct {
 	// Sequence numbers of this transaction's request and final response
 	// on their directions (0: none yet).
 	reqSeq, respSeq uint64
@@ -61,20 +60,34 @@ type txn struct {
 	afterServerFIN  bool // request bytes sent after the server's FIN
 }
 
-// flow follows the HTTP exchange of one connection.
+// txn is a view of one transaction: its record and what goes with it. It
+// is valid until the next transaction is added (the slices may move).
+type txn struct {
+	*Transaction
+	*txMeta
+}
+
+// flow follows the HTTP exchange of one connection. Transactions are kept
+// in two parallel slices, so that the record takes the first one as it is.
 type flow struct {
 	a          *Analyzer
 	req, resp  framer
-	txs        []*txn
-	nextResp   int  // index of the first transaction awaiting its final response
-	respTarget *txn // transaction the response being read belongs to
+	trans      []Transaction
+	meta       []txMeta
+	nextResp   int // index of the first transaction awaiting its final response
+	respTarget int // index of the transaction the response being read belongs to, or -1
 	anomalies  []string
 	stray      uint64
 	serverFIN  bool
+	lastURI    string  // the previous request's URI, shared when the next one repeats it
+	lastKA     *string // the last Keep-Alive value, shared while it repeats
 }
 
+// tx returns a view of transaction i.
+func (f *flow) tx(i int) txn { return txn{&f.trans[i], &f.meta[i]} }
+
 func newFlow(a *Analyzer) *flow {
-	f := &flow{a: a}
+	f := &flow{a: a, respTarget: -1}
 	f.req = framer{request: true, h: (*reqHandler)(f)}
 	f.resp = framer{h: (*respHandler)(f)}
 	return f
@@ -93,8 +106,8 @@ func (f *flow) anomaly(name string) {
 func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
 	if d == tcpstate.ClientToServer {
 		f.req.feed(b, t)
-		if f.serverFIN && f.req.msg != nil && len(f.txs) > 0 {
-			f.txs[len(f.txs)-1].afterServerFIN = true
+		if f.serverFIN && f.req.msg != nil && len(f.meta) > 0 {
+			f.meta[len(f.meta)-1].afterServerFIN = true
 		}
 		return
 	}
@@ -140,28 +153,38 @@ type reqHandler flow
 
 func (h *reqHandler) begin(m *message) {
 	f := (*flow)(h)
-	t := &txn{reqSeq: m.seq}
-	t.Index = len(f.txs) + 1
-	t.Method, t.URI, t.RequestVersion = intern(m.method), m.uri, intern(m.version)
-	t.RequestStartAt = At(m.start)
-	t.RequestConnection = internPtr(m.connection)
-	t.InterimStatuses = []int{}
-	t.afterServerFIN = f.serverFIN
-	if n := len(f.txs); n > 0 {
-		prev := f.txs[n-1]
-		if prev.respDone {
-			t.afterIdle = true
+	if string(m.uri) != f.lastURI {
+		f.lastURI = string(m.uri)
+	}
+	uri := f.lastURI
+	f.trans = append(f.trans, Transaction{
+		Index:             len(f.trans) + 1,
+		Method:            intern(m.method),
+		URI:               uri,
+		RequestVersion:    intern(m.version),
+		RequestStartAt:    At(m.start),
+		RequestConnection: m.connection,
+		InterimStatuses:   noInterim,
+	})
+	mt := txMeta{reqSeq: m.seq, afterServerFIN: f.serverFIN}
+	if n := len(f.meta); n > 0 {
+		if f.meta[n-1].respDone {
+			mt.afterIdle = true
 		} else {
-			t.Pipelined = true
+			f.trans[n].Pipelined = true
 		}
 	}
-	f.txs = append(f.txs, t)
+	f.meta = append(f.meta, mt)
 }
+
+// noInterim is the empty interim-status list every transaction starts with
+// (appending to it allocates, so sharing it is safe).
+var noInterim = []int{}
 
 func (h *reqHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
-	if t := f.lastTxn(); t != nil {
-		t.RequestConnection = internPtr(m.connection)
+	if n := len(f.trans); n > 0 {
+		f.trans[n-1].RequestConnection = m.connection
 	}
 	switch {
 	case m.chunked:
@@ -177,8 +200,8 @@ func (h *reqHandler) headers(m *message) (string, int64) {
 
 func (h *reqHandler) end(m *message) {
 	f := (*flow)(h)
-	t := f.lastTxn()
-	if t == nil || t.reqSeq != m.seq {
+	t, ok := f.lastTxn()
+	if !ok || t.reqSeq != m.seq {
 		return
 	}
 	t.reqDone = true
@@ -195,20 +218,21 @@ func (h *reqHandler) strayCRLF(n int) {
 	f.anomaly("stray-crlf")
 }
 
-func (f *flow) lastTxn() *txn {
-	if len(f.txs) == 0 {
-		return nil
+// lastTxn returns the last transaction, ok=false when there is none.
+func (f *flow) lastTxn() (txn, bool) {
+	if len(f.trans) == 0 {
+		return txn{}, false
 	}
-	return f.txs[len(f.txs)-1]
+	return f.tx(len(f.trans) - 1), true
 }
 
 type respHandler flow
 
 func (h *respHandler) begin(m *message) {
 	f := (*flow)(h)
-	f.respTarget = nil
-	if f.nextResp < len(f.txs) {
-		f.respTarget = f.txs[f.nextResp]
+	f.respTarget = -1
+	if f.nextResp < len(f.trans) {
+		f.respTarget = f.nextResp
 	} else {
 		f.anomaly("response-without-request")
 	}
@@ -216,9 +240,10 @@ func (h *respHandler) begin(m *message) {
 
 func (h *respHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
-	t := f.respTarget
+	var t *Transaction
 	method := ""
-	if t != nil {
+	if f.respTarget >= 0 {
+		t = &f.trans[f.respTarget]
 		method = t.Method
 	}
 	st := m.status
@@ -231,17 +256,24 @@ func (h *respHandler) headers(m *message) (string, int64) {
 	}
 	framing, n := responseFraming(method, m)
 	if t != nil {
-		t.respSeq = m.seq
+		f.meta[f.respTarget].respSeq = m.seq
 		t.Status, t.ResponseVersion = statusPtr(st), internPtr(&m.version)
 		t.ResponseStartAt = At(m.start)
-		t.ResponseConnection = internPtr(m.connection)
-		t.ResponseKeepAlive = internPtr(m.keepAlive)
+		t.ResponseConnection = m.connection
+		if m.hasKeepAlive {
+			// One string per distinct value on the connection.
+			if f.lastKA == nil || *f.lastKA != string(m.keepAlive) {
+				v := string(m.keepAlive)
+				f.lastKA = &v
+			}
+			t.ResponseKeepAlive = f.lastKA
+		}
 		fr := framing
 		if fr == framingTunnel {
 			fr = FramingNoBody
 			t.Tunnel = true
 		}
-		t.ResponseFraming = internPtr(&fr)
+		t.ResponseFraming = framingPtr(fr)
 	}
 	if framing == framingTunnel {
 		f.req.state = psTunnel
@@ -273,11 +305,11 @@ func responseFraming(method string, m *message) (string, int64) {
 
 func (h *respHandler) end(m *message) {
 	f := (*flow)(h)
-	t := f.respTarget
-	if m.interim || t == nil || t.respSeq != m.seq {
+	if m.interim || f.respTarget < 0 || f.meta[f.respTarget].respSeq != m.seq {
 		return
 	}
-	f.respTarget = nil
+	t := f.tx(f.respTarget)
+	f.respTarget = -1
 	t.respDone = true
 	t.ResponseEndAt = At(m.end)
 	t.ResponseBytes = m.bytes
@@ -323,6 +355,17 @@ func intern(s string) string {
 	return s
 }
 
+// sharedPtr returns the shared pointer to s when it is a common value,
+// else a new one.
+func sharedPtr(s string) *string {
+	if p, ok := interned[s]; ok {
+		return p
+	}
+	p := new(string) // not &s: that would move s to the heap on every call
+	*p = s
+	return p
+}
+
 func internPtr(s *string) *string {
 	if s == nil {
 		return nil
@@ -347,5 +390,10 @@ func statusPtr(st int) *int {
 	if st >= 0 && st < len(statuses) {
 		return &statuses[st]
 	}
-	return &st
+	p := new(int)
+	*p = st
+	return p
 }
+
+// framingPtr returns the shared pointer for a framing name.
+func framingPtr(fr string) *string { return sharedPtr(fr) }

@@ -38,19 +38,21 @@ type message struct {
 	gap        bool
 
 	// start line
-	method, uri, version string
-	status               int
+	method, version string
+	uri             []byte // valid during begin only
+	status          int
 
 	// headers httplife cares about
-	connection *string
-	keepAlive  *string
-	upgrade    bool
-	chunked    bool // Transfer-Encoding's final coding is chunked
-	te         bool // Transfer-Encoding present
-	cl         int64
-	hasCL      bool
-	framing    string
-	interim    bool // a 1xx other than 101
+	connection   *string // lower-cased; shared when common
+	keepAlive    []byte  // raw value, valid until the next message
+	hasKeepAlive bool
+	upgrade      bool
+	chunked      bool // Transfer-Encoding's final coding is chunked
+	te           bool // Transfer-Encoding present
+	cl           int64
+	hasCL        bool
+	framing      string
+	interim      bool // a 1xx other than 101
 
 	headerBytes int
 	badHeaders  bool
@@ -74,15 +76,17 @@ type framer struct {
 	request bool
 	h       handler
 	state   pstate
-	line    []byte
-	lineLen int // bytes of the current line, kept or not
+	line    []byte // storage of a line split across segments
+	cur     []byte // the current line: line, or the packet bytes when it came whole
+	lineLen int    // bytes of the current line, kept or not
 	lineEnd bool
 	lineAt  time.Time
 	rem     int64    // body or chunk bytes still expected
 	msg     *message // the message being read, or nil
 	buf     message  // storage msg points to
 	nmsg    uint64
-	seen    bool // a valid start line was seen on this direction
+	seen    bool   // a valid start line was seen on this direction
+	kaBuf   []byte // storage of the message's Keep-Alive value
 }
 
 // feed consumes b, carried by a packet captured at t.
@@ -188,24 +192,34 @@ func (f *framer) takeLine(b []byte, t time.Time) int {
 	if i := bytes.IndexByte(b, '\n'); i >= 0 {
 		n = i + 1
 		f.lineEnd = true
+		if f.lineLen == 0 && n <= maxLine {
+			// The whole line is in this segment: no copy. The caller
+			// reads it before feed returns.
+			f.cur, f.lineLen = b[:n], n
+			return n
+		}
 	}
 	if room := maxLine - len(f.line); room > 0 {
 		k := n
 		if k > room {
 			k = room
 		}
+		if f.line == nil {
+			f.line = make([]byte, 0, 128)
+		}
 		f.line = append(f.line, b[:k]...)
 	}
 	f.lineLen += n
+	f.cur = f.line
 	return n
 }
 
 func (f *framer) lineDone() bool { return f.lineEnd }
 
-func (f *framer) resetLine() { f.line, f.lineLen, f.lineEnd = f.line[:0], 0, false }
+func (f *framer) resetLine() { f.line, f.cur, f.lineLen, f.lineEnd = f.line[:0], nil, 0, false }
 
 func (f *framer) trimLine() []byte {
-	l := f.line
+	l := f.cur
 	if len(l) > 0 && l[len(l)-1] == '\n' {
 		l = l[:len(l)-1]
 	}
@@ -281,7 +295,7 @@ func (f *framer) startLine(line []byte) {
 	f.seen = true
 	if f.request {
 		m, u, v, _ := parseRequestLine(line)
-		f.msg.method, f.msg.uri, f.msg.version = internBytes(m), string(u), internBytes(v)
+		f.msg.method, f.msg.uri, f.msg.version = internBytes(m), u, internBytes(v)
 	} else {
 		v, st, _ := parseStatusLine(line)
 		f.msg.version, f.msg.status = internBytes(v), st
@@ -306,10 +320,10 @@ func (f *framer) header(line []byte) {
 		if m.connection != nil {
 			v = *m.connection + ", " + v
 		}
-		m.connection = &v
+		m.connection = sharedPtr(v)
 	case asciiEqualFold(name, "keep-alive"):
-		val := string(raw)
-		m.keepAlive = &val
+		f.kaBuf = append(f.kaBuf[:0], raw...)
+		m.keepAlive, m.hasKeepAlive = f.kaBuf, true
 	case asciiEqualFold(name, "content-length"):
 		n, err := parseDecimal(raw)
 		if err != nil || n < 0 {

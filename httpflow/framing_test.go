@@ -16,7 +16,7 @@ type recorder struct {
 
 func (r *recorder) begin(m *message) {
 	if m.method != "" {
-		r.events = append(r.events, "begin "+m.method+" "+m.uri)
+		r.events = append(r.events, "begin "+m.method+" "+string(m.uri))
 	} else {
 		r.events = append(r.events, fmt.Sprintf("begin %d", m.status))
 	}

@@ -107,11 +107,13 @@ func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progre
 	}
 }
 
-// batch carries decoded segments from the reader to the analysis, with
-// their payloads copied into one buffer.
+// batch carries decoded segments from the reader to the analysis. Their
+// payloads point into the source's blocks (held until the batch is
+// analysed) or, for sources that reuse their buffer, into data.
 type batch struct {
-	segs []capture.Segment
-	data []byte
+	segs   []capture.Segment
+	data   []byte
+	blocks []*capture.Block
 }
 
 const (
@@ -125,8 +127,9 @@ func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progres
 	full := make(chan *batch, 4)
 	free := make(chan *batch, 6)
 	for i := 0; i < cap(free); i++ {
-		free <- &batch{segs: make([]capture.Segment, 0, batchSegs), data: make([]byte, 0, batchBytes)}
+		free <- &batch{segs: make([]capture.Segment, 0, batchSegs)}
 	}
+	holder, _ := src.(capture.Holder)
 	var rerr error
 	var open atomic.Int64
 	go func() {
@@ -139,17 +142,32 @@ func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progres
 				rerr = err
 				break
 			}
-			if len(b.segs) == cap(b.segs) || len(b.data)+len(seg.Payload) > cap(b.data) {
+			if len(b.segs) == cap(b.segs) || (len(b.data) > 0 && len(b.data)+len(seg.Payload) > batchBytes) {
 				full <- b
 				b = <-free
 			}
 			s := *seg
-			if len(seg.Payload) <= cap(b.data)-len(b.data) {
-				off := len(b.data)
-				b.data = append(b.data, seg.Payload...)
-				s.Payload = b.data[off:len(b.data):len(b.data)]
-			} else {
-				s.Payload = append([]byte(nil), seg.Payload...) // larger than a batch
+			var blk *capture.Block
+			if holder != nil && len(seg.Payload) > 0 {
+				blk = holder.PayloadBlock()
+			}
+			switch {
+			case blk != nil:
+				if k := len(b.blocks); k == 0 || b.blocks[k-1] != blk {
+					blk.Retain()
+					b.blocks = append(b.blocks, blk)
+				}
+			case len(seg.Payload) > 0:
+				if b.data == nil {
+					b.data = make([]byte, 0, batchBytes)
+				}
+				if len(seg.Payload) <= cap(b.data)-len(b.data) {
+					off := len(b.data)
+					b.data = append(b.data, seg.Payload...)
+					s.Payload = b.data[off:len(b.data):len(b.data)]
+				} else {
+					s.Payload = append([]byte(nil), seg.Payload...) // larger than a batch
+				}
 			}
 			b.segs = append(b.segs, s)
 			n++
@@ -163,9 +181,14 @@ func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progres
 	for b := range full {
 		for i := range b.segs {
 			tab.Add(&b.segs[i])
+			b.segs[i].Payload = nil
 		}
 		open.Store(int64(tab.Open()))
-		b.segs, b.data = b.segs[:0], b.data[:0]
+		for i, blk := range b.blocks {
+			blk.Release()
+			b.blocks[i] = nil
+		}
+		b.segs, b.data, b.blocks = b.segs[:0], b.data[:0], b.blocks[:0]
 		free <- b
 	}
 	return rerr
