@@ -9,6 +9,54 @@ import (
 	"github.com/httplife/httplife/tcpstate"
 )
 
+// expand turns the stored transactions into the record's, with what goes
+// with them in f.meta; f.rec is the record's slice.
+func (f *flow) expand() []Transaction {
+	n := f.txs.n
+	f.rec, f.meta = make([]Transaction, n), make([]txMeta, n)
+	for i := 0; i < n; i++ {
+		c, t := f.txs.at(i), &f.rec[i]
+		*t = Transaction{
+			Index:              i + 1,
+			Method:             f.strs.str(c.method),
+			URI:                f.strs.str(c.uri),
+			RequestVersion:     f.strs.str(c.reqVer),
+			ResponseVersion:    f.strs.ptr(c.respVer),
+			RequestStartAt:     f.clk.at(c.reqStart),
+			RequestEndAt:       f.clk.at(c.reqEnd),
+			ResponseStartAt:    f.clk.at(c.respStart),
+			ResponseEndAt:      f.clk.at(c.respEnd),
+			RequestBytes:       c.reqBytes,
+			ResponseBytes:      c.respBytes,
+			RequestConnection:  f.strs.ptr(c.reqConn),
+			ResponseConnection: f.strs.ptr(c.respConn),
+			ResponseKeepAlive:  f.strs.ptr(c.respKA),
+			ResponseFraming:    f.strs.ptr(c.framing),
+			InterimStatuses:    noInterim,
+			Pipelined:          c.pipelined,
+			Complete:           c.complete,
+			Tunnel:             c.tunnel,
+		}
+		if c.status != 0 {
+			t.Status = statusPtr(int(c.status))
+		}
+		if c.interim != 0 {
+			t.InterimStatuses = f.interims[c.interim-1]
+		}
+		f.meta[i] = txMeta{reqSeq: c.reqSeq, respSeq: c.respSeq, reqDone: c.reqDone, respDone: c.respDone,
+			reqComplete: c.reqComplete, afterIdle: c.afterIdle, afterServerFIN: c.afterServerFIN}
+	}
+	return f.rec
+}
+
+// lastTxn returns the record's last transaction, ok=false when there is none.
+func (f *flow) lastTxn() (txn, bool) {
+	if len(f.rec) == 0 {
+		return txn{}, false
+	}
+	return f.tx(len(f.rec) - 1), true
+}
+
 // record builds the CONNECTION object from the flow and the TCP facts.
 func (f *flow) record(c *tcpstate.Conn) *Connection {
 	cl, sv := c.Client(), c.Server()
@@ -25,7 +73,7 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		TCPKeepaliveProbes: PerSide{cl.KeepaliveProbes, sv.KeepaliveProbes},
 		Retransmissions:    PerSide{cl.Retransmissions, sv.Retransmissions},
 		MissingBytes:       PerSide{cl.MissingBytes, sv.MissingBytes},
-		Transactions:       f.trans,
+		Transactions:       f.expand(),
 		IdlePeriods:        []Idle{},
 		StrayCRLFBytes:     f.stray,
 	}
@@ -37,20 +85,17 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		}
 		r.Handshake = h
 	}
-	if r.Transactions == nil {
-		r.Transactions = []Transaction{}
-	}
-	think := make([]Seconds, len(f.trans)) // one allocation for every server_time_s
+	think := make([]Seconds, len(f.rec)) // one allocation for every server_time_s
 	idles := 0
-	for i := range f.meta {
-		if i > 0 && f.meta[i].afterIdle {
+	for i := 1; i < len(f.meta); i++ {
+		if f.meta[i].afterIdle {
 			idles++
 		}
 	}
 	if idles > 0 {
 		r.IdlePeriods = make([]Idle, 0, idles)
 	}
-	for i := range f.trans {
+	for i := range r.Transactions {
 		t := f.tx(i)
 		if t.respDone && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
 			if d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time)); d >= 0 {
@@ -59,11 +104,11 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 			}
 		}
 		if i > 0 && t.afterIdle {
-			prev := &f.trans[i-1]
+			prev := &r.Transactions[i-1]
 			r.IdlePeriods = append(r.IdlePeriods, idle(prev.Index, prev.ResponseEndAt.Time, t.RequestStartAt.Time))
 		}
 		if !t.respDone {
-			if i == len(f.trans)-1 {
+			if i == len(f.rec)-1 {
 				f.anomaly("last-request-unanswered")
 			} else {
 				f.anomaly("request-unanswered")
@@ -104,8 +149,8 @@ func idle(after int, from, to time.Time) Idle {
 // persistence after the last transaction.
 func (f *flow) keepAlive() KeepAlive {
 	var ka KeepAlive
-	for i := len(f.trans) - 1; i >= 0; i-- {
-		if v := f.trans[i].ResponseKeepAlive; v != nil {
+	for i := len(f.rec) - 1; i >= 0; i-- {
+		if v := (&f.rec[i]).ResponseKeepAlive; v != nil {
 			ka.AdvertisedTimeout, ka.AdvertisedMax = parseKeepAlive(*v)
 			break
 		}
@@ -194,7 +239,7 @@ func (f *flow) finalIdle(c *tcpstate.Conn) *Idle {
 		return nil
 	}
 	after, start := 0, time.Time{}
-	for i := range f.trans {
+	for i := 0; i < len(f.rec); i++ {
 		t := f.tx(i)
 		if t.respDone && !t.ResponseEndAt.After(end) && !t.ResponseEndAt.Before(start) {
 			after, start = t.Index, t.ResponseEndAt.Time
@@ -294,8 +339,8 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	_, _, rstOK := c.FirstRST()
 	last, haveLast := f.lastTxn()
 	var lastResp txn
-	for i := len(f.trans) - 1; i >= 0; i-- {
-		if f.meta[i].respDone {
+	for i := len(f.rec) - 1; i >= 0; i-- {
+		if (&f.meta[i]).respDone {
 			lastResp = f.tx(i)
 			break
 		}
@@ -312,7 +357,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	}
 
 	// 1. keepalive-race
-	for i := range f.trans {
+	for i := 0; i < len(f.rec); i++ {
 		t := f.tx(i)
 		if t.afterServerFIN && !t.respDone {
 			f.anomaly("request-after-server-fin")
@@ -329,7 +374,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 		case !sv.RstAt.IsZero() && (sv.FinAt.IsZero() || sv.RstAt.Before(sv.FinAt)) && !last.RequestStartAt.After(sv.RstAt):
 			f.anomaly("request-answered-by-server-rst")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
-				last.Index, secs(last.RequestStartAt.Sub(f.trans[last.Index-2].ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
+				last.Index, secs(last.RequestStartAt.Sub((&f.rec[last.Index-2]).ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
 		case finOK && finDir == tcpstate.ServerToClient && !last.RequestStartAt.After(finAt):
 			f.anomaly("request-lost-at-server-close")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
@@ -347,7 +392,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 			ev := who + " RST"
 			if s := sinceResp(rstAt); s != "" {
 				ev += " " + s
-			} else if len(f.trans) > 0 {
+			} else if len(f.rec) > 0 {
 				ev += " before any response"
 			} else {
 				ev += " with no request"
@@ -410,7 +455,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 // inFlightAt returns the first request started at or before t whose
 // response had not ended by t.
 func (f *flow) inFlightAt(t time.Time) txn {
-	for i := range f.trans {
+	for i := 0; i < len(f.rec); i++ {
 		x := f.tx(i)
 		if x.RequestStartAt.After(t) {
 			break
@@ -426,13 +471,13 @@ func (f *flow) inFlightAt(t time.Time) txn {
 // out: response k advertised max=m and k+m requests were served (Apache
 // counts down), or a constant max=m was advertised and m were served.
 func (f *flow) maxRequests() (string, bool) {
-	n := len(f.trans)
+	n := len(f.rec)
 	lastK, lastMax, constant := 0, 0, true
 	first := -1
 	var prev *string // values repeat as one shared string: parse each once
 	var m *int
-	for i := range f.trans {
-		t := &f.trans[i]
+	for i := 0; i < n; i++ {
+		t := (&f.rec[i])
 		if t.ResponseKeepAlive == nil {
 			continue
 		}

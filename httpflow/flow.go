@@ -48,10 +48,9 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
 }
 
-// txMeta is what the analysis knows of a transaction beyond its record.
+// txMeta is what the record needs to know of a transaction beyond its
+// Transaction fields.
 type txMeta struct {
-	// Sequence numbers of this transaction's request and final response
-	// on their directions (0: none yet).
 	reqSeq, respSeq uint64
 	reqDone         bool // request ended (complete or cut)
 	respDone        bool // final response ended
@@ -60,31 +59,33 @@ type txMeta struct {
 	afterServerFIN  bool // request bytes sent after the server's FIN
 }
 
-// txn is a view of one transaction: its record and what goes with it. It
-// is valid until the next transaction is added (the slices may move).
+// txn is a view of one transaction of the record being built.
 type txn struct {
 	*Transaction
 	*txMeta
 }
 
-// flow follows the HTTP exchange of one connection. Transactions are kept
-// in two parallel slices, so that the record takes the first one as it is.
+// flow follows the HTTP exchange of one connection.
 type flow struct {
 	a          *Analyzer
 	req, resp  framer
-	trans      []Transaction
-	meta       []txMeta
-	nextResp   int // index of the first transaction awaiting its final response
-	respTarget int // index of the transaction the response being read belongs to, or -1
+	txs        txStore
+	strs       strTable
+	clk        clock
+	interims   [][]int // interim statuses, for the few transactions that have them
+	nextResp   int     // index of the first transaction awaiting its final response
+	respTarget int     // index of the transaction the response being read belongs to, or -1
 	anomalies  []string
 	stray      uint64
 	serverFIN  bool
-	lastURI    string  // the previous request's URI, shared when the next one repeats it
-	lastKA     *string // the last Keep-Alive value, shared while it repeats
+
+	// The record's transactions, expanded from txs when the connection is done.
+	rec  []Transaction
+	meta []txMeta
 }
 
-// tx returns a view of transaction i.
-func (f *flow) tx(i int) txn { return txn{&f.trans[i], &f.meta[i]} }
+// tx returns a view of transaction i of the record being built.
+func (f *flow) tx(i int) txn { return txn{&f.rec[i], &f.meta[i]} }
 
 func newFlow(a *Analyzer) *flow {
 	f := &flow{a: a, respTarget: -1}
@@ -106,8 +107,8 @@ func (f *flow) anomaly(name string) {
 func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
 	if d == tcpstate.ClientToServer {
 		f.req.feed(b, t)
-		if f.serverFIN && f.req.msg != nil && len(f.meta) > 0 {
-			f.meta[len(f.meta)-1].afterServerFIN = true
+		if f.serverFIN && f.req.msg != nil && f.txs.n > 0 {
+			f.txs.last().afterServerFIN = true
 		}
 		return
 	}
@@ -144,6 +145,7 @@ func (f *flow) Done(c *tcpstate.Conn) {
 	f.req.close(false)
 	f.resp.close(false)
 	rec := f.record(c)
+	f.txs, f.rec, f.meta = txStore{}, nil, nil // the record has its own copy
 	if f.a.emit != nil {
 		f.a.emit(rec)
 	}
@@ -153,38 +155,41 @@ type reqHandler flow
 
 func (h *reqHandler) begin(m *message) {
 	f := (*flow)(h)
-	if string(m.uri) != f.lastURI {
-		f.lastURI = string(m.uri)
+	c := ctx{
+		method:         f.strs.refString(m.method),
+		uri:            f.strs.ref(m.uri),
+		reqVer:         f.strs.refString(m.version),
+		reqStart:       f.clk.off(m.start),
+		reqEnd:         noTime,
+		respStart:      noTime,
+		respEnd:        noTime,
+		reqSeq:         m.seq,
+		afterServerFIN: f.serverFIN,
 	}
-	uri := f.lastURI
-	f.trans = append(f.trans, Transaction{
-		Index:             len(f.trans) + 1,
-		Method:            intern(m.method),
-		URI:               uri,
-		RequestVersion:    intern(m.version),
-		RequestStartAt:    At(m.start),
-		RequestConnection: m.connection,
-		InterimStatuses:   noInterim,
-	})
-	mt := txMeta{reqSeq: m.seq, afterServerFIN: f.serverFIN}
-	if n := len(f.meta); n > 0 {
-		if f.meta[n-1].respDone {
-			mt.afterIdle = true
+	if m.hasConnection {
+		c.reqConn = f.strs.refString(m.connection)
+	}
+	if prev := f.txs.last(); prev != nil {
+		if prev.respDone {
+			c.afterIdle = true
 		} else {
-			f.trans[n].Pipelined = true
+			c.pipelined = true
 		}
 	}
-	f.meta = append(f.meta, mt)
+	f.txs.add(c)
 }
 
-// noInterim is the empty interim-status list every transaction starts with
+// noInterim is the empty interim-status list of most transactions
 // (appending to it allocates, so sharing it is safe).
 var noInterim = []int{}
 
 func (h *reqHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
-	if n := len(f.trans); n > 0 {
-		f.trans[n-1].RequestConnection = m.connection
+	if c := f.txs.last(); c != nil {
+		c.reqConn = 0
+		if m.hasConnection {
+			c.reqConn = f.strs.refString(m.connection)
+		}
 	}
 	switch {
 	case m.chunked:
@@ -200,14 +205,14 @@ func (h *reqHandler) headers(m *message) (string, int64) {
 
 func (h *reqHandler) end(m *message) {
 	f := (*flow)(h)
-	t, ok := f.lastTxn()
-	if !ok || t.reqSeq != m.seq {
+	c := f.txs.last()
+	if c == nil || c.reqSeq != m.seq {
 		return
 	}
-	t.reqDone = true
-	t.reqComplete = m.complete
-	t.RequestEndAt = At(m.end)
-	t.RequestBytes = m.bytes
+	c.reqDone = true
+	c.reqComplete = m.complete
+	c.reqEnd = f.clk.off(m.end)
+	c.reqBytes = m.bytes
 }
 
 func (h *reqHandler) anomaly(name string) { (*flow)(h).anomaly(name) }
@@ -218,20 +223,12 @@ func (h *reqHandler) strayCRLF(n int) {
 	f.anomaly("stray-crlf")
 }
 
-// lastTxn returns the last transaction, ok=false when there is none.
-func (f *flow) lastTxn() (txn, bool) {
-	if len(f.trans) == 0 {
-		return txn{}, false
-	}
-	return f.tx(len(f.trans) - 1), true
-}
-
 type respHandler flow
 
 func (h *respHandler) begin(m *message) {
 	f := (*flow)(h)
 	f.respTarget = -1
-	if f.nextResp < len(f.trans) {
+	if f.nextResp < f.txs.n {
 		f.respTarget = f.nextResp
 	} else {
 		f.anomaly("response-without-request")
@@ -240,40 +237,43 @@ func (h *respHandler) begin(m *message) {
 
 func (h *respHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
-	var t *Transaction
+	var c *ctx
 	method := ""
 	if f.respTarget >= 0 {
-		t = &f.trans[f.respTarget]
-		method = t.Method
+		c = f.txs.at(f.respTarget)
+		method = f.strs.str(c.method)
 	}
 	st := m.status
 	if st >= 100 && st < 200 && st != 101 {
 		m.interim = true
-		if t != nil {
-			t.InterimStatuses = append(t.InterimStatuses, st)
+		if c != nil {
+			if c.interim == 0 {
+				f.interims = append(f.interims, nil)
+				c.interim = uint32(len(f.interims))
+			}
+			f.interims[c.interim-1] = append(f.interims[c.interim-1], st)
 		}
 		return FramingNoBody, 0
 	}
 	framing, n := responseFraming(method, m)
-	if t != nil {
-		f.meta[f.respTarget].respSeq = m.seq
-		t.Status, t.ResponseVersion = statusPtr(st), internPtr(&m.version)
-		t.ResponseStartAt = At(m.start)
-		t.ResponseConnection = m.connection
+	if c != nil {
+		c.respSeq = m.seq
+		c.status = uint16(st) // parseStatusLine: 100..999
+		c.respVer = f.strs.refString(m.version)
+		c.respStart = f.clk.off(m.start)
+		c.respConn = 0
+		if m.hasConnection {
+			c.respConn = f.strs.refString(m.connection)
+		}
 		if m.hasKeepAlive {
-			// One string per distinct value on the connection.
-			if f.lastKA == nil || *f.lastKA != string(m.keepAlive) {
-				v := string(m.keepAlive)
-				f.lastKA = &v
-			}
-			t.ResponseKeepAlive = f.lastKA
+			c.respKA = f.strs.ref(m.keepAlive)
 		}
 		fr := framing
 		if fr == framingTunnel {
 			fr = FramingNoBody
-			t.Tunnel = true
+			c.tunnel = true
 		}
-		t.ResponseFraming = framingPtr(fr)
+		c.framing = f.strs.refString(fr)
 	}
 	if framing == framingTunnel {
 		f.req.state = psTunnel
@@ -305,15 +305,18 @@ func responseFraming(method string, m *message) (string, int64) {
 
 func (h *respHandler) end(m *message) {
 	f := (*flow)(h)
-	if m.interim || f.respTarget < 0 || f.meta[f.respTarget].respSeq != m.seq {
+	if m.interim || f.respTarget < 0 {
 		return
 	}
-	t := f.tx(f.respTarget)
+	c := f.txs.at(f.respTarget)
+	if c.respSeq != m.seq {
+		return
+	}
 	f.respTarget = -1
-	t.respDone = true
-	t.ResponseEndAt = At(m.end)
-	t.ResponseBytes = m.bytes
-	t.Complete = t.reqComplete && m.complete
+	c.respDone = true
+	c.respEnd = f.clk.off(m.end)
+	c.respBytes = m.bytes
+	c.complete = c.reqComplete && m.complete
 	f.nextResp++
 }
 
@@ -327,57 +330,16 @@ func (h *respHandler) anomaly(name string) {
 
 func (h *respHandler) strayCRLF(n int) {}
 
-// Common header values and tokens, shared by every transaction that has
-// them instead of one copy each.
-var interned = func() map[string]*string {
-	m := map[string]*string{}
-	for _, v := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
-		"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade",
-		FramingContentLength, FramingChunked, FramingClose, FramingNoBody} {
-		v := v
-		m[v] = &v
-	}
-	return m
-}()
-
-// internBytes returns the shared string for b, or a new one.
+// internBytes returns the shared string for b when it is a common value,
+// else a new one.
 func internBytes(b []byte) string {
-	if p, ok := interned[string(b)]; ok { // no allocation for the lookup
-		return *p
+	if r, ok := commonRef[string(b)]; ok { // no allocation for the lookup
+		return common[r-1]
 	}
 	return string(b)
 }
 
-func intern(s string) string {
-	if p, ok := interned[s]; ok {
-		return *p
-	}
-	return s
-}
-
-// sharedPtr returns the shared pointer to s when it is a common value,
-// else a new one.
-func sharedPtr(s string) *string {
-	if p, ok := interned[s]; ok {
-		return p
-	}
-	p := new(string) // not &s: that would move s to the heap on every call
-	*p = s
-	return p
-}
-
-func internPtr(s *string) *string {
-	if s == nil {
-		return nil
-	}
-	if p, ok := interned[*s]; ok {
-		return p
-	}
-	v := *s
-	return &v
-}
-
-var statuses [600]int
+var statuses [1000]int
 
 func init() {
 	for i := range statuses {
@@ -394,6 +356,3 @@ func statusPtr(st int) *int {
 	*p = st
 	return p
 }
-
-// framingPtr returns the shared pointer for a framing name.
-func framingPtr(fr string) *string { return sharedPtr(fr) }

@@ -43,16 +43,17 @@ type message struct {
 	status          int
 
 	// headers httplife cares about
-	connection   *string // lower-cased; shared when common
-	keepAlive    []byte  // raw value, valid until the next message
-	hasKeepAlive bool
-	upgrade      bool
-	chunked      bool // Transfer-Encoding's final coding is chunked
-	te           bool // Transfer-Encoding present
-	cl           int64
-	hasCL        bool
-	framing      string
-	interim      bool // a 1xx other than 101
+	connection    string // lower-cased, when hasConnection
+	hasConnection bool
+	keepAlive     []byte // raw value, valid until the next message
+	hasKeepAlive  bool
+	upgrade       bool
+	chunked       bool // Transfer-Encoding's final coding is chunked
+	te            bool // Transfer-Encoding present
+	cl            int64
+	hasCL         bool
+	framing       string
+	interim       bool // a 1xx other than 101
 
 	headerBytes int
 	badHeaders  bool
@@ -317,10 +318,10 @@ func (f *framer) header(line []byte) {
 	switch {
 	case asciiEqualFold(name, "connection"):
 		v := lowerIntern(raw)
-		if m.connection != nil {
-			v = *m.connection + ", " + v
+		if m.hasConnection {
+			v = m.connection + ", " + v
 		}
-		m.connection = sharedPtr(v)
+		m.connection, m.hasConnection = v, true
 	case asciiEqualFold(name, "keep-alive"):
 		f.kaBuf = append(f.kaBuf[:0], raw...)
 		m.keepAlive, m.hasKeepAlive = f.kaBuf, true

@@ -53,23 +53,35 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 	}
 	cfg.TCP.TwoMSL = cfg.TwoMSL
 	sb := NewSummaryBuilder()
-	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL}, func(c *Connection) {
+	deliver := func(c *Connection) {
 		sb.Add(c)
 		if emit != nil {
 			emit(c)
 		}
-	})
+	}
+	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
+	var out *emitter
+	if parallel {
+		// The summary and the caller's emit (encoding, writing) run on a
+		// goroutine of their own, records in the order they finished.
+		out = newEmitter(deliver)
+		deliver = out.send
+	}
+	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL}, deliver)
 	tab := tcpstate.NewTable(cfg.TCP, an.Factory())
 	var err error
-	if cfg.Sequential || runtime.GOMAXPROCS(0) < 2 {
-		err = runSequential(src, tab, cfg.Progress)
-	} else {
+	if parallel {
 		err = runPipelined(src, tab, cfg.Progress)
+	} else {
+		err = runSequential(src, tab, cfg.Progress)
 	}
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
 	tab.Flush()
+	if out != nil {
+		out.close()
+	}
 	st := src.Stats()
 	res := &Result{
 		Capture: captureInfo(st, tab.Stats()),
@@ -105,6 +117,49 @@ func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progre
 			progress(Progress{Packets: st.Packets, Bytes: st.Bytes, Open: tab.Open()})
 		}
 	}
+}
+
+// emitter passes records to a function on a goroutine of its own, in the
+// order they were sent, a few at a time.
+type emitter struct {
+	ch   chan []*Connection
+	buf  []*Connection
+	done chan struct{}
+}
+
+const emitBatch = 64
+
+func newEmitter(f func(*Connection)) *emitter {
+	e := &emitter{ch: make(chan []*Connection, 8), done: make(chan struct{})}
+	go func() {
+		defer close(e.done)
+		for recs := range e.ch {
+			for _, c := range recs {
+				f(c)
+			}
+		}
+	}()
+	return e
+}
+
+func (e *emitter) send(c *Connection) {
+	if e.buf == nil {
+		e.buf = make([]*Connection, 0, emitBatch)
+	}
+	e.buf = append(e.buf, c)
+	if len(e.buf) == emitBatch {
+		e.ch <- e.buf
+		e.buf = nil
+	}
+}
+
+// close sends what is left and waits until every record was passed on.
+func (e *emitter) close() {
+	if len(e.buf) > 0 {
+		e.ch <- e.buf
+	}
+	close(e.ch)
+	<-e.done
 }
 
 // batch carries decoded segments from the reader to the analysis. Their

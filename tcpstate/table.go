@@ -298,6 +298,7 @@ func (t *Table) done(c *Conn) {
 	}
 	if st := c.sink(); st != nil {
 		st.Done(c)
+		c.stream = nil // queues may still point at c: let the stream's memory go
 	}
 }
 

@@ -3,8 +3,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 )
 
 // softMemoryLimit keeps the garbage collector's headroom small: the live
@@ -17,6 +19,22 @@ const softMemoryLimit = 80 << 20
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit)
+	}
+	// HTTPLIFE_CPUPROFILE=FILE writes a CPU profile of the run (for
+	// `go tool pprof`), for performance work and reports.
+	if path := os.Getenv("HTTPLIFE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "httplife: HTTPLIFE_CPUPROFILE:", err)
+			os.Exit(exitUsage)
+		}
+		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+		pprof.StopCPUProfile()
+		f.Close()
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -1,0 +1,211 @@
+package httpflow
+
+import (
+	"math"
+	"math/bits"
+	"time"
+)
+
+// The transactions of an open connection are kept in a compact form with
+// no pointers: the garbage collector never scans them, however many
+// requests a keep-alive connection carries, and each takes 112 bytes
+// instead of a Transaction's 256. The record expands them once, when the
+// connection is done.
+
+// sref names a string of a flow: 0 is none (a nil pointer in the record),
+// 1..len(common) a common value, above that one of the flow's own strings.
+type sref uint32
+
+// common lists the values most messages carry, shared by every flow.
+var common = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
+	"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade",
+	FramingContentLength, FramingChunked, FramingClose, FramingNoBody}
+
+// commonRef maps a common value to its sref, and commonPtr holds the one
+// pointer every record shares for it.
+var (
+	commonRef = func() map[string]sref {
+		m := make(map[string]sref, len(common))
+		for i, s := range common {
+			m[s] = sref(i + 1)
+		}
+		return m
+	}()
+	commonPtr = func() []*string {
+		p := make([]*string, len(common))
+		for i := range common {
+			p[i] = &common[i]
+		}
+		return p
+	}()
+)
+
+// noTime marks a time not seen (yet).
+const noTime = math.MinInt64
+
+// ctx is one transaction while its connection is open.
+type ctx struct {
+	// Capture times as offsets from the flow's base time; noTime: none.
+	reqStart, reqEnd, respStart, respEnd int64
+	reqBytes, respBytes                  int64
+	// Sequence numbers of the request and final response on their
+	// directions (0: none yet).
+	reqSeq, respSeq                    uint64
+	method, uri, reqVer, respVer       sref
+	reqConn, respConn, respKA, framing sref
+	interim                            uint32 // 1-based index into flow.interims; 0: none
+	status                             uint16 // 0: no final response yet
+	pipelined, complete, tunnel        bool
+	reqDone, respDone, reqComplete     bool // request ended (complete or cut); final response ended
+	afterIdle, afterServerFIN          bool // started after the previous response ended; bytes after the server's FIN
+}
+
+// txStore holds a connection's transactions in chunks that never move:
+// 4, 8, 16 and 32 transactions, then 64 each. A connection with thousands
+// of requests (a keep-alive pool) grows without copying what it has, and a
+// connection with one request costs one small chunk.
+type txStore struct {
+	n      int
+	chunks [][]ctx
+}
+
+const (
+	txFirstChunk = 4
+	txSmallTotal = 60 // transactions in the four growing chunks: 4+8+16+32
+	txBigChunk   = 64
+)
+
+// chunkOf returns the chunk and the offset in it of transaction i (0-based).
+func chunkOf(i int) (k, off int) {
+	if i < txSmallTotal {
+		k = bits.Len(uint(i/txFirstChunk+1)) - 1
+		return k, i - txFirstChunk*(1<<k-1)
+	}
+	i -= txSmallTotal
+	return 4 + i/txBigChunk, i % txBigChunk
+}
+
+func chunkSize(k int) int {
+	if k < 4 {
+		return txFirstChunk << k
+	}
+	return txBigChunk
+}
+
+// add appends a transaction and returns it.
+func (s *txStore) add(t ctx) *ctx {
+	k, off := chunkOf(s.n)
+	if k == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]ctx, chunkSize(k)))
+	}
+	s.chunks[k][off] = t
+	s.n++
+	return &s.chunks[k][off]
+}
+
+// at returns transaction i (0-based).
+func (s *txStore) at(i int) *ctx {
+	k, off := chunkOf(i)
+	return &s.chunks[k][off]
+}
+
+// last returns the last transaction, or nil.
+func (s *txStore) last() *ctx {
+	if s.n == 0 {
+		return nil
+	}
+	return s.at(s.n - 1)
+}
+
+// strTable holds a flow's strings other than the common ones, with the
+// pointer each record field shares.
+type strTable struct {
+	strs []string
+	ptrs []*string
+}
+
+// ref returns the sref of b: a common value, the string last stored (URIs
+// and header values repeat on a connection), or a new entry.
+func (t *strTable) ref(b []byte) sref {
+	if r, ok := commonRef[string(b)]; ok { // no allocation for the lookup
+		return r
+	}
+	if n := len(t.strs); n > 0 && t.strs[n-1] == string(b) {
+		return sref(len(common) + n)
+	}
+	for i := len(t.strs) - 2; i >= 0 && i >= len(t.strs)-4; i-- {
+		if t.strs[i] == string(b) {
+			return sref(len(common) + i + 1)
+		}
+	}
+	t.strs = append(t.strs, string(b))
+	return sref(len(common) + len(t.strs))
+}
+
+// refString is ref for a string.
+func (t *strTable) refString(s string) sref {
+	if r, ok := commonRef[s]; ok {
+		return r
+	}
+	if n := len(t.strs); n > 0 && t.strs[n-1] == s {
+		return sref(len(common) + n)
+	}
+	t.strs = append(t.strs, s)
+	return sref(len(common) + len(t.strs))
+}
+
+// str returns the string r names ("" for none).
+func (t *strTable) str(r sref) string {
+	switch {
+	case r == 0:
+		return ""
+	case int(r) <= len(common):
+		return common[r-1]
+	}
+	return t.strs[int(r)-len(common)-1]
+}
+
+// ptr returns the pointer a record holds for r: nil for none, one shared
+// pointer per string.
+func (t *strTable) ptr(r sref) *string {
+	switch {
+	case r == 0:
+		return nil
+	case int(r) <= len(common):
+		return commonPtr[r-1]
+	}
+	i := int(r) - len(common) - 1
+	for len(t.ptrs) <= i {
+		t.ptrs = append(t.ptrs, nil)
+	}
+	if t.ptrs[i] == nil {
+		t.ptrs[i] = &t.strs[i]
+	}
+	return t.ptrs[i]
+}
+
+// clock turns capture times into offsets from a base and back.
+type clock struct {
+	base time.Time
+	set  bool
+}
+
+// off returns t as an offset. Times more than 292 years from the first one
+// saturate (time.Time.Sub).
+func (c *clock) off(t time.Time) int64 {
+	if !c.set {
+		c.base, c.set = t, true
+	}
+	if d := int64(t.Sub(c.base)); d != noTime {
+		return d
+	}
+	return noTime + 1
+}
+
+// at returns the Time of an offset, zero for noTime.
+func (c *clock) at(off int64) Time {
+	if off == noTime {
+		return Time{}
+	}
+	return Time{c.base.Add(time.Duration(off))}
+}

@@ -1,0 +1,101 @@
+package httpflow
+
+import (
+	"reflect"
+	"testing"
+	"time"
+	"unsafe"
+)
+
+// Every index maps to its own slot, chunk by chunk, and slots never move.
+func TestTxStore(t *testing.T) {
+	var s txStore
+	var ptrs []*ctx
+	for i := 0; i < 1000; i++ {
+		ptrs = append(ptrs, s.add(ctx{reqSeq: uint64(i)}))
+		k, off := chunkOf(i)
+		if off < 0 || off >= chunkSize(k) {
+			t.Fatalf("chunkOf(%d) = %d, %d: offset outside a chunk of %d", i, k, off, chunkSize(k))
+		}
+	}
+	for i := 0; i < 1000; i++ {
+		if got := s.at(i).reqSeq; got != uint64(i) {
+			t.Fatalf("at(%d).reqSeq = %d, want %d", i, got, i)
+		}
+		if s.at(i) != ptrs[i] {
+			t.Fatalf("transaction %d moved", i)
+		}
+	}
+	if s.last() != ptrs[999] {
+		t.Fatalf("last() is not the last transaction added")
+	}
+}
+
+// The stored form has no pointers, so the garbage collector skips it.
+func TestCtxHasNoPointers(t *testing.T) {
+	if sz := unsafe.Sizeof(ctx{}); sz > 128 {
+		t.Errorf("ctx is %d bytes, want at most 128", sz)
+	}
+	if hasPointers(ctx{}) {
+		t.Errorf("ctx holds pointers: the collector would scan every stored transaction")
+	}
+}
+
+// Strings are shared: common values by every flow, a repeated value by
+// one entry of the flow's table, and each pointer once per string.
+func TestStrTable(t *testing.T) {
+	var st strTable
+	get := st.ref([]byte("GET"))
+	if get == 0 || int(get) > len(common) || st.str(get) != "GET" || st.ptr(get) != st.ptr(st.refString("GET")) {
+		t.Fatalf("GET is not the common value: ref %d", get)
+	}
+	a := st.ref([]byte("/a"))
+	b := st.ref([]byte("/b"))
+	if a2 := st.ref([]byte("/a")); a2 != a {
+		t.Errorf("ref(/a) again = %d, want %d (one of the last few values)", a2, a)
+	}
+	if st.str(a) != "/a" || st.str(b) != "/b" || st.str(0) != "" {
+		t.Errorf("str: %q %q %q", st.str(a), st.str(b), st.str(0))
+	}
+	if st.ptr(0) != nil || st.ptr(a) == nil || *st.ptr(a) != "/a" || st.ptr(a) != st.ptr(a) {
+		t.Errorf("ptr: not one shared pointer per string")
+	}
+}
+
+// Offsets give back the exact times, and the zero time for noTime.
+func TestClock(t *testing.T) {
+	var c clock
+	base := time.Unix(1700000000, 123456789).UTC()
+	for _, d := range []time.Duration{0, 1, -1, time.Hour, -time.Hour, 100 * 365 * 24 * time.Hour} {
+		tm := base.Add(d)
+		if got := c.at(c.off(tm)); !got.Equal(tm) || got.Location() != tm.Location() {
+			t.Errorf("at(off(%v)) = %v", tm, got.Time)
+		}
+	}
+	if !c.at(noTime).IsZero() {
+		t.Errorf("at(noTime) is not zero")
+	}
+	if off := c.off(time.Unix(-1<<40, 0)); off == noTime {
+		t.Errorf("a saturated offset equals noTime")
+	}
+}
+
+func hasPointers(v any) bool {
+	return reflectHasPointers(reflect.TypeOf(v))
+}
+
+func reflectHasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return reflectHasPointers(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			if reflectHasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
