@@ -120,17 +120,24 @@ func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progre
 }
 
 // emitter passes records to a function on a goroutine of its own, in the
-// order they were sent, a few at a time.
+// order they were sent, a few at a time. The records waiting are bounded by
+// count and by transactions, so memory stays flat when the receiver is
+// slower than the analysis.
 type emitter struct {
 	ch   chan []*Connection
 	buf  []*Connection
+	txs  int // transactions in buf
 	done chan struct{}
 }
 
-const emitBatch = 64
+const (
+	emitBatch    = 64   // records per batch at most
+	emitBatchTxs = 4096 // transactions per batch, past which it is sent
+	emitQueue    = 4    // batches waiting at most
+)
 
 func newEmitter(f func(*Connection)) *emitter {
-	e := &emitter{ch: make(chan []*Connection, 8), done: make(chan struct{})}
+	e := &emitter{ch: make(chan []*Connection, emitQueue), done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
 		for recs := range e.ch {
@@ -147,9 +154,10 @@ func (e *emitter) send(c *Connection) {
 		e.buf = make([]*Connection, 0, emitBatch)
 	}
 	e.buf = append(e.buf, c)
-	if len(e.buf) == emitBatch {
+	e.txs += len(c.Transactions)
+	if len(e.buf) == emitBatch || e.txs >= emitBatchTxs {
 		e.ch <- e.buf
-		e.buf = nil
+		e.buf, e.txs = nil, 0
 	}
 }
 
