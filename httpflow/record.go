@@ -20,13 +20,7 @@ func At(t time.Time) Time { return Time{t} }
 
 // MarshalJSON implements json.Marshaler.
 func (t Time) MarshalJSON() ([]byte, error) {
-	if t.IsZero() {
-		return []byte("null"), nil
-	}
-	b := make([]byte, 0, len(TimeFormat)+2)
-	b = append(b, '"')
-	b = t.UTC().AppendFormat(b, TimeFormat)
-	return append(b, '"'), nil
+	return AppendTime(make([]byte, 0, len(TimeFormat)+2), t), nil
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
@@ -60,7 +54,7 @@ func Secs(d time.Duration) Seconds { return Seconds(d.Seconds()) }
 
 // MarshalJSON writes the shortest representation of the value rounded to 1 ns.
 func (s Seconds) MarshalJSON() ([]byte, error) {
-	return strconv.AppendFloat(nil, roundNS(float64(s)), 'f', -1, 64), nil
+	return AppendSeconds(nil, s), nil
 }
 
 func roundNS(f float64) float64 {

@@ -17,26 +17,119 @@ import (
 	"github.com/httplife/httplife/httpflow"
 )
 
-// WriteJSON writes the document as indented JSON.
+// WriteJSON writes the document as indented JSON, exactly as
+// json.Encoder with SetIndent("", "  ") writes it. The connection records
+// are written by the hand-written encoder, in chunks; the rest by
+// encoding/json. As with json.Encoder, nothing is written when the
+// document cannot be encoded.
 func WriteJSON(w io.Writer, doc *httpflow.Document) error {
+	if doc == nil || !documentEncodable(doc) {
+		return writeJSONReflect(w, doc)
+	}
+	// The members around the connections, indented one level in.
+	capture, err1 := json.MarshalIndent(doc.Capture, indentUnit, indentUnit)
+	options, err2 := json.MarshalIndent(doc.Options, indentUnit, indentUnit)
+	summary, err3 := json.MarshalIndent(doc.Summary, indentUnit, indentUnit)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return writeJSONReflect(w, doc) // its error, as it reports it
+	}
+	e := &jsonEncoder{b: make([]byte, 0, jsonChunk+jsonChunk/4), indent: true, depth: 2}
+	e.b = append(e.b, "{\n  \"schema\": "...)
+	e.b = appendJSONString(e.b, doc.Schema)
+	e.b = append(e.b, ",\n  \"capture\": "...)
+	e.b = append(e.b, capture...)
+	e.b = append(e.b, ",\n  \"options\": "...)
+	e.b = append(e.b, options...)
+	e.b = append(e.b, ",\n  \"connections\": "...)
+	switch {
+	case doc.Connections == nil:
+		e.null()
+	case len(doc.Connections) == 0:
+		e.b = append(e.b, "[]"...)
+	default:
+		e.b = append(e.b, '[')
+		for i := range doc.Connections {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.newline()
+			e.connection(&doc.Connections[i])
+			if len(e.b) >= jsonChunk {
+				if _, err := w.Write(e.b); err != nil {
+					return err
+				}
+				e.b = e.b[:0]
+			}
+		}
+		e.b = append(e.b, "\n  ]"...)
+	}
+	e.b = append(e.b, ",\n  \"summary\": "...)
+	e.b = append(e.b, summary...)
+	e.b = append(e.b, "\n}\n"...)
+	_, err := w.Write(e.b)
+	return err
+}
+
+// jsonChunk is the size WriteJSON gathers before each write.
+const jsonChunk = 64 << 10
+
+// writeJSONReflect is WriteJSON by encoding/json alone.
+func writeJSONReflect(w io.Writer, doc *httpflow.Document) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
 
+// documentEncodable reports whether every connection record of doc is
+// encodable. WriteJSON checks before it writes anything, so that a
+// document encoding/json refuses writes nothing, as it would.
+func documentEncodable(doc *httpflow.Document) bool {
+	for i := range doc.Connections {
+		if !encodable(&doc.Connections[i]) {
+			return false
+		}
+	}
+	return true
+}
+
 // NDJSON streams one connection per line, then a summary line.
 type NDJSON struct {
-	enc *json.Encoder
+	w   io.Writer
+	enc *json.Encoder // for the last line
+	e   jsonEncoder   // its buffer is reused from record to record
+	err error         // the first write error; like json.Encoder's, it sticks
 }
 
 // NewNDJSON returns a streaming writer on w.
-func NewNDJSON(w io.Writer) *NDJSON { return &NDJSON{enc: json.NewEncoder(w)} }
+func NewNDJSON(w io.Writer) *NDJSON { return &NDJSON{w: w, enc: json.NewEncoder(w)} }
 
-// Connection writes one record.
-func (n *NDJSON) Connection(c *httpflow.Connection) error { return n.enc.Encode(c) }
+// Connection writes one record: the line json.Encoder would write, with
+// one Write call.
+func (n *NDJSON) Connection(c *httpflow.Connection) error {
+	if n.err != nil {
+		return n.err
+	}
+	if c == nil || !encodable(c) {
+		// "null", or the error encoding/json reports.
+		b, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		n.e.b = append(n.e.b[:0], b...)
+	} else {
+		n.e.b = n.e.b[:0]
+		n.e.connection(c)
+	}
+	n.e.b = append(n.e.b, '\n')
+	_, n.err = n.w.Write(n.e.b)
+	return n.err
+}
 
 // End writes the last line: {"summary": ..., "capture": ...}.
 func (n *NDJSON) End(s httpflow.Summary, ci httpflow.CaptureInfo) error {
+	if n.err != nil {
+		return n.err
+	}
 	return n.enc.Encode(struct {
 		Summary httpflow.Summary     `json:"summary"`
 		Capture httpflow.CaptureInfo `json:"capture"`

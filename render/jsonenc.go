@@ -1,0 +1,479 @@
+package render
+
+import (
+	"math"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/httplife/httplife/httpflow"
+)
+
+// A hand-written encoder for httpflow.Connection. Records are most of
+// every JSON and NDJSON output, and encoding/json spends most of its time
+// on reflection and on re-validating what the MarshalJSON methods return.
+// This encoder writes the same bytes directly: the fields in struct order
+// under their tag names, omitempty where the tags say so, nil slices and
+// pointers as null, strings escaped as encoding/json escapes them by
+// default (HTML-safe), numbers formatted as encoding/json formats them.
+// The tests hold it byte for byte to encoding/json on every capture the
+// project has and on synthetic and fuzzed records; change it together
+// with the types in httpflow/record.go.
+
+// jsonEncoder appends JSON to b, compact or in the layout of
+// json.Encoder.SetIndent("", "  ").
+type jsonEncoder struct {
+	b      []byte
+	indent bool // SetIndent("", "  ") layout
+	depth  int  // containers open around the current position (indent layout)
+}
+
+// indentUnit is the per-level indent of WriteJSON.
+const indentUnit = "  "
+
+// spaces holds enough indentation for any record nested in a document.
+const spaces = "                                                                "
+
+// newline starts a line at the current depth.
+func (e *jsonEncoder) newline() {
+	e.b = append(e.b, '\n')
+	for n := e.depth * len(indentUnit); n > 0; {
+		k := min(n, len(spaces))
+		e.b = append(e.b, spaces[:k]...)
+		n -= k
+	}
+}
+
+// open starts an object or a non-empty array.
+func (e *jsonEncoder) open(c byte) {
+	e.b = append(e.b, c)
+	e.depth++
+}
+
+// close ends what open started. (Empty arrays are written whole, as "[]"
+// in both layouts; no object is empty.)
+func (e *jsonEncoder) close(c byte) {
+	e.depth--
+	if e.indent {
+		e.newline()
+	}
+	e.b = append(e.b, c)
+}
+
+// key starts an object member: k is the quoted name and a colon, after a
+// comma unless the member is the object's first. Compact, k is written
+// as it is.
+func (e *jsonEncoder) key(k string) {
+	if !e.indent {
+		e.b = append(e.b, k...)
+		return
+	}
+	if k[0] == ',' {
+		e.b = append(e.b, ',')
+		k = k[1:]
+	}
+	e.newline()
+	e.b = append(e.b, k...)
+	e.b = append(e.b, ' ')
+}
+
+// elem starts the array element at index i.
+func (e *jsonEncoder) elem(i int) {
+	if i > 0 {
+		e.b = append(e.b, ',')
+	}
+	if e.indent {
+		e.newline()
+	}
+}
+
+func (e *jsonEncoder) null() { e.b = append(e.b, "null"...) }
+
+func (e *jsonEncoder) bool(v bool) { e.b = strconv.AppendBool(e.b, v) }
+
+func (e *jsonEncoder) int(v int64) { e.b = strconv.AppendInt(e.b, v, 10) }
+
+func (e *jsonEncoder) uint(v uint64) { e.b = strconv.AppendUint(e.b, v, 10) }
+
+func (e *jsonEncoder) string(s string) { e.b = appendJSONString(e.b, s) }
+
+func (e *jsonEncoder) time(t httpflow.Time) { e.b = httpflow.AppendTime(e.b, t) }
+
+func (e *jsonEncoder) seconds(s httpflow.Seconds) { e.b = httpflow.AppendSeconds(e.b, s) }
+
+func (e *jsonEncoder) secondsPtr(s *httpflow.Seconds) {
+	if s == nil {
+		e.null()
+		return
+	}
+	e.seconds(*s)
+}
+
+func (e *jsonEncoder) intPtr(v *int) {
+	if v == nil {
+		e.null()
+		return
+	}
+	e.int(int64(*v))
+}
+
+func (e *jsonEncoder) stringPtr(s *string) {
+	if s == nil {
+		e.null()
+		return
+	}
+	e.string(*s)
+}
+
+func (e *jsonEncoder) sidePtr(s *httpflow.Side) {
+	if s == nil {
+		e.null()
+		return
+	}
+	e.string(string(*s))
+}
+
+// float64 formats a finite f as encoding/json does: like strconv 'f', or
+// 'e' without a leading zero in the exponent for very small and very
+// large magnitudes.
+func (e *jsonEncoder) float64(f float64) {
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	e.b = strconv.AppendFloat(e.b, f, format, -1, 64)
+	if format == 'e' {
+		// e-07 to e-7
+		if n := len(e.b); n >= 4 && e.b[n-4] == 'e' && e.b[n-3] == '-' && e.b[n-2] == '0' {
+			e.b[n-2] = e.b[n-1]
+			e.b = e.b[:n-1]
+		}
+	}
+}
+
+func (e *jsonEncoder) perSide(p httpflow.PerSide) {
+	e.open('{')
+	e.key(`"client":`)
+	e.uint(p.Client)
+	e.key(`,"server":`)
+	e.uint(p.Server)
+	e.close('}')
+}
+
+// connection writes c. The caller must have checked encodable(c).
+func (e *jsonEncoder) connection(c *httpflow.Connection) {
+	e.open('{')
+	e.key(`"id":`)
+	e.int(int64(c.ID))
+	e.key(`,"client":`)
+	e.string(c.Client)
+	e.key(`,"server":`)
+	e.string(c.Server)
+	e.key(`,"client_guessed":`)
+	e.bool(c.ClientGuessed)
+	e.key(`,"syn_seen":`)
+	e.bool(c.SynSeen)
+	e.key(`,"first_packet_at":`)
+	e.time(c.FirstPacketAt)
+	e.key(`,"last_packet_at":`)
+	e.time(c.LastPacketAt)
+	e.key(`,"handshake":`)
+	if h := c.Handshake; h == nil {
+		e.null()
+	} else {
+		e.open('{')
+		e.key(`"syn_at":`)
+		e.time(h.SynAt)
+		e.key(`,"synack_at":`)
+		e.time(h.SynAckAt)
+		e.key(`,"ack_at":`)
+		e.time(h.AckAt)
+		e.key(`,"rtt_s":`)
+		e.secondsPtr(h.RTT)
+		e.close('}')
+	}
+	e.key(`,"packets":`)
+	e.perSide(c.Packets)
+	e.key(`,"payload_bytes":`)
+	e.perSide(c.PayloadBytes)
+	e.key(`,"transactions":`)
+	switch {
+	case c.Transactions == nil:
+		e.null()
+	case len(c.Transactions) == 0:
+		e.b = append(e.b, "[]"...)
+	default:
+		e.open('[')
+		for i := range c.Transactions {
+			e.elem(i)
+			e.transaction(&c.Transactions[i])
+		}
+		e.close(']')
+	}
+	e.key(`,"idle_periods":`)
+	switch {
+	case c.IdlePeriods == nil:
+		e.null()
+	case len(c.IdlePeriods) == 0:
+		e.b = append(e.b, "[]"...)
+	default:
+		e.open('[')
+		for i := range c.IdlePeriods {
+			e.elem(i)
+			e.idle(&c.IdlePeriods[i])
+		}
+		e.close(']')
+	}
+	e.key(`,"final_idle":`)
+	if c.FinalIdle == nil {
+		e.null()
+	} else {
+		e.idle(c.FinalIdle)
+	}
+	e.key(`,"keep_alive":`)
+	e.open('{')
+	e.key(`"advertised_timeout_s":`)
+	if t := c.KeepAlive.AdvertisedTimeout; t == nil {
+		e.null()
+	} else {
+		e.float64(*t)
+	}
+	e.key(`,"advertised_max":`)
+	e.intPtr(c.KeepAlive.AdvertisedMax)
+	e.key(`,"persistent":`)
+	e.bool(c.KeepAlive.Persistent)
+	e.close('}')
+	e.key(`,"close":`)
+	e.open('{')
+	e.key(`"first_fin_by":`)
+	e.sidePtr(c.Close.FirstFinBy)
+	e.key(`,"first_fin_at":`)
+	e.time(c.Close.FirstFinAt)
+	e.key(`,"rst_by":`)
+	e.sidePtr(c.Close.RstBy)
+	e.key(`,"rst_at":`)
+	e.time(c.Close.RstAt)
+	e.key(`,"client_state":`)
+	e.string(c.Close.ClientState)
+	e.key(`,"server_state":`)
+	e.string(c.Close.ServerState)
+	e.key(`,"reason":`)
+	e.string(c.Close.Reason)
+	e.key(`,"evidence":`)
+	e.string(c.Close.Evidence)
+	e.close('}')
+	e.key(`,"time_wait":`)
+	if tw := c.TimeWait; tw == nil {
+		e.null()
+	} else {
+		e.open('{')
+		e.key(`"holder":`)
+		e.string(string(tw.Holder))
+		e.key(`,"entered_at":`)
+		e.time(tw.EnteredAt)
+		e.key(`,"expires_at":`)
+		e.time(tw.ExpiresAt)
+		e.close('}')
+	}
+	e.key(`,"tcp_keepalive_probes":`)
+	e.perSide(c.TCPKeepaliveProbes)
+	e.key(`,"retransmissions":`)
+	e.perSide(c.Retransmissions)
+	e.key(`,"missing_bytes":`)
+	e.perSide(c.MissingBytes)
+	e.key(`,"anomalies":`)
+	switch {
+	case c.Anomalies == nil:
+		e.null()
+	case len(c.Anomalies) == 0:
+		e.b = append(e.b, "[]"...)
+	default:
+		e.open('[')
+		for i, a := range c.Anomalies {
+			e.elem(i)
+			e.string(a)
+		}
+		e.close(']')
+	}
+	e.key(`,"stray_crlf_bytes":`)
+	e.uint(c.StrayCRLFBytes)
+	e.close('}')
+}
+
+func (e *jsonEncoder) transaction(t *httpflow.Transaction) {
+	e.open('{')
+	e.key(`"index":`)
+	e.int(int64(t.Index))
+	e.key(`,"method":`)
+	e.string(t.Method)
+	e.key(`,"uri":`)
+	e.string(t.URI)
+	e.key(`,"request_version":`)
+	e.string(t.RequestVersion)
+	e.key(`,"status":`)
+	e.intPtr(t.Status)
+	e.key(`,"response_version":`)
+	e.stringPtr(t.ResponseVersion)
+	e.key(`,"request_start_at":`)
+	e.time(t.RequestStartAt)
+	e.key(`,"request_end_at":`)
+	e.time(t.RequestEndAt)
+	e.key(`,"response_start_at":`)
+	e.time(t.ResponseStartAt)
+	e.key(`,"response_end_at":`)
+	e.time(t.ResponseEndAt)
+	e.key(`,"request_bytes":`)
+	e.int(t.RequestBytes)
+	e.key(`,"response_bytes":`)
+	e.int(t.ResponseBytes)
+	e.key(`,"request_connection":`)
+	e.stringPtr(t.RequestConnection)
+	e.key(`,"response_connection":`)
+	e.stringPtr(t.ResponseConnection)
+	e.key(`,"response_keep_alive":`)
+	e.stringPtr(t.ResponseKeepAlive)
+	e.key(`,"response_framing":`)
+	e.stringPtr(t.ResponseFraming)
+	e.key(`,"interim_statuses":`)
+	switch {
+	case t.InterimStatuses == nil:
+		e.null()
+	case len(t.InterimStatuses) == 0:
+		e.b = append(e.b, "[]"...)
+	default:
+		e.open('[')
+		for i, s := range t.InterimStatuses {
+			e.elem(i)
+			e.int(int64(s))
+		}
+		e.close(']')
+	}
+	e.key(`,"pipelined":`)
+	e.bool(t.Pipelined)
+	e.key(`,"complete":`)
+	e.bool(t.Complete)
+	if t.Tunnel {
+		e.key(`,"tunnel":`)
+		e.bool(true)
+	}
+	if t.ThinkTime != nil {
+		e.key(`,"server_time_s":`)
+		e.seconds(*t.ThinkTime)
+	}
+	e.close('}')
+}
+
+func (e *jsonEncoder) idle(i *httpflow.Idle) {
+	e.open('{')
+	e.key(`"after_transaction":`)
+	e.int(int64(i.AfterTransaction))
+	e.key(`,"start_at":`)
+	e.time(i.StartAt)
+	e.key(`,"end_at":`)
+	e.time(i.EndAt)
+	e.key(`,"duration_s":`)
+	e.seconds(i.Duration)
+	e.close('}')
+}
+
+// encodable reports whether encoding/json can marshal c. The only values
+// a Connection can hold that JSON cannot are non-finite numbers; for
+// those the callers leave the encoding, and the error, to encoding/json.
+func encodable(c *httpflow.Connection) bool {
+	if c.Handshake != nil && c.Handshake.RTT != nil && !finite(float64(*c.Handshake.RTT)) {
+		return false
+	}
+	for i := range c.Transactions {
+		if t := c.Transactions[i].ThinkTime; t != nil && !finite(float64(*t)) {
+			return false
+		}
+	}
+	for i := range c.IdlePeriods {
+		if !finite(float64(c.IdlePeriods[i].Duration)) {
+			return false
+		}
+	}
+	if c.FinalIdle != nil && !finite(float64(c.FinalIdle.Duration)) {
+		return false
+	}
+	if t := c.KeepAlive.AdvertisedTimeout; t != nil && !finite(*t) {
+		return false
+	}
+	return true
+}
+
+func finite(f float64) bool { return !math.IsInf(f, 0) && !math.IsNaN(f) }
+
+// htmlSafe marks the bytes encoding/json copies into a string unescaped:
+// printable ASCII other than the quote, the backslash and the HTML
+// specials <, > and &. Bytes from 0x80 up are false: UTF-8 is checked.
+var htmlSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = true
+	}
+	for _, c := range `"\<>&` {
+		t[c] = false
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s quoted as encoding/json quotes strings by
+// default: \" \\ \b \f \n \r \t, other control bytes and <, >, & as
+// \u00XX, U+2028 and U+2029 as \u2028 and \u2029, and each byte of
+// invalid UTF-8 as \ufffd.
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	i := 0
+	for i < len(s) && htmlSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
+	start := 0
+	for i < len(s) {
+		c := s[i]
+		if htmlSafe[c] {
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			b = append(b, s[start:i]...)
+			switch c {
+			case '\\', '"':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			start = i + size
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			start = i + size
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}
