@@ -51,8 +51,14 @@ type blockPool struct {
 	size int
 }
 
-// maxFreeBlocks bounds the memory idle blocks keep.
-const maxFreeBlocks = 8
+// maxFreeBlocks bounds the memory idle blocks keep. A consumer that holds
+// blocks (the pipelined analysis: a few batches of about a block each)
+// finds them here again instead of having new memory faulted in.
+const maxFreeBlocks = 16
+
+// maxRead caps one read from the input, so that the bytes just read are
+// still in the CPU's cache when they are decoded.
+const maxRead = 128 << 10
 
 func (p *blockPool) get() *Block {
 	p.mu.Lock()
@@ -120,7 +126,7 @@ func (b *blockReader) fill(need int) {
 		old.Release()
 	}
 	for i := 0; i < 100; i++ {
-		n, err := b.rd.Read(b.blk.buf[b.w:])
+		n, err := b.rd.Read(b.blk.buf[b.w:min(len(b.blk.buf), b.w+max(maxRead, need-(b.w-b.r)))])
 		if n < 0 {
 			b.err = errNegativeRead
 			return

@@ -163,18 +163,20 @@ func (f *flow) keepAlive() KeepAlive {
 
 // parseKeepAlive reads `timeout=N, max=M`.
 func parseKeepAlive(v string) (timeout *float64, max *int) {
-	for _, part := range strings.Split(v, ",") {
+	for rest, more := v, true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			continue
 		}
 		val = strings.Trim(strings.TrimSpace(val), `"`)
-		switch strings.ToLower(strings.TrimSpace(k)) {
-		case "timeout":
+		switch k = strings.TrimSpace(k); {
+		case strings.EqualFold(k, "timeout"):
 			if x, err := strconv.ParseFloat(val, 64); err == nil && x >= 0 {
 				timeout = &x
 			}
-		case "max":
+		case strings.EqualFold(k, "max"):
 			if x, err := strconv.Atoi(val); err == nil {
 				max = &x
 			}
@@ -187,12 +189,16 @@ func hasToken(h *string, tok string) bool {
 	if h == nil {
 		return false
 	}
-	for _, p := range strings.Split(*h, ",") {
+	for rest := *h; ; {
+		p, more, found := strings.Cut(rest, ",")
 		if strings.TrimSpace(p) == tok {
 			return true
 		}
+		if !found {
+			return false
+		}
+		rest = more
 	}
-	return false
 }
 
 // shouldClose decides, by HTTP/1.x rules, whether the connection ends after

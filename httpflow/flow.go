@@ -32,7 +32,11 @@ type Config struct {
 type Analyzer struct {
 	cfg  Config
 	emit func(*Connection)
+	free []*flow // flows done with, for reuse (the table calls from one goroutine)
 }
+
+// maxFreeFlows bounds the flows kept for reuse.
+const maxFreeFlows = 256
 
 // NewAnalyzer returns an Analyzer that passes each finished connection's
 // record to emit.
@@ -88,10 +92,46 @@ type flow struct {
 func (f *flow) tx(i int) txn { return txn{&f.rec[i], &f.meta[i]} }
 
 func newFlow(a *Analyzer) *flow {
+	if n := len(a.free); n > 0 {
+		f := a.free[n-1]
+		a.free = a.free[:n-1]
+		return f
+	}
 	f := &flow{a: a, respTarget: -1}
 	f.req = framer{request: true, h: (*reqHandler)(f)}
 	f.resp = framer{h: (*respHandler)(f)}
 	return f
+}
+
+// recycle resets a flow whose record was emitted and keeps it for the next
+// connection. What the record shares (strings, interim statuses,
+// anomalies) is dropped, not reused; the framers' buffers and the first
+// transaction chunks are kept.
+func (f *flow) recycle() {
+	a := f.a
+	if len(a.free) >= maxFreeFlows {
+		return
+	}
+	chunks := f.txs.chunks // add overwrites a slot whole: no need to clear them
+	if len(chunks) > 4 {
+		clear(chunks[4:]) // keep up to 15 transactions' room; bigger chunks go
+		chunks = chunks[:4]
+	}
+	reqLine, reqKA := small(f.req.line), small(f.req.kaBuf)
+	respLine, respKA := small(f.resp.line), small(f.resp.kaBuf)
+	*f = flow{a: a, respTarget: -1}
+	f.txs.chunks = chunks
+	f.req = framer{request: true, h: (*reqHandler)(f), line: reqLine, kaBuf: reqKA}
+	f.resp = framer{h: (*respHandler)(f), line: respLine, kaBuf: respKA}
+	a.free = append(a.free, f)
+}
+
+// small returns b emptied, or nil when it grew big (a hostile line).
+func small(b []byte) []byte {
+	if cap(b) > 4096 {
+		return nil
+	}
+	return b[:0]
 }
 
 func (f *flow) anomaly(name string) {
@@ -145,10 +185,10 @@ func (f *flow) Done(c *tcpstate.Conn) {
 	f.req.close(false)
 	f.resp.close(false)
 	rec := f.record(c)
-	f.txs, f.rec, f.meta = txStore{}, nil, nil // the record has its own copy
 	if f.a.emit != nil {
 		f.a.emit(rec)
 	}
+	f.recycle()
 }
 
 type reqHandler flow
@@ -333,7 +373,7 @@ func (h *respHandler) strayCRLF(n int) {}
 // internBytes returns the shared string for b when it is a common value,
 // else a new one.
 func internBytes(b []byte) string {
-	if r, ok := commonRef[string(b)]; ok { // no allocation for the lookup
+	if r := commonRef(string(b)); r != 0 { // no allocation for the lookup
 		return common[r-1]
 	}
 	return string(b)

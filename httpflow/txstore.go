@@ -21,16 +21,53 @@ var common = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"
 	"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade",
 	FramingContentLength, FramingChunked, FramingClose, FramingNoBody}
 
-// commonRef maps a common value to its sref, and commonPtr holds the one
-// pointer every record shares for it.
+// commonRef returns the sref of a common value, or 0. (A switch: faster
+// than a map for these few short strings; TestCommonRef keeps it in step
+// with common.)
+func commonRef(s string) sref {
+	switch s {
+	case "GET":
+		return 1
+	case "HEAD":
+		return 2
+	case "POST":
+		return 3
+	case "PUT":
+		return 4
+	case "DELETE":
+		return 5
+	case "OPTIONS":
+		return 6
+	case "PATCH":
+		return 7
+	case "CONNECT":
+		return 8
+	case "HTTP/1.0":
+		return 9
+	case "HTTP/1.1":
+		return 10
+	case "keep-alive":
+		return 11
+	case "close":
+		return 12
+	case "upgrade":
+		return 13
+	case "keep-alive, upgrade":
+		return 14
+	case FramingContentLength:
+		return 15
+	case FramingChunked:
+		return 16
+	case FramingClose:
+		return 17
+	case FramingNoBody:
+		return 18
+	}
+	return 0
+}
+
+// commonPtr holds the one pointer every record shares for a common value.
 var (
-	commonRef = func() map[string]sref {
-		m := make(map[string]sref, len(common))
-		for i, s := range common {
-			m[s] = sref(i + 1)
-		}
-		return m
-	}()
 	commonPtr = func() []*string {
 		p := make([]*string, len(common))
 		for i := range common {
@@ -61,7 +98,7 @@ type ctx struct {
 }
 
 // txStore holds a connection's transactions in chunks that never move:
-// 4, 8, 16 and 32 transactions, then 64 each. A connection with thousands
+// 1, 2, 4, 8, 16 and 32 transactions, then 64 each. A connection with thousands
 // of requests (a keep-alive pool) grows without copying what it has, and a
 // connection with one request costs one small chunk.
 type txStore struct {
@@ -70,24 +107,24 @@ type txStore struct {
 }
 
 const (
-	txFirstChunk = 4
-	txSmallTotal = 60 // transactions in the four growing chunks: 4+8+16+32
+	txGrowing    = 6  // chunks that double: 1, 2, 4, 8, 16, 32
+	txSmallTotal = 63 // transactions in them
 	txBigChunk   = 64
 )
 
 // chunkOf returns the chunk and the offset in it of transaction i (0-based).
 func chunkOf(i int) (k, off int) {
 	if i < txSmallTotal {
-		k = bits.Len(uint(i/txFirstChunk+1)) - 1
-		return k, i - txFirstChunk*(1<<k-1)
+		k = bits.Len(uint(i+1)) - 1
+		return k, i - (1<<k - 1)
 	}
 	i -= txSmallTotal
-	return 4 + i/txBigChunk, i % txBigChunk
+	return txGrowing + i/txBigChunk, i % txBigChunk
 }
 
 func chunkSize(k int) int {
-	if k < 4 {
-		return txFirstChunk << k
+	if k < txGrowing {
+		return 1 << k
 	}
 	return txBigChunk
 }
@@ -124,12 +161,10 @@ type strTable struct {
 	ptrs []*string
 }
 
-// ref returns the sref of b: a common value, the string last stored (URIs
-// and header values repeat on a connection), or a new entry.
+// ref returns the sref of b: the string last stored (URIs and header
+// values repeat on a connection), one of the few before it, or a new entry.
+// Common values are not looked for (refString does).
 func (t *strTable) ref(b []byte) sref {
-	if r, ok := commonRef[string(b)]; ok { // no allocation for the lookup
-		return r
-	}
 	if n := len(t.strs); n > 0 && t.strs[n-1] == string(b) {
 		return sref(len(common) + n)
 	}
@@ -144,7 +179,7 @@ func (t *strTable) ref(b []byte) sref {
 
 // refString is ref for a string.
 func (t *strTable) refString(s string) sref {
-	if r, ok := commonRef[s]; ok {
+	if r := commonRef(s); r != 0 {
 		return r
 	}
 	if n := len(t.strs); n > 0 && t.strs[n-1] == s {

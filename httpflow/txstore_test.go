@@ -45,8 +45,8 @@ func TestCtxHasNoPointers(t *testing.T) {
 // one entry of the flow's table, and each pointer once per string.
 func TestStrTable(t *testing.T) {
 	var st strTable
-	get := st.ref([]byte("GET"))
-	if get == 0 || int(get) > len(common) || st.str(get) != "GET" || st.ptr(get) != st.ptr(st.refString("GET")) {
+	get := st.refString("GET")
+	if get == 0 || int(get) > len(common) || st.str(get) != "GET" || st.ptr(get) != commonPtr[get-1] {
 		t.Fatalf("GET is not the common value: ref %d", get)
 	}
 	a := st.ref([]byte("/a"))
@@ -98,4 +98,20 @@ func reflectHasPointers(t reflect.Type) bool {
 		}
 	}
 	return false
+}
+
+func TestCommonRef(t *testing.T) {
+	for i, s := range common {
+		if got := commonRef(s); got != sref(i+1) {
+			t.Errorf("commonRef(%q) = %d, want %d", s, got, i+1)
+		}
+	}
+	for _, s := range []string{"", "get", "HTTP/2.0", "Keep-Alive", "/"} {
+		if got := commonRef(s); got != 0 {
+			t.Errorf("commonRef(%q) = %d, want 0", s, got)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { commonRef(string([]byte("keep-alive"))) }); n != 0 {
+		t.Errorf("commonRef(string(b)) allocates %v times", n)
+	}
 }
