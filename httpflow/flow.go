@@ -32,7 +32,11 @@ type Config struct {
 type Analyzer struct {
 	cfg  Config
 	emit func(*Connection)
-	free []*flow // flows done with, for reuse (the table calls from one goroutine)
+	// finish, when set, is given each finished flow instead of building
+	// and emitting its record at once (Run hands it to another goroutine,
+	// which calls flow.finish).
+	finish func(f *flow, c *tcpstate.Conn)
+	free   chan *flow // flows done with, for reuse
 }
 
 // maxFreeFlows bounds the flows kept for reuse.
@@ -44,7 +48,7 @@ func NewAnalyzer(cfg Config, emit func(*Connection)) *Analyzer {
 	if cfg.TwoMSL <= 0 {
 		cfg.TwoMSL = 60 * time.Second
 	}
-	return &Analyzer{cfg: cfg, emit: emit}
+	return &Analyzer{cfg: cfg, emit: emit, free: make(chan *flow, maxFreeFlows)}
 }
 
 // Factory returns the tcpstate.Factory that feeds this analyzer.
@@ -92,10 +96,10 @@ type flow struct {
 func (f *flow) tx(i int) txn { return txn{&f.rec[i], &f.meta[i]} }
 
 func newFlow(a *Analyzer) *flow {
-	if n := len(a.free); n > 0 {
-		f := a.free[n-1]
-		a.free = a.free[:n-1]
+	select {
+	case f := <-a.free:
 		return f
+	default:
 	}
 	f := &flow{a: a, respTarget: -1}
 	f.req = framer{request: true, h: (*reqHandler)(f)}
@@ -109,7 +113,7 @@ func newFlow(a *Analyzer) *flow {
 // transaction chunks are kept.
 func (f *flow) recycle() {
 	a := f.a
-	if len(a.free) >= maxFreeFlows {
+	if len(a.free) == cap(a.free) {
 		return
 	}
 	chunks := f.txs.chunks // add overwrites a slot whole: no need to clear them
@@ -123,7 +127,10 @@ func (f *flow) recycle() {
 	f.txs.chunks = chunks
 	f.req = framer{request: true, h: (*reqHandler)(f), line: reqLine, kaBuf: reqKA}
 	f.resp = framer{h: (*respHandler)(f), line: respLine, kaBuf: respKA}
-	a.free = append(a.free, f)
+	select {
+	case a.free <- f:
+	default:
+	}
 }
 
 // small returns b emptied, or nil when it grew big (a hostile line).
@@ -184,6 +191,16 @@ func (f *flow) RST(d tcpstate.Dir, t time.Time) {
 func (f *flow) Done(c *tcpstate.Conn) {
 	f.req.close(false)
 	f.resp.close(false)
+	if f.a.finish != nil {
+		f.a.finish(f, c)
+		return
+	}
+	f.finish(c)
+}
+
+// finish builds and emits the record, then recycles the flow. Neither f
+// nor c changes after Done, so it may run on another goroutine.
+func (f *flow) finish(c *tcpstate.Conn) {
 	rec := f.record(c)
 	if f.a.emit != nil {
 		f.a.emit(rec)

@@ -60,14 +60,15 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 		}
 	}
 	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
+	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL}, deliver)
 	var out *emitter
 	if parallel {
-		// The summary and the caller's emit (encoding, writing) run on a
-		// goroutine of their own, records in the order they finished.
-		out = newEmitter(deliver)
-		deliver = out.send
+		// Records are built, summarised and passed to emit (encoding,
+		// writing) on a goroutine of their own, in the order the
+		// connections finished.
+		out = newEmitter()
+		an.finish = out.send
 	}
-	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL}, deliver)
 	tab := tcpstate.NewTable(cfg.TCP, an.Factory())
 	var err error
 	if parallel {
@@ -119,49 +120,54 @@ func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progre
 	}
 }
 
-// emitter passes records to a function on a goroutine of its own, in the
-// order they were sent, a few at a time. The records waiting are bounded by
-// count and by transactions, so memory stays flat when the receiver is
-// slower than the analysis.
+// emitter builds and emits the records of finished flows on a goroutine
+// of its own, in the order the flows finished, a few at a time. The flows
+// waiting are bounded by count and by transactions, so memory stays flat
+// when the writer is slower than the analysis.
 type emitter struct {
-	ch   chan []*Connection
-	buf  []*Connection
+	ch   chan []finished
+	buf  []finished
 	txs  int // transactions in buf
 	done chan struct{}
 }
 
+type finished struct {
+	f *flow
+	c *tcpstate.Conn
+}
+
 const (
-	emitBatch    = 64   // records per batch at most
+	emitBatch    = 64   // flows per batch at most
 	emitBatchTxs = 4096 // transactions per batch, past which it is sent
 	emitQueue    = 4    // batches waiting at most
 )
 
-func newEmitter(f func(*Connection)) *emitter {
-	e := &emitter{ch: make(chan []*Connection, emitQueue), done: make(chan struct{})}
+func newEmitter() *emitter {
+	e := &emitter{ch: make(chan []finished, emitQueue), done: make(chan struct{})}
 	go func() {
 		defer close(e.done)
-		for recs := range e.ch {
-			for _, c := range recs {
-				f(c)
+		for batch := range e.ch {
+			for _, x := range batch {
+				x.f.finish(x.c)
 			}
 		}
 	}()
 	return e
 }
 
-func (e *emitter) send(c *Connection) {
+func (e *emitter) send(f *flow, c *tcpstate.Conn) {
 	if e.buf == nil {
-		e.buf = make([]*Connection, 0, emitBatch)
+		e.buf = make([]finished, 0, emitBatch)
 	}
-	e.buf = append(e.buf, c)
-	e.txs += len(c.Transactions)
+	e.buf = append(e.buf, finished{f, c})
+	e.txs += f.txs.n
 	if len(e.buf) == emitBatch || e.txs >= emitBatchTxs {
 		e.ch <- e.buf
 		e.buf, e.txs = nil, 0
 	}
 }
 
-// close sends what is left and waits until every record was passed on.
+// close sends what is left and waits until every record was emitted.
 func (e *emitter) close() {
 	if len(e.buf) > 0 {
 		e.ch <- e.buf
