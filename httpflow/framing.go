@@ -125,6 +125,12 @@ func (f *framer) feed(b []byte, t time.Time) {
 				f.resetLine()
 			}
 		case psHeaders, psChunkSize, psChunkCRLF, psTrailers:
+			if f.state == psHeaders && f.lineLen == 0 && f.msg.version != "" {
+				if n := f.headerLines(b, t); n > 0 {
+					b = b[n:]
+					continue
+				}
+			}
 			n := f.takeLine(b, t)
 			f.account(n, t)
 			b = b[n:]
@@ -162,6 +168,39 @@ func (f *framer) feed(b []byte, t time.Time) {
 			b = nil
 		}
 	}
+}
+
+// headerLines is the fast path of feed for header lines that are whole in
+// b: it consumes them (and the empty line that ends the section) as the
+// general path would, line by line, and returns how many bytes it took.
+// It stops at a partial line, a line too long, or a header section about
+// to grow too big, and leaves those to the general path.
+func (f *framer) headerLines(b []byte, t time.Time) int {
+	m := f.msg
+	used := 0
+	for f.state == psHeaders {
+		i := bytes.IndexByte(b[used:], '\n')
+		if i < 0 || i+1 > maxLine || m.headerBytes+i+1 > maxHeaderBlock {
+			break
+		}
+		n := i + 1
+		line := b[used : used+i]
+		if i > 0 && line[i-1] == '\r' {
+			line = line[:i-1]
+		}
+		used += n
+		m.headerBytes += n
+		m.bytes += int64(n)
+		if t.After(m.end) {
+			m.end = t
+		}
+		if len(line) == 0 {
+			f.headersDone()
+			break
+		}
+		f.header(line)
+	}
+	return used
 }
 
 // newMessage starts the next message in the framer's own storage.
