@@ -26,16 +26,31 @@ func WriteText(w io.Writer, doc *httpflow.Document) error {
 	for _, s := range servers {
 		conns := byServer[s]
 		tw.printf("server %s: %d connection%s\n", s, len(conns), plural(len(conns)))
-		tw.printf("%4s %-21s %3s %-14s %7s %-6s %s\n", "id", "client", "req", "idle gaps s", "final s", "closed", "reason")
+		// Columns as wide as their widest value: with IPv4 clients, up
+		// to 99,999 connections, 9,999 requests on one and final idles
+		// under 1,000 s, a line fits in 80 columns.
+		idW, cliW, reqW, finW := 2, len("client"), len("req"), len("final s")
 		for _, c := range conns {
-			tw.printf("%4d %-21s %3d %-14s %7s %-6s %s\n", c.ID, c.Client, len(c.Transactions),
-				gaps(c.IdlePeriods), finalIdle(c.FinalIdle), closedBy(c), c.Close.Reason)
+			idW = max(idW, len(strconv.Itoa(c.ID)))
+			cliW = max(cliW, len(c.Client))
+			reqW = max(reqW, len(strconv.Itoa(len(c.Transactions))))
+			finW = max(finW, len(finalIdle(c.FinalIdle)))
+		}
+		tw.printf("%*s %-*s %*s %-*s %*s %-6s %s\n", idW, "id", cliW, "client", reqW, "req", gapsWidth, "idle gaps s",
+			finW, "final s", "closed", "reason")
+		for _, c := range conns {
+			tw.printf("%*d %-*s %*d %-*s %*s %-6s %s\n", idW, c.ID, cliW, c.Client, reqW, len(c.Transactions),
+				gapsWidth, gaps(c.IdlePeriods), finW, finalIdle(c.FinalIdle), closedBy(c), c.Close.Reason)
 		}
 		tw.printf("\n")
 	}
 	writeSummary(tw, doc)
 	return tw.err
 }
+
+// gapsWidth is the width of the idle gaps column: the first gaps, then
+// "+N" for the rest.
+const gapsWidth = 12
 
 func gaps(p []httpflow.Idle) string {
 	if len(p) == 0 {
@@ -45,9 +60,9 @@ func gaps(p []httpflow.Idle) string {
 	n := 0
 	for _, x := range p {
 		s := strconv.FormatFloat(float64(x.Duration), 'f', 3, 64)
-		if n+len(s)+1 > 14 {
+		if n+len(s)+1 > gapsWidth {
 			more := "+" + strconv.Itoa(len(p)-len(parts))
-			for n+len(more) > 14 && len(parts) > 0 {
+			for n+len(more) > gapsWidth && len(parts) > 0 {
 				last := parts[len(parts)-1]
 				parts = parts[:len(parts)-1]
 				n -= len(last) + 1
@@ -71,7 +86,10 @@ func finalIdle(i *httpflow.Idle) string {
 
 func closedBy(c *httpflow.Connection) string {
 	if httpflow.ClosedByReset(c) {
-		return "RST " + string(*c.Close.RstBy)[:1]
+		if *c.Close.RstBy == httpflow.Client {
+			return "RST cl"
+		}
+		return "RST sv"
 	}
 	if c.Close.FirstFinBy != nil {
 		return string(*c.Close.FirstFinBy)
@@ -88,13 +106,17 @@ func plural(n int) string {
 
 func writeSummary(tw *errWriter, doc *httpflow.Document) {
 	ci, s := &doc.Capture, &doc.Summary
-	tw.printf("capture      %s (%s %s)\n", ci.Source, ci.Format, strings.Join(ci.LinkTypes, ","))
+	tw.printf("capture      %s\n", ci.Source)
+	tw.printf("             %s %s", ci.Format, strings.Join(ci.LinkTypes, ","))
 	if !ci.FirstPacketAt.IsZero() {
-		tw.printf("             %s, %.3f s\n", ci.FirstPacketAt.UTC().Format("2006-01-02 15:04:05.000"), float64(ci.Duration))
+		tw.printf(", %s, %.3f s", ci.FirstPacketAt.UTC().Format("2006-01-02 15:04:05.000"), float64(ci.Duration))
 	}
+	tw.printf("\n")
 	tw.printf("             %d packets, %d TCP, %d bytes\n", ci.Packets, ci.TCPPackets, ci.Bytes)
-	tw.printf("connections  %d, %d transactions, requests per connection mean %.2f, median %g, max %d\n",
-		s.Connections, s.Transactions, s.TransactionsPerConnection.Mean, s.TransactionsPerConnection.P50, s.TransactionsPerConnection.Max)
+	tw.printf("connections  %s\n", wrap([]string{
+		fmt.Sprintf("%d", s.Connections), fmt.Sprintf("%d transactions", s.Transactions),
+		fmt.Sprintf("per connection mean %.2f", s.TransactionsPerConnection.Mean),
+		fmt.Sprintf("median %g", s.TransactionsPerConnection.P50), fmt.Sprintf("max %d", s.TransactionsPerConnection.Max)}, 13))
 	tw.printf("closed by    server %d, client %d, reset %d, open %d\n", s.ClosedBy.Server, s.ClosedBy.Client, s.ClosedBy.Reset, s.ClosedBy.Open)
 	var reasons []string
 	for _, r := range httpflow.Reasons {
@@ -103,19 +125,24 @@ func writeSummary(tw *errWriter, doc *httpflow.Document) {
 		}
 	}
 	tw.printf("reasons      %s\n", wrap(reasons, 13))
-	tw.printf("idle gaps    %s\n", dist(s.IdleS))
-	tw.printf("final idle   %s\n", dist(s.FinalIdleS))
+	tw.printf("idle gaps    %s\n", wrap(dist(s.IdleS), 13))
+	tw.printf("final idle   %s\n", wrap(dist(s.FinalIdleS), 13))
 	if len(s.AdvertisedTimeoutsS) > 0 {
 		keys := make([]string, 0, len(s.AdvertisedTimeoutsS))
 		for k := range s.AdvertisedTimeoutsS {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		sort.Slice(keys, func(i, j int) bool { // numerically: 5 before 15
+			a, _ := strconv.ParseFloat(keys[i], 64)
+			b, _ := strconv.ParseFloat(keys[j], 64)
+			return a < b || a == b && keys[i] < keys[j]
+		})
 		var parts []string
 		for _, k := range keys {
 			parts = append(parts, fmt.Sprintf("timeout=%s on %d", k, s.AdvertisedTimeoutsS[k]))
 		}
-		tw.printf("keep-alive   advertised %s\n", wrap(parts, 13))
+		parts[0] = "advertised " + parts[0]
+		tw.printf("keep-alive   %s\n", wrap(parts, 13))
 	}
 	tw.printf("TIME_WAIT    server %d, client %d, both %d", s.TimeWait.Server, s.TimeWait.Client, s.TimeWait.Both)
 	if len(s.TimeWait.PeakConcurrent) > 0 {
@@ -135,15 +162,16 @@ func writeSummary(tw *errWriter, doc *httpflow.Document) {
 		tw.printf("races        %d request%s met a closing keep-alive connection\n", s.KeepaliveRaces, plural(s.KeepaliveRaces))
 	}
 	for _, w := range ci.Warnings {
-		tw.printf("warning      %s\n", w)
+		tw.printf("warning      %s\n", wrapWords(w, 13))
 	}
 }
 
-func dist(d httpflow.Distribution) string {
+func dist(d httpflow.Distribution) []string {
 	if d.Count == 0 {
-		return "none"
+		return nil // "none"
 	}
-	return fmt.Sprintf("%d, p50 %.3f s, p90 %.3f s, p99 %.3f s, max %.3f s", d.Count, float64(d.P50), float64(d.P90), float64(d.P99), float64(d.Max))
+	return []string{strconv.Itoa(d.Count), fmt.Sprintf("p50 %.3f s", float64(d.P50)), fmt.Sprintf("p90 %.3f s", float64(d.P90)),
+		fmt.Sprintf("p99 %.3f s", float64(d.P99)), fmt.Sprintf("max %.3f s", float64(d.Max))}
 }
 
 // wrap joins parts with ", " and breaks lines before 80 columns, indenting
@@ -166,6 +194,28 @@ func wrap(parts []string, indent int) string {
 		}
 		b.WriteString(sep + p)
 		col += len(sep) + len(p)
+	}
+	return b.String()
+}
+
+// wrapWords breaks text between words before 80 columns, indenting
+// continuation lines by indent spaces. A word longer than a line (a path)
+// stays whole.
+func wrapWords(text string, indent int) string {
+	var b strings.Builder
+	col := indent
+	for i, w := range strings.Fields(text) {
+		switch {
+		case i == 0:
+		case col+1+len(w) > 79:
+			b.WriteString("\n" + strings.Repeat(" ", indent))
+			col = indent
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += len(w)
 	}
 	return b.String()
 }

@@ -607,7 +607,7 @@ func TestWatchFormats(t *testing.T) {
 	for _, want := range []string{
 		fmt.Sprintf("server 127.0.0.1:%d: 1 connection\n", port),
 		"capture-ended\n",
-		"capture      lo (live EN10MB)",
+		"capture      lo\n             live EN10MB, ",
 		"5 packets, 5 TCP",
 	} {
 		if !strings.Contains(out, want) {
