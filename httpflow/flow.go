@@ -36,7 +36,10 @@ type Analyzer struct {
 	// and emitting its record at once (Run hands it to another goroutine,
 	// which calls flow.finish).
 	finish func(f *flow, c *tcpstate.Conn)
-	free   chan *flow // flows done with, for reuse
+	// release, when set, is given each Conn once its record is built
+	// (tcpstate.Table.Recycle).
+	release func(c *tcpstate.Conn)
+	free    chan *flow // flows done with, for reuse
 }
 
 // maxFreeFlows bounds the flows kept for reuse.
@@ -202,10 +205,14 @@ func (f *flow) Done(c *tcpstate.Conn) {
 // nor c changes after Done, so it may run on another goroutine.
 func (f *flow) finish(c *tcpstate.Conn) {
 	rec := f.record(c)
-	if f.a.emit != nil {
-		f.a.emit(rec)
+	a := f.a
+	if a.emit != nil {
+		a.emit(rec)
 	}
 	f.recycle()
+	if a.release != nil {
+		a.release(c)
+	}
 }
 
 type reqHandler flow

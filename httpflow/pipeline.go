@@ -70,6 +70,7 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 		an.finish = out.send
 	}
 	tab := tcpstate.NewTable(cfg.TCP, an.Factory())
+	an.release = tab.Recycle
 	var err error
 	if parallel {
 		err = runPipelined(src, tab, cfg.Progress)

@@ -73,6 +73,7 @@ type Conn struct {
 	// connection out before it ended.
 	Evicted bool
 
+	gen       uint32 // bumped each time the table reuses this Conn
 	roleKnown bool
 	queued    bool      // in the table's closing queue
 	reported  bool      // Done was called

@@ -70,6 +70,19 @@ func makeKey(x, y netip.AddrPort) key {
 	return key{y, x}
 }
 
+// connRef is a queue's reference to a connection: stale once the Conn was
+// reused for another connection (gen moved on).
+type connRef struct {
+	c   *Conn
+	gen uint32
+}
+
+// live reports whether the reference is still to an unreported connection.
+func (r connRef) live() bool { return r.c.gen == r.gen && !r.c.reported }
+
+// maxFreeConns bounds the Conns kept for reuse.
+const maxFreeConns = 512
+
 type tomb struct {
 	k       key
 	expires time.Time // end of TIME_WAIT (or of the linger)
@@ -83,8 +96,10 @@ type Table struct {
 	conns   map[key]*Conn
 	tombs   map[key]tomb
 	tombQ   []tomb
-	closing []*Conn
-	halfQ   []*Conn // connections opened by a SYN, oldest first; some no longer half-open
+	tombAt  int       // tombQ[:tombAt] expired
+	closing []connRef // finished connections waiting out the linger, in the order they finished
+	halfQ   []connRef // connections opened by a SYN, oldest first; some no longer half-open
+	free    chan *Conn
 	nextID  int
 	now     time.Time
 	swept   time.Time
@@ -106,7 +121,8 @@ func NewTable(cfg Config, factory Factory) *Table {
 			cfg.MaxHalfOpen = 1
 		}
 	}
-	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb)}
+	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb),
+		free: make(chan *Conn, maxFreeConns)}
 }
 
 // Stats returns the table's counters.
@@ -142,7 +158,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		}
 		c = t.newConn(k, seg)
 		if syn && t.cfg.MaxHalfOpen > 0 {
-			t.halfQ = append(t.halfQ, c)
+			t.halfQ = append(t.halfQ, connRef{c, c.gen})
 			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
 				// Amortised: the queue is walked once per MaxHalfOpen SYNs.
 				t.trimHalfOpen(t.cfg.MaxHalfOpen)
@@ -158,7 +174,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	c.add(t, seg)
 	if c.finished && !c.queued {
 		c.queued = true
-		t.closing = append(t.closing, c)
+		t.closing = append(t.closing, connRef{c, c.gen})
 	}
 }
 
@@ -168,7 +184,14 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	}
 	t.nextID++
 	t.stats.Connections++
-	c := &Conn{ID: t.nextID, key: k, FirstPacketAt: seg.Time}
+	var c *Conn
+	select {
+	case c = <-t.free:
+		*c = Conn{gen: c.gen + 1}
+	default:
+		c = new(Conn)
+	}
+	c.ID, c.key, c.FirstPacketAt = t.nextID, k, seg.Time
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
@@ -179,20 +202,18 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 // then evicts the oldest half-open connections until at most keep remain.
 func (t *Table) trimHalfOpen(keep int) {
 	live := t.halfQ[:0]
-	for _, c := range t.halfQ {
-		if !c.reported && c.halfOpen() {
-			live = append(live, c)
+	for _, r := range t.halfQ {
+		if r.live() && r.c.halfOpen() {
+			live = append(live, r)
 		}
 	}
-	for i := len(live); i < len(t.halfQ); i++ {
-		t.halfQ[i] = nil
-	}
+	clear(t.halfQ[len(live):])
 	t.halfQ = live
 	if n := len(live) - keep; n > 0 {
-		for _, c := range live[:n] {
-			c.Evicted = true
+		for _, r := range live[:n] {
+			r.c.Evicted = true
 			t.stats.Evicted++
-			t.done(c)
+			t.done(r.c)
 		}
 		t.halfQ = append(t.halfQ[:0], live[n:]...)
 	}
@@ -238,19 +259,21 @@ func (t *Table) sweep() {
 	t.swept = t.now
 	i := 0
 	for ; i < len(t.closing); i++ {
-		c := t.closing[i]
-		if c.reported {
+		r := t.closing[i]
+		if !r.live() {
 			continue
 		}
+		c := r.c
 		if t.now.Sub(c.doneAt) < t.cfg.Linger {
 			break
 		}
 		t.done(c)
 	}
-	t.closing = append(t.closing[:0], t.closing[i:]...)
-	j := 0
-	for ; j < len(t.tombQ); j++ {
-		tb := t.tombQ[j]
+	n := copy(t.closing, t.closing[i:])
+	clear(t.closing[n:])
+	t.closing = t.closing[:n]
+	for ; t.tombAt < len(t.tombQ); t.tombAt++ {
+		tb := t.tombQ[t.tombAt]
 		if t.now.Before(tb.expires) {
 			break
 		}
@@ -258,7 +281,10 @@ func (t *Table) sweep() {
 			delete(t.tombs, tb.k)
 		}
 	}
-	t.tombQ = append(t.tombQ[:0], t.tombQ[j:]...)
+	if t.tombAt > len(t.tombQ)/2 { // forget the expired half, now and then
+		t.tombQ = t.tombQ[:copy(t.tombQ, t.tombQ[t.tombAt:])]
+		t.tombAt = 0
+	}
 	if len(t.halfQ) > 1024 {
 		// Forget connections that are no longer half-open, so the queue
 		// does not keep finished connections alive.
@@ -297,8 +323,22 @@ func (t *Table) done(c *Conn) {
 		return
 	}
 	if st := c.sink(); st != nil {
-		st.Done(c)
 		c.stream = nil // queues may still point at c: let the stream's memory go
+		st.Done(c)     // the last use of c here: Done may Recycle it
+	}
+}
+
+// Recycle gives back a connection whose Done was called and whose facts
+// nobody reads any more; the table reuses its memory for a later one. It
+// may be called from any goroutine. Connections not given back are left
+// to the garbage collector.
+func (t *Table) Recycle(c *Conn) {
+	if c == nil || !c.reported {
+		return
+	}
+	select {
+	case t.free <- c:
+	default:
 	}
 }
 
