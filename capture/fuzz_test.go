@@ -106,6 +106,19 @@ func FuzzDecode(f *testing.F) {
 		f.Add(uint16(r.link), r.data, false)
 	}
 	f.Add(uint16(0), []byte{2, 0, 0, 0, 0x45}, true)
+	// Real packets: the first ones of each sample (handshakes, requests,
+	// responses, FINs) over Ethernet, IPv4 and IPv6.
+	samples, _ := filepath.Glob("../samples/*.pcap")
+	for _, p := range samples {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		recs := records(f, data)
+		for _, r := range recs[:min(len(recs), 12)] {
+			f.Add(uint16(r.link), r.data, false)
+		}
+	}
 	f.Fuzz(func(t *testing.T, link uint16, data []byte, cut bool) {
 		wire := len(data)
 		if cut {

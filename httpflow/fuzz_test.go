@@ -2,12 +2,64 @@ package httpflow
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/tcpstate"
 )
+
+// byteStreams collects the two reassembled byte streams of a connection.
+type byteStreams struct{ b [2][]byte }
+
+func (s *byteStreams) Data(d tcpstate.Dir, b []byte, _ time.Time) {
+	if len(s.b[d]) < 4096 {
+		s.b[d] = append(s.b[d], b[:min(len(b), 4096-len(s.b[d]))]...)
+	}
+}
+func (s *byteStreams) Gap(tcpstate.Dir, int, time.Time) {}
+func (s *byteStreams) FIN(tcpstate.Dir, time.Time)      {}
+func (s *byteStreams) RST(tcpstate.Dir, time.Time)      {}
+func (s *byteStreams) Done(*tcpstate.Conn)              {}
+
+// realStreams returns the client and server bytes (the first 4 KiB of
+// each) of the connections in the project's samples: real requests and
+// responses of Go, lighttpd, Apache, python and curl for the fuzzers to
+// mutate.
+func realStreams(tb testing.TB) [][2][]byte {
+	paths, _ := filepath.Glob("../samples/*.pcap")
+	var out [][2][]byte
+	for _, p := range paths {
+		src, err := capture.Open(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		var conns []*byteStreams
+		tab := tcpstate.NewTable(tcpstate.DefaultConfig(), func(*tcpstate.Conn) tcpstate.Stream {
+			s := &byteStreams{}
+			conns = append(conns, s)
+			return s
+		})
+		for {
+			seg, err := src.Next()
+			if err != nil {
+				break
+			}
+			tab.Add(seg)
+		}
+		tab.Flush()
+		src.Close()
+		for _, c := range conns[:min(len(conns), 3)] {
+			out = append(out, c.b)
+		}
+	}
+	if len(out) == 0 {
+		tb.Fatal("no sample connections")
+	}
+	return out
+}
 
 // FuzzFraming checks that the framer never panics, and that what it reports
 // does not depend on how the stream was split into segments.
@@ -16,6 +68,10 @@ func FuzzFraming(f *testing.F) {
 		f.Add([]byte(tc.in), tc.request, uint16(len(tc.in)/2), tc.closeAt)
 	}
 	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7fffffffffffffff\r\n"), false, uint16(3), true)
+	for i, s := range realStreams(f) {
+		f.Add(s[0], true, uint16(i*37), i%2 == 0)
+		f.Add(s[1], false, uint16(i*53), i%2 == 1)
+	}
 	f.Fuzz(func(t *testing.T, in []byte, request bool, split uint16, closeAt bool) {
 		if len(in) > 1<<16 {
 			return
@@ -37,6 +93,9 @@ func FuzzFlow(f *testing.F) {
 	f.Add([]byte("GET / HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 204 No\r\n\r\n"), uint8(5))
 	f.Add([]byte("HEAD / HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"), uint8(9))
 	f.Add([]byte("CONNECT a:443 HTTP/1.1\r\n\r\n\x16\x03"), []byte("HTTP/1.1 200 OK\r\n\r\n\x16\x03"), uint8(3))
+	for i, s := range realStreams(f) {
+		f.Add(s[0], s[1], uint8(i))
+	}
 	f.Fuzz(func(t *testing.T, req, resp []byte, script uint8) {
 		var got []*Connection
 		a := NewAnalyzer(Config{}, func(c *Connection) { got = append(got, c) })
