@@ -187,3 +187,47 @@ func TestFramingResyncAfterGapInHeaders(t *testing.T) {
 		t.Errorf("gap in headers:\ngot\n%s\nwant\n%s", got, want)
 	}
 }
+
+// nopHandler takes what the framer reports, deciding body lengths as a flow
+// does (a GET for every response).
+type nopHandler struct{}
+
+func (nopHandler) begin(*message) {}
+func (nopHandler) headers(m *message) (string, int64) {
+	if m.method != "" {
+		switch {
+		case m.chunked:
+			return FramingChunked, 0
+		case m.hasCL:
+			return FramingContentLength, m.cl
+		}
+		return FramingNoBody, 0
+	}
+	return responseFraming("GET", m)
+}
+func (nopHandler) end(*message)    {}
+func (nopHandler) anomaly(string)  {}
+func (nopHandler) strayCRLF(n int) {}
+
+// BenchmarkFraming frames the samples' real request and response streams,
+// each fed as one segment.
+func BenchmarkFraming(b *testing.B) {
+	streams := realStreams(b)
+	var n int64
+	for _, s := range streams {
+		n += int64(len(s[0]) + len(s[1]))
+	}
+	b.SetBytes(n)
+	b.ReportAllocs()
+	t0 := time.Unix(1, 0)
+	for b.Loop() {
+		for _, s := range streams {
+			req := framer{request: true, h: nopHandler{}}
+			resp := framer{h: nopHandler{}}
+			req.feed(s[0], t0)
+			resp.feed(s[1], t0)
+			req.close(true)
+			resp.close(true)
+		}
+	}
+}
