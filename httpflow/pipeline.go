@@ -23,8 +23,11 @@ type RunConfig struct {
 	// Progress, when set, is called every ~64k packets.
 	Progress func(p Progress)
 	// Sequential reads and analyses on one goroutine. By default, with
-	// more than one CPU, reading and decoding run on a goroutine of their
-	// own, ahead of the analysis; the output is the same either way.
+	// more than one CPU, the work runs on three goroutines, each taking
+	// its input in order: reading and decoding; TCP and HTTP analysis;
+	// building, summarising and emitting records. Payloads stay in the
+	// source's blocks (capture.Holder) until analysed. The output is the
+	// same either way, record for record.
 	Sequential bool
 }
 
