@@ -143,7 +143,7 @@ type finished struct {
 const (
 	emitBatch    = 64   // flows per batch at most
 	emitBatchTxs = 4096 // transactions per batch, past which it is sent
-	emitQueue    = 4    // batches waiting at most
+	emitQueue    = 12    // batches waiting at most
 )
 
 func newEmitter() *emitter {
@@ -197,8 +197,8 @@ const (
 // runPipelined reads and decodes on a goroutine of its own and analyses the
 // segments, in capture order, on this one.
 func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progress)) error {
-	full := make(chan *batch, 4)
-	free := make(chan *batch, 6)
+	full := make(chan *batch, 8)
+	free := make(chan *batch, 10)
 	for i := 0; i < cap(free); i++ {
 		free <- &batch{segs: make([]capture.Segment, 0, batchSegs)}
 	}
