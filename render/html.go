@@ -54,6 +54,12 @@ const htmlEchartsVersion = "5.6.0"
 const (
 	htmlTimelineMax = 2000 // connections drawn in the timeline
 	htmlRowTxMax    = 200  // transactions drawn on one row: the first and the last half
+	htmlRowTxMin    = 20   // ... at least, when the budget below makes rows share
+	// htmlTimelineTxs bounds the transactions drawn in the whole timeline:
+	// echarts takes about 1 s per 40,000 drawn segments (three or four a
+	// transaction) to set up and paint them in Chromium on a small
+	// machine, and sub-pixel transactions add nothing to the picture.
+	htmlTimelineTxs = 12000
 	htmlTableMax    = 3000 // rows of the connection table
 	htmlStepMax     = 3000 // points of an over-time series before it is bucketed
 	htmlStepBuckets = 1500 // buckets of a bucketed over-time series
@@ -94,16 +100,17 @@ func WriteHTML(w io.Writer, doc *httpflow.Document) error {
 
 // htmlReport holds what the report needs computed once.
 type htmlReport struct {
-	doc     *httpflow.Document
-	conns   []*httpflow.Connection
-	origin  time.Time
-	end     float64 // capture end, ms after origin
-	xmax    float64 // latest time of anything drawn, ms
-	strs    []string
-	strIdx  map[string]int
-	drawn   []int // indexes into conns drawn in the timeline, in start order
-	drawSet map[int]bool
-	elided  int // transactions of long connections not drawn on their rows
+	doc      *httpflow.Document
+	conns    []*httpflow.Connection
+	origin   time.Time
+	end      float64 // capture end, ms after origin
+	xmax     float64 // latest time of anything drawn, ms
+	strs     []string
+	strIdx   map[string]int
+	drawn    []int // indexes into conns drawn in the timeline, in start order
+	drawSet  map[int]bool
+	elided   int // transactions of long connections not drawn on their rows
+	rowTxMax int // transactions drawn on one row (even)
 }
 
 func newHTMLReport(doc *httpflow.Document) *htmlReport {
@@ -740,6 +747,7 @@ func htmlCapitalize(s string) string {
 // htmlTimelineMax, else the most telling (keep-alive races, resets, 4xx/5xx
 // or unanswered, the longest) and an even sample of the rest.
 func (r *htmlReport) pickTimeline() {
+	defer r.pickRowTxMax()
 	n := len(r.conns)
 	r.drawSet = map[int]bool{}
 	if n <= htmlTimelineMax {
@@ -813,6 +821,23 @@ func (r *htmlReport) pickTimeline() {
 	})
 }
 
+// pickRowTxMax sets how many transactions a long connection's row draws:
+// htmlRowTxMax, or fewer (down to htmlRowTxMin) when the drawn rows would
+// hold more than htmlTimelineTxs transactions in all.
+func (r *htmlReport) pickRowTxMax() {
+	r.rowTxMax = htmlRowTxMax
+	for r.rowTxMax > htmlRowTxMin {
+		total := 0
+		for _, i := range r.drawn {
+			total += min(len(r.conns[i].Transactions), r.rowTxMax)
+		}
+		if total <= htmlTimelineTxs {
+			break
+		}
+		r.rowTxMax = max(htmlRowTxMin, r.rowTxMax*3/4) &^ 1
+	}
+}
+
 // htmlEvenSample keeps k of idx, evenly spaced, in order.
 func htmlEvenSample(idx []int, k int) []int {
 	if k <= 0 {
@@ -830,7 +855,7 @@ func (r *htmlReport) timelineNote() string {
 	elided := ""
 	if r.elided > 0 {
 		elided = fmt.Sprintf(" Rows of connections with more than %d requests show the first and the last %d; %d transactions in between are not drawn.",
-			htmlRowTxMax, htmlRowTxMax/2, r.elided)
+			r.rowTxMax, r.rowTxMax/2, r.elided)
 	}
 	if len(r.drawn) == n {
 		return strings.TrimSpace(elided)
@@ -873,14 +898,14 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 		ka = htmlNum(*t)
 	}
 	// A connection with thousands of requests (a load generator's) shows
-	// its first and last htmlRowTxMax/2 transactions: the report stays
-	// small and the row still shows how the connection began and ended.
-	n := len(c.Transactions)
-	drawn := func(index int) bool { return n <= htmlRowTxMax || index <= htmlRowTxMax/2 || index > n-htmlRowTxMax/2 }
-	if n > htmlRowTxMax {
-		r.elided += n - htmlRowTxMax
+	// its first and last rowTxMax/2 transactions: the report stays small
+	// and quick, and the row still shows how the connection began and ended.
+	n, k := len(c.Transactions), r.rowTxMax
+	drawn := func(index int) bool { return n <= k || index <= k/2 || index > n-k/2 }
+	if n > k {
+		r.elided += n - k
 	}
-	txs := make([]any, 0, min(n, htmlRowTxMax))
+	txs := make([]any, 0, min(n, k))
 	var lastRespEnd time.Time
 	for i := range c.Transactions {
 		t := &c.Transactions[i]
@@ -907,7 +932,7 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 		txs = append(txs, []any{r.at(t.RequestStartAt), r.at(t.RequestEndAt), r.at(t.ResponseStartAt), r.at(t.ResponseEndAt),
 			r.str(t.Method), r.str(t.URI), status, flags, t.RequestBytes, t.ResponseBytes, t.Index})
 	}
-	idles := make([]any, 0, min(len(c.IdlePeriods), htmlRowTxMax))
+	idles := make([]any, 0, min(len(c.IdlePeriods), k))
 	for _, p := range c.IdlePeriods {
 		if drawn(p.AfterTransaction) && drawn(p.AfterTransaction+1) {
 			idles = append(idles, []any{r.at(p.StartAt), r.at(p.EndAt), p.AfterTransaction})

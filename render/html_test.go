@@ -689,3 +689,44 @@ func TestHTMLLongConnectionRowIsCapped(t *testing.T) {
 		t.Errorf("report does not say that 4800 transactions are not drawn")
 	}
 }
+
+// Many long connections share a budget of drawn transactions: each row
+// draws fewer (down to htmlRowTxMin), and the page says how many.
+func TestHTMLManyLongConnectionsShareTheBudget(t *testing.T) {
+	doc := htmlTestDoc()
+	base := doc.Connections[0]
+	doc.Connections = nil
+	for id := 1; id <= 200; id++ {
+		c := base
+		c.ID = id
+		c.Transactions, c.IdlePeriods = nil, nil
+		for i := 1; i <= 1000; i++ {
+			tx := base.Transactions[0]
+			tx.Index = i
+			tx.URI = fmt.Sprintf("/c%d-r%d", id, i)
+			c.Transactions = append(c.Transactions, tx)
+		}
+		doc.Connections = append(doc.Connections, c)
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, doc); err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	drawnTx := strings.Count(out, `"/c`)
+	if drawnTx > htmlTimelineTxs+400 { // +400: the table lists a URI per row
+		t.Errorf("%d transactions drawn, budget %d", drawnTx, htmlTimelineTxs)
+	}
+	// 200 rows x k <= 12,000: k = 46 (200, 150, 112, 84, 62, 46).
+	for _, uri := range []string{"/c1-r1\"", "/c1-r23\"", "/c200-r1000\"", "/c200-r978\""} {
+		if !strings.Contains(out, uri) {
+			t.Errorf("report lacks %s", uri)
+		}
+	}
+	if strings.Contains(out, "/c1-r24\"") || strings.Contains(out, "/c1-r500\"") {
+		t.Errorf("report draws more than the first 23 transactions of a row")
+	}
+	if !strings.Contains(out, "show the first and the last 23; 190800 transactions in between are not drawn") {
+		t.Errorf("report does not say what it left out: %s", regexp.MustCompile(`Rows of connections[^.]*\.[^.]*\.`).FindString(out))
+	}
+}
