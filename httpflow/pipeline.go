@@ -143,7 +143,7 @@ type finished struct {
 const (
 	emitBatch    = 64   // flows per batch at most
 	emitBatchTxs = 4096 // transactions per batch, past which it is sent
-	emitQueue    = 12    // batches waiting at most
+	emitQueue    = 12   // batches waiting at most
 )
 
 func newEmitter() *emitter {
