@@ -234,7 +234,10 @@ func (h *reqHandler) begin(m *message) {
 		c.reqConn = f.strs.refString(m.connection)
 	}
 	if prev := f.txs.last(); prev != nil {
-		if prev.respDone {
+		// By the capture times: a request whose first bytes came before
+		// the previous response's last byte is pipelined, even when its
+		// request line was only complete after that response ended.
+		if prev.respDone && prev.respEnd <= c.reqStart {
 			c.afterIdle = true
 		} else {
 			c.pipelined = true

@@ -158,3 +158,30 @@ func FuzzFlow(f *testing.F) {
 		}
 	})
 }
+
+// Found by FuzzFlow: a request whose first bytes came before the previous
+// response's last byte, but whose request line was complete only after it,
+// is pipelined; it has no idle period before it (it had one of -1 ms).
+func TestRequestStartedBeforeResponseEndIsPipelined(t *testing.T) {
+	var got []*Connection
+	a := NewAnalyzer(Config{}, func(c *Connection) { got = append(got, c) })
+	fl := a.Factory()(&tcpstate.Conn{}).(*flow)
+	at := func(ms int) time.Time { return time.Unix(1, 0).Add(time.Duration(ms) * time.Millisecond) }
+	fl.Data(tcpstate.ClientToServer, []byte("GET /a HTTP/1.1\r\n\r\n"), at(1))
+	fl.Data(tcpstate.ServerToClient, []byte("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nok"), at(2))
+	fl.Data(tcpstate.ClientToServer, []byte("GET /b HT"), at(3)) // before the response ends
+	fl.Data(tcpstate.ServerToClient, []byte("ok"), at(4))
+	fl.Data(tcpstate.ClientToServer, []byte("TP/1.1\r\n\r\n"), at(5)) // the line is whole only now
+	fl.Data(tcpstate.ServerToClient, []byte("HTTP/1.1 204 No Content\r\n\r\n"), at(6))
+	fl.Done(&tcpstate.Conn{FirstPacketAt: at(0), LastPacketAt: at(6)})
+	r := got[0]
+	if len(r.Transactions) != 2 {
+		t.Fatalf("%d transactions, want 2", len(r.Transactions))
+	}
+	if tx := r.Transactions[1]; !tx.Pipelined || !tx.RequestStartAt.Equal(at(3)) {
+		t.Errorf("request 2: pipelined %v, start %v; want pipelined, start %v", tx.Pipelined, tx.RequestStartAt.Time, at(3))
+	}
+	if len(r.IdlePeriods) != 0 {
+		t.Errorf("idle periods %+v, want none", r.IdlePeriods)
+	}
+}
