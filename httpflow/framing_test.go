@@ -22,15 +22,20 @@ func (r *recorder) begin(m *message) {
 	}
 }
 
+// requestFraming is how the test handlers frame a request body.
+func requestFraming(m *message) (string, int64) {
+	switch {
+	case m.chunked:
+		return FramingChunked, 0
+	case m.hasCL:
+		return FramingContentLength, m.cl
+	}
+	return FramingNoBody, 0
+}
+
 func (r *recorder) headers(m *message) (string, int64) {
 	if m.method != "" {
-		switch {
-		case m.chunked:
-			return FramingChunked, 0
-		case m.hasCL:
-			return FramingContentLength, m.cl
-		}
-		return FramingNoBody, 0
+		return requestFraming(m)
 	}
 	method := "GET"
 	if r.n < len(r.methods) {
@@ -195,13 +200,7 @@ type nopHandler struct{}
 func (nopHandler) begin(*message) {}
 func (nopHandler) headers(m *message) (string, int64) {
 	if m.method != "" {
-		switch {
-		case m.chunked:
-			return FramingChunked, 0
-		case m.hasCL:
-			return FramingContentLength, m.cl
-		}
-		return FramingNoBody, 0
+		return requestFraming(m)
 	}
 	return responseFraming("GET", m)
 }
