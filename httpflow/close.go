@@ -9,11 +9,11 @@ import (
 	"github.com/httplife/httplife/tcpstate"
 )
 
-// expand turns the stored transactions into the record's, with what goes
-// with them in f.meta; f.rec is the record's slice.
+// expand turns the stored transactions into the record's; f.rec is the
+// record's slice.
 func (f *flow) expand() []Transaction {
 	n := f.txs.n
-	f.rec, f.meta = make([]Transaction, n), make([]txMeta, n)
+	f.rec = make([]Transaction, n)
 	for i := 0; i < n; i++ {
 		c, t := f.txs.at(i), &f.rec[i]
 		*t = Transaction{
@@ -43,8 +43,6 @@ func (f *flow) expand() []Transaction {
 		if c.interim != 0 {
 			t.InterimStatuses = f.interims[c.interim-1]
 		}
-		f.meta[i] = txMeta{reqSeq: c.reqSeq, respSeq: c.respSeq, reqDone: c.reqDone, respDone: c.respDone,
-			reqComplete: c.reqComplete, afterIdle: c.afterIdle, afterServerFIN: c.afterServerFIN}
 	}
 	return f.rec
 }
@@ -87,8 +85,8 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 	}
 	think := make([]Seconds, len(f.rec)) // one allocation for every server_time_s
 	idles := 0
-	for i := 1; i < len(f.meta); i++ {
-		if f.meta[i].afterIdle {
+	for i := 1; i < f.txs.n; i++ {
+		if f.txs.at(i).afterIdle {
 			idles++
 		}
 	}
@@ -150,7 +148,7 @@ func idle(after int, from, to time.Time) Idle {
 func (f *flow) keepAlive() KeepAlive {
 	var ka KeepAlive
 	for i := len(f.rec) - 1; i >= 0; i-- {
-		if v := (&f.rec[i]).ResponseKeepAlive; v != nil {
+		if v := f.rec[i].ResponseKeepAlive; v != nil {
 			ka.AdvertisedTimeout, ka.AdvertisedMax = parseKeepAlive(*v)
 			break
 		}
@@ -346,7 +344,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 	last, haveLast := f.lastTxn()
 	var lastResp txn
 	for i := len(f.rec) - 1; i >= 0; i-- {
-		if (&f.meta[i]).respDone {
+		if f.txs.at(i).respDone {
 			lastResp = f.tx(i)
 			break
 		}
@@ -380,7 +378,7 @@ func (f *flow) reason(c *tcpstate.Conn) (string, string) {
 		case !sv.RstAt.IsZero() && (sv.FinAt.IsZero() || sv.RstAt.Before(sv.FinAt)) && !last.RequestStartAt.After(sv.RstAt):
 			f.anomaly("request-answered-by-server-rst")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
-				last.Index, secs(last.RequestStartAt.Sub((&f.rec[last.Index-2]).ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
+				last.Index, secs(last.RequestStartAt.Sub(f.rec[last.Index-2].ResponseEndAt.Time)), secs(sv.RstAt.Sub(last.RequestStartAt.Time)))
 		case finOK && finDir == tcpstate.ServerToClient && !last.RequestStartAt.After(finAt):
 			f.anomaly("request-lost-at-server-close")
 			return ReasonKeepaliveRace, fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
@@ -483,7 +481,7 @@ func (f *flow) maxRequests() (string, bool) {
 	var prev *string // values repeat as one shared string: parse each once
 	var m *int
 	for i := 0; i < n; i++ {
-		t := (&f.rec[i])
+		t := &f.rec[i]
 		if t.ResponseKeepAlive == nil {
 			continue
 		}

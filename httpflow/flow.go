@@ -59,21 +59,12 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
 }
 
-// txMeta is what the record needs to know of a transaction beyond its
-// Transaction fields.
-type txMeta struct {
-	reqSeq, respSeq uint64
-	reqDone         bool // request ended (complete or cut)
-	respDone        bool // final response ended
-	reqComplete     bool
-	afterIdle       bool // started after the previous response ended
-	afterServerFIN  bool // request bytes sent after the server's FIN
-}
-
-// txn is a view of one transaction of the record being built.
+// txn is a view of one transaction of the record being built: its
+// Transaction and, for what the record does not say (request and response
+// done, after idle, after the server's FIN), its stored form.
 type txn struct {
 	*Transaction
-	*txMeta
+	*ctx
 }
 
 // flow follows the HTTP exchange of one connection.
@@ -91,12 +82,11 @@ type flow struct {
 	serverFIN  bool
 
 	// The record's transactions, expanded from txs when the connection is done.
-	rec  []Transaction
-	meta []txMeta
+	rec []Transaction
 }
 
 // tx returns a view of transaction i of the record being built.
-func (f *flow) tx(i int) txn { return txn{&f.rec[i], &f.meta[i]} }
+func (f *flow) tx(i int) txn { return txn{&f.rec[i], f.txs.at(i)} }
 
 func newFlow(a *Analyzer) *flow {
 	select {
@@ -230,9 +220,6 @@ func (h *reqHandler) begin(m *message) {
 		reqSeq:         m.seq,
 		afterServerFIN: f.serverFIN,
 	}
-	if m.hasConnection {
-		c.reqConn = f.strs.refString(m.connection)
-	}
 	if prev := f.txs.last(); prev != nil {
 		// By the capture times: a request whose first bytes came before
 		// the previous response's last byte is pipelined, even when its
@@ -252,11 +239,8 @@ var noInterim = []int{}
 
 func (h *reqHandler) headers(m *message) (string, int64) {
 	f := (*flow)(h)
-	if c := f.txs.last(); c != nil {
-		c.reqConn = 0
-		if m.hasConnection {
-			c.reqConn = f.strs.refString(m.connection)
-		}
+	if c := f.txs.last(); c != nil && m.hasConnection {
+		c.reqConn = f.strs.refString(m.connection)
 	}
 	switch {
 	case m.chunked:
