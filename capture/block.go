@@ -56,9 +56,10 @@ type blockPool struct {
 // finds them here again instead of having new memory faulted in.
 const maxFreeBlocks = 16
 
-// maxRead caps one read from the input, so that the bytes just read are
-// still in the CPU's cache when they are decoded.
-const maxRead = 128 << 10
+// maxRead caps one read from the input. Each read is a system call, which
+// costs several microseconds in a VM; the bytes read stay in the CPU's
+// cache as long as the blocks in use at once do (see bufSize).
+const maxRead = 512 << 10
 
 func (p *blockPool) get() *Block {
 	p.mu.Lock()

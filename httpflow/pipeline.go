@@ -143,7 +143,7 @@ type finished struct {
 const (
 	emitBatch    = 64   // flows per batch at most
 	emitBatchTxs = 4096 // transactions per batch, past which it is sent
-	emitQueue    = 12   // batches waiting at most
+	emitQueue    = 4    // batches waiting at most
 )
 
 func newEmitter() *emitter {
@@ -189,16 +189,20 @@ type batch struct {
 	blocks []*capture.Block
 }
 
+// A batch is about half a block (capture's 512 KiB); two of them wait at
+// most. The reader then stays only a few blocks ahead of the analysis, so
+// what it reads is still in the CPU's cache when it is analysed.
 const (
-	batchSegs  = 512
-	batchBytes = 1 << 20
+	batchSegs  = 256
+	batchBytes = 512 << 10
+	batchQueue = 2
 )
 
 // runPipelined reads and decodes on a goroutine of its own and analyses the
 // segments, in capture order, on this one.
 func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progress)) error {
-	full := make(chan *batch, 8)
-	free := make(chan *batch, 10)
+	full := make(chan *batch, batchQueue)
+	free := make(chan *batch, batchQueue+2)
 	for i := 0; i < cap(free); i++ {
 		free <- &batch{segs: make([]capture.Segment, 0, batchSegs)}
 	}

@@ -61,13 +61,33 @@ type Stats struct {
 	Evicted     uint64 // connections evicted by the cap
 }
 
-type key struct{ a, b netip.AddrPort }
+// key identifies a connection by its two endpoints, the lower first. It is
+// plain bytes (addresses from packets carry no zone), so the maps keyed by
+// it hold nothing the garbage collector must scan.
+type key struct {
+	a, b   [16]byte // addresses, IPv4 in IPv4-mapped form
+	pa, pb uint16
+	v6     bool // the addresses are IPv6 (an IPv4-mapped IPv6 address is not the IPv4 one)
+}
 
 func makeKey(x, y netip.AddrPort) key {
-	if x.Compare(y) < 0 {
-		return key{x, y}
+	if x.Compare(y) > 0 {
+		x, y = y, x
 	}
-	return key{y, x}
+	return key{a: x.Addr().As16(), b: y.Addr().As16(), pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6()}
+}
+
+// instant is a time.Time reduced to the instant, a pointer-free form for
+// the tombstones.
+type instant struct {
+	sec  int64
+	nsec int32
+}
+
+func instantOf(t time.Time) instant { return instant{t.Unix(), int32(t.Nanosecond())} }
+
+func (i instant) before(j instant) bool {
+	return i.sec < j.sec || i.sec == j.sec && i.nsec < j.nsec
 }
 
 // connRef is a queue's reference to a connection: stale once the Conn was
@@ -83,10 +103,17 @@ func (r connRef) live() bool { return r.c.gen == r.gen && !r.c.reported }
 // maxFreeConns bounds the Conns kept for reuse.
 const maxFreeConns = 512
 
+// tomb remembers a reported connection until its TIME_WAIT (or linger)
+// ends, so that its late packets do not open a new one.
 type tomb struct {
+	expires instant // end of TIME_WAIT (or of the linger)
+	tw      bool    // a side was in TIME_WAIT
+}
+
+// tombEntry is a tomb's place in the expiry queue.
+type tombEntry struct {
 	k       key
-	expires time.Time // end of TIME_WAIT (or of the linger)
-	tw      bool      // a side was in TIME_WAIT
+	expires instant
 }
 
 // Table is the connection table.
@@ -95,7 +122,7 @@ type Table struct {
 	factory Factory
 	conns   map[key]*Conn
 	tombs   map[key]tomb
-	tombQ   []tomb
+	tombQ   []tombEntry
 	tombAt  int       // tombQ[:tombAt] expired
 	closing []connRef // finished connections waiting out the linger, in the order they finished
 	halfQ   []connRef // connections opened by a SYN, oldest first; some no longer half-open
@@ -166,7 +193,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		}
 		if dead {
 			delete(t.tombs, k)
-			if tb.tw && seg.Time.Before(tb.expires) {
+			if tb.tw && instantOf(seg.Time).before(tb.expires) {
 				c.Anomalies = append(c.Anomalies, "port-reused-in-time-wait")
 			}
 		}
@@ -274,10 +301,10 @@ func (t *Table) sweep() {
 	t.closing = t.closing[:n]
 	for ; t.tombAt < len(t.tombQ); t.tombAt++ {
 		tb := t.tombQ[t.tombAt]
-		if t.now.Before(tb.expires) {
+		if instantOf(t.now).before(tb.expires) {
 			break
 		}
-		if cur, ok := t.tombs[tb.k]; ok && cur.expires.Equal(tb.expires) {
+		if cur, ok := t.tombs[tb.k]; ok && cur.expires == tb.expires {
 			delete(t.tombs, tb.k)
 		}
 	}
@@ -303,18 +330,19 @@ func (t *Table) done(c *Conn) {
 	}
 	c.flush(t)
 	if !c.Evicted {
-		tb := tomb{k: c.key, expires: c.LastPacketAt.Add(t.cfg.Linger)}
+		expires, tw := c.LastPacketAt.Add(t.cfg.Linger), false
 		for i := range c.Sides {
 			if s := &c.Sides[i]; !s.TimeWaitAt.IsZero() {
-				tb.tw = true
-				if e := s.TimeWaitAt.Add(t.cfg.TwoMSL); e.After(tb.expires) {
-					tb.expires = e
+				tw = true
+				if e := s.TimeWaitAt.Add(t.cfg.TwoMSL); e.After(expires) {
+					expires = e
 				}
 			}
 		}
-		if tb.expires.After(t.now) {
+		if expires.After(t.now) {
+			tb := tomb{expires: instantOf(expires), tw: tw}
 			t.tombs[c.key] = tb
-			t.tombQ = append(t.tombQ, tb)
+			t.tombQ = append(t.tombQ, tombEntry{c.key, tb.expires})
 		}
 	}
 	if c.Evicted && c.halfOpen() && c.stream == nil {

@@ -271,3 +271,46 @@ func TestSynFloodIsCapped(t *testing.T) {
 		}
 	}
 }
+
+func TestMakeKey(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		x1, y1, x2, y2 string
+		same           bool
+	}{
+		{"10.0.0.1:80", "10.0.0.2:5000", "10.0.0.2:5000", "10.0.0.1:80", true},
+		{"10.0.0.1:80", "10.0.0.2:5000", "10.0.0.1:80", "10.0.0.2:5000", true},
+		{"10.0.0.1:80", "10.0.0.2:5000", "10.0.0.1:80", "10.0.0.2:5001", false},
+		{"10.0.0.1:80", "10.0.0.2:5000", "10.0.0.1:5000", "10.0.0.2:80", false},
+		{"10.0.0.1:80", "10.0.0.2:5000", "[::ffff:10.0.0.1]:80", "[::ffff:10.0.0.2]:5000", false},
+		{"[2001:db8::1]:80", "[2001:db8::2]:5000", "[2001:db8::2]:5000", "[2001:db8::1]:80", true},
+		{"[2001:db8::1]:80", "[2001:db8::2]:5000", "[2001:db8::1]:80", "[2001:db8::3]:5000", false},
+	}
+	for _, tt := range tests {
+		k1 := makeKey(ap(tt.x1), ap(tt.y1))
+		k2 := makeKey(ap(tt.x2), ap(tt.y2))
+		if got := k1 == k2; got != tt.same {
+			t.Errorf("makeKey(%s, %s) == makeKey(%s, %s): got %v, want %v", tt.x1, tt.y1, tt.x2, tt.y2, got, tt.same)
+		}
+	}
+}
+
+func TestInstantBefore(t *testing.T) {
+	base := time.Unix(1700000000, 500)
+	tests := []struct {
+		a, b time.Time
+	}{
+		{base, base.Add(time.Nanosecond)},
+		{base, base.Add(time.Second)},
+		{base.Add(-time.Second), base},
+		{time.Unix(-5, 999999999), time.Unix(-4, 0)},
+	}
+	for _, tt := range tests {
+		if !instantOf(tt.a).before(instantOf(tt.b)) {
+			t.Errorf("instantOf(%v).before(instantOf(%v)) = false, want true", tt.a, tt.b)
+		}
+		if instantOf(tt.b).before(instantOf(tt.a)) || instantOf(tt.a).before(instantOf(tt.a)) {
+			t.Errorf("instant order of %v and %v disagrees with time.Time's", tt.a, tt.b)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 const softMemoryLimit = 80 << 20
 
 func main() {
+	preferHugePages(hugeHeapBytes)
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit)
 	}
