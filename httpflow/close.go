@@ -13,7 +13,11 @@ import (
 // record's slice.
 func (f *flow) expand() []Transaction {
 	n := f.txs.n
-	f.rec = make([]Transaction, n)
+	if a := f.a; a.cfg.Transient && n > 0 && cap(a.recBuf) >= n { // n == 0: [], not null
+		f.rec, a.recBuf = a.recBuf[:n], nil // every element is set whole below
+	} else {
+		f.rec = make([]Transaction, n)
+	}
 	for i := 0; i < n; i++ {
 		c, t := f.txs.at(i), &f.rec[i]
 		*t = Transaction{
@@ -83,7 +87,15 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		}
 		r.Handshake = h
 	}
-	think := make([]Seconds, len(f.rec)) // one allocation for every server_time_s
+	var think []Seconds // one allocation for every server_time_s
+	if a := f.a; a.cfg.Transient && cap(a.thinkBuf) >= len(f.rec) {
+		// Stale values are harmless: ThinkTime points at think[i] only
+		// once it is set.
+		think, a.thinkBuf = a.thinkBuf[:len(f.rec)], nil
+	} else {
+		think = make([]Seconds, len(f.rec))
+	}
+	f.think = think
 	idles := 0
 	for i := 1; i < f.txs.n; i++ {
 		if f.txs.at(i).afterIdle {

@@ -26,6 +26,10 @@ import (
 // Config tunes the analysis.
 type Config struct {
 	TwoMSL time.Duration
+	// Transient says that emit keeps nothing of a record past its return
+	// but strings: the memory of its transactions and their times is
+	// reused for the next record.
+	Transient bool
 }
 
 // Analyzer makes a flow per connection and emits its record when done.
@@ -40,10 +44,18 @@ type Analyzer struct {
 	// (tcpstate.Table.Recycle).
 	release func(c *tcpstate.Conn)
 	free    chan *flow // flows done with, for reuse
+
+	// With Config.Transient, the records' transactions and server times,
+	// reused (by whichever goroutine builds records: one at a time).
+	recBuf   []Transaction
+	thinkBuf []Seconds
 }
 
+// maxReusedTxs bounds the transactions' memory kept for the next record.
+const maxReusedTxs = 4096
+
 // maxFreeFlows bounds the flows kept for reuse.
-const maxFreeFlows = 256
+const maxFreeFlows = 1024
 
 // NewAnalyzer returns an Analyzer that passes each finished connection's
 // record to emit.
@@ -81,8 +93,10 @@ type flow struct {
 	stray      uint64
 	serverFIN  bool
 
-	// The record's transactions, expanded from txs when the connection is done.
-	rec []Transaction
+	// The record's transactions, expanded from txs when the connection is
+	// done, and their server times.
+	rec   []Transaction
+	think []Seconds
 }
 
 // tx returns a view of transaction i of the record being built.
@@ -198,6 +212,9 @@ func (f *flow) finish(c *tcpstate.Conn) {
 	a := f.a
 	if a.emit != nil {
 		a.emit(rec)
+	}
+	if a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
+		a.recBuf, a.thinkBuf = f.rec[:0], f.think[:0]
 	}
 	f.recycle()
 	if a.release != nil {

@@ -185,3 +185,49 @@ func TestRequestStartedBeforeResponseEndIsPipelined(t *testing.T) {
 		t.Errorf("idle periods %+v, want none", r.IdlePeriods)
 	}
 }
+
+// With Config.Transient the records' transactions are reused: each record,
+// encoded when emitted, must be what a fresh one encodes to, whatever came
+// before it (no transactions first, more, fewer, none again).
+func TestTransientReuseEncodesFresh(t *testing.T) {
+	at := func(ms int) time.Time { return time.Unix(1, 0).Add(time.Duration(ms) * time.Millisecond) }
+	conns := [][]string{
+		nil,
+		{"/a", "/b", "/c"},
+		{"/d"},
+		nil,
+		{"/e", "/f"},
+	}
+	run := func(transient bool) []string {
+		var out []string
+		a := NewAnalyzer(Config{Transient: transient}, func(c *Connection) {
+			b, err := json.Marshal(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(b))
+		})
+		for _, uris := range conns {
+			fl := a.Factory()(&tcpstate.Conn{}).(*flow)
+			ms := 0
+			for i, u := range uris {
+				ms += 10
+				fl.Data(tcpstate.ClientToServer, []byte("GET "+u+" HTTP/1.1\r\n\r\n"), at(ms))
+				if i != 1 { // the second request gets no response: no server time
+					fl.Data(tcpstate.ServerToClient, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), at(ms+1))
+				}
+			}
+			fl.Done(&tcpstate.Conn{FirstPacketAt: at(0), LastPacketAt: at(ms + 5)})
+		}
+		return out
+	}
+	fresh, reused := run(false), run(true)
+	if len(fresh) != len(conns) || len(reused) != len(conns) {
+		t.Fatalf("%d and %d records, want %d", len(fresh), len(reused), len(conns))
+	}
+	for i := range fresh {
+		if fresh[i] != reused[i] {
+			t.Errorf("record %d (%d requests):\nfresh  %s\nreused %s", i, len(conns[i]), fresh[i], reused[i])
+		}
+	}
+}

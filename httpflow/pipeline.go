@@ -29,6 +29,10 @@ type RunConfig struct {
 	// source's blocks (capture.Holder) until analysed. The output is the
 	// same either way, record for record.
 	Sequential bool
+	// Transient says that emit keeps nothing of a record past its return
+	// but strings (render.NDJSON writes it out): the memory of records'
+	// transactions is reused.
+	Transient bool
 }
 
 // Progress reports a run in flight.
@@ -63,7 +67,7 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 		}
 	}
 	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
-	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL}, deliver)
+	an := NewAnalyzer(Config{TwoMSL: cfg.TwoMSL, Transient: cfg.Transient}, deliver)
 	var out *emitter
 	if parallel {
 		// Records are built, summarised and passed to emit (encoding,

@@ -28,6 +28,10 @@ func captures(tb testing.TB) []string {
 
 // emitted runs a capture and returns every record as JSON, in emission order.
 func emitted(tb testing.TB, path string, sequential bool) ([]string, *httpflow.Result) {
+	return emittedCfg(tb, path, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: sequential})
+}
+
+func emittedCfg(tb testing.TB, path string, cfg httpflow.RunConfig) ([]string, *httpflow.Result) {
 	tb.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
@@ -35,7 +39,7 @@ func emitted(tb testing.TB, path string, sequential bool) ([]string, *httpflow.R
 	}
 	defer src.Close()
 	var recs []string
-	res, err := httpflow.Run(src, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: sequential}, func(c *httpflow.Connection) {
+	res, err := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
 		b, _ := json.Marshal(c)
 		recs = append(recs, string(b))
 	})
@@ -69,6 +73,27 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 		b, _ := json.Marshal(rp)
 		if string(a) != string(b) {
 			t.Errorf("%s: results differ:\n%s\n%s", p, a, b)
+		}
+	}
+}
+
+// With RunConfig.Transient the records' memory is reused from one record
+// to the next; each record, encoded when emitted, is still the same.
+func TestTransientRecordsEqualFresh(t *testing.T) {
+	for _, p := range captures(t) {
+		for _, seq := range []bool{true, false} {
+			fresh, _ := emittedCfg(t, p, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: seq})
+			reused, _ := emittedCfg(t, p, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: seq, Transient: true})
+			if len(fresh) != len(reused) {
+				t.Errorf("%s (sequential %v): %d records, %d with Transient", p, seq, len(fresh), len(reused))
+				continue
+			}
+			for i := range fresh {
+				if fresh[i] != reused[i] {
+					t.Errorf("%s (sequential %v): record %d differs with Transient:\nfresh  %.300s\nreused %.300s", p, seq, i, fresh[i], reused[i])
+					break
+				}
+			}
 		}
 	}
 }

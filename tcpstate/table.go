@@ -101,7 +101,7 @@ type connRef struct {
 func (r connRef) live() bool { return r.c.gen == r.gen && !r.c.reported }
 
 // maxFreeConns bounds the Conns kept for reuse.
-const maxFreeConns = 512
+const maxFreeConns = 1024
 
 // tomb remembers a reported connection until its TIME_WAIT (or linger)
 // ends, so that its late packets do not open a new one.
@@ -121,6 +121,7 @@ type Table struct {
 	cfg     Config
 	factory Factory
 	conns   map[key]*Conn
+	last    *Conn // the connection of the last segment, while in conns
 	tombs   map[key]tomb
 	tombQ   []tombEntry
 	tombAt  int       // tombQ[:tombAt] expired
@@ -172,7 +173,12 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 	k := makeKey(seg.Src, seg.Dst)
 	syn := seg.Flags&(capture.SYN|capture.ACK) == capture.SYN
-	c := t.conns[k]
+	// Packets come in runs of one connection (a request, its response):
+	// the connection of the last packet is looked at before the map.
+	c := t.last
+	if c == nil || c.key != k {
+		c = t.conns[k]
+	}
 	if c != nil && syn && c.restartedBy(seg) {
 		t.done(c)
 		c = nil
@@ -199,6 +205,10 @@ func (t *Table) Add(seg *capture.Segment) {
 		}
 	}
 	c.add(t, seg)
+	t.last = c
+	if c.reported {
+		t.last = nil
+	}
 	if c.finished && !c.queued {
 		c.queued = true
 		t.closing = append(t.closing, connRef{c, c.gen})
@@ -327,6 +337,9 @@ func (t *Table) done(c *Conn) {
 	c.reported = true
 	if t.conns[c.key] == c {
 		delete(t.conns, c.key)
+	}
+	if t.last == c {
+		t.last = nil
 	}
 	c.flush(t)
 	if !c.Evicted {

@@ -150,6 +150,9 @@ func (o *analyseOptions) runConfig() httpflow.RunConfig {
 
 // openSource opens the capture named by path ("-": standard input).
 func openSource(s *streams, path string) (capture.Source, error) {
+	if fi, err := os.Stat(path); path == "-" || err == nil && fi.Size() >= bigCapture {
+		prepareHeap()
+	}
 	if path == "-" {
 		return capture.OpenReader("-", s.In)
 	}
@@ -179,6 +182,7 @@ func analyseRun(o *analyseOptions) error {
 		defer p.done()
 	}
 	if o.Format == "ndjson" {
+		cfg.Transient = true // each record is written out, then forgotten
 		nd := render.NewNDJSON(bw)
 		var werr error
 		res, rerr := httpflow.Run(src, cfg, func(c *httpflow.Connection) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -19,6 +20,16 @@ const (
 	hugePageSize = 2 << 20
 	madvHugepage = 14 // MADV_HUGEPAGE
 )
+
+// bigCapture is the file size from which an analysis prepares its heap
+// (prepareHeap). Below it the heap stays small and the preparation, a
+// collection of a few milliseconds, would be a cost of its own.
+const bigCapture = 64 << 20
+
+var heapOnce sync.Once
+
+// prepareHeap readies the heap for a long analysis, once per process.
+func prepareHeap() { heapOnce.Do(func() { preferHugePages(hugeHeapBytes) }) }
 
 // preferHugePages asks the kernel to back the heap the analysis grows into
 // with transparent huge pages (madvise MADV_HUGEPAGE), which the kernel

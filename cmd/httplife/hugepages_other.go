@@ -2,7 +2,7 @@
 
 package main
 
-// preferHugePages does nothing outside Linux.
-func preferHugePages(size int) {}
+const bigCapture = 64 << 20
 
-const hugeHeapBytes = 0
+// prepareHeap does nothing outside Linux (see hugepages_linux.go).
+func prepareHeap() {}

@@ -265,6 +265,7 @@ func (w *watcher) writePacket(ts time.Time, data []byte, wireLen int) {
 }
 
 func watchRun(o *watchOptions) error {
+	prepareHeap() // a live capture may run long and busy
 	// Ctrl-C and SIGTERM end the capture cleanly from here on.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -552,7 +552,11 @@ func TestWatchDropsUnderLoad(t *testing.T) {
 		a, _ := json.Marshal(fromW[i])
 		b, _ := json.Marshal(got[i])
 		if !bytes.Equal(a, b) {
-			t.Errorf("-w file, connection %d differs from watch's record:\n got %.300s\nwant %.300s", i+1, a, b)
+			k := 0
+			for k < len(a) && k < len(b) && a[k] == b[k] {
+				k++
+			}
+			t.Errorf("-w file, connection %d differs from watch's record at byte %d:\n got %.300s\nwant %.300s", i+1, k, a[max(0, k-200):], b[max(0, k-200):])
 		}
 	}
 }
