@@ -10,8 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // ErrOpen is matched (errors.Is) by every error Open and OpenReader return:
@@ -162,7 +160,7 @@ func openReader(name string, r io.Reader, size int64) (*source, error) {
 	magic := binary.BigEndian.Uint32(head)
 	switch magic {
 	case 0x0a0d0d0a:
-		ng, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true})
+		ng, err := newNgReader(s.br)
 		if err != nil {
 			if s.ioErr != nil {
 				return nil, s.readOpenErr(s.ioErr)

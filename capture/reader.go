@@ -8,9 +8,6 @@ import (
 	"io"
 	"strings"
 	"time"
-
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // maxWarnings is the number of warnings kept; later ones are only counted
@@ -52,7 +49,7 @@ type source struct {
 	gz     *gzip.Reader
 	ioErr  error
 
-	ng *pcapgo.NgReader // pcapng files; nil for pcap
+	ng *ngReader // pcapng files; nil for pcap
 
 	// pcap files, read here rather than by pcapgo.Reader (faster, and
 	// tolerant of records longer than the header's snaplen)
@@ -287,15 +284,9 @@ func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// readNg reads one pcapng packet block.
+// readNg reads one pcapng packet.
 func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			data = nil
-			err = s.end("pcapng reader failed after packet %d (%v); stopped reading", s.stats.Packets, r)
-		}
-	}()
-	data, ci, err := s.ng.ZeroCopyReadPacketData()
+	data, ts, wireLen, link, s.inBlock, err = s.ng.next()
 	if err != nil {
 		if err == io.EOF && s.ioErr == nil {
 			return nil, ts, 0, 0, s.end("")
@@ -305,19 +296,13 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 		return nil, ts, 0, 0, s.endErr(err)
 	}
-	if len(ci.AncillaryData) > 0 {
-		if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
-			link = uint32(lt)
-		}
-	}
-	return data, ci.Timestamp, max(ci.Length, ci.CaptureLength), link, nil
+	return data, ts, wireLen, link, nil
 }
 
 // PayloadBlock implements Holder: the block the last segment's payload
-// points into, nil for pcapng (pcapgo reuses its buffer) and for records
-// longer than a block.
+// points into, nil for records longer than a block.
 func (s *source) PayloadBlock() *Block {
-	if s.ng != nil || !s.inBlock {
+	if !s.inBlock {
 		return nil
 	}
 	return s.br.block()

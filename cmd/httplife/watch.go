@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 	"github.com/spf13/cobra"
 
 	"github.com/httplife/httplife/capture"
@@ -208,7 +205,7 @@ type watcher struct {
 	// -w
 	pcapFile *os.File
 	pcapBuf  *bufio.Writer
-	pcapW    *pcapgo.Writer
+	pcapW    *capture.PcapWriter
 	pcapErr  error
 }
 
@@ -258,8 +255,7 @@ func (w *watcher) writePacket(ts time.Time, data []byte, wireLen int) {
 	if w.pcapW == nil || w.pcapErr != nil {
 		return
 	}
-	ci := gopacket.CaptureInfo{Timestamp: ts, CaptureLength: len(data), Length: wireLen}
-	if err := w.pcapW.WritePacket(ci, data); err != nil {
+	if err := w.pcapW.WritePacket(ts, data, wireLen); err != nil {
 		w.pcapErr = err
 	}
 }
@@ -556,8 +552,8 @@ func (w *watcher) openPcap() error {
 	}
 	w.pcapFile = f
 	w.pcapBuf = bufio.NewWriterSize(f, 1<<16)
-	pw := pcapgo.NewWriterNanos(w.pcapBuf)
-	if err := pw.WriteFileHeader(uint32(w.src.Snaplen()), layers.LinkType(w.src.LinkType())); err != nil {
+	pw, err := capture.NewPcapWriter(w.pcapBuf, uint32(w.src.Snaplen()), uint32(w.src.LinkType()))
+	if err != nil {
 		return err
 	}
 	w.pcapW = pw

@@ -1,0 +1,214 @@
+package capture
+
+import (
+	"bytes"
+	"encoding/binary"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ngBuilder writes pcapng blocks in either byte order, for tests.
+type ngBuilder struct {
+	buf bytes.Buffer
+	bo  byteOrder
+}
+
+type byteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+func (b *ngBuilder) block(typ uint32, body []byte) {
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	n := uint32(len(body) + 12)
+	b.buf.Write(b.bo.AppendUint32(b.bo.AppendUint32(nil, typ), n))
+	b.buf.Write(body)
+	b.buf.Write(b.bo.AppendUint32(nil, n))
+}
+
+func (b *ngBuilder) option(code uint16, v []byte) []byte {
+	o := b.bo.AppendUint16(b.bo.AppendUint16(nil, code), uint16(len(v)))
+	o = append(o, v...)
+	for len(o)%4 != 0 {
+		o = append(o, 0)
+	}
+	return o
+}
+
+func (b *ngBuilder) section(minor uint16) {
+	body := b.bo.AppendUint32(nil, ngByteOrderMagic)
+	body = b.bo.AppendUint16(b.bo.AppendUint16(body, 1), minor)
+	body = b.bo.AppendUint64(body, ^uint64(0)) // section length unknown
+	body = append(body, b.option(3, []byte("test"))...)
+	b.block(ngSHB, append(body, 0, 0, 0, 0))
+}
+
+func (b *ngBuilder) iface(link uint16, snaplen uint32, opts ...[]byte) {
+	body := b.bo.AppendUint32(b.bo.AppendUint16(b.bo.AppendUint16(nil, link), 0), snaplen)
+	for _, o := range opts {
+		body = append(body, o...)
+	}
+	b.block(ngIDB, append(body, 0, 0, 0, 0))
+}
+
+func (b *ngBuilder) epb(id uint32, ts uint64, data []byte, orig int) {
+	body := b.bo.AppendUint32(nil, id)
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(ts>>32)), uint32(ts))
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(len(data))), uint32(orig))
+	body = append(body, data...)
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	b.block(ngEPB, append(body, b.option(1, []byte("a comment"))...))
+}
+
+func (b *ngBuilder) pb(id uint16, ts uint64, data []byte) {
+	body := b.bo.AppendUint16(b.bo.AppendUint16(nil, id), 0)
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(ts>>32)), uint32(ts))
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(len(data))), uint32(len(data)))
+	b.block(ngPB, append(body, data...))
+}
+
+func (b *ngBuilder) spb(data []byte, orig int) {
+	b.block(ngSPB, append(b.bo.AppendUint32(nil, uint32(orig)), data...))
+}
+
+type ngPacket struct {
+	data    string
+	ts      time.Time
+	wireLen int
+	link    uint32
+	inBlock bool
+}
+
+func readNgAll(t *testing.T, data []byte) ([]ngPacket, error) {
+	t.Helper()
+	r, err := newNgReader(newBlockReader(bytes.NewReader(data), bufSize))
+	if err != nil {
+		return nil, err
+	}
+	var out []ngPacket
+	for {
+		d, ts, wl, link, in, err := r.next()
+		if err != nil {
+			return out, err
+		}
+		out = append(out, ngPacket{string(d), ts, wl, link, in})
+	}
+}
+
+// The pcapng reader against packets written by hand: both byte orders,
+// several sections and interfaces, decimal and binary timestamp
+// resolutions, a timestamp offset, enhanced, simple and obsolete packet
+// blocks, blocks it skips, and a packet longer than a read block.
+func TestNgReaderBlocks(t *testing.T) {
+	big := strings.Repeat("x", bufSize+100)
+	for _, bo := range []byteOrder{binary.LittleEndian, binary.BigEndian} {
+		b := &ngBuilder{bo: bo}
+		b.section(0)
+		b.iface(1, 13)                                      // Ethernet, µs (default), snaplen 13
+		b.iface(113, 96, b.option(ngOptTSResol, []byte{9})) // Linux SLL, ns
+		b.block(4, []byte{0, 0, 0, 0})                      // name resolution: skipped
+		b.epb(0, 1_700_000_000_123_456, []byte("abc"), 60)
+		b.epb(1, 1_700_000_001_000_000_007, []byte("defg"), 4)
+		b.block(5, make([]byte, 16))  // interface statistics: skipped
+		b.block(0xbad0, []byte("??")) // unknown: skipped
+		b.spb([]byte("simple packet"), 200)
+		b.pb(1, 1_700_000_002_000_000_009, []byte("obsolete"))
+		b.section(2)    // a new section forgets the interfaces
+		b.iface(101, 0, // raw IP, 2^-20 s, 10 s later
+			b.option(ngOptTSResol, []byte{0x80 | 20}),
+			b.option(ngOptTSOffset, bo.AppendUint64(nil, 10)))
+		b.epb(0, 3<<20|1<<19, []byte("half"), 4) // 3.5 s
+		b.epb(0, 5, []byte(big), len(big))
+		want := []ngPacket{
+			{"abc", time.Unix(1_700_000_000, 123_456_000).UTC(), 60, 1, true},
+			{"defg", time.Unix(1_700_000_001, 7).UTC(), 4, 113, true},
+			{"simple packet", time.Time{}, 200, 1, true},
+			{"obsolete", time.Unix(1_700_000_002, 9).UTC(), 8, 113, true},
+			{"half", time.Unix(13, 500_000_000).UTC(), 4, 101, true},
+			{big, time.Unix(10, 4768).UTC(), len(big), 101, false}, // 5/2^20 s = 4768.37 ns
+		}
+		got, err := readNgAll(t, b.buf.Bytes())
+		if err != io.EOF {
+			t.Errorf("%v: ended with %v, want io.EOF", bo, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%v: %d packets, want %d", bo, len(got), len(want))
+		}
+		for i := range want {
+			g, w := got[i], want[i]
+			if g.data != w.data || !g.ts.Equal(w.ts) || g.wireLen != w.wireLen || g.link != w.link || g.inBlock != w.inBlock {
+				t.Errorf("%v: packet %d: got %.20q %v wire %d link %d inBlock %v; want %.20q %v wire %d link %d inBlock %v",
+					bo, i+1, g.data, g.ts, g.wireLen, g.link, g.inBlock, w.data, w.ts, w.wireLen, w.link, w.inBlock)
+			}
+		}
+	}
+}
+
+// Corrupt blocks end the stream with an error that says what is wrong; a
+// stream cut inside a block ends with io.ErrUnexpectedEOF.
+func TestNgReaderCorrupt(t *testing.T) {
+	good := func() *ngBuilder {
+		b := &ngBuilder{bo: binary.LittleEndian}
+		b.section(0)
+		b.iface(1, 0)
+		b.epb(0, 1, []byte("ok"), 2)
+		return b
+	}
+	le := binary.LittleEndian
+	tests := []struct {
+		name string
+		tail func(b *ngBuilder) []byte
+		want string
+	}{
+		{"cut inside a block", func(b *ngBuilder) []byte { return b.buf.Bytes()[:b.buf.Len()-3] }, io.ErrUnexpectedEOF.Error()},
+		{"length not a multiple of 4", func(b *ngBuilder) []byte {
+			return append(b.buf.Bytes(), le.AppendUint32(le.AppendUint32(nil, ngEPB), 30)...)
+		}, "has length 30"},
+		{"length below 12", func(b *ngBuilder) []byte {
+			return append(b.buf.Bytes(), le.AppendUint32(le.AppendUint32(nil, ngEPB), 8)...)
+		}, "has length 8"},
+		{"huge length", func(b *ngBuilder) []byte {
+			return append(b.buf.Bytes(), le.AppendUint32(le.AppendUint32(nil, ngEPB), 0xfffffff0)...)
+		}, "has length 4294967280"},
+		{"trailing length differs", func(b *ngBuilder) []byte {
+			b.epb(0, 2, []byte("bad"), 3)
+			d := b.buf.Bytes()
+			le.PutUint32(d[len(d)-4:], 1000)
+			return d
+		}, "1000 at its end"},
+		{"unknown interface", func(b *ngBuilder) []byte { b.epb(7, 1, []byte("x"), 1); return b.buf.Bytes() }, "interface 7"},
+		{"captured length past the block", func(b *ngBuilder) []byte {
+			b.epb(0, 1, []byte("abcd"), 4)
+			d := b.buf.Bytes()
+			le.PutUint32(d[len(d)-32:], 400) // caplen: then original length, data, option (16 bytes), trailer
+			return d
+		}, "400 captured bytes"},
+		{"unsupported resolution", func(b *ngBuilder) []byte {
+			b.iface(1, 0, b.option(ngOptTSResol, []byte{30}))
+			return b.buf.Bytes()
+		}, "resolution"},
+		{"pcapng 2.0", func(b *ngBuilder) []byte {
+			b.buf.Reset()
+			b.section(0)
+			d := b.buf.Bytes()
+			le.PutUint16(d[12:], 2)
+			return d
+		}, "version 2.0"},
+	}
+	for _, tt := range tests {
+		data := tt.tail(good())
+		got, err := readNgAll(t, data)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
+		}
+		if tt.name != "pcapng 2.0" && tt.name != "cut inside a block" && len(got) != 1 {
+			t.Errorf("%s: %d packets before the error, want the good one", tt.name, len(got))
+		}
+	}
+}
