@@ -63,6 +63,9 @@ func FuzzReader(f *testing.F) {
 	for _, s := range seedFiles(f) {
 		f.Add(s)
 	}
+	for _, s := range ngSeeds() {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		src, err := OpenReader("fuzz", bytes.NewReader(data))
 		if err != nil {
