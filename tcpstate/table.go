@@ -17,6 +17,7 @@
 package tcpstate
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sort"
 	"time"
@@ -71,10 +72,14 @@ type key struct {
 }
 
 func makeKey(x, y netip.AddrPort) key {
-	if x.Compare(y) > 0 {
-		x, y = y, x
+	k := key{a: x.Addr().As16(), b: y.Addr().As16(), pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6()}
+	// Any order the same for both directions does: compare as integers.
+	a0, a1 := binary.BigEndian.Uint64(k.a[:8]), binary.BigEndian.Uint64(k.a[8:])
+	b0, b1 := binary.BigEndian.Uint64(k.b[:8]), binary.BigEndian.Uint64(k.b[8:])
+	if a0 > b0 || a0 == b0 && (a1 > b1 || a1 == b1 && k.pa > k.pb) {
+		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
 	}
-	return key{a: x.Addr().As16(), b: y.Addr().As16(), pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6()}
+	return k
 }
 
 // instant is a time.Time reduced to the instant, a pointer-free form for
