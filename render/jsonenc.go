@@ -88,6 +88,22 @@ func (e *jsonEncoder) elem(i int) {
 
 func (e *jsonEncoder) null() { e.b = append(e.b, "null"...) }
 
+// array starts a slice of n elements as encoding/json writes one: null
+// when nil, [] when empty, else "[" and true: the caller writes the
+// elements (elem before each) and close(']').
+func (e *jsonEncoder) array(isNil bool, n int) bool {
+	switch {
+	case isNil:
+		e.null()
+		return false
+	case n == 0:
+		e.b = append(e.b, "[]"...)
+		return false
+	}
+	e.open('[')
+	return true
+}
+
 func (e *jsonEncoder) bool(v bool) { e.b = strconv.AppendBool(e.b, v) }
 
 func (e *jsonEncoder) int(v int64) { e.b = strconv.AppendInt(e.b, v, 10) }
@@ -196,13 +212,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.key(`,"payload_bytes":`)
 	e.perSide(c.PayloadBytes)
 	e.key(`,"transactions":`)
-	switch {
-	case c.Transactions == nil:
-		e.null()
-	case len(c.Transactions) == 0:
-		e.b = append(e.b, "[]"...)
-	default:
-		e.open('[')
+	if e.array(c.Transactions == nil, len(c.Transactions)) {
 		for i := range c.Transactions {
 			e.elem(i)
 			e.transaction(&c.Transactions[i])
@@ -210,13 +220,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 		e.close(']')
 	}
 	e.key(`,"idle_periods":`)
-	switch {
-	case c.IdlePeriods == nil:
-		e.null()
-	case len(c.IdlePeriods) == 0:
-		e.b = append(e.b, "[]"...)
-	default:
-		e.open('[')
+	if e.array(c.IdlePeriods == nil, len(c.IdlePeriods)) {
 		for i := range c.IdlePeriods {
 			e.elem(i)
 			e.idle(&c.IdlePeriods[i])
@@ -281,13 +285,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.key(`,"missing_bytes":`)
 	e.perSide(c.MissingBytes)
 	e.key(`,"anomalies":`)
-	switch {
-	case c.Anomalies == nil:
-		e.null()
-	case len(c.Anomalies) == 0:
-		e.b = append(e.b, "[]"...)
-	default:
-		e.open('[')
+	if e.array(c.Anomalies == nil, len(c.Anomalies)) {
 		for i, a := range c.Anomalies {
 			e.elem(i)
 			e.string(a)
@@ -334,13 +332,7 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction) {
 	e.key(`,"response_framing":`)
 	e.stringPtr(t.ResponseFraming)
 	e.key(`,"interim_statuses":`)
-	switch {
-	case t.InterimStatuses == nil:
-		e.null()
-	case len(t.InterimStatuses) == 0:
-		e.b = append(e.b, "[]"...)
-	default:
-		e.open('[')
+	if e.array(t.InterimStatuses == nil, len(t.InterimStatuses)) {
 		for i, s := range t.InterimStatuses {
 			e.elem(i)
 			e.int(int64(s))
