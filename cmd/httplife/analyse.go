@@ -148,6 +148,11 @@ func (o *analyseOptions) runConfig() httpflow.RunConfig {
 	return httpflow.RunConfig{TCP: tc, TwoMSL: o.TwoMSL, PortsLabel: httpflow.PortsLabel(o.Ports)}
 }
 
+// bigCapture is the file size from which an analysis prepares its heap
+// (prepareHeap). Below it the heap stays small and the preparation, a
+// collection of a few milliseconds, would be a cost of its own.
+const bigCapture = 64 << 20
+
 // openSource opens the capture named by path ("-": standard input).
 func openSource(s *streams, path string) (capture.Source, error) {
 	if fi, err := os.Stat(path); path == "-" || err == nil && fi.Size() >= bigCapture {

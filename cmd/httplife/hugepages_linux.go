@@ -21,11 +21,6 @@ const (
 	madvHugepage = 14 // MADV_HUGEPAGE
 )
 
-// bigCapture is the file size from which an analysis prepares its heap
-// (prepareHeap). Below it the heap stays small and the preparation, a
-// collection of a few milliseconds, would be a cost of its own.
-const bigCapture = 64 << 20
-
 var heapOnce sync.Once
 
 // prepareHeap readies the heap for a long analysis, once per process.
