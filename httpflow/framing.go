@@ -3,6 +3,7 @@ package httpflow
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -114,11 +115,10 @@ func (f *framer) feed(b []byte, t time.Time) {
 			n := f.takeLine(b, t)
 			b = b[n:]
 			if f.lineDone() {
-				line := f.trimLine()
-				if f.validStart(line) {
+				if sl, ok := f.parseStart(f.trimLine()); ok {
 					f.msg = f.newMessage(message{start: f.lineAt, end: t, bytes: int64(f.lineLen), headerBytes: f.lineLen})
 					f.state = psHeaders
-					f.startLine(line)
+					f.startLine(sl)
 					f.resetLine()
 					continue
 				}
@@ -276,7 +276,8 @@ func (f *framer) onLine(line []byte) {
 	switch f.state {
 	case psHeaders:
 		if f.msg.version == "" {
-			if !f.validStart(line) {
+			sl, ok := f.parseStart(line)
+			if !ok {
 				if !f.seen {
 					f.h.anomaly("non-http-payload")
 				} else {
@@ -286,7 +287,7 @@ func (f *framer) onLine(line []byte) {
 				f.abandon()
 				return
 			}
-			f.startLine(line)
+			f.startLine(sl)
 			return
 		}
 		if len(line) == 0 {
@@ -321,24 +322,30 @@ func (f *framer) onLine(line []byte) {
 	}
 }
 
-func (f *framer) validStart(line []byte) bool {
-	if f.request {
-		_, _, _, ok := parseRequestLine(line)
-		return ok
-	}
-	_, _, ok := parseStatusLine(line)
-	return ok
+// startFields are the parts of a valid start line. Its byte slices alias
+// the line.
+type startFields struct {
+	method, uri, version []byte
+	status               int
 }
 
-// startLine takes a start line validStart accepted.
-func (f *framer) startLine(line []byte) {
-	f.seen = true
+// parseStart parses a request or status line (by the framer's direction)
+// and says whether it is valid.
+func (f *framer) parseStart(line []byte) (sl startFields, ok bool) {
 	if f.request {
-		m, u, v, _ := parseRequestLine(line)
-		f.msg.method, f.msg.uri, f.msg.version = internBytes(m), u, internBytes(v)
+		sl.method, sl.uri, sl.version, ok = parseRequestLine(line)
 	} else {
-		v, st, _ := parseStatusLine(line)
-		f.msg.version, f.msg.status = internBytes(v), st
+		sl.version, sl.status, ok = parseStatusLine(line)
+	}
+	return sl, ok
+}
+
+// startLine begins the message whose start line parseStart accepted.
+func (f *framer) startLine(sl startFields) {
+	f.seen = true
+	f.msg.version, f.msg.status = internBytes(sl.version), sl.status
+	if f.request {
+		f.msg.method, f.msg.uri = internBytes(sl.method), sl.uri
 	}
 	f.h.begin(f.msg)
 }
@@ -349,8 +356,10 @@ func (f *framer) header(line []byte) {
 		return // obs-fold or junk: ignored, as most servers do
 	}
 	name := line[:i]
-	if len(name) < 7 || len(name) > 17 {
-		return // none of the headers below: no allocation for the rest
+	switch len(name) {
+	case len("connection"), len("content-length"), len("transfer-encoding"), len("upgrade"): // keep-alive: 10 too
+	default:
+		return // none of the headers below: no work for the rest
 	}
 	raw := bytes.TrimSpace(line[i+1:])
 	m := f.msg
@@ -545,12 +554,21 @@ func isVersion(v []byte) bool {
 	return len(v) == 8 && string(v[:5]) == "HTTP/" && v[5] >= '0' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9'
 }
 
+// tchar marks the bytes RFC 9110 §5.6.2 allows in a token: visible ASCII
+// but the delimiters.
+var tchar = func() (t [256]bool) {
+	for c := '!'; c < 0x7f; c++ {
+		t[c] = !strings.ContainsRune("()<>@,;:\\\"/[]?={}", c)
+	}
+	return t
+}()
+
 func isToken(b []byte) bool {
 	if len(b) == 0 || len(b) > 32 {
 		return false
 	}
 	for _, c := range b {
-		if c <= ' ' || c >= 0x7f || bytes.IndexByte([]byte("()<>@,;:\\\"/[]?={}"), c) >= 0 {
+		if !tchar[c] {
 			return false
 		}
 	}

@@ -109,6 +109,12 @@ var framingCases = []struct {
 		want: []string{"begin 200", "anomaly content-length-with-transfer-encoding", "end 73 bytes complete=true framing=chunked"}},
 	{name: "not http", request: true, in: "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n",
 		want: []string{"anomaly non-http-payload"}},
+	{name: "extension method", request: true, in: "M-SEARCH * HTTP/1.1\r\nMan: \"ssdp:discover\"\r\n\r\n",
+		want: []string{"begin M-SEARCH *", "end 45 bytes complete=true framing=no-body"}},
+	{name: "method with a delimiter", request: true, in: "GE{T / HTTP/1.1\r\n\r\n",
+		want: []string{"anomaly non-http-payload"}},
+	{name: "method with a control byte", request: true, in: "G\x7fT / HTTP/1.1\r\n\r\n",
+		want: []string{"anomaly non-http-payload"}},
 	{name: "resync after garbage", request: true, in: "garbage line\r\nmore\r\nGET /x HTTP/1.1\r\n\r\n",
 		want: []string{"anomaly non-http-payload", "begin GET /x", "end 19 bytes complete=true framing=no-body"}},
 }
@@ -227,6 +233,26 @@ func BenchmarkFraming(b *testing.B) {
 			resp.feed(s[1], t0)
 			req.close(true)
 			resp.close(true)
+		}
+	}
+}
+
+// TestIsToken checks the token table against RFC 9110's tchar, byte by
+// byte, and the length bounds.
+func TestIsToken(t *testing.T) {
+	const delims = "()<>@,;:\\\"/[]?={}"
+	for c := 0; c < 256; c++ {
+		want := c > ' ' && c < 0x7f && !strings.ContainsRune(delims, rune(c))
+		if got := isToken([]byte{byte(c)}); got != want {
+			t.Errorf("isToken(%q) = %v, want %v", byte(c), got, want)
+		}
+	}
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{{"", false}, {"GET", true}, {"M-SEARCH", true}, {strings.Repeat("A", 32), true}, {strings.Repeat("A", 33), false}, {"GE T", false}} {
+		if got := isToken([]byte(tc.in)); got != tc.want {
+			t.Errorf("isToken(%q) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

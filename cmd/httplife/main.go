@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // softMemoryLimit keeps the garbage collector's headroom small: the live
@@ -23,21 +24,48 @@ func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit)
 	}
-	// HTTPLIFE_CPUPROFILE=FILE writes a CPU profile of the run (for
-	// `go tool pprof`), for performance work and reports.
-	if path := os.Getenv("HTTPLIFE_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
+	// For performance work and reports: HTTPLIFE_CPUPROFILE=FILE writes a
+	// CPU profile of the run (for `go tool pprof`), HTTPLIFE_TRACE=FILE an
+	// execution trace (for `go tool trace`: which stage waits for which).
+	stop, err := startProfiles(os.Getenv("HTTPLIFE_CPUPROFILE"), os.Getenv("HTTPLIFE_TRACE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "httplife:", err)
+		os.Exit(exitUsage)
+	}
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// startProfiles starts the CPU profile and the execution trace asked for
+// (empty paths: none) and returns what stops them.
+func startProfiles(cpuPath, tracePath string) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
 		if err == nil {
 			err = pprof.StartCPUProfile(f)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "httplife: HTTPLIFE_CPUPROFILE:", err)
-			os.Exit(exitUsage)
+			return stop, fmt.Errorf("HTTPLIFE_CPUPROFILE: %w", err)
 		}
-		code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-		pprof.StopCPUProfile()
-		f.Close()
-		os.Exit(code)
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
 	}
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	if tracePath != "" {
+		f, err := os.Create(tracePath)
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			stop()
+			return func() {}, fmt.Errorf("HTTPLIFE_TRACE: %w", err)
+		}
+		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	return stop, nil
 }
