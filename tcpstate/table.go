@@ -82,6 +82,18 @@ func makeKey(x, y netip.AddrPort) key {
 	return k
 }
 
+// recentSlots is the size of the table's cache of recent connections.
+const recentSlots = 1 << 12
+
+// slot is k's place in the cache of recent connections: a multiplicative
+// hash of its ports and addresses.
+func (k *key) slot() uint32 {
+	h := binary.LittleEndian.Uint64(k.a[8:]) ^ binary.LittleEndian.Uint64(k.a[:8])<<1
+	h = h*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.b[8:]) ^ binary.LittleEndian.Uint64(k.b[:8])<<1
+	h = h*0x9e3779b97f4a7c15 ^ uint64(k.pa)<<16 ^ uint64(k.pb)
+	return uint32((h * 0x9e3779b97f4a7c15) >> (64 - 12))
+}
+
 // instant is a time.Time reduced to the instant, a pointer-free form for
 // the tombstones.
 type instant struct {
@@ -126,7 +138,7 @@ type Table struct {
 	cfg     Config
 	factory Factory
 	conns   map[key]*Conn
-	last    *Conn // the connection of the last segment, while in conns
+	recent  *[recentSlots]*Conn // connections of recent segments, by key.slot(); each also in conns
 	tombs   map[key]tomb
 	tombQ   []tombEntry
 	tombAt  int       // tombQ[:tombAt] expired
@@ -155,7 +167,7 @@ func NewTable(cfg Config, factory Factory) *Table {
 		}
 	}
 	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb),
-		free: make(chan *Conn, maxFreeConns)}
+		recent: new([recentSlots]*Conn), free: make(chan *Conn, maxFreeConns)}
 }
 
 // Stats returns the table's counters.
@@ -178,9 +190,11 @@ func (t *Table) Add(seg *capture.Segment) {
 	}
 	k := makeKey(seg.Src, seg.Dst)
 	syn := seg.Flags&(capture.SYN|capture.ACK) == capture.SYN
-	// Packets come in runs of one connection (a request, its response):
-	// the connection of the last packet is looked at before the map.
-	c := t.last
+	// The connections of recent packets are looked at before the map: a
+	// few thousand slots hold the busy connections, where the map costs a
+	// cache miss or two per packet.
+	slot := k.slot()
+	c := t.recent[slot]
 	if c == nil || c.key != k {
 		c = t.conns[k]
 	}
@@ -210,9 +224,9 @@ func (t *Table) Add(seg *capture.Segment) {
 		}
 	}
 	c.add(t, seg)
-	t.last = c
+	t.recent[slot] = c
 	if c.reported {
-		t.last = nil
+		t.recent[slot] = nil
 	}
 	if c.finished && !c.queued {
 		c.queued = true
@@ -343,8 +357,8 @@ func (t *Table) done(c *Conn) {
 	if t.conns[c.key] == c {
 		delete(t.conns, c.key)
 	}
-	if t.last == c {
-		t.last = nil
+	if slot := c.key.slot(); t.recent[slot] == c {
+		t.recent[slot] = nil
 	}
 	c.flush(t)
 	if !c.Evicted {

@@ -314,3 +314,109 @@ func TestInstantBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestManyInterleavedConnections runs more connections at once than the
+// table's cache of recent connections has slots, their packets
+// interleaved, so slots are shared and overwritten: every connection must
+// still get exactly its own packets and data.
+func TestManyInterleavedConnections(t *testing.T) {
+	const n = 3 * recentSlots
+	got := make(map[int]string, n)
+	var done []*Conn
+	tab := NewTable(DefaultConfig(), func(c *Conn) Stream { return &collect{c: c, got: got, done: &done} })
+	t0 := time.Unix(1000, 0)
+	client := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), uint16(40000+i%7))
+	}
+	add := func(ms int, i int, fromCli bool, flags uint8, seq, ack uint32, data string) {
+		s := &capture.Segment{Time: t0.Add(time.Duration(ms) * time.Millisecond), Src: client(i), Dst: srv,
+			Flags: flags, Seq: seq, Ack: ack, Payload: []byte(data), PayloadLen: len(data)}
+		if !fromCli {
+			s.Src, s.Dst = s.Dst, s.Src
+		}
+		tab.Add(s)
+	}
+	for i := 0; i < n; i++ {
+		add(0, i, true, S, 1000, 0, "")
+		add(0, i, false, S|A, 5000, 1001, "")
+	}
+	// Data in a scrambled order (i*7919 mod n visits every i once).
+	for k := 0; k < n; k++ {
+		i := k * 7919 % n
+		add(1, i, true, A, 1001, 5001, "")
+		add(1, i, true, PA, 1001, 5001, fmt.Sprintf("req %d", i))
+	}
+	for i := n - 1; i >= 0; i-- {
+		add(2, i, false, PA, 5001, 1001+uint32(len(fmt.Sprintf("req %d", i))), fmt.Sprintf("resp %d", i))
+	}
+	tab.Flush()
+	if len(done) != n {
+		t.Fatalf("%d connections reported, want %d", len(done), n)
+	}
+	for _, c := range done {
+		i := int(c.Client().Addr.Addr().As4()[2])<<8 | int(c.Client().Addr.Addr().As4()[3])
+		want := fmt.Sprintf("C:req %d|S:resp %d|", i, i)
+		if got[c.ID] != want {
+			t.Errorf("connection %d (client %v): data %q, want %q", c.ID, c.Client().Addr, got[c.ID], want)
+		}
+		if p := c.Client().Packets + c.Server().Packets; p != 5 {
+			t.Errorf("connection %d (client %v): %d packets, want 5", c.ID, c.Client().Addr, p)
+		}
+	}
+}
+
+// collect is a Stream that keeps each connection's data as one string.
+type collect struct {
+	c    *Conn
+	got  map[int]string
+	done *[]*Conn
+}
+
+func (s *collect) Data(d Dir, b []byte, _ time.Time) {
+	p := "C:"
+	if d == ServerToClient {
+		p = "S:"
+	}
+	s.got[s.c.ID] += p + string(b) + "|"
+}
+func (s *collect) Gap(Dir, int, time.Time) {}
+func (s *collect) FIN(Dir, time.Time)      {}
+func (s *collect) RST(Dir, time.Time)      {}
+func (s *collect) Done(c *Conn)            { *s.done = append(*s.done, c) }
+
+// TestLateSegmentAfterReport sends a segment of a connection after the
+// table reported it (closed, linger over): it is counted as late and
+// changes nothing of the reported connection.
+func TestLateSegmentAfterReport(t *testing.T) {
+	var conns []*Conn
+	tab := NewTable(DefaultConfig(), func(c *Conn) Stream { return &log{conns: &conns} })
+	t0 := time.Unix(1000, 0)
+	segs := join(handshake, []seg{
+		{10, true, F | A, 1001, 5001, "", 0},
+		{11, false, F | A, 5001, 1002, "", 0},
+		{12, true, A, 1002, 5002, "", 0},
+		{3000, false, A, 5002, 1002, "", 0}, // past the linger: the connection was reported
+		{3001, false, A, 5002, 1002, "", 0},
+	})
+	for i, s := range segs {
+		cs := &capture.Segment{Time: t0.Add(time.Duration(s.ms) * time.Millisecond), Src: cli, Dst: srv,
+			Flags: s.flags, Seq: s.seq, Ack: s.ack}
+		if !s.fromCli {
+			cs.Src, cs.Dst = srv, cli
+		}
+		tab.Add(cs)
+		if i == 6 && len(conns) != 1 {
+			t.Fatalf("after the first late segment: %d connections reported, want 1", len(conns))
+		}
+	}
+	tab.Flush()
+	if len(conns) != 1 {
+		t.Fatalf("%d connections reported, want 1", len(conns))
+	}
+	if got := tab.Stats().Late; got != 2 {
+		t.Errorf("late segments: got %d, want 2", got)
+	}
+	if p := conns[0].Server().Packets; p != 2 {
+		t.Errorf("server packets of the reported connection: got %d, want 2", p)
+	}
+}
