@@ -213,9 +213,10 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.perSide(c.PayloadBytes)
 	e.key(`,"transactions":`)
 	if e.array(c.Transactions == nil, len(c.Transactions)) {
+		var rep txRepeats
 		for i := range c.Transactions {
 			e.elem(i)
-			e.transaction(&c.Transactions[i])
+			e.transaction(&c.Transactions[i], &rep)
 		}
 		e.close(']')
 	}
@@ -297,20 +298,48 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.close('}')
 }
 
-func (e *jsonEncoder) transaction(t *httpflow.Transaction) {
+// txRepeats remembers, within one record, where the previous
+// transaction's two runs of request-and-response facts were written. The
+// transactions of a keep-alive connection mostly repeat them (method, URI,
+// versions, status; connection headers, framing): compact, a repeated run
+// is copied whole instead of written field by field.
+type txRepeats struct {
+	head, conn    txRun
+	prev          *httpflow.Transaction
+	headOK, conOK bool
+}
+
+// txRun is a span of e.b.
+type txRun struct{ from, to int }
+
+func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
+	p := rep.prev
+	if e.indent {
+		p = nil
+	}
+	rep.prev = t
 	e.open('{')
 	e.key(`"index":`)
 	e.int(int64(t.Index))
-	e.key(`,"method":`)
-	e.string(t.Method)
-	e.key(`,"uri":`)
-	e.string(t.URI)
-	e.key(`,"request_version":`)
-	e.string(t.RequestVersion)
-	e.key(`,"status":`)
-	e.intPtr(t.Status)
-	e.key(`,"response_version":`)
-	e.stringPtr(t.ResponseVersion)
+	if p != nil && rep.headOK && t.Method == p.Method && t.URI == p.URI && t.RequestVersion == p.RequestVersion &&
+		eqPtr(t.Status, p.Status) && eqPtr(t.ResponseVersion, p.ResponseVersion) {
+		from := len(e.b)
+		e.b = append(e.b, e.b[rep.head.from:rep.head.to]...)
+		rep.head = txRun{from, len(e.b)}
+	} else {
+		from := len(e.b)
+		e.key(`,"method":`)
+		e.string(t.Method)
+		e.key(`,"uri":`)
+		e.string(t.URI)
+		e.key(`,"request_version":`)
+		e.string(t.RequestVersion)
+		e.key(`,"status":`)
+		e.intPtr(t.Status)
+		e.key(`,"response_version":`)
+		e.stringPtr(t.ResponseVersion)
+		rep.head, rep.headOK = txRun{from, len(e.b)}, true
+	}
 	e.key(`,"request_start_at":`)
 	e.time(t.RequestStartAt)
 	e.key(`,"request_end_at":`)
@@ -323,21 +352,32 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction) {
 	e.int(t.RequestBytes)
 	e.key(`,"response_bytes":`)
 	e.int(t.ResponseBytes)
-	e.key(`,"request_connection":`)
-	e.stringPtr(t.RequestConnection)
-	e.key(`,"response_connection":`)
-	e.stringPtr(t.ResponseConnection)
-	e.key(`,"response_keep_alive":`)
-	e.stringPtr(t.ResponseKeepAlive)
-	e.key(`,"response_framing":`)
-	e.stringPtr(t.ResponseFraming)
-	e.key(`,"interim_statuses":`)
-	if e.array(t.InterimStatuses == nil, len(t.InterimStatuses)) {
-		for i, s := range t.InterimStatuses {
-			e.elem(i)
-			e.int(int64(s))
+	if p != nil && rep.conOK && len(t.InterimStatuses) == 0 && t.InterimStatuses != nil &&
+		len(p.InterimStatuses) == 0 && p.InterimStatuses != nil &&
+		eqPtr(t.RequestConnection, p.RequestConnection) && eqPtr(t.ResponseConnection, p.ResponseConnection) &&
+		eqPtr(t.ResponseKeepAlive, p.ResponseKeepAlive) && eqPtr(t.ResponseFraming, p.ResponseFraming) {
+		from := len(e.b)
+		e.b = append(e.b, e.b[rep.conn.from:rep.conn.to]...)
+		rep.conn = txRun{from, len(e.b)}
+	} else {
+		from := len(e.b)
+		e.key(`,"request_connection":`)
+		e.stringPtr(t.RequestConnection)
+		e.key(`,"response_connection":`)
+		e.stringPtr(t.ResponseConnection)
+		e.key(`,"response_keep_alive":`)
+		e.stringPtr(t.ResponseKeepAlive)
+		e.key(`,"response_framing":`)
+		e.stringPtr(t.ResponseFraming)
+		e.key(`,"interim_statuses":`)
+		if e.array(t.InterimStatuses == nil, len(t.InterimStatuses)) {
+			for i, s := range t.InterimStatuses {
+				e.elem(i)
+				e.int(int64(s))
+			}
+			e.close(']')
 		}
-		e.close(']')
+		rep.conn, rep.conOK = txRun{from, len(e.b)}, true
 	}
 	e.key(`,"pipelined":`)
 	e.bool(t.Pipelined)
@@ -352,6 +392,11 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction) {
 		e.seconds(*t.ThinkTime)
 	}
 	e.close('}')
+}
+
+// eqPtr reports whether a and b are both nil or point at equal values.
+func eqPtr[T comparable](a, b *T) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }
 
 func (e *jsonEncoder) idle(i *httpflow.Idle) {

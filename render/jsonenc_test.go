@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -576,3 +577,53 @@ func BenchmarkWriteJSON(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestEncoderRepeatedTransactions encodes keep-alive connections whose
+// transactions repeat the previous one's facts but for one field at a
+// time, each cached run of fields in turn (nil, empty and set values
+// included), so a run copied from the previous transaction where it
+// differs shows against encoding/json.
+func TestEncoderRepeatedTransactions(t *testing.T) {
+	str := func(s string) *string { return &s }
+	num := func(n int) *int { return &n }
+	base := func(i int) httpflow.Transaction {
+		return httpflow.Transaction{
+			Index: i + 1, Method: "GET", URI: "/a", RequestVersion: "HTTP/1.1", Status: num(200),
+			ResponseVersion: str("HTTP/1.1"), RequestBytes: 40, ResponseBytes: int64(100 + i),
+			ResponseConnection: str("keep-alive"), ResponseFraming: str("content-length"),
+			InterimStatuses: []int{}, Complete: true,
+		}
+	}
+	changes := map[string]func(*httpflow.Transaction){
+		"same":                func(*httpflow.Transaction) {},
+		"method":              func(x *httpflow.Transaction) { x.Method = "POST" },
+		"uri":                 func(x *httpflow.Transaction) { x.URI = "/b" },
+		"uri escaped":         func(x *httpflow.Transaction) { x.URI = "/a<b>&\"" },
+		"request version":     func(x *httpflow.Transaction) { x.RequestVersion = "HTTP/1.0" },
+		"status":              func(x *httpflow.Transaction) { x.Status = num(404) },
+		"no status":           func(x *httpflow.Transaction) { x.Status = nil },
+		"response version":    func(x *httpflow.Transaction) { x.ResponseVersion = str("HTTP/1.0") },
+		"no response version": func(x *httpflow.Transaction) { x.ResponseVersion = nil },
+		"request connection":  func(x *httpflow.Transaction) { x.RequestConnection = str("close") },
+		"response connection": func(x *httpflow.Transaction) { x.ResponseConnection = str("close") },
+		"no resp connection":  func(x *httpflow.Transaction) { x.ResponseConnection = nil },
+		"keep-alive":          func(x *httpflow.Transaction) { x.ResponseKeepAlive = str("timeout=5") },
+		"framing":             func(x *httpflow.Transaction) { x.ResponseFraming = str("chunked") },
+		"interim":             func(x *httpflow.Transaction) { x.InterimStatuses = []int{100} },
+		"interim nil":         func(x *httpflow.Transaction) { x.InterimStatuses = nil },
+	}
+	for name, change := range changes {
+		for _, at := range []int{1, 2, 5} { // the changed transaction; those after it repeat it, then the base
+			c := fullConnection()
+			c.Transactions = nil
+			for i := 0; i < 8; i++ {
+				x := base(i)
+				if i >= at && i < at+2 {
+					change(&x)
+				}
+				c.Transactions = append(c.Transactions, x)
+			}
+			checkConnection(t, fmt.Sprintf("%s at %d", name, at), c)
+		}
+	}
+}
