@@ -66,20 +66,33 @@ type Stats struct {
 // plain bytes (addresses from packets carry no zone), so the maps keyed by
 // it hold nothing the garbage collector must scan.
 type key struct {
-	a, b   [16]byte // addresses, IPv4 in IPv4-mapped form
-	pa, pb uint16
-	v6     bool // the addresses are IPv6 (an IPv4-mapped IPv6 address is not the IPv4 one)
+	a0, a1, b0, b1 uint64 // addresses, IPv4 in IPv4-mapped form, as big-endian halves
+	pa, pb         uint16
+	v6             bool // the addresses are IPv6 (an IPv4-mapped IPv6 address is not the IPv4 one)
 }
 
+// makeKey orders the endpoints the same for both directions: as integers.
+// Words, not byte arrays, so that comparing keys is a few compares inline.
 func makeKey(x, y netip.AddrPort) key {
-	k := key{a: x.Addr().As16(), b: y.Addr().As16(), pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6()}
-	// Any order the same for both directions does: compare as integers.
-	a0, a1 := binary.BigEndian.Uint64(k.a[:8]), binary.BigEndian.Uint64(k.a[8:])
-	b0, b1 := binary.BigEndian.Uint64(k.b[:8]), binary.BigEndian.Uint64(k.b[8:])
-	if a0 > b0 || a0 == b0 && (a1 > b1 || a1 == b1 && k.pa > k.pb) {
-		k.a, k.b, k.pa, k.pb = k.b, k.a, k.pb, k.pa
+	xa, ya := x.Addr().As16(), y.Addr().As16()
+	k := key{
+		a0: binary.BigEndian.Uint64(xa[:8]), a1: binary.BigEndian.Uint64(xa[8:]),
+		b0: binary.BigEndian.Uint64(ya[:8]), b1: binary.BigEndian.Uint64(ya[8:]),
+		pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6(),
+	}
+	if k.a0 > k.b0 || k.a0 == k.b0 && (k.a1 > k.b1 || k.a1 == k.b1 && k.pa > k.pb) {
+		k.a0, k.a1, k.b0, k.b1, k.pa, k.pb = k.b0, k.b1, k.a0, k.a1, k.pb, k.pa
 	}
 	return k
+}
+
+// sweepEvery is how often, in capture time, sweep runs from Add.
+const sweepEvery = 250 * time.Millisecond
+
+// eq is k == o, compared inline (== on the struct calls memequal), the
+// words most likely to differ first.
+func (k *key) eq(o *key) bool {
+	return k.pa == o.pa && k.pb == o.pb && k.a1 == o.a1 && k.b1 == o.b1 && k.a0 == o.a0 && k.b0 == o.b0 && k.v6 == o.v6
 }
 
 // recentSlots is the size of the table's cache of recent connections.
@@ -88,8 +101,8 @@ const recentSlots = 1 << 12
 // slot is k's place in the cache of recent connections: a multiplicative
 // hash of its ports and addresses.
 func (k *key) slot() uint32 {
-	h := binary.LittleEndian.Uint64(k.a[8:]) ^ binary.LittleEndian.Uint64(k.a[:8])<<1
-	h = h*0x9e3779b97f4a7c15 ^ binary.LittleEndian.Uint64(k.b[8:]) ^ binary.LittleEndian.Uint64(k.b[:8])<<1
+	h := k.a1 ^ k.a0<<1
+	h = h*0x9e3779b97f4a7c15 ^ k.b1 ^ k.b0<<1
 	h = h*0x9e3779b97f4a7c15 ^ uint64(k.pa)<<16 ^ uint64(k.pb)
 	return uint32((h * 0x9e3779b97f4a7c15) >> (64 - 12))
 }
@@ -147,7 +160,7 @@ type Table struct {
 	free    chan *Conn
 	nextID  int
 	now     time.Time
-	swept   time.Time
+	sweepAt time.Time // when Add runs sweep next: sweepEvery after the last
 	stats   Stats
 }
 
@@ -185,7 +198,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		t.stats.Filtered++
 		return
 	}
-	if t.now.Sub(t.swept) >= 250*time.Millisecond {
+	if !t.now.Before(t.sweepAt) {
 		t.sweep()
 	}
 	k := makeKey(seg.Src, seg.Dst)
@@ -195,7 +208,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	// cache miss or two per packet.
 	slot := k.slot()
 	c := t.recent[slot]
-	if c == nil || c.key != k {
+	if c == nil || !c.key.eq(&k) {
 		c = t.conns[k]
 	}
 	if c != nil && syn && c.restartedBy(seg) {
@@ -312,7 +325,7 @@ func (t *Table) evict() {
 // sweep reports finished connections whose linger has passed and forgets
 // expired tombstones.
 func (t *Table) sweep() {
-	t.swept = t.now
+	t.sweepAt = t.now.Add(sweepEvery)
 	i := 0
 	for ; i < len(t.closing); i++ {
 		r := t.closing[i]

@@ -420,3 +420,20 @@ func TestLateSegmentAfterReport(t *testing.T) {
 		t.Errorf("server packets of the reported connection: got %d, want 2", p)
 	}
 }
+
+// TestKeyEq checks eq against == on keys differing in each field.
+func TestKeyEq(t *testing.T) {
+	base := makeKey(netip.MustParseAddrPort("[2001:db8::1]:80"), netip.MustParseAddrPort("[2001:db8::2]:5000"))
+	variants := []func(*key){
+		func(*key) {},
+		func(k *key) { k.a0++ }, func(k *key) { k.a1++ }, func(k *key) { k.b0++ }, func(k *key) { k.b1++ },
+		func(k *key) { k.pa++ }, func(k *key) { k.pb++ }, func(k *key) { k.v6 = !k.v6 },
+	}
+	for i, v := range variants {
+		k := base
+		v(&k)
+		if got, want := base.eq(&k), base == k; got != want {
+			t.Errorf("variant %d: eq = %v, == says %v", i, got, want)
+		}
+	}
+}
