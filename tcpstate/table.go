@@ -63,7 +63,7 @@ type Stats struct {
 }
 
 // key identifies a connection by its two endpoints, the lower first. It is
-// plain bytes (addresses from packets carry no zone), so the maps keyed by
+// plain words (addresses from packets carry no zone), so the maps keyed by
 // it hold nothing the garbage collector must scan.
 type key struct {
 	a0, a1, b0, b1 uint64 // addresses, IPv4 in IPv4-mapped form, as big-endian halves
