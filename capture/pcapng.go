@@ -82,11 +82,8 @@ func (r *ngReader) u64(b []byte) uint64 {
 func newNgReader(br *blockReader) (*ngReader, error) {
 	r := &ngReader{br: br}
 	typ, body, _, err := r.block()
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
-	}
 	if err != nil {
-		return nil, err
+		return nil, unexpected(err)
 	}
 	if typ != ngSHB {
 		return nil, errNgSectionHeader

@@ -304,28 +304,46 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 // versions, status; connection headers, framing): compact, a repeated run
 // is copied whole instead of written field by field.
 type txRepeats struct {
-	head, conn    txRun
-	prev          *httpflow.Transaction
-	headOK, conOK bool
+	prev       *httpflow.Transaction // the previous one written compact; its runs are head and conn
+	head, conn txRun
 }
 
 // txRun is a span of e.b.
 type txRun struct{ from, to int }
 
+// again writes run r once more and makes r the new copy.
+func (e *jsonEncoder) again(r *txRun) {
+	from := len(e.b)
+	e.b = append(e.b, e.b[r.from:r.to]...)
+	*r = txRun{from, len(e.b)}
+}
+
+// sameHead and sameConn say whether t's two runs of fields would be
+// written as p's were.
+func sameHead(t, p *httpflow.Transaction) bool {
+	return t.Method == p.Method && t.URI == p.URI && t.RequestVersion == p.RequestVersion &&
+		eqPtr(t.Status, p.Status) && eqPtr(t.ResponseVersion, p.ResponseVersion)
+}
+
+func sameConn(t, p *httpflow.Transaction) bool {
+	return emptyList(t.InterimStatuses) && emptyList(p.InterimStatuses) &&
+		eqPtr(t.RequestConnection, p.RequestConnection) && eqPtr(t.ResponseConnection, p.ResponseConnection) &&
+		eqPtr(t.ResponseKeepAlive, p.ResponseKeepAlive) && eqPtr(t.ResponseFraming, p.ResponseFraming)
+}
+
+// emptyList reports whether s is written as [].
+func emptyList(s []int) bool { return s != nil && len(s) == 0 }
+
 func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 	p := rep.prev
-	if e.indent {
-		p = nil
+	if !e.indent {
+		rep.prev = t
 	}
-	rep.prev = t
 	e.open('{')
 	e.key(`"index":`)
 	e.int(int64(t.Index))
-	if p != nil && rep.headOK && t.Method == p.Method && t.URI == p.URI && t.RequestVersion == p.RequestVersion &&
-		eqPtr(t.Status, p.Status) && eqPtr(t.ResponseVersion, p.ResponseVersion) {
-		from := len(e.b)
-		e.b = append(e.b, e.b[rep.head.from:rep.head.to]...)
-		rep.head = txRun{from, len(e.b)}
+	if p != nil && sameHead(t, p) {
+		e.again(&rep.head)
 	} else {
 		from := len(e.b)
 		e.key(`,"method":`)
@@ -338,7 +356,7 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.intPtr(t.Status)
 		e.key(`,"response_version":`)
 		e.stringPtr(t.ResponseVersion)
-		rep.head, rep.headOK = txRun{from, len(e.b)}, true
+		rep.head = txRun{from, len(e.b)}
 	}
 	e.key(`,"request_start_at":`)
 	e.time(t.RequestStartAt)
@@ -352,13 +370,8 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 	e.int(t.RequestBytes)
 	e.key(`,"response_bytes":`)
 	e.int(t.ResponseBytes)
-	if p != nil && rep.conOK && len(t.InterimStatuses) == 0 && t.InterimStatuses != nil &&
-		len(p.InterimStatuses) == 0 && p.InterimStatuses != nil &&
-		eqPtr(t.RequestConnection, p.RequestConnection) && eqPtr(t.ResponseConnection, p.ResponseConnection) &&
-		eqPtr(t.ResponseKeepAlive, p.ResponseKeepAlive) && eqPtr(t.ResponseFraming, p.ResponseFraming) {
-		from := len(e.b)
-		e.b = append(e.b, e.b[rep.conn.from:rep.conn.to]...)
-		rep.conn = txRun{from, len(e.b)}
+	if p != nil && sameConn(t, p) {
+		e.again(&rep.conn)
 	} else {
 		from := len(e.b)
 		e.key(`,"request_connection":`)
@@ -377,7 +390,7 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 			}
 			e.close(']')
 		}
-		rep.conn, rep.conOK = txRun{from, len(e.b)}, true
+		rep.conn = txRun{from, len(e.b)}
 	}
 	e.key(`,"pipelined":`)
 	e.bool(t.Pipelined)
