@@ -11,10 +11,10 @@ import (
 
 // expand turns the stored transactions into the record's; f.rec is the
 // record's slice.
-func (f *flow) expand() []Transaction {
+func (f *flow) expand(m *recMem) []Transaction {
 	n := f.txs.n
-	if a := f.a; a.cfg.Transient && n > 0 && cap(a.recBuf) >= n { // n == 0: [], not null
-		f.rec, a.recBuf = a.recBuf[:n], nil // every element is set whole below
+	if f.a.cfg.Transient && n > 0 && cap(m.txs) >= n { // n == 0: [], not null
+		f.rec, m.txs = m.txs[:n], nil // every element is set whole below
 	} else {
 		f.rec = make([]Transaction, n)
 	}
@@ -60,7 +60,7 @@ func (f *flow) lastTxn() (txn, bool) {
 }
 
 // record builds the CONNECTION object from the flow and the TCP facts.
-func (f *flow) record(c *tcpstate.Conn) *Connection {
+func (f *flow) record(c *tcpstate.Conn, m *recMem) *Connection {
 	cl, sv := c.Client(), c.Server()
 	r := &Connection{
 		ID:                 c.ID,
@@ -75,7 +75,7 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		TCPKeepaliveProbes: PerSide{cl.KeepaliveProbes, sv.KeepaliveProbes},
 		Retransmissions:    PerSide{cl.Retransmissions, sv.Retransmissions},
 		MissingBytes:       PerSide{cl.MissingBytes, sv.MissingBytes},
-		Transactions:       f.expand(),
+		Transactions:       f.expand(m),
 		IdlePeriods:        []Idle{},
 		StrayCRLFBytes:     f.stray,
 	}
@@ -88,10 +88,10 @@ func (f *flow) record(c *tcpstate.Conn) *Connection {
 		r.Handshake = h
 	}
 	var think []Seconds // one allocation for every server_time_s
-	if a := f.a; a.cfg.Transient && cap(a.thinkBuf) >= len(f.rec) {
+	if f.a.cfg.Transient && cap(m.think) >= len(f.rec) {
 		// Stale values are harmless: ThinkTime points at think[i] only
 		// once it is set.
-		think, a.thinkBuf = a.thinkBuf[:len(f.rec)], nil
+		think, m.think = m.think[:len(f.rec)], nil
 	} else {
 		think = make([]Seconds, len(f.rec))
 	}

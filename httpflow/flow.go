@@ -45,10 +45,18 @@ type Analyzer struct {
 	release func(c *tcpstate.Conn)
 	free    chan *flow // flows done with, for reuse
 
-	// With Config.Transient, the records' transactions and server times,
-	// reused (by whichever goroutine builds records: one at a time).
-	recBuf   []Transaction
-	thinkBuf []Seconds
+	// With Config.Transient, the memory of the records' transactions and
+	// server times, reused by whichever goroutine builds records one at a
+	// time (see tail for the records built two at a time).
+	mem recMem
+}
+
+// recMem is the memory of a record's transactions and server times, which
+// with Config.Transient the goroutine that builds records reuses for its
+// next one.
+type recMem struct {
+	txs   []Transaction
+	think []Seconds
 }
 
 // maxReusedTxs bounds the transactions' memory kept for the next record.
@@ -202,19 +210,25 @@ func (f *flow) Done(c *tcpstate.Conn) {
 		f.a.finish(f, c)
 		return
 	}
-	f.finish(c)
+	f.finish(c, &f.a.mem)
 }
 
 // finish builds and emits the record, then recycles the flow. Neither f
 // nor c changes after Done, so it may run on another goroutine.
-func (f *flow) finish(c *tcpstate.Conn) {
-	rec := f.record(c)
-	a := f.a
-	if a.emit != nil {
-		a.emit(rec)
+func (f *flow) finish(c *tcpstate.Conn, m *recMem) {
+	rec := f.record(c, m)
+	if f.a.emit != nil {
+		f.a.emit(rec)
 	}
+	f.done(c, m)
+}
+
+// done ends the flow once its record was emitted: the record's memory goes
+// back to m, the flow is recycled and c released.
+func (f *flow) done(c *tcpstate.Conn, m *recMem) {
+	a := f.a
 	if a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
-		a.recBuf, a.thinkBuf = f.rec[:0], f.think[:0]
+		m.txs, m.think = f.rec[:0], f.think[:0]
 	}
 	f.recycle()
 	if a.release != nil {

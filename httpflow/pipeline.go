@@ -33,6 +33,25 @@ type RunConfig struct {
 	// but strings (render.NDJSON writes it out): the memory of records'
 	// transactions is reused.
 	Transient bool
+	// Lines, when set, encodes and writes the records of the connections
+	// still open when the input ends, in place of emit (see Lines).
+	Lines *Lines
+}
+
+// Lines lets a run with more than one CPU encode the records left when the
+// input ends (the connections then open: in a capture of long keep-alive
+// connections, much of the output) on two goroutines. Each builds and
+// encodes a record with an encoder of its own, in turn; the encoded
+// records are written in order. Without Lines the two goroutines build the
+// records and emit gets them in order.
+type Lines struct {
+	// NewEncoder returns an encoder for one goroutine: it appends a record
+	// to dst as emit would write it, or returns the error emit would meet.
+	NewEncoder func() func(dst []byte, c *Connection) ([]byte, error)
+	// Write writes an encoded record where emit would have written the
+	// record, or takes its error (with no bytes). It is called in record
+	// order.
+	Write func(line []byte, err error)
 }
 
 // Progress reports a run in flight.
@@ -60,6 +79,10 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 	}
 	cfg.TCP.TwoMSL = cfg.TwoMSL
 	sb := NewSummaryBuilder()
+	lines := cfg.Lines
+	if emit == nil {
+		lines = nil
+	}
 	deliver := func(c *Connection) {
 		sb.Add(c)
 		if emit != nil {
@@ -87,9 +110,15 @@ func Run(src capture.Source, cfg RunConfig, emit func(*Connection)) (*Result, er
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
-	tab.Flush()
-	if out != nil {
-		out.close()
+	if out == nil {
+		tab.Flush()
+	} else {
+		// The records of the connections still open are built (and
+		// encoded) two at a time, on this goroutine and the emitter's.
+		t := &tail{a: an, add: sb.Add, emit: emit, lines: lines}
+		an.finish = func(f *flow, c *tcpstate.Conn) { t.items = append(t.items, finished{f, c}) }
+		tab.Flush()
+		out.close(t)
 	}
 	st := src.Stats()
 	res := &Result{
@@ -135,7 +164,8 @@ func runSequential(src capture.Source, tab *tcpstate.Table, progress func(Progre
 type emitter struct {
 	ch   chan []finished
 	buf  []finished
-	txs  int // transactions in buf
+	txs  int   // transactions in buf
+	tail *tail // set before ch is closed
 	done chan struct{}
 }
 
@@ -156,8 +186,12 @@ func newEmitter() *emitter {
 		defer close(e.done)
 		for batch := range e.ch {
 			for _, x := range batch {
-				x.f.finish(x.c)
+				x.f.finish(x.c, &x.f.a.mem)
 			}
+		}
+		if t := e.tail; t != nil {
+			close(t.turn[0]) // every record before t's was emitted
+			t.work(&t.a.mem)
 		}
 	}()
 	return e
@@ -175,13 +209,121 @@ func (e *emitter) send(f *flow, c *tcpstate.Conn) {
 	}
 }
 
-// close sends what is left and waits until every record was emitted.
-func (e *emitter) close() {
+// close sends what is left, then builds and emits the records of t with
+// the emitter (after everything sent before), and waits until every record
+// was emitted.
+func (e *emitter) close(t *tail) {
 	if len(e.buf) > 0 {
 		e.ch <- e.buf
 	}
+	t.split()
+	e.tail = t
 	close(e.ch)
+	t.work(new(recMem))
 	<-e.done
+}
+
+// tail is the flows left when the input ended, in runs of consecutive
+// flows. Two goroutines take the runs one at a time, in order, build the
+// records of a run (and encode them, with Lines) and wait for its turn to
+// pass them on: run k is passed on after run k-1.
+type tail struct {
+	a     *Analyzer
+	items []finished
+	add   func(*Connection) // the summary's
+	emit  func(*Connection)
+	lines *Lines
+	runs  []int // run k is items[runs[k]:runs[k+1]]
+	next  atomic.Int64
+	turn  []chan struct{} // turn[k] is closed once run k may be passed on
+}
+
+// tailRunTxs is the transactions from which a run ends: short records go
+// a few at a time, since each turn costs a wake-up of the other goroutine.
+const tailRunTxs = 256
+
+// split cuts the flows into runs.
+func (t *tail) split() {
+	n := 0
+	for i, x := range t.items {
+		if n == 0 {
+			t.runs = append(t.runs, i)
+		}
+		if n += x.f.txs.n + 1; n >= tailRunTxs {
+			n = 0
+		}
+	}
+	t.runs = append(t.runs, len(t.items))
+	t.turn = make([]chan struct{}, len(t.runs))
+	for i := range t.turn {
+		t.turn[i] = make(chan struct{})
+	}
+}
+
+// work builds and passes on runs until none is left. The run's largest
+// record uses m, the memory this goroutine reuses from run to run; the
+// others (short by the runs' making) have their own.
+func (t *tail) work(m *recMem) {
+	var (
+		enc  func([]byte, *Connection) ([]byte, error)
+		buf  []byte
+		ends []int
+		errs []error
+		recs []*Connection
+	)
+	if t.lines != nil {
+		enc = t.lines.NewEncoder()
+	}
+	for {
+		k := int(t.next.Add(1) - 1)
+		if k >= len(t.runs)-1 {
+			return
+		}
+		items := t.items[t.runs[k]:t.runs[k+1]]
+		big := 0
+		for i, x := range items {
+			if x.f.txs.n > items[big].f.txs.n {
+				big = i
+			}
+		}
+		buf, ends, errs, recs = buf[:0], ends[:0], errs[:0], recs[:0]
+		for i, x := range items {
+			mem := m
+			if i != big {
+				mem = new(recMem)
+			}
+			rec := x.f.record(x.c, mem)
+			recs = append(recs, rec)
+			if enc != nil {
+				at := len(buf)
+				var err error
+				if buf, err = enc(buf, rec); err != nil {
+					buf = buf[:at]
+				}
+				ends, errs = append(ends, len(buf)), append(errs, err)
+			}
+		}
+		<-t.turn[k]
+		from := 0
+		for i, rec := range recs {
+			t.add(rec)
+			switch {
+			case enc != nil:
+				t.lines.Write(buf[from:ends[i]], errs[i])
+				from = ends[i]
+			case t.emit != nil:
+				t.emit(rec)
+			}
+		}
+		close(t.turn[k+1])
+		var scratch recMem
+		for i, x := range items {
+			if i != big {
+				x.f.done(x.c, &scratch)
+			}
+		}
+		items[big].f.done(items[big].c, m)
+	}
 }
 
 // batch carries decoded segments from the reader to the analysis. Their

@@ -109,20 +109,53 @@ func (n *NDJSON) Connection(c *httpflow.Connection) error {
 	if n.err != nil {
 		return n.err
 	}
+	line, err := n.e.line(c, 0)
+	if err != nil {
+		return err
+	}
+	return n.Write(line)
+}
+
+// Write writes a line a LineEncoder encoded, as Connection would have.
+func (n *NDJSON) Write(line []byte) error {
+	if n.err != nil {
+		return n.err
+	}
+	_, n.err = n.w.Write(line)
+	return n.err
+}
+
+// LineEncoder encodes records as NDJSON.Connection writes them, for a
+// goroutine of its own; NDJSON.Write writes its lines.
+type LineEncoder struct{ e jsonEncoder }
+
+// Append appends c's line to dst, or returns dst and the error Connection
+// would return.
+func (l *LineEncoder) Append(dst []byte, c *httpflow.Connection) ([]byte, error) {
+	l.e.b = dst
+	b, err := l.e.line(c, len(dst))
+	l.e.b = nil
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
+}
+
+// line appends c's NDJSON line to e's buffer from position at.
+func (e *jsonEncoder) line(c *httpflow.Connection, at int) ([]byte, error) {
+	e.b = e.b[:at]
 	if c == nil || !encodable(c) {
 		// "null", or the error encoding/json reports.
 		b, err := json.Marshal(c)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		n.e.b = append(n.e.b[:0], b...)
+		e.b = append(e.b, b...)
 	} else {
-		n.e.b = n.e.b[:0]
-		n.e.connection(c)
+		e.connection(c)
 	}
-	n.e.b = append(n.e.b, '\n')
-	_, n.err = n.w.Write(n.e.b)
-	return n.err
+	e.b = append(e.b, '\n')
+	return e.b, nil
 }
 
 // End writes the last line: {"summary": ..., "capture": ...}.

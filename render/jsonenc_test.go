@@ -379,6 +379,31 @@ func TestNDJSONRefusedRecord(t *testing.T) {
 	}
 }
 
+// LineEncoder.Append appends what NDJSON.Connection writes, record after
+// record with one encoder, and leaves dst as it was when it refuses a
+// record.
+func TestLineEncoderAppend(t *testing.T) {
+	bad := fullConnection()
+	bad.FinalIdle.Duration = httpflow.Seconds(math.NaN())
+	recs := []*httpflow.Connection{nil, bad}
+	for _, c := range syntheticConnections() {
+		recs = append(recs, c)
+	}
+	recs = append(recs, bad, fullConnection())
+	var le LineEncoder
+	var dst []byte
+	for i, c := range recs {
+		want, werr := fastNDJSON(c)
+		before := string(dst)
+		var err error
+		dst, err = le.Append(dst, c)
+		if !sameError(err, werr) || string(dst) != before+want {
+			t.Errorf("record %d: appended %q (error %v), want %q (error %v)", i, string(dst)[min(len(before), len(dst)):], err, want, werr)
+		}
+		dst = dst[:len(before)+len(want)]
+	}
+}
+
 // failingWriter fails every write after the first n.
 type failingWriter struct{ n int }
 

@@ -190,6 +190,17 @@ func analyseRun(o *analyseOptions) error {
 		cfg.Transient = true // each record is written out, then forgotten
 		nd := render.NewNDJSON(bw)
 		var werr error
+		cfg.Lines = &httpflow.Lines{
+			NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) { return new(render.LineEncoder).Append },
+			Write: func(line []byte, err error) {
+				if werr == nil {
+					werr = err
+				}
+				if werr == nil {
+					werr = nd.Write(line)
+				}
+			},
+		}
 		res, rerr := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
 			if werr == nil {
 				werr = nd.Connection(c)
