@@ -188,12 +188,12 @@ func (f *framer) headerLines(b []byte, t time.Time) int {
 		if i > 0 && line[i-1] == '\r' {
 			line = line[:i-1]
 		}
+		if used == 0 && t.After(m.end) { // t is every line's time
+			m.end = t
+		}
 		used += n
 		m.headerBytes += n
 		m.bytes += int64(n)
-		if t.After(m.end) {
-			m.end = t
-		}
 		if len(line) == 0 {
 			f.headersDone()
 			break

@@ -221,15 +221,22 @@ func (t *strTable) ptr(r sref) *string {
 
 // clock turns capture times into offsets from a base and back.
 type clock struct {
-	base time.Time
-	set  bool
+	base      time.Time
+	sec, nsec int64 // base's Unix seconds and nanoseconds
+	set       bool
 }
 
 // off returns t as an offset. Times more than 292 years from the first one
 // saturate (time.Time.Sub).
 func (c *clock) off(t time.Time) int64 {
 	if !c.set {
-		c.base, c.set = t, true
+		c.base, c.sec, c.nsec, c.set = t, t.Unix(), int64(t.Nanosecond()), true
+	}
+	// What t.Sub(c.base) returns for times without monotonic readings (all
+	// capture times: the clock is the packet) within 136 years of each
+	// other, without its overflow checks.
+	if ds := t.Unix() - c.sec; ds > -1<<32 && ds < 1<<32 {
+		return ds*1e9 + int64(t.Nanosecond()) - c.nsec
 	}
 	if d := int64(t.Sub(c.base)); d != noTime {
 		return d

@@ -80,6 +80,27 @@ func TestClock(t *testing.T) {
 	}
 }
 
+// off is time.Time.Sub from the first time, saturating as Sub does, on
+// both sides of its fast path's 2^32-second bound.
+func TestClockOffIsSub(t *testing.T) {
+	for _, base := range []time.Time{time.Unix(1700000000, 999999999), time.Unix(-5, 1), time.Unix(0, 0).UTC(), time.Unix(1<<35, 7)} {
+		c := clock{}
+		c.off(base)
+		for _, ds := range []int64{0, 1, -1, 86400, 1<<32 - 1, 1 - 1<<32, 1 << 32, -1 << 32, 9223372036, -9223372036, 9223372037, -9223372037, 1 << 40, -1 << 40} {
+			for _, ns := range []int64{0, 1, 999999999, -999999999} {
+				tm := time.Unix(base.Unix()+ds, int64(base.Nanosecond())+ns)
+				want := int64(tm.Sub(base))
+				if want == noTime {
+					want = noTime + 1
+				}
+				if got := c.off(tm); got != want {
+					t.Errorf("base %v: off(%v) = %d, want %d (Sub)", base, tm, got, want)
+				}
+			}
+		}
+	}
+}
+
 func hasPointers(v any) bool {
 	return reflectHasPointers(reflect.TypeOf(v))
 }
