@@ -103,19 +103,26 @@ func (f *flow) record(c *tcpstate.Conn, m *recMem) *Connection {
 		}
 	}
 	if idles > 0 {
-		r.IdlePeriods = make([]Idle, 0, idles)
+		if f.a.cfg.Transient && cap(m.idles) >= idles {
+			r.IdlePeriods, m.idles = m.idles[:0], nil
+		} else {
+			r.IdlePeriods = make([]Idle, 0, idles)
+		}
+		f.idles = r.IdlePeriods
 	}
 	for i := range r.Transactions {
 		t := f.tx(i)
 		if t.respDone && !t.ResponseStartAt.IsZero() && !t.RequestEndAt.IsZero() {
-			if d := Secs(t.ResponseStartAt.Sub(t.RequestEndAt.Time)); d >= 0 {
+			if d := Secs(f.clk.sub(t.respStart, t.reqEnd, t.ResponseStartAt.Time, t.RequestEndAt.Time)); d >= 0 {
 				think[i] = d
 				t.ThinkTime = &think[i]
 			}
 		}
 		if i > 0 && t.afterIdle {
 			prev := &r.Transactions[i-1]
-			r.IdlePeriods = append(r.IdlePeriods, idle(prev.Index, prev.ResponseEndAt.Time, t.RequestStartAt.Time))
+			from, to := prev.ResponseEndAt.Time, t.RequestStartAt.Time
+			r.IdlePeriods = append(r.IdlePeriods, Idle{AfterTransaction: prev.Index, StartAt: At(from), EndAt: At(to),
+				Duration: Secs(f.clk.sub(t.reqStart, f.txs.at(i-1).respEnd, to, from))})
 		}
 		if !t.respDone {
 			if i == len(f.rec)-1 {

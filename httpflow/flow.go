@@ -57,6 +57,7 @@ type Analyzer struct {
 type recMem struct {
 	txs   []Transaction
 	think []Seconds
+	idles []Idle
 }
 
 // maxReusedTxs bounds the transactions' memory kept for the next record.
@@ -105,6 +106,7 @@ type flow struct {
 	// done, and their server times.
 	rec   []Transaction
 	think []Seconds
+	idles []Idle
 }
 
 // tx returns a view of transaction i of the record being built.
@@ -229,6 +231,9 @@ func (f *flow) done(c *tcpstate.Conn, m *recMem) {
 	a := f.a
 	if a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
 		m.txs, m.think = f.rec[:0], f.think[:0]
+		if f.idles != nil {
+			m.idles = f.idles[:0]
+		}
 	}
 	f.recycle()
 	if a.release != nil {

@@ -244,6 +244,20 @@ func (c *clock) off(t time.Time) int64 {
 	return noTime + 1
 }
 
+// sub returns to.Sub(from) for the times of the offsets a and b
+// (to = c.at(a), from = c.at(b)): a-b when both are offsets and the
+// difference does not overflow, else what Sub returns.
+func (c *clock) sub(a, b int64, to, from time.Time) time.Duration {
+	if a != noTime && b != noTime {
+		// a-b overflows only when a and b differ in sign and the result
+		// differs in sign from a.
+		if d := a - b; (a^b) >= 0 || (a^d) >= 0 {
+			return time.Duration(d)
+		}
+	}
+	return to.Sub(from)
+}
+
 // at returns the Time of an offset, zero for noTime.
 func (c *clock) at(off int64) Time {
 	if off == noTime {

@@ -1,6 +1,7 @@
 package httpflow
 
 import (
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -96,6 +97,21 @@ func TestClockOffIsSub(t *testing.T) {
 				if got := c.off(tm); got != want {
 					t.Errorf("base %v: off(%v) = %d, want %d (Sub)", base, tm, got, want)
 				}
+			}
+		}
+	}
+}
+
+// sub is Sub of the offsets' times, overflow and noTime included.
+func TestClockSub(t *testing.T) {
+	c := clock{}
+	c.off(time.Unix(1700000000, 5))
+	offs := []int64{noTime, noTime + 1, noTime + 2, -1 << 62, -1e9, -1, 0, 1, 1e9, 1 << 62, math.MaxInt64 - 1, math.MaxInt64}
+	for _, a := range offs {
+		for _, b := range offs {
+			to, from := c.at(a).Time, c.at(b).Time
+			if got, want := c.sub(a, b, to, from), to.Sub(from); got != want {
+				t.Errorf("sub(%d, %d) = %d, want %d (Sub)", a, b, got, want)
 			}
 		}
 	}
