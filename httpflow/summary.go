@@ -23,6 +23,10 @@ type SummaryBuilder struct {
 	idle     quantiles
 	final    quantiles
 	twByHost map[string]*twHeap
+	lastTW   struct { // the last endpoint addTW saw, and its host's heap
+		endpoint string
+		h        *twHeap
+	}
 }
 
 type twSpan struct{ from, to time.Time }
@@ -95,6 +99,10 @@ func ClosedByReset(c *Connection) bool {
 }
 
 func (b *SummaryBuilder) addTW(endpoint string, s twSpan) {
+	if endpoint == b.lastTW.endpoint && b.lastTW.h != nil {
+		b.lastTW.h.add(s) // a server's endpoint, holding TIME_WAIT again and again
+		return
+	}
 	ap, err := netip.ParseAddrPort(endpoint)
 	host := endpoint
 	if err == nil {
@@ -105,6 +113,7 @@ func (b *SummaryBuilder) addTW(endpoint string, s twSpan) {
 		h = &twHeap{}
 		b.twByHost[host] = h
 	}
+	b.lastTW.endpoint, b.lastTW.h = endpoint, h
 	h.add(s)
 }
 

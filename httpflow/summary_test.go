@@ -47,6 +47,20 @@ func TestSummaryExact(t *testing.T) {
 	}
 }
 
+// TIME_WAITs count by host, whatever the port, with endpoints in any
+// order (the builder remembers the last one).
+func TestSummaryTimeWaitByHost(t *testing.T) {
+	b := NewSummaryBuilder()
+	t0 := time.Unix(1000, 0)
+	for i, server := range []string{"10.0.0.2:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.2:8080", "[fe80::1%eth0]:80", "10.0.0.2:80", "[fe80::1%eth0]:443", "bogus"} {
+		b.Add(conn(1, nil, 1, Server, server, t0.Add(time.Duration(i)*time.Second)))
+	}
+	want := map[string]int{"10.0.0.2": 4, "10.0.0.3": 1, "fe80::1%eth0": 2, "bogus": 1}
+	if got := b.Summary().TimeWait.PeakConcurrent; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("TIME_WAIT peaks %v, want %v", got, want)
+	}
+}
+
 // Past maxExact durations the builder keeps 1 % buckets: bounded memory,
 // percentiles within 1 %.
 func TestSummaryBoundedAndClose(t *testing.T) {
