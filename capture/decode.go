@@ -61,8 +61,8 @@ type problem struct {
 	args   []any
 }
 
-func (p problem) String() string {
-	if p.format == "" {
+func (p *problem) String() string {
+	if p == nil || p.format == "" {
 		return ""
 	}
 	return fmt.Sprintf(p.format, p.args...)
@@ -74,18 +74,18 @@ func be32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
 // short returns the result for a header that does not fit in the captured
 // bytes: cut by the snaplen when the record is shorter than the packet on
 // the wire, malformed otherwise.
-func short(cut bool, what string, have, need int) (int, problem) {
+func short(cut bool, what string, have, need int) (int, *problem) {
 	if cut {
-		return resCut, problem{"%s header cut by the snaplen (%d of %d bytes captured)", []any{what, have, need}}
+		return resCut, &problem{"%s header cut by the snaplen (%d of %d bytes captured)", []any{what, have, need}}
 	}
-	return resBad, problem{"packet too short for the %s header (%d of %d bytes)", []any{what, have, need}}
+	return resBad, &problem{"packet too short for the %s header (%d of %d bytes)", []any{what, have, need}}
 }
 
 // decode decodes one link-layer frame of link type link into seg (all fields
 // but N and Time). wireLen is the packet's length on the wire as the record
 // header announces it; len(data) < wireLen means the snaplen cut the packet.
 // seg.Payload aliases data.
-func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, problem) {
+func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
 	cut := len(data) < wireLen
 	switch link {
 	case linkEthernet:
@@ -119,7 +119,7 @@ func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, problem) 
 		case 24, 28, 30: // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
 			return decodeIPv6(data[4:], cut, seg)
 		}
-		return resNonTCP, problem{}
+		return resNonTCP, nil
 	case linkRaw, linkRawBSD, linkRawOpen:
 		if len(data) < 1 {
 			return short(cut, "IP", 0, 1)
@@ -130,18 +130,18 @@ func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, problem) 
 		case 6:
 			return decodeIPv6(data, cut, seg)
 		}
-		return resBad, problem{"bad IP version %d", []any{data[0] >> 4}}
+		return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
 	case linkIPv4:
 		return decodeIPv4(data, cut, seg)
 	case linkIPv6:
 		return decodeIPv6(data, cut, seg)
 	}
-	return resLinkType, problem{}
+	return resLinkType, nil
 }
 
 // decodeEther continues after an Ethernet-style header whose EtherType is
 // et, with the next header at data[p:]. It skips 802.1Q/802.1ad VLAN tags.
-func decodeEther(et uint16, data []byte, p int, cut bool, seg *Segment) (int, problem) {
+func decodeEther(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
 	for range 8 {
 		switch et {
 		case 0x0800:
@@ -155,23 +155,23 @@ func decodeEther(et uint16, data []byte, p int, cut bool, seg *Segment) (int, pr
 			et = be16(data[p+2:])
 			p += 4
 		default:
-			return resNonTCP, problem{}
+			return resNonTCP, nil
 		}
 	}
-	return resBad, problem{"more than 7 nested VLAN tags", nil}
+	return resBad, &problem{"more than 7 nested VLAN tags", nil}
 }
 
 // decodeIPv4 decodes an IPv4 packet at ip.
-func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, problem) {
+func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, *problem) {
 	if len(ip) < 20 {
 		return short(cut, "IPv4", len(ip), 20)
 	}
 	if v := ip[0] >> 4; v != 4 {
-		return resBad, problem{"bad IP version %d in an IPv4 header", []any{v}}
+		return resBad, &problem{"bad IP version %d in an IPv4 header", []any{v}}
 	}
 	hl := int(ip[0]&0x0f) * 4
 	if hl < 20 {
-		return resBad, problem{"IPv4 header length %d < 20", []any{hl}}
+		return resBad, &problem{"IPv4 header length %d < 20", []any{hl}}
 	}
 	if len(ip) < hl {
 		return short(cut, "IPv4", len(ip), hl)
@@ -183,17 +183,17 @@ func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, problem) {
 		// not filled in yet. Take what was captured.
 		total = len(ip)
 	case total < hl:
-		return resBad, problem{"IPv4 total length %d < header length %d", []any{total, hl}}
+		return resBad, &problem{"IPv4 total length %d < header length %d", []any{total, hl}}
 	}
 	proto := ip[9]
 	if frag := be16(ip[6:]); frag&0x3fff != 0 { // MF set or offset non-zero
 		if proto == 6 {
-			return resFragment, problem{"IPv4 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
+			return resFragment, &problem{"IPv4 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
 		}
-		return resNonTCP, problem{}
+		return resNonTCP, nil
 	}
 	if proto != 6 {
-		return resNonTCP, problem{}
+		return resNonTCP, nil
 	}
 	seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), 0)
 	seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), 0)
@@ -202,12 +202,12 @@ func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, problem) {
 }
 
 // decodeIPv6 decodes an IPv6 packet at ip, walking the extension headers.
-func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, problem) {
+func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, *problem) {
 	if len(ip) < 40 {
 		return short(cut, "IPv6", len(ip), 40)
 	}
 	if v := ip[0] >> 4; v != 6 {
-		return resBad, problem{"bad IP version %d in an IPv6 header", []any{v}}
+		return resBad, &problem{"bad IP version %d in an IPv6 header", []any{v}}
 	}
 	total := 40 + int(be16(ip[4:]))
 	if total == 40 {
@@ -226,7 +226,7 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, problem) {
 			return decodeTCP(ip[p:end], total-p, cut, seg)
 		case 0, 43, 60, 135, 139, 140, 51: // hop-by-hop, routing, destination, mobility, HIP, shim6, AH
 			if p+2 > total {
-				return resBad, problem{"IPv6 extension header %d beyond the packet's length", []any{next}}
+				return resBad, &problem{"IPv6 extension header %d beyond the packet's length", []any{next}}
 			}
 			if p+2 > end {
 				return short(cut, "IPv6 extension", end-p, 2)
@@ -236,7 +236,7 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, problem) {
 				n = (int(ip[p+1]) + 2) * 4
 			}
 			if p+n > total {
-				return resBad, problem{"IPv6 extension header %d (%d bytes) beyond the packet's length", []any{next, n}}
+				return resBad, &problem{"IPv6 extension header %d (%d bytes) beyond the packet's length", []any{next, n}}
 			}
 			if p+n > end {
 				return short(cut, "IPv6 extension", end-p, n)
@@ -245,7 +245,7 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, problem) {
 			p += n
 		case 44: // fragment
 			if p+8 > total {
-				return resBad, problem{"IPv6 fragment header beyond the packet's length", nil}
+				return resBad, &problem{"IPv6 fragment header beyond the packet's length", nil}
 			}
 			if p+8 > end {
 				return short(cut, "IPv6 fragment", end-p, 8)
@@ -253,34 +253,34 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, problem) {
 			fo := be16(ip[p+2:])
 			if fo&0xfff9 != 0 { // offset non-zero or more fragments
 				if ip[p] == 6 {
-					return resFragment, problem{"IPv6 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
+					return resFragment, &problem{"IPv6 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
 				}
-				return resNonTCP, problem{}
+				return resNonTCP, nil
 			}
 			// An atomic fragment: the whole packet.
 			next = ip[p]
 			p += 8
 		default: // UDP, ICMPv6, ESP, no next header, ...
-			return resNonTCP, problem{}
+			return resNonTCP, nil
 		}
 	}
 }
 
 // decodeTCP decodes the TCP segment at b (the captured bytes, at most
 // segLen), where segLen is the segment length the IP header announces.
-func decodeTCP(b []byte, segLen int, cut bool, seg *Segment) (int, problem) {
+func decodeTCP(b []byte, segLen int, cut bool, seg *Segment) (int, *problem) {
 	if segLen < 20 {
-		return resBad, problem{"TCP segment length %d < 20", []any{segLen}}
+		return resBad, &problem{"TCP segment length %d < 20", []any{segLen}}
 	}
 	if len(b) < 20 {
 		return short(cut, "TCP", len(b), 20)
 	}
 	off := int(b[12]>>4) * 4
 	if off < 20 {
-		return resBad, problem{"TCP header length %d < 20", []any{off}}
+		return resBad, &problem{"TCP header length %d < 20", []any{off}}
 	}
 	if off > segLen {
-		return resBad, problem{"TCP header length %d > segment length %d", []any{off, segLen}}
+		return resBad, &problem{"TCP header length %d > segment length %d", []any{off, segLen}}
 	}
 	if len(b) < off {
 		return short(cut, "TCP", len(b), off)
@@ -293,5 +293,5 @@ func decodeTCP(b []byte, segLen int, cut bool, seg *Segment) (int, problem) {
 	seg.Window = be16(b[14:])
 	seg.Payload = b[off:]
 	seg.PayloadLen = segLen - off
-	return resTCP, problem{}
+	return resTCP, nil
 }
