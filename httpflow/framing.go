@@ -108,7 +108,7 @@ func (f *framer) feed(b []byte, t time.Time) {
 				b = b[i:]
 				continue
 			}
-			f.msg = f.newMessage(message{start: t, end: t})
+			f.msg = f.newMessage(t, t, 0)
 			f.state = psHeaders
 			f.resetLine()
 		case psResync:
@@ -116,7 +116,7 @@ func (f *framer) feed(b []byte, t time.Time) {
 			b = b[n:]
 			if f.lineDone() {
 				if sl, ok := f.parseStart(f.trimLine()); ok {
-					f.msg = f.newMessage(message{start: f.lineAt, end: t, bytes: int64(f.lineLen), headerBytes: f.lineLen})
+					f.msg = f.newMessage(f.lineAt, t, f.lineLen)
 					f.state = psHeaders
 					f.startLine(sl)
 					f.resetLine()
@@ -203,11 +203,12 @@ func (f *framer) headerLines(b []byte, t time.Time) int {
 	return used
 }
 
-// newMessage starts the next message in the framer's own storage.
-func (f *framer) newMessage(m message) *message {
+// newMessage starts the next message in the framer's own storage, from
+// start to end, its first n bytes (its start line, when already read)
+// counted. It is set in place: a message is too big to pass around.
+func (f *framer) newMessage(start, end time.Time, n int) *message {
 	f.nmsg++
-	m.seq = f.nmsg
-	f.buf = m
+	f.buf = message{seq: f.nmsg, start: start, end: end, bytes: int64(n), headerBytes: n}
 	return &f.buf
 }
 

@@ -370,7 +370,8 @@ func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progres
 				full <- b
 				b = <-free
 			}
-			s := *seg
+			b.segs = append(b.segs, *seg)
+			s := &b.segs[len(b.segs)-1]
 			var blk *capture.Block
 			if holder != nil && len(seg.Payload) > 0 {
 				blk = holder.PayloadBlock()
@@ -393,7 +394,6 @@ func runPipelined(src capture.Source, tab *tcpstate.Table, progress func(Progres
 					s.Payload = append([]byte(nil), seg.Payload...) // larger than a batch
 				}
 			}
-			b.segs = append(b.segs, s)
 			n++
 			if progress != nil && n&0xffff == 0 {
 				st := src.Stats()
