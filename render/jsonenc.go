@@ -25,7 +25,13 @@ type jsonEncoder struct {
 	b      []byte
 	indent bool // SetIndent("", "  ") layout
 	depth  int  // containers open around the current position (indent layout)
+	// Compact: where each transaction of the record being written has its
+	// request_start_at and response_end_at, which its idle periods repeat.
+	times []txTimes
 }
+
+// txTimes is where a transaction's first and last times were written.
+type txTimes struct{ reqStart, respEnd txRun }
 
 // indentUnit is the per-level indent of WriteJSON.
 const indentUnit = "  "
@@ -212,6 +218,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.key(`,"payload_bytes":`)
 	e.perSide(c.PayloadBytes)
 	e.key(`,"transactions":`)
+	e.times = e.times[:0]
 	if e.array(c.Transactions == nil, len(c.Transactions)) {
 		var rep txRepeats
 		for i := range c.Transactions {
@@ -224,7 +231,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	if e.array(c.IdlePeriods == nil, len(c.IdlePeriods)) {
 		for i := range c.IdlePeriods {
 			e.elem(i)
-			e.idle(&c.IdlePeriods[i])
+			e.idle(&c.IdlePeriods[i], c.Transactions)
 		}
 		e.close(']')
 	}
@@ -232,7 +239,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	if c.FinalIdle == nil {
 		e.null()
 	} else {
-		e.idle(c.FinalIdle)
+		e.idle(c.FinalIdle, nil)
 	}
 	e.key(`,"keep_alive":`)
 	e.open('{')
@@ -358,14 +365,19 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.stringPtr(t.ResponseVersion)
 		rep.head = txRun{from, len(e.b)}
 	}
+	// A request or response carried in one segment starts and ends at the
+	// same time: its second time is a copy of the first's text.
 	e.key(`,"request_start_at":`)
-	e.time(t.RequestStartAt)
+	reqStart := e.timeRun(t.RequestStartAt)
 	e.key(`,"request_end_at":`)
-	e.time(t.RequestEndAt)
+	e.timeAgain(t.RequestEndAt, t.RequestStartAt, reqStart)
 	e.key(`,"response_start_at":`)
-	e.time(t.ResponseStartAt)
+	respStart := e.timeRun(t.ResponseStartAt)
 	e.key(`,"response_end_at":`)
-	e.time(t.ResponseEndAt)
+	respEnd := e.timeAgain(t.ResponseEndAt, t.ResponseStartAt, respStart)
+	if !e.indent {
+		e.times = append(e.times, txTimes{reqStart, respEnd})
+	}
 	e.key(`,"request_bytes":`)
 	e.int(t.RequestBytes)
 	e.key(`,"response_bytes":`)
@@ -407,19 +419,46 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 	e.close('}')
 }
 
+// timeRun writes t and returns where.
+func (e *jsonEncoder) timeRun(t httpflow.Time) txRun {
+	from := len(e.b)
+	e.time(t)
+	return txRun{from, len(e.b)}
+}
+
+// timeAgain writes t, copying r (where p was written) when t is p, and
+// returns where t was written. Equal structs are one instant, which
+// AppendTime writes one way, whatever the location.
+func (e *jsonEncoder) timeAgain(t, p httpflow.Time, r txRun) txRun {
+	if t == p && r.to > r.from {
+		e.again(&r)
+		return r
+	}
+	return e.timeRun(t)
+}
+
 // eqPtr reports whether a and b are both nil or point at equal values.
 func eqPtr[T comparable](a, b *T) bool {
 	return a == b || a != nil && b != nil && *a == *b
 }
 
-func (e *jsonEncoder) idle(i *httpflow.Idle) {
+// idle writes an idle period. One between transactions (txs: the record's)
+// mostly runs from a response's end to the next request's start, whose
+// texts are copied when the times are those.
+func (e *jsonEncoder) idle(i *httpflow.Idle, txs []httpflow.Transaction) {
 	e.open('{')
 	e.key(`"after_transaction":`)
 	e.int(int64(i.AfterTransaction))
+	var prev, next txTimes
+	var prevT, nextT httpflow.Time
+	if k := i.AfterTransaction; !e.indent && len(e.times) == len(txs) && k >= 1 && k < len(txs) {
+		prev, next = e.times[k-1], e.times[k]
+		prevT, nextT = txs[k-1].ResponseEndAt, txs[k].RequestStartAt
+	}
 	e.key(`,"start_at":`)
-	e.time(i.StartAt)
+	e.timeAgain(i.StartAt, prevT, prev.respEnd)
 	e.key(`,"end_at":`)
-	e.time(i.EndAt)
+	e.timeAgain(i.EndAt, nextT, next.reqStart)
 	e.key(`,"duration_s":`)
 	e.seconds(i.Duration)
 	e.close('}')

@@ -652,3 +652,49 @@ func TestEncoderRepeatedTransactions(t *testing.T) {
 		}
 	}
 }
+
+// TestEncoderRepeatedTimes encodes transactions that start and end at the
+// same time or not, and idle periods that run from one transaction's end
+// to the next one's start or not (other times, times in another location,
+// zero times, transactions out of range), so a time's text copied where
+// the times differ shows against encoding/json.
+func TestEncoderRepeatedTimes(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC)
+	at := func(us int) httpflow.Time { return httpflow.At(t0.Add(time.Duration(us) * time.Microsecond)) }
+	elsewhere := func(x httpflow.Time) httpflow.Time { return httpflow.At(x.In(time.FixedZone("X", 3600))) }
+	var txs []httpflow.Transaction
+	for i := 0; i < 6; i++ {
+		b := 1000 * i
+		x := httpflow.Transaction{Index: i + 1, Method: "GET", URI: "/", RequestVersion: "HTTP/1.1", InterimStatuses: []int{},
+			RequestStartAt: at(b), RequestEndAt: at(b), ResponseStartAt: at(b + 100), ResponseEndAt: at(b + 100)}
+		switch i {
+		case 1:
+			x.RequestEndAt, x.ResponseEndAt = at(b+1), at(b+101) // two segments each
+		case 2:
+			x.RequestEndAt, x.ResponseEndAt = elsewhere(x.RequestStartAt), elsewhere(x.ResponseStartAt)
+		case 3:
+			x.ResponseStartAt, x.ResponseEndAt = httpflow.Time{}, httpflow.Time{} // no response
+		}
+		txs = append(txs, x)
+	}
+	idle := func(after int, from, to httpflow.Time) httpflow.Idle {
+		return httpflow.Idle{AfterTransaction: after, StartAt: from, EndAt: to, Duration: httpflow.Secs(to.Sub(from.Time))}
+	}
+	idles := []httpflow.Idle{
+		idle(1, txs[0].ResponseEndAt, txs[1].RequestStartAt),            // the usual gap: both copied
+		idle(2, at(1500), at(1600)),                                     // other times
+		idle(3, elsewhere(txs[2].ResponseEndAt), txs[3].RequestStartAt), // same instant, other location
+		idle(4, txs[3].ResponseEndAt, txs[4].RequestStartAt),            // a zero start
+		idle(5, txs[4].ResponseEndAt, at(4999)),                         // a start copied, an end not
+		idle(0, txs[0].RequestStartAt, txs[0].ResponseEndAt),            // out of range
+		idle(6, txs[5].ResponseEndAt, txs[5].ResponseEndAt),             // out of range
+		idle(-1, httpflow.Time{}, httpflow.Time{}),
+	}
+	c := fullConnection()
+	c.Transactions, c.IdlePeriods = txs, idles
+	checkConnection(t, "repeated times", c)
+	c.Transactions = txs[:3] // fewer transactions than the idle periods name
+	checkConnection(t, "idle periods past the transactions", c)
+	c.Transactions = nil
+	checkConnection(t, "idle periods without transactions", c)
+}
