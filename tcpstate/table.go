@@ -74,16 +74,26 @@ type key struct {
 // makeKey orders the endpoints the same for both directions: as integers.
 // Words, not byte arrays, so that comparing keys is a few compares inline.
 func makeKey(x, y netip.AddrPort) key {
-	xa, ya := x.Addr().As16(), y.Addr().As16()
-	k := key{
-		a0: binary.BigEndian.Uint64(xa[:8]), a1: binary.BigEndian.Uint64(xa[8:]),
-		b0: binary.BigEndian.Uint64(ya[:8]), b1: binary.BigEndian.Uint64(ya[8:]),
-		pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6(),
-	}
+	xa, ya := x.Addr(), y.Addr()
+	k := key{pa: x.Port(), pb: y.Port(), v6: xa.Is6()}
+	k.a0, k.a1 = addrWords(xa)
+	k.b0, k.b1 = addrWords(ya)
 	if k.a0 > k.b0 || k.a0 == k.b0 && (k.a1 > k.b1 || k.a1 == k.b1 && k.pa > k.pb) {
 		k.a0, k.a1, k.b0, k.b1, k.pa, k.pb = k.b0, k.b1, k.a0, k.a1, k.pb, k.pa
 	}
 	return k
+}
+
+// addrWords returns a's 16 bytes (IPv4 in IPv4-mapped form) as two
+// big-endian words; an IPv4 address (every one on most captures) without
+// the round trip through As16's array, which costs a third of makeKey.
+func addrWords(a netip.Addr) (hi, lo uint64) {
+	if a.Is4() {
+		b := a.As4()
+		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
+	}
+	b := a.As16()
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
 }
 
 // sweepEvery is how often, in capture time, sweep runs from Add.

@@ -1,6 +1,7 @@
 package tcpstate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -435,5 +436,35 @@ func TestKeyEq(t *testing.T) {
 		if got, want := base.eq(&k), base == k; got != want {
 			t.Errorf("variant %d: eq = %v, == says %v", i, got, want)
 		}
+	}
+}
+
+// makeKey takes the addresses' 16 bytes, IPv4 in IPv4-mapped form, as
+// big-endian words, whichever way they come, for IPv4, IPv6 and
+// IPv4-mapped IPv6 (a different key from the IPv4 one).
+func TestMakeKeyWords(t *testing.T) {
+	ref := func(x, y netip.AddrPort) key { // As16 whole, then words
+		xa, ya := x.Addr().As16(), y.Addr().As16()
+		k := key{a0: binary.BigEndian.Uint64(xa[:8]), a1: binary.BigEndian.Uint64(xa[8:]),
+			b0: binary.BigEndian.Uint64(ya[:8]), b1: binary.BigEndian.Uint64(ya[8:]),
+			pa: x.Port(), pb: y.Port(), v6: x.Addr().Is6()}
+		if k.a0 > k.b0 || k.a0 == k.b0 && (k.a1 > k.b1 || k.a1 == k.b1 && k.pa > k.pb) {
+			k.a0, k.a1, k.b0, k.b1, k.pa, k.pb = k.b0, k.b1, k.a0, k.a1, k.pb, k.pa
+		}
+		return k
+	}
+	eps := []string{"127.0.0.1:1", "127.0.0.1:2", "10.0.0.2:80", "255.255.255.255:65535", "0.0.0.0:0",
+		"[::1]:80", "[2001:db8::2]:3", "[::ffff:10.0.0.2]:80", "[ffff::ffff]:1", "[::]:0"}
+	for _, a := range eps {
+		for _, b := range eps {
+			x, y := netip.MustParseAddrPort(a), netip.MustParseAddrPort(b)
+			if got, want := makeKey(x, y), ref(x, y); got != want {
+				t.Errorf("makeKey(%v, %v) = %+v, want %+v", x, y, got, want)
+			}
+		}
+	}
+	if makeKey(netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("10.0.0.1:4")) ==
+		makeKey(netip.MustParseAddrPort("[::ffff:10.0.0.2]:80"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:4")) {
+		t.Errorf("an IPv4 connection and its IPv4-mapped IPv6 twin share a key")
 	}
 }
