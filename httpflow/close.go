@@ -121,8 +121,7 @@ func (f *flow) record(c *tcpstate.Conn, m *recMem) *Connection {
 		if i > 0 && t.afterIdle {
 			prev := &r.Transactions[i-1]
 			from, to := prev.ResponseEndAt.Time, t.RequestStartAt.Time
-			r.IdlePeriods = append(r.IdlePeriods, Idle{AfterTransaction: prev.Index, StartAt: At(from), EndAt: At(to),
-				Duration: Secs(f.clk.sub(t.reqStart, f.txs.at(i-1).respEnd, to, from))})
+			r.IdlePeriods = append(r.IdlePeriods, idle(prev.Index, from, to, f.clk.sub(t.reqStart, f.txs.at(i-1).respEnd, to, from)))
 		}
 		if !t.respDone {
 			if i == len(f.rec)-1 {
@@ -158,8 +157,10 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-func idle(after int, from, to time.Time) Idle {
-	return Idle{AfterTransaction: after, StartAt: At(from), EndAt: At(to), Duration: Secs(to.Sub(from))}
+// idle is the idle period from from to to, d long, after transaction
+// after.
+func idle(after int, from, to time.Time, d time.Duration) Idle {
+	return Idle{AfterTransaction: after, StartAt: At(from), EndAt: At(to), Duration: Secs(d)}
 }
 
 // keepAlive reads the server's last Keep-Alive header and decides
@@ -281,7 +282,7 @@ func (f *flow) finalIdle(c *tcpstate.Conn) *Idle {
 			start = end
 		}
 	}
-	i := idle(after, start, end)
+	i := idle(after, start, end, end.Sub(start))
 	return &i
 }
 

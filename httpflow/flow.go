@@ -226,10 +226,10 @@ func (f *flow) finish(c *tcpstate.Conn, m *recMem) {
 }
 
 // done ends the flow once its record was emitted: the record's memory goes
-// back to m, the flow is recycled and c released.
+// back to m (nil: to nobody), the flow is recycled and c released.
 func (f *flow) done(c *tcpstate.Conn, m *recMem) {
 	a := f.a
-	if a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
+	if m != nil && a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
 		m.txs, m.think = f.rec[:0], f.think[:0]
 		if f.idles != nil {
 			m.idles = f.idles[:0]

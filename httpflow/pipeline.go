@@ -316,10 +316,9 @@ func (t *tail) work(m *recMem) {
 			}
 		}
 		close(t.turn[k+1])
-		var scratch recMem
 		for i, x := range items {
 			if i != big {
-				x.f.done(x.c, &scratch)
+				x.f.done(x.c, nil)
 			}
 		}
 		items[big].f.done(items[big].c, m)
