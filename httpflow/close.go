@@ -11,7 +11,7 @@ import (
 
 // expand turns the stored transactions into the record's; f.rec is the
 // record's slice.
-func (f *flow) expand(m *recMem) []Transaction {
+func (f *flow) expand(m *Memory) []Transaction {
 	n := f.txs.n
 	if f.a.cfg.Transient && n > 0 && cap(m.txs) >= n { // n == 0: [], not null
 		f.rec, m.txs = m.txs[:n], nil // every element is set whole below
@@ -60,7 +60,7 @@ func (f *flow) lastTxn() (txn, bool) {
 }
 
 // record builds the CONNECTION object from the flow and the TCP facts.
-func (f *flow) record(c *tcpstate.Conn, m *recMem) *Connection {
+func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	cl, sv := c.Client(), c.Server()
 	r := &Connection{
 		ID:                 c.ID,
@@ -298,23 +298,24 @@ func (f *flow) timeWait(c *tcpstate.Conn) *TimeWait {
 	if _, _, rst := c.FirstRST(); rst {
 		return nil
 	}
-	cl, sv := c.Client().TimeWaitAt, c.Server().TimeWaitAt
+	cl, sv := c.Client(), c.Server()
 	var tw TimeWait
+	var until time.Time
 	switch {
-	case !cl.IsZero() && !sv.IsZero():
+	case !cl.TimeWaitAt.IsZero() && !sv.TimeWaitAt.IsZero():
 		tw.Holder = Both
-		tw.EnteredAt = At(cl)
-		if sv.Before(cl) {
-			tw.EnteredAt = At(sv)
+		tw.EnteredAt, until = At(cl.TimeWaitAt), cl.TimeWaitUntil
+		if sv.TimeWaitAt.Before(cl.TimeWaitAt) {
+			tw.EnteredAt, until = At(sv.TimeWaitAt), sv.TimeWaitUntil
 		}
-	case !cl.IsZero():
-		tw.Holder, tw.EnteredAt = Client, At(cl)
-	case !sv.IsZero():
-		tw.Holder, tw.EnteredAt = Server, At(sv)
+	case !cl.TimeWaitAt.IsZero():
+		tw.Holder, tw.EnteredAt, until = Client, At(cl.TimeWaitAt), cl.TimeWaitUntil
+	case !sv.TimeWaitAt.IsZero():
+		tw.Holder, tw.EnteredAt, until = Server, At(sv.TimeWaitAt), sv.TimeWaitUntil
 	default:
 		return nil
 	}
-	tw.ExpiresAt = At(tw.EnteredAt.Add(f.a.cfg.TwoMSL))
+	tw.ExpiresAt = At(until)
 	return &tw
 }
 

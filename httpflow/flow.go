@@ -5,16 +5,18 @@
 // directions with capture times, gaps, FIN, RST, and the final tcpstate.Conn
 // facts).
 //
-// Out: one Connection record per connection (the CONNECTION object of
-// shared/spec/lifecycle-json.md): its transactions with first- and
-// last-byte times, keep-alive idle periods, the final idle, the close with
-// its reason and evidence, TIME_WAIT, and anomalies; and a Summary over all
-// records (SummaryBuilder).
+// Out: for each connection, once its streams end, a Finished value whose
+// Record is the CONNECTION object of shared/spec/lifecycle-json.md: its
+// transactions with first- and last-byte times, keep-alive idle periods,
+// the final idle, the close with its reason and evidence, TIME_WAIT, and
+// anomalies; and a Summary over all records (SummaryBuilder).
 //
 // Call order: NewAnalyzer, pass Analyzer.Factory to tcpstate.NewTable, feed
-// the table; each finished connection's record is passed to the emit
-// function given to NewAnalyzer, in the order connections finish. The clock
-// is the packet: nothing here reads the wall clock.
+// the table; each finished connection is handed to the out function given
+// to NewAnalyzer, in the order connections finish, on the goroutine that
+// feeds the table. Its record may be built there or on another goroutine
+// (internal/pipeline decides); this package starts none. The clock is the
+// packet: nothing here reads the wall clock.
 package httpflow
 
 import (
@@ -25,36 +27,52 @@ import (
 
 // Config tunes the analysis.
 type Config struct {
-	TwoMSL time.Duration
-	// Transient says that emit keeps nothing of a record past its return
-	// but strings: the memory of its transactions and their times is
-	// reused for the next record.
+	// Transient says that whoever uses a record keeps nothing of it past
+	// Finished.Done but strings: the memory of its transactions and their
+	// times is reused for the next record built with the same Memory.
 	Transient bool
+	// Release, when set, is given each connection's tcpstate.Conn once
+	// its record was used (Finished.Done), e.g. tcpstate.Table.Recycle.
+	Release func(c *tcpstate.Conn)
 }
 
-// Analyzer makes a flow per connection and emits its record when done.
+// Analyzer makes a flow per connection and hands each finished one over.
 type Analyzer struct {
 	cfg  Config
-	emit func(*Connection)
-	// finish, when set, is given each finished flow instead of building
-	// and emitting its record at once (Run hands it to another goroutine,
-	// which calls flow.finish).
-	finish func(f *flow, c *tcpstate.Conn)
-	// release, when set, is given each Conn once its record is built
-	// (tcpstate.Table.Recycle).
-	release func(c *tcpstate.Conn)
-	free    chan *flow // flows done with, for reuse
-
-	// With Config.Transient, the memory of the records' transactions and
-	// server times, reused by whichever goroutine builds records one at a
-	// time (see tail for the records built two at a time).
-	mem recMem
+	out  func(Finished)
+	free chan *flow // flows done with, for reuse
 }
 
-// recMem is the memory of a record's transactions and server times, which
-// with Config.Transient the goroutine that builds records reuses for its
-// next one.
-type recMem struct {
+// Finished is a connection whose streams have ended: its record can be
+// built, on any goroutine, once. Call Record, use the record, then Done.
+type Finished struct {
+	f *flow
+	c *tcpstate.Conn
+}
+
+// Transactions is the number of transactions the record will hold: the
+// weight of building it.
+func (x Finished) Transactions() int { return x.f.txs.n }
+
+// Record builds the CONNECTION record. m is memory the calling goroutine
+// reuses from record to record (Config.Transient); nil for fresh memory.
+func (x Finished) Record(m *Memory) *Connection {
+	if m == nil {
+		m = new(Memory)
+	}
+	return x.f.record(x.c, m)
+}
+
+// Done ends the connection once its record was used: the record's memory
+// goes back to m (nil: to nobody), the flow is recycled and the Conn
+// released (Config.Release).
+func (x Finished) Done(m *Memory) { x.f.done(x.c, m) }
+
+// Memory is the memory of a record's transactions, server times and idle
+// periods, which with Config.Transient the goroutine that builds records
+// reuses for its next one. The zero value is ready to use; one Memory per
+// goroutine.
+type Memory struct {
 	txs   []Transaction
 	think []Seconds
 	idles []Idle
@@ -66,13 +84,23 @@ const maxReusedTxs = 4096
 // maxFreeFlows bounds the flows kept for reuse.
 const maxFreeFlows = 1024
 
-// NewAnalyzer returns an Analyzer that passes each finished connection's
-// record to emit.
-func NewAnalyzer(cfg Config, emit func(*Connection)) *Analyzer {
-	if cfg.TwoMSL <= 0 {
-		cfg.TwoMSL = 60 * time.Second
+// NewAnalyzer returns an Analyzer that hands each finished connection to
+// out, in the order connections finish, on the goroutine that feeds the
+// tcpstate table.
+func NewAnalyzer(cfg Config, out func(Finished)) *Analyzer {
+	return &Analyzer{cfg: cfg, out: out, free: make(chan *flow, maxFreeFlows)}
+}
+
+// Emitting returns an out function for NewAnalyzer that builds each record
+// at once with m and passes it to emit.
+func Emitting(m *Memory, emit func(*Connection)) func(Finished) {
+	return func(x Finished) {
+		rec := x.Record(m)
+		if emit != nil {
+			emit(rec)
+		}
+		x.Done(m)
 	}
-	return &Analyzer{cfg: cfg, emit: emit, free: make(chan *flow, maxFreeFlows)}
 }
 
 // Factory returns the tcpstate.Factory that feeds this analyzer.
@@ -204,30 +232,18 @@ func (f *flow) RST(d tcpstate.Dir, t time.Time) {
 	f.resp.close(false)
 }
 
-// Done implements tcpstate.Stream.
+// Done implements tcpstate.Stream: the streams ended, the connection is
+// handed over. Neither f nor c changes after Done, so its record may be
+// built on another goroutine.
 func (f *flow) Done(c *tcpstate.Conn) {
 	f.req.close(false)
 	f.resp.close(false)
-	if f.a.finish != nil {
-		f.a.finish(f, c)
-		return
-	}
-	f.finish(c, &f.a.mem)
+	f.a.out(Finished{f, c})
 }
 
-// finish builds and emits the record, then recycles the flow. Neither f
-// nor c changes after Done, so it may run on another goroutine.
-func (f *flow) finish(c *tcpstate.Conn, m *recMem) {
-	rec := f.record(c, m)
-	if f.a.emit != nil {
-		f.a.emit(rec)
-	}
-	f.done(c, m)
-}
-
-// done ends the flow once its record was emitted: the record's memory goes
+// done ends the flow once its record was used: the record's memory goes
 // back to m (nil: to nobody), the flow is recycled and c released.
-func (f *flow) done(c *tcpstate.Conn, m *recMem) {
+func (f *flow) done(c *tcpstate.Conn, m *Memory) {
 	a := f.a
 	if m != nil && a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
 		m.txs, m.think = f.rec[:0], f.think[:0]
@@ -236,8 +252,8 @@ func (f *flow) done(c *tcpstate.Conn, m *recMem) {
 		}
 	}
 	f.recycle()
-	if a.release != nil {
-		a.release(c)
+	if a.cfg.Release != nil {
+		a.cfg.Release(c)
 	}
 }
 

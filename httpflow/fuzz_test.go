@@ -98,7 +98,7 @@ func FuzzFlow(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, req, resp []byte, script uint8) {
 		var got []*Connection
-		a := NewAnalyzer(Config{}, func(c *Connection) { got = append(got, c) })
+		a := NewAnalyzer(Config{}, Emitting(new(Memory), func(c *Connection) { got = append(got, c) }))
 		fl := a.Factory()(&tcpstate.Conn{}).(*flow)
 		t0 := time.Unix(1, 0)
 		// Interleave the two directions in chunks; the script's bits add
@@ -164,7 +164,7 @@ func FuzzFlow(f *testing.F) {
 // is pipelined; it has no idle period before it (it had one of -1 ms).
 func TestRequestStartedBeforeResponseEndIsPipelined(t *testing.T) {
 	var got []*Connection
-	a := NewAnalyzer(Config{}, func(c *Connection) { got = append(got, c) })
+	a := NewAnalyzer(Config{}, Emitting(new(Memory), func(c *Connection) { got = append(got, c) }))
 	fl := a.Factory()(&tcpstate.Conn{}).(*flow)
 	at := func(ms int) time.Time { return time.Unix(1, 0).Add(time.Duration(ms) * time.Millisecond) }
 	fl.Data(tcpstate.ClientToServer, []byte("GET /a HTTP/1.1\r\n\r\n"), at(1))
@@ -200,13 +200,13 @@ func TestTransientReuseEncodesFresh(t *testing.T) {
 	}
 	run := func(transient bool) []string {
 		var out []string
-		a := NewAnalyzer(Config{Transient: transient}, func(c *Connection) {
+		a := NewAnalyzer(Config{Transient: transient}, Emitting(new(Memory), func(c *Connection) {
 			b, err := json.Marshal(c)
 			if err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, string(b))
-		})
+		}))
 		for _, uris := range conns {
 			fl := a.Factory()(&tcpstate.Conn{}).(*flow)
 			ms := 0

@@ -16,6 +16,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -130,7 +131,7 @@ func analyse(tb testing.TB, path string) *httpflow.Document {
 		tb.Fatal(err)
 	}
 	defer src.Close()
-	doc, err := httpflow.Analyse(src, httpflow.RunConfig{TCP: tcpstate.DefaultConfig()})
+	doc, err := pipeline.Analyse(src, pipeline.Config{TCP: tcpstate.DefaultConfig()})
 	if err != nil {
 		tb.Logf("%s: %v (kept what was analysed)", path, err)
 	}

@@ -46,7 +46,9 @@ type Side struct {
 	// AckedPeerFINAt is when this side first acknowledged the peer's FIN.
 	AckedPeerFINAt time.Time
 	// TimeWaitAt is when this side entered TIME_WAIT; zero when it did not.
-	TimeWaitAt time.Time
+	// TimeWaitUntil is when that TIME_WAIT ends: TimeWaitAt + the table's
+	// 2MSL, the one place it is computed.
+	TimeWaitAt, TimeWaitUntil time.Time
 
 	h half
 }
@@ -73,7 +75,8 @@ type Conn struct {
 	// connection out before it ended.
 	Evicted bool
 
-	gen       uint32 // bumped each time the table reuses this Conn
+	twoMSL    time.Duration // the table's, for TimeWaitUntil
+	gen       uint32        // bumped each time the table reuses this Conn
 	roleKnown bool
 	queued    bool      // in the table's closing queue
 	reported  bool      // Done was called

@@ -71,7 +71,7 @@ func (c *Conn) transition(i int, e Event, t time.Time) {
 	}
 	s.State = ns
 	if ns == TimeWait && s.TimeWaitAt.IsZero() {
-		s.TimeWaitAt = t
+		s.TimeWaitAt, s.TimeWaitUntil = t, t.Add(c.twoMSL)
 	}
 }
 
@@ -448,7 +448,7 @@ func (c *Conn) flush(t *Table) {
 	}
 	for i := range c.Sides {
 		s := &c.Sides[i]
-		if s.State == TimeWait && !t.now.Before(s.TimeWaitAt.Add(t.cfg.TwoMSL)) {
+		if s.State == TimeWait && !t.now.Before(s.TimeWaitUntil) {
 			c.transition(i, EvTimeWaitEnded, t.now)
 		}
 	}

@@ -31,7 +31,9 @@ type Config struct {
 	Ports map[uint16]bool
 	// ServerPorts names ports that mark the server side when no SYN is seen.
 	ServerPorts map[uint16]bool
-	// TwoMSL is how long TIME_WAIT lasts (60 s on Linux).
+	// TwoMSL is how long TIME_WAIT lasts (60 s on Linux; 0 or less: 60 s).
+	// It is the one setting of 2MSL: Side.TimeWaitUntil carries it to
+	// every later stage.
 	TwoMSL time.Duration
 	// Linger is how long, in capture time, a finished connection waits for
 	// late packets (the last ACK, retransmitted FINs) before Done.
@@ -52,6 +54,24 @@ type Config struct {
 // DefaultConfig returns the defaults of the CLI.
 func DefaultConfig() Config {
 	return Config{TwoMSL: 60 * time.Second, Linger: time.Second, MaxConns: 100000, MaxBuffered: 4 << 20}
+}
+
+// WithDefaults returns c with the defaults NewTable uses for the settings
+// left at zero.
+func (c Config) WithDefaults() Config {
+	if c.Linger <= 0 {
+		c.Linger = time.Second
+	}
+	if c.TwoMSL <= 0 {
+		c.TwoMSL = DefaultConfig().TwoMSL
+	}
+	if c.MaxBuffered <= 0 {
+		c.MaxBuffered = 4 << 20
+	}
+	if c.MaxHalfOpen <= 0 && c.MaxConns > 0 {
+		c.MaxHalfOpen = max(c.MaxConns/10, 1)
+	}
+	return c
 }
 
 // Stats counts what the table did.
@@ -177,21 +197,13 @@ type Table struct {
 // NewTable returns an empty table. factory is called once per connection,
 // when its client side is known.
 func NewTable(cfg Config, factory Factory) *Table {
-	if cfg.Linger <= 0 {
-		cfg.Linger = time.Second
-	}
-	if cfg.MaxBuffered <= 0 {
-		cfg.MaxBuffered = 4 << 20
-	}
-	if cfg.MaxHalfOpen <= 0 && cfg.MaxConns > 0 {
-		cfg.MaxHalfOpen = cfg.MaxConns / 10
-		if cfg.MaxHalfOpen < 1 {
-			cfg.MaxHalfOpen = 1
-		}
-	}
+	cfg = cfg.WithDefaults()
 	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb),
 		recent: new([recentSlots]*Conn), free: make(chan *Conn, maxFreeConns)}
 }
+
+// Config returns the table's settings, defaults filled in.
+func (t *Table) Config() Config { return t.cfg }
 
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats { return t.stats }
@@ -270,7 +282,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	default:
 		c = new(Conn)
 	}
-	c.ID, c.key, c.FirstPacketAt = t.nextID, k, seg.Time
+	c.ID, c.key, c.FirstPacketAt, c.twoMSL = t.nextID, k, seg.Time, t.cfg.TwoMSL
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
@@ -389,8 +401,8 @@ func (t *Table) done(c *Conn) {
 		for i := range c.Sides {
 			if s := &c.Sides[i]; !s.TimeWaitAt.IsZero() {
 				tw = true
-				if e := s.TimeWaitAt.Add(t.cfg.TwoMSL); e.After(expires) {
-					expires = e
+				if s.TimeWaitUntil.After(expires) {
+					expires = s.TimeWaitUntil
 				}
 			}
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -140,12 +141,13 @@ func portSet(p []uint16) map[uint16]bool {
 	return m
 }
 
-func (o *analyseOptions) runConfig() httpflow.RunConfig {
+func (o *analyseOptions) runConfig() pipeline.Config {
 	tc := tcpstate.DefaultConfig()
 	tc.Ports = portSet(o.Ports)
 	tc.ServerPorts = portSet(o.ServerPorts)
 	tc.MaxConns = o.MaxConns
-	return httpflow.RunConfig{TCP: tc, TwoMSL: o.TwoMSL, PortsLabel: httpflow.PortsLabel(o.Ports)}
+	tc.TwoMSL = o.TwoMSL
+	return pipeline.Config{TCP: tc, PortsLabel: pipeline.PortsLabel(o.Ports)}
 }
 
 // bigCapture is the file size from which an analysis prepares its heap
@@ -190,7 +192,7 @@ func analyseRun(o *analyseOptions) error {
 		cfg.Transient = true // each record is written out, then forgotten
 		nd := render.NewNDJSON(bw)
 		var werr error
-		cfg.Lines = &httpflow.Lines{
+		cfg.Lines = &pipeline.Lines{
 			NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) { return new(render.LineEncoder).Append },
 			Write: func(line []byte, err error) {
 				if werr == nil {
@@ -201,7 +203,7 @@ func analyseRun(o *analyseOptions) error {
 				}
 			},
 		}
-		res, rerr := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
+		res, rerr := pipeline.Run(src, cfg, func(c *httpflow.Connection) {
 			if werr == nil {
 				werr = nd.Connection(c)
 			}
@@ -211,7 +213,7 @@ func analyseRun(o *analyseOptions) error {
 		}
 		return finish(o, res.Capture.Warnings, rerr, werr, bw)
 	}
-	doc, rerr := httpflow.Analyse(src, cfg)
+	doc, rerr := pipeline.Analyse(src, cfg)
 	var werr error
 	switch o.Format {
 	case "json":

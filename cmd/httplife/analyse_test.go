@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 )
 
 func TestAnalyseFlags(t *testing.T) {
@@ -127,8 +127,8 @@ func TestProgressLine(t *testing.T) {
 	now := time.Unix(0, 0)
 	p := &progressLine{w: &buf, total: 1000e6, start: now, nowFunc: func() time.Time { return now }}
 	now = now.Add(2 * time.Second)
-	p.update(httpflow.Progress{Packets: 3e6, Bytes: 250e6, Open: 12})
-	p.update(httpflow.Progress{Packets: 3e6 + 1, Bytes: 251e6, Open: 12}) // within 250 ms: not drawn
+	p.update(pipeline.Progress{Packets: 3e6, Bytes: 250e6, Open: 12})
+	p.update(pipeline.Progress{Packets: 3e6 + 1, Bytes: 251e6, Open: 12}) // within 250 ms: not drawn
 	p.done()
 	want := "\r 25% 250 MB of 1000 MB, 1.50 M packets/s, 12 connections open \x1b[K\r\x1b[K"
 	if buf.String() != want {

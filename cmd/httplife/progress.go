@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 )
 
 // progressLine draws "\r 45% 345 MB of 763 MB, 1.2 M packets/s, 1234 open"
@@ -23,7 +23,7 @@ type progressLine struct {
 	nowFunc func() time.Time
 }
 
-func (p *progressLine) update(pr httpflow.Progress) {
+func (p *progressLine) update(pr pipeline.Progress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.nowFunc()

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -175,34 +177,39 @@ func parseSize(flag, s string) (int, error) {
 	return int(n) * mult, nil
 }
 
-// watcher is the live loop's state.
+// watcher is the live run's state. The pipeline calls emit and frame on
+// one goroutine (the one that builds records) and the live streams on the
+// analysing one; what both read is behind mu.
 type watcher struct {
 	o    *watchOptions
 	src  capture.LiveSource
-	tab  *tcpstate.Table
-	sb   *httpflow.SummaryBuilder
 	opts httpflow.Options
 
 	out  *bufio.Writer
 	nd   *render.NDJSON
 	werr error // first error writing standard output
 
+	sb    *httpflow.SummaryBuilder
 	keep  bool                  // keep records for text/json/report
 	kept  []httpflow.Connection // ring of the last watchKeep records
 	next  int                   // next slot of kept once full
 	total int                   // records emitted
 
 	// live view
-	view     *render.LiveView
+	view         *render.LiveView
+	start        time.Time // wall clock, for the view's elapsed time
+	nextReport   time.Time
+	lastFrame    time.Time
+	lastRequests uint64
+	snap         pipeline.Snapshot // the last frame's
+
+	// What the live streams note, on the analysing goroutine.
+	mu       sync.Mutex
 	tracked  map[*liveStream]struct{}
 	requests uint64
-	clock    time.Time // packet time, advanced on a quiet wire
 
-	start        time.Time // wall clock, for the view's elapsed time
-	frameElapsed time.Duration
-	frameRPS     float64
-
-	// -w
+	// -w: written by the capture's reader, flushed by frames.
+	pcapMu   sync.Mutex
 	pcapFile *os.File
 	pcapBuf  *bufio.Writer
 	pcapW    *capture.PcapWriter
@@ -220,16 +227,28 @@ type liveStream struct {
 }
 
 func (l *liveStream) Data(d tcpstate.Dir, b []byte, t time.Time) {
+	l.w.mu.Lock()
 	if d == tcpstate.ClientToServer && l.spoke != int8(tcpstate.ClientToServer) {
 		l.w.requests++
 	}
 	l.spoke, l.last = int8(d), t
+	l.w.mu.Unlock()
 	l.Stream.Data(d, b, t)
 }
 
 func (l *liveStream) Done(c *tcpstate.Conn) {
+	l.w.mu.Lock()
 	delete(l.w.tracked, l)
+	l.w.mu.Unlock()
 	l.Stream.Done(c)
+}
+
+func (w *watcher) wrap(s tcpstate.Stream) tcpstate.Stream {
+	l := &liveStream{Stream: s, w: w, spoke: -1}
+	w.mu.Lock()
+	w.tracked[l] = struct{}{}
+	w.mu.Unlock()
+	return l
 }
 
 func (w *watcher) emit(c *httpflow.Connection) {
@@ -252,6 +271,8 @@ func (w *watcher) emit(c *httpflow.Connection) {
 }
 
 func (w *watcher) writePacket(ts time.Time, data []byte, wireLen int) {
+	w.pcapMu.Lock()
+	defer w.pcapMu.Unlock()
 	if w.pcapW == nil || w.pcapErr != nil {
 		return
 	}
@@ -265,7 +286,7 @@ func watchRun(o *watchOptions) error {
 	// Ctrl-C and SIGTERM end the capture cleanly from here on.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &watcher{o: o, keep: o.Format != "ndjson" || o.Report != ""}
+	w := &watcher{o: o, keep: o.Format != "ndjson" || o.Report != "", tracked: map[*liveStream]struct{}{}}
 	cfg := capture.LiveConfig{Interface: o.Interface, Filter: o.Filter, Snaplen: o.Snaplen, Buffer: o.Buffer, MaxPackets: o.Count}
 	if o.Write != "" {
 		cfg.Packet = w.writePacket
@@ -284,22 +305,14 @@ func watchRun(o *watchOptions) error {
 	}
 
 	rc := o.runConfig()
-	rc.TCP.TwoMSL = rc.TwoMSL
-	w.opts = httpflow.Options{TwoMSL: httpflow.Secs(rc.TwoMSL), Ports: rc.PortsLabel}
+	w.opts = httpflow.Options{TwoMSL: httpflow.Secs(rc.TCP.WithDefaults().TwoMSL), Ports: rc.PortsLabel}
 	w.sb = httpflow.NewSummaryBuilder()
-	an := httpflow.NewAnalyzer(httpflow.Config{TwoMSL: rc.TwoMSL}, w.emit)
-	factory := an.Factory()
+	live := &pipeline.Live{Poll: watchPoll, TickMargin: watchTickMargin, Frame: w.frame, FrameEvery: watchFrame}
 	if o.Live {
 		w.view = render.NewLiveView()
-		w.tracked = map[*liveStream]struct{}{}
-		inner := factory
-		factory = func(c *tcpstate.Conn) tcpstate.Stream {
-			l := &liveStream{Stream: inner(c), w: w, spoke: -1}
-			w.tracked[l] = struct{}{}
-			return l
-		}
+		live.Wrap = w.wrap
 	}
-	w.tab = tcpstate.NewTable(rc.TCP, factory)
+	rc.Live = live
 	w.out = bufio.NewWriterSize(o.s.Out, 1<<16)
 	if o.Format == "ndjson" {
 		w.nd = render.NewNDJSON(w.out)
@@ -318,15 +331,28 @@ func watchRun(o *watchOptions) error {
 	fmt.Fprintf(o.s.ErrOut, "httplife: capturing on %s (%s, snaplen %d, ring %s), %s; Ctrl-C to stop\n",
 		o.Interface, capture.LinkTypeName(src.LinkType()), src.Snaplen(), sizeString(src.LiveStats().RingBytes), filter)
 
-	rerr := w.loop(ctx)
-
-	w.tab.Flush()
-	st := src.Stats()
-	ls := src.LiveStats()
-	ci := httpflow.CaptureInfoOf(st, w.tab.Stats())
-	if rerr != nil {
-		ci.Warnings = append(ci.Warnings, fmt.Sprintf("%s: capture failed after packet %d: %v", o.Interface, st.Packets, rerr))
+	ended := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			src.Stop()
+		case <-ended:
+		}
+	}()
+	if o.Duration > 0 {
+		t := time.AfterFunc(o.Duration, src.Stop)
+		defer t.Stop()
 	}
+	w.start = time.Now()
+	w.lastFrame, w.nextReport = w.start, w.start.Add(watchReportEvery)
+	if o.Live {
+		io.WriteString(w.out, "\x1b[H\x1b[2J")
+		w.draw(0, 0, false)
+	}
+	res, rerr := pipeline.Run(src, rc, w.emit)
+	close(ended)
+
+	ci, ls := res.Capture, res.Live
 	switch {
 	case o.Format == "ndjson":
 		if w.werr == nil {
@@ -334,12 +360,12 @@ func watchRun(o *watchOptions) error {
 		}
 	case w.werr != nil:
 	case o.Format == "json":
-		w.werr = render.WriteJSON(w.out, w.document(ci, true))
+		w.werr = render.WriteJSON(w.out, w.document(ci, 0))
 	default:
-		doc := w.document(ci, true)
+		doc := w.document(ci, 0)
 		if o.Live {
-			w.frameElapsed = time.Since(w.start)
-			w.draw(true)
+			w.snap = pipeline.Snapshot{Source: src.Stats().Clone(), Live: ls, Table: res.Table, Clock: w.snap.Clock}
+			w.draw(time.Since(w.start), 0, true)
 			fmt.Fprintln(w.out)
 		}
 		w.werr = render.WriteText(w.out, doc)
@@ -373,105 +399,50 @@ func watchRun(o *watchOptions) error {
 	return nil
 }
 
-// loop reads the capture until it ends: Ctrl-C or SIGTERM, --duration,
-// --count, or a capture error (returned).
-func (w *watcher) loop(ctx context.Context) error {
-	ended := make(chan struct{})
-	defer close(ended)
-	go func() {
-		select {
-		case <-ctx.Done():
-			w.src.Stop()
-		case <-ended:
-		}
-	}()
-	if w.o.Duration > 0 {
-		t := time.AfterFunc(w.o.Duration, w.src.Stop)
-		defer t.Stop()
-	}
-
-	start := time.Now()
-	w.start = start
-	nextFrame := start.Add(watchFrame)
-	nextReport := start.Add(watchReportEvery)
-	lastFrame, lastRequests := start, uint64(0)
-	var lastRead, lastPkt time.Time
-	var rps float64
+// frame is the pipeline's Live.Frame, every watchFrame: draw the view,
+// flush the outputs, rewrite the report when it is due.
+func (w *watcher) frame(s pipeline.Snapshot) {
+	w.snap = s
+	now := time.Now()
 	if w.o.Live {
-		io.WriteString(w.out, "\x1b[H\x1b[2J")
-		w.drawFrame(0, 0)
+		w.mu.Lock()
+		reqs := w.requests
+		w.mu.Unlock()
+		rps := float64(reqs-w.lastRequests) / now.Sub(w.lastFrame).Seconds()
+		w.lastFrame, w.lastRequests = now, reqs
+		w.draw(now.Sub(w.start), rps, false)
 	}
-	for {
-		seg, err := w.src.NextTimeout(watchPoll)
-		now := time.Now()
-		switch {
-		case err == nil:
-			w.tab.Add(seg)
-			if seg.Time.After(lastPkt) {
-				lastPkt = seg.Time
-			}
-			if lastPkt.After(w.clock) {
-				w.clock = lastPkt
-			}
-			lastRead = now
-		case errors.Is(err, capture.ErrTimeout):
-			// A quiet wire: move the table's clock on (the last packet's
-			// time plus the time since it was read) so that finished
-			// connections are still reported.
-			if !lastRead.IsZero() {
-				if t := lastPkt.Add(now.Sub(lastRead) - watchTickMargin); t.After(w.clock) {
-					w.tab.Tick(t)
-					w.clock = t
-				}
-			}
-		case err == io.EOF:
-			return nil
-		default:
-			return err
+	if w.werr == nil {
+		w.werr = w.out.Flush()
+	}
+	w.pcapMu.Lock()
+	if w.pcapBuf != nil && w.pcapErr == nil {
+		w.pcapErr = w.pcapBuf.Flush()
+	}
+	pcapErr := w.pcapErr
+	w.pcapMu.Unlock()
+	if w.werr != nil || pcapErr != nil {
+		w.src.Stop() // an output failed: end the capture, report the error
+	}
+	if w.o.Report != "" && !now.Before(w.nextReport) {
+		if err := w.writeReport(nil); err != nil {
+			fmt.Fprintln(w.o.s.ErrOut, "httplife: warning: writing the report:", err)
 		}
-		if now.Before(nextFrame) {
-			continue
-		}
-		nextFrame = now.Add(watchFrame)
-		if w.o.Live {
-			rps = float64(w.requests-lastRequests) / now.Sub(lastFrame).Seconds()
-			lastFrame, lastRequests = now, w.requests
-			w.drawFrame(now.Sub(start), rps)
-		}
-		if w.werr == nil {
-			w.werr = w.out.Flush()
-		}
-		if w.pcapBuf != nil && w.pcapErr == nil {
-			w.pcapErr = w.pcapBuf.Flush()
-		}
-		if w.werr != nil || w.pcapErr != nil {
-			w.src.Stop() // an output failed: end the capture, report the error
-		}
-		if w.o.Report != "" && !now.Before(nextReport) {
-			if err := w.writeReport(nil); err != nil {
-				fmt.Fprintln(w.o.s.ErrOut, "httplife: warning: writing the report:", err)
-			}
-			took := time.Since(now)
-			nextReport = time.Now().Add(max(watchReportEvery, 10*took))
-		}
+		took := time.Since(now)
+		w.nextReport = time.Now().Add(max(watchReportEvery, 10*took))
 	}
 }
 
-func (w *watcher) drawFrame(elapsed time.Duration, rps float64) {
-	w.frameElapsed, w.frameRPS = elapsed, rps
-	w.draw(false)
-}
-
-// draw draws the live view.
-func (w *watcher) draw(ended bool) {
-	st := w.src.Stats()
-	ls := w.src.LiveStats()
+// draw draws the live view from the last snapshot.
+func (w *watcher) draw(elapsed time.Duration, rps float64, ended bool) {
+	st, ls := &w.snap.Source, &w.snap.Live
+	w.mu.Lock()
 	f := &render.LiveFrame{
-		Interface: w.o.Interface, Filter: w.o.Filter, Elapsed: w.frameElapsed, PacketTime: w.clock,
+		Interface: w.o.Interface, Filter: w.o.Filter, Elapsed: elapsed, PacketTime: w.snap.Clock,
 		Packets: st.Packets, TCPPackets: st.TCPPackets, Bytes: st.Bytes,
 		Received: ls.Received, Dropped: ls.Dropped, IfDropped: ls.IfDropped,
-		Open: w.tab.Open(), IdleAfter: watchIdleAfter,
-		Requests: w.requests, RequestsPerSec: w.frameRPS, Ended: ended,
+		Open: w.snap.Open, IdleAfter: watchIdleAfter,
+		Requests: w.requests, RequestsPerSec: rps, Ended: ended,
 	}
 	withData := 0
 	for l := range w.tracked {
@@ -479,10 +450,11 @@ func (w *watcher) draw(ended bool) {
 			continue
 		}
 		withData++
-		if l.spoke == int8(tcpstate.ServerToClient) && w.clock.Sub(l.last) >= watchIdleAfter {
+		if l.spoke == int8(tcpstate.ServerToClient) && w.snap.Clock.Sub(l.last) >= watchIdleAfter {
 			f.Idle++
 		}
 	}
+	w.mu.Unlock()
 	f.NoData = max(f.Open-withData, 0)
 	if w.werr == nil {
 		w.werr = w.view.Draw(w.out, f)
@@ -492,8 +464,9 @@ func (w *watcher) draw(ended bool) {
 	}
 }
 
-// document is the lifecycle document of the records kept, in id order.
-func (w *watcher) document(ci httpflow.CaptureInfo, final bool) *httpflow.Document {
+// document is the lifecycle document of the records kept, in id order;
+// open is the number of connections still open (0 once the capture ended).
+func (w *watcher) document(ci httpflow.CaptureInfo, open int) *httpflow.Document {
 	conns := make([]httpflow.Connection, len(w.kept))
 	copy(conns, w.kept)
 	sort.Slice(conns, func(i, j int) bool { return conns[i].ID < conns[j].ID })
@@ -502,10 +475,8 @@ func (w *watcher) document(ci httpflow.CaptureInfo, final bool) *httpflow.Docume
 		ci.Warnings = append(ci.Warnings, fmt.Sprintf("only the last %d of %d connections are listed (--format ndjson streams every one); the summary covers all",
 			len(conns), w.total))
 	}
-	if !final {
-		if n := w.tab.Open(); n > 0 {
-			ci.Warnings = append(ci.Warnings, fmt.Sprintf("capture in progress: connections still open (%d) are not listed yet", n))
-		}
+	if open > 0 {
+		ci.Warnings = append(ci.Warnings, fmt.Sprintf("capture in progress: connections still open (%d) are not listed yet", open))
 	}
 	return &httpflow.Document{Schema: httpflow.Schema, Capture: ci, Options: w.opts, Connections: conns, Summary: w.sb.Summary()}
 }
@@ -516,9 +487,9 @@ func (w *watcher) document(ci httpflow.CaptureInfo, final bool) *httpflow.Docume
 func (w *watcher) writeReport(final *httpflow.CaptureInfo) error {
 	var doc *httpflow.Document
 	if final != nil {
-		doc = w.document(*final, true)
+		doc = w.document(*final, 0)
 	} else {
-		doc = w.document(httpflow.CaptureInfoOf(w.src.Stats(), w.tab.Stats()), false)
+		doc = w.document(pipeline.CaptureInfo(&w.snap.Source, w.snap.Table), w.snap.Open)
 	}
 	path := w.o.Report
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
@@ -546,6 +517,8 @@ func (w *watcher) writeReport(final *httpflow.CaptureInfo) error {
 }
 
 func (w *watcher) openPcap() error {
+	w.pcapMu.Lock()
+	defer w.pcapMu.Unlock()
 	f, err := os.Create(w.o.Write)
 	if err != nil {
 		return err
@@ -562,6 +535,8 @@ func (w *watcher) openPcap() error {
 
 // closePcap flushes and closes the -w file; it returns the first error.
 func (w *watcher) closePcap() error {
+	w.pcapMu.Lock()
+	defer w.pcapMu.Unlock()
 	if w.pcapFile == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package httpflow_test
+package pipeline_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -104,9 +105,9 @@ func ndjsonOf(tb testing.TB, path string, sequential, lines bool) []byte {
 	defer src.Close()
 	var out bytes.Buffer
 	nd := render.NewNDJSON(&out)
-	cfg := httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: sequential, Transient: true}
+	cfg := pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: sequential, Transient: true}
 	if lines {
-		cfg.Lines = &httpflow.Lines{
+		cfg.Lines = &pipeline.Lines{
 			NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) { return new(render.LineEncoder).Append },
 			Write: func(line []byte, err error) {
 				if err != nil {
@@ -118,7 +119,7 @@ func ndjsonOf(tb testing.TB, path string, sequential, lines bool) []byte {
 			},
 		}
 	}
-	res, err := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
+	res, err := pipeline.Run(src, cfg, func(c *httpflow.Connection) {
 		if err := nd.Connection(c); err != nil {
 			tb.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestTailLinesOrderAndErrors(t *testing.T) {
 	}
 	defer src.Close()
 	errOdd := errors.New("odd")
-	cfg := httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Transient: true, Lines: &httpflow.Lines{
+	cfg := pipeline.Config{TCP: tcpstate.DefaultConfig(), Transient: true, Lines: &pipeline.Lines{
 		NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) {
 			return func(dst []byte, c *httpflow.Connection) ([]byte, error) {
 				if c.ID%2 == 1 {
@@ -188,7 +189,7 @@ func TestTailLinesOrderAndErrors(t *testing.T) {
 			written = append(written, string(line))
 		},
 	}}
-	if _, err := httpflow.Run(src, cfg, func(c *httpflow.Connection) { emitted = append(emitted, "emit") }); err != nil {
+	if _, err := pipeline.Run(src, cfg, func(c *httpflow.Connection) { emitted = append(emitted, "emit") }); err != nil {
 		t.Fatal(err)
 	}
 	if len(emitted) != 0 {

@@ -1,4 +1,4 @@
-package httpflow_test
+package pipeline_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -16,7 +17,7 @@ import (
 func captures(tb testing.TB) []string {
 	tb.Helper()
 	var out []string
-	for _, g := range []string{"../samples/*.pcap", "../../shared/corpus/*.pcap", "../../shared/corpus/*.pcapng"} {
+	for _, g := range []string{"../../samples/*.pcap", "../../../shared/corpus/*.pcap", "../../../shared/corpus/*.pcapng"} {
 		m, _ := filepath.Glob(g)
 		out = append(out, m...)
 	}
@@ -27,11 +28,11 @@ func captures(tb testing.TB) []string {
 }
 
 // emitted runs a capture and returns every record as JSON, in emission order.
-func emitted(tb testing.TB, path string, sequential bool) ([]string, *httpflow.Result) {
-	return emittedCfg(tb, path, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: sequential})
+func emitted(tb testing.TB, path string, sequential bool) ([]string, *pipeline.Result) {
+	return emittedCfg(tb, path, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: sequential})
 }
 
-func emittedCfg(tb testing.TB, path string, cfg httpflow.RunConfig) ([]string, *httpflow.Result) {
+func emittedCfg(tb testing.TB, path string, cfg pipeline.Config) ([]string, *pipeline.Result) {
 	tb.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
@@ -39,7 +40,7 @@ func emittedCfg(tb testing.TB, path string, cfg httpflow.RunConfig) ([]string, *
 	}
 	defer src.Close()
 	var recs []string
-	res, err := httpflow.Run(src, cfg, func(c *httpflow.Connection) {
+	res, err := pipeline.Run(src, cfg, func(c *httpflow.Connection) {
 		b, _ := json.Marshal(c)
 		recs = append(recs, string(b))
 	})
@@ -82,8 +83,8 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 func TestTransientRecordsEqualFresh(t *testing.T) {
 	for _, p := range captures(t) {
 		for _, seq := range []bool{true, false} {
-			fresh, _ := emittedCfg(t, p, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: seq})
-			reused, _ := emittedCfg(t, p, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: seq, Transient: true})
+			fresh, _ := emittedCfg(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: seq})
+			reused, _ := emittedCfg(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: seq, Transient: true})
 			if len(fresh) != len(reused) {
 				t.Errorf("%s (sequential %v): %d records, %d with Transient", p, seq, len(fresh), len(reused))
 				continue
@@ -124,7 +125,7 @@ func BenchmarkPipeline(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					httpflow.Run(src, httpflow.RunConfig{TCP: tcpstate.DefaultConfig(), Sequential: mode.seq}, nil)
+					pipeline.Run(src, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: mode.seq}, nil)
 					src.Close()
 				}
 			}

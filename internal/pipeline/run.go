@@ -1,0 +1,270 @@
+// Package pipeline runs the analysis: it composes the stages, capture →
+// tcpstate → httpflow, once, for capture files and for live capture.
+//
+// In: a capture.Source (a file, standard input, or a live interface) and a
+// Config. Out: every finished connection's httpflow.Connection record,
+// passed to the caller's emit function in the order connections finish
+// (the same order on one goroutine or three), and a Result with the
+// capture's facts and the summary.
+//
+// This package owns the goroutines, the batching between them, the
+// quiet-wire clock of live captures and progress reporting; the stages run
+// none. The clock of the analysis is the packet: the only wall-clock reads
+// are the quiet-wire clock's and the live frames', for live sources.
+//
+// Goroutines (with two or more CPUs, unless Config.Sequential): the reader
+// (capture: reading and decoding), the analyser (tcpstate and httpflow),
+// and the emitter (building the records, the summary, emit). Each takes its
+// input in order, so the records and their order are those of a run on one
+// goroutine. Payloads are not copied between reader and analyser: they
+// stay in the source's blocks (capture.Holder) until analysed.
+package pipeline
+
+import (
+	"errors"
+	"io"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// Config is what a run over a source needs.
+type Config struct {
+	// TCP configures the connection table; its TwoMSL is the run's.
+	TCP tcpstate.Config
+	// PortsLabel is the "ports" option as given ("any" when empty).
+	PortsLabel string
+	// Progress, when set, is called every ~64k packets, on the reader's
+	// goroutine.
+	Progress func(p Progress)
+	// Sequential reads and analyses on one goroutine. By default, with
+	// more than one CPU, the run uses three (see the package comment).
+	Sequential bool
+	// Transient says that emit keeps nothing of a record past its return
+	// but strings (render.NDJSON writes it out): the memory of records'
+	// transactions is reused.
+	Transient bool
+	// Lines, when set, encodes and writes the records of the connections
+	// still open when the input ends, in place of emit (see Lines).
+	Lines *Lines
+	// Live, when set, runs a live source (a capture.LiveSource): see Live.
+	Live *Live
+}
+
+// Live is what a run over a live source needs besides Config.
+type Live struct {
+	// Poll is the longest the reader waits for a packet before it looks
+	// at the clock.
+	Poll time.Duration
+	// TickMargin keeps the quiet-wire clock behind packets the kernel may
+	// still hold (the ring hands packets over in blocks). On a quiet wire
+	// the table's clock is moved to the last packet's time plus the wall
+	// time since it was read, less TickMargin, so that finished
+	// connections are still reported.
+	TickMargin time.Duration
+	// Wrap, when set, wraps each connection's stream (to watch its
+	// activity); it is called, and the streams it returns are called, on
+	// the analysing goroutine.
+	Wrap func(tcpstate.Stream) tcpstate.Stream
+	// Frame, when set, is called about every FrameEvery of wall time with
+	// the run's state, on the goroutine that calls emit, so it may read
+	// what emit keeps.
+	Frame      func(Snapshot)
+	FrameEvery time.Duration
+}
+
+// Snapshot is the state of a live run, for Live.Frame.
+type Snapshot struct {
+	Source capture.Stats
+	Live   capture.LiveStats
+	Table  tcpstate.Stats
+	Open   int       // connections in the table
+	Clock  time.Time // packet time, advanced on a quiet wire
+}
+
+// Lines lets a run with more than one CPU encode the records left when the
+// input ends (the connections then open: in a capture of long keep-alive
+// connections, much of the output) on two goroutines. Each builds and
+// encodes a record with an encoder of its own, in turn; the encoded
+// records are written in order. Without Lines the two goroutines build the
+// records and emit gets them in order.
+type Lines struct {
+	// NewEncoder returns an encoder for one goroutine: it appends a record
+	// to dst as emit would write it, or returns the error emit would meet.
+	NewEncoder func() func(dst []byte, c *httpflow.Connection) ([]byte, error)
+	// Write writes an encoded record where emit would have written the
+	// record, or takes its error (with no bytes). It is called in record
+	// order.
+	Write func(line []byte, err error)
+}
+
+// Progress reports a run in flight.
+type Progress struct {
+	Packets uint64
+	Bytes   uint64
+	Open    int
+}
+
+// Result is what a run produced besides the records it emitted.
+type Result struct {
+	Capture httpflow.CaptureInfo
+	Options httpflow.Options
+	Summary httpflow.Summary
+	Table   tcpstate.Stats
+	Live    capture.LiveStats // live sources only
+}
+
+// Run reads src to the end, passes each finished connection's record to
+// emit (in the order connections finish) and returns the capture info and
+// summary. A read error ends the run but keeps what was analysed: the
+// error is returned with a Result that covers everything before it.
+func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Result, error) {
+	sb := httpflow.NewSummaryBuilder()
+	lines := cfg.Lines
+	if emit == nil {
+		lines = nil
+	}
+	deliver := func(c *httpflow.Connection) {
+		sb.Add(c)
+		if emit != nil {
+			emit(c)
+		}
+	}
+	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
+	var tab *tcpstate.Table
+	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }}
+	r := &reader{src: src, cfg: &cfg}
+	if live, ok := src.(capture.LiveSource); ok && cfg.Live != nil {
+		r.live = live
+	}
+	var out *emitter
+	var finish func(httpflow.Finished)
+	if parallel {
+		if r.live != nil {
+			out = newEmitter(deliver, cfg.Live, r.snapshot)
+			r.afterBatch = out.flush
+		} else {
+			out = newEmitter(deliver, nil, nil)
+		}
+		finish = out.send
+	} else {
+		finish = httpflow.Emitting(new(httpflow.Memory), deliver)
+	}
+	an := httpflow.NewAnalyzer(hcfg, func(x httpflow.Finished) { finish(x) })
+	factory := an.Factory()
+	if cfg.Live != nil && cfg.Live.Wrap != nil {
+		inner, wrap := factory, cfg.Live.Wrap
+		factory = func(c *tcpstate.Conn) tcpstate.Stream { return wrap(inner(c)) }
+	}
+	tab = tcpstate.NewTable(cfg.TCP, factory)
+	r.tab = tab
+
+	var err error
+	if parallel {
+		err = r.pipelined()
+	} else {
+		err = r.sequential()
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	if out == nil {
+		tab.Flush()
+	} else {
+		// The records of the connections still open are built (and
+		// encoded) two at a time, on this goroutine and the emitter's.
+		t := &tail{add: sb.Add, emit: emit, lines: lines}
+		finish = func(x httpflow.Finished) { t.items = append(t.items, x) }
+		tab.Flush()
+		out.close(t)
+	}
+	st := src.Stats()
+	res := &Result{
+		Capture: CaptureInfo(st, tab.Stats()),
+		Options: httpflow.Options{TwoMSL: httpflow.Secs(tab.Config().TwoMSL), Ports: cfg.PortsLabel},
+		Summary: sb.Summary(),
+		Table:   tab.Stats(),
+	}
+	if r.live != nil {
+		res.Live = r.live.LiveStats()
+	}
+	if res.Options.Ports == "" {
+		res.Options.Ports = "any"
+	}
+	if err != nil {
+		if r.live != nil {
+			res.Capture.Warnings = append(res.Capture.Warnings, st.Source+": capture failed after packet "+
+				strconv.FormatUint(st.Packets, 10)+": "+err.Error())
+		} else {
+			res.Capture.Warnings = append(res.Capture.Warnings, st.Source+": read error after packet "+
+				strconv.FormatUint(st.Packets, 10)+": "+err.Error())
+		}
+	}
+	return res, err
+}
+
+// CaptureInfo is the capture object of the lifecycle document, from the
+// source's and the table's counters.
+func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
+	ci := httpflow.CaptureInfo{
+		Source:        st.Source,
+		Format:        st.Format,
+		LinkTypes:     append([]string{}, st.LinkTypes...),
+		FirstPacketAt: httpflow.At(st.FirstPacketAt),
+		LastPacketAt:  httpflow.At(st.LastPacketAt),
+		Packets:       st.Packets,
+		TCPPackets:    st.TCPPackets,
+		Bytes:         st.Bytes,
+		Skipped: map[string]uint64{
+			"non_tcp": st.Skipped.NonTCP, "undecodable": st.Skipped.Undecodable, "truncated": st.Skipped.Truncated,
+		},
+		Evicted:  ts.Evicted,
+		Warnings: append([]string{}, st.Warnings...),
+	}
+	if !st.FirstPacketAt.IsZero() {
+		ci.Duration = httpflow.Secs(st.LastPacketAt.Sub(st.FirstPacketAt))
+	}
+	if st.Format == "live" {
+		d := st.Dropped
+		ci.Dropped = &d
+		if d > 0 {
+			ci.Warnings = append(ci.Warnings, strconv.FormatUint(d, 10)+" packets dropped by the kernel or the ring")
+		}
+	}
+	if ts.Evicted > 0 {
+		ci.Warnings = append(ci.Warnings, strconv.FormatUint(ts.Evicted, 10)+
+			" connections evicted by the connection-table cap (half-open first)")
+	}
+	return ci
+}
+
+// Analyse runs src to the end and returns the whole document, connections
+// in id order.
+func Analyse(src capture.Source, cfg Config) (*httpflow.Document, error) {
+	var conns []httpflow.Connection
+	res, err := Run(src, cfg, func(c *httpflow.Connection) { conns = append(conns, *c) })
+	sort.Slice(conns, func(i, j int) bool { return conns[i].ID < conns[j].ID })
+	if conns == nil {
+		conns = []httpflow.Connection{}
+	}
+	doc := &httpflow.Document{Schema: httpflow.Schema, Capture: res.Capture, Options: res.Options, Connections: conns, Summary: res.Summary}
+	return doc, err
+}
+
+// PortsLabel formats a port set for the options object.
+func PortsLabel(ports []uint16) string {
+	if len(ports) == 0 {
+		return "any"
+	}
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = strconv.Itoa(int(p))
+	}
+	return strings.Join(s, ",")
+}
