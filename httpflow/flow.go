@@ -68,13 +68,11 @@ func (x Finished) Record(m *Memory) *Connection {
 // released (Config.Release).
 func (x Finished) Done(m *Memory) { x.f.done(x.c, m) }
 
-// Memory is the memory of a record's transactions, server times and idle
-// periods, which with Config.Transient the goroutine that builds records
+// Memory is the memory of a record's transactions and idle periods, which with Config.Transient the goroutine that builds records
 // reuses for its next one. The zero value is ready to use; one Memory per
 // goroutine.
 type Memory struct {
 	txs   []Transaction
-	think []Seconds
 	idles []Idle
 }
 
@@ -108,14 +106,6 @@ func (a *Analyzer) Factory() tcpstate.Factory {
 	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
 }
 
-// txn is a view of one transaction of the record being built: its
-// Transaction and, for what the record does not say (request and response
-// done, after idle, after the server's FIN), its stored form.
-type txn struct {
-	*Transaction
-	*ctx
-}
-
 // flow follows the HTTP exchange of one connection.
 type flow struct {
 	a          *Analyzer
@@ -130,15 +120,11 @@ type flow struct {
 	stray      uint64
 	serverFIN  bool
 
-	// The record's transactions, expanded from txs when the connection is
-	// done, and their server times.
+	// The record's transactions and idle periods, expanded from txs when
+	// the connection is done.
 	rec   []Transaction
-	think []Seconds
 	idles []Idle
 }
-
-// tx returns a view of transaction i of the record being built.
-func (f *flow) tx(i int) txn { return txn{&f.rec[i], f.txs.at(i)} }
 
 func newFlow(a *Analyzer) *flow {
 	select {
@@ -246,7 +232,7 @@ func (f *flow) Done(c *tcpstate.Conn) {
 func (f *flow) done(c *tcpstate.Conn, m *Memory) {
 	a := f.a
 	if m != nil && a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
-		m.txs, m.think = f.rec[:0], f.think[:0]
+		m.txs = f.rec[:0]
 		if f.idles != nil {
 			m.idles = f.idles[:0]
 		}
@@ -289,21 +275,18 @@ func (h *reqHandler) begin(m *message) {
 // (appending to it allocates, so sharing it is safe).
 var noInterim = []int{}
 
-func (h *reqHandler) headers(m *message) (string, int64) {
+// headers notes the request's Connection header and decides its body.
+func (h *reqHandler) headers(m *message) (BodyKind, int64, bool) {
 	f := (*flow)(h)
 	if c := f.txs.last(); c != nil && m.hasConnection {
 		c.reqConn = f.strs.refString(m.connection)
+		c.reqClose, c.reqKeepAlive = hasToken(m.connection, "close"), hasToken(m.connection, "keep-alive")
 	}
-	switch {
-	case m.chunked:
-		return FramingChunked, 0
-	case m.te:
-		(*flow)(h).anomaly("request-unknown-transfer-encoding")
-		return framingBad, 0
-	case m.hasCL:
-		return FramingContentLength, m.cl
+	kind, n := requestBody(&m.length)
+	if kind == BodyInvalid && m.length.te {
+		f.anomaly("request-unknown-transfer-encoding")
 	}
-	return FramingNoBody, 0
+	return kind, n, false
 }
 
 func (h *reqHandler) end(m *message) {
@@ -338,7 +321,9 @@ func (h *respHandler) begin(m *message) {
 	}
 }
 
-func (h *respHandler) headers(m *message) (string, int64) {
+// headers notes the response's facts on its transaction and decides, once,
+// its body and whether the connection persists after it.
+func (h *respHandler) headers(m *message) (BodyKind, int64, bool) {
 	f := (*flow)(h)
 	var c *ctx
 	method := ""
@@ -356,54 +341,34 @@ func (h *respHandler) headers(m *message) (string, int64) {
 			}
 			f.interims[c.interim-1] = append(f.interims[c.interim-1], st)
 		}
-		return FramingNoBody, 0
+		return BodyNone, 0, false
 	}
-	framing, n := responseFraming(method, m)
+	kind, n, incomplete := responseBody(method, st, &m.length)
 	if c != nil {
 		c.respSeq = m.seq
 		c.status = uint16(st) // parseStatusLine: 100..999
 		c.respVer = f.strs.refString(m.version)
 		c.respStart = f.clk.off(m.start)
-		c.respConn = 0
+		c.respConn, c.respClose, c.respKeepAlive = 0, false, false
 		if m.hasConnection {
 			c.respConn = f.strs.refString(m.connection)
+			c.respClose, c.respKeepAlive = hasToken(m.connection, "close"), hasToken(m.connection, "keep-alive")
 		}
 		if m.hasKeepAlive {
 			c.respKA = f.strs.ref(m.keepAlive)
 		}
-		fr := framing
-		if fr == framingTunnel {
-			fr = FramingNoBody
-			c.tunnel = true
-		}
-		c.framing = f.strs.refString(fr)
+		c.body = kind
+		c.persist = persistence(&exchangeHeaders{
+			reqVersion: f.strs.str(c.reqVer), respVersion: m.version,
+			reqClose: c.reqClose, reqKeepAlive: c.reqKeepAlive, respClose: c.respClose, respKeepAlive: c.respKeepAlive,
+			respBody: kind, haveResponse: true,
+		})
 	}
-	if framing == framingTunnel {
+	if kind == BodyTunnel {
 		f.req.state = psTunnel
 		f.anomaly("tunnel")
 	}
-	return framing, n
-}
-
-// responseFraming decides how a response's body ends, in RFC 9112 §6.3
-// order: no body for HEAD, 1xx, 204 and 304; a tunnel after a 2xx to
-// CONNECT or a 101; chunked; another transfer coding (read to the close);
-// Content-Length; else read to the close.
-func responseFraming(method string, m *message) (string, int64) {
-	st := m.status
-	switch {
-	case method == "CONNECT" && st >= 200 && st < 300, st == 101:
-		return framingTunnel, 0
-	case method == "HEAD", st >= 100 && st < 200, st == 204, st == 304:
-		return FramingNoBody, 0
-	case m.chunked:
-		return FramingChunked, 0
-	case m.te:
-		return FramingClose, 0
-	case m.hasCL:
-		return FramingContentLength, m.cl
-	}
-	return FramingClose, 0
+	return kind, n, incomplete
 }
 
 func (h *respHandler) end(m *message) {

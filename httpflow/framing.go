@@ -49,24 +49,22 @@ type message struct {
 	keepAlive     []byte // raw value, valid until the next message
 	hasKeepAlive  bool
 	upgrade       bool
-	chunked       bool // Transfer-Encoding's final coding is chunked
-	te            bool // Transfer-Encoding present
-	cl            int64
-	hasCL         bool
-	framing       string
-	interim       bool // a 1xx other than 101
+	length        lengthHeaders // Transfer-Encoding and Content-Length
+	body          BodyKind      // decided when the header section ended
+	interim       bool          // a 1xx other than 101
 
 	headerBytes int
-	badHeaders  bool
 }
 
 // handler receives the framer's events.
 type handler interface {
 	// begin is called when the first byte of a message is seen.
 	begin(m *message)
-	// headers is called when the header section is complete. It returns
-	// the body framing for the message (responses need their request).
-	headers(m *message) (framing string, bodyLen int64)
+	// headers is called when the header section is complete. It decides
+	// the message's body (responses need their request): its kind, its
+	// length for BodyLength, and whether the message is already known to
+	// be incomplete (an invalid length).
+	headers(m *message) (kind BodyKind, bodyLen int64, incomplete bool)
 	// end is called when the message is complete, or cut short.
 	end(m *message)
 	anomaly(name string)
@@ -284,7 +282,6 @@ func (f *framer) onLine(line []byte) {
 				} else {
 					f.h.anomaly("malformed-start-line")
 				}
-				f.msg.badHeaders = true
 				f.abandon()
 				return
 			}
@@ -378,22 +375,22 @@ func (f *framer) header(line []byte) {
 		n, err := parseDecimal(raw)
 		if err != nil || n < 0 {
 			f.h.anomaly("bad-content-length")
-			m.badHeaders = true
+			m.length.badCL = true
 			return
 		}
-		if m.hasCL && n != m.cl {
+		if m.length.hasCL && n != m.length.cl {
 			f.h.anomaly("conflicting-content-length")
-			m.badHeaders = true
+			m.length.badCL = true
 			return
 		}
-		m.cl, m.hasCL = n, true
+		m.length.cl, m.length.hasCL = n, true
 	case asciiEqualFold(name, "transfer-encoding"):
-		m.te = true
+		m.length.te = true
 		codings := lower(string(raw))
 		if j := lastIndexComma(codings); j >= 0 {
 			codings = codings[j+1:]
 		}
-		m.chunked = trimSpace(codings) == "chunked"
+		m.length.chunked = trimSpace(codings) == "chunked"
 	case asciiEqualFold(name, "upgrade"):
 		m.upgrade = true
 	}
@@ -401,32 +398,30 @@ func (f *framer) header(line []byte) {
 
 func (f *framer) headersDone() {
 	m := f.msg
-	if m.te && m.hasCL {
+	if m.length.te && m.length.hasCL {
 		f.h.anomaly("content-length-with-transfer-encoding")
 	}
-	framing, n := f.h.headers(m)
-	m.framing = framing
-	if m.badHeaders && !f.request && framing != FramingNoBody {
-		// RFC 9112 §6.3: an invalid length makes the end of the body
-		// unknowable; read to the close and call the message incomplete.
-		framing, m.framing, m.gap = FramingClose, FramingClose, true
+	kind, n, incomplete := f.h.headers(m)
+	m.body = kind
+	if incomplete {
+		m.gap = true
 	}
-	switch framing {
-	case FramingChunked:
+	switch kind {
+	case BodyChunked:
 		f.state = psChunkSize
-	case FramingContentLength:
+	case BodyLength:
 		if n == 0 {
 			f.finish(true)
 			return
 		}
 		f.rem = n
 		f.state = psBody
-	case FramingClose:
+	case BodyUntilClose:
 		f.state = psBodyClose
-	case framingTunnel:
+	case BodyTunnel:
 		f.finish(true)
 		f.state = psTunnel
-	case framingBad:
+	case BodyInvalid:
 		f.finish(false)
 		f.state = psResync
 	default: // no body
@@ -510,16 +505,6 @@ func (f *framer) close(clean bool) {
 	}
 	f.state = psDead
 }
-
-// Framing names of the spec.
-const (
-	FramingContentLength = "content-length"
-	FramingChunked       = "chunked"
-	FramingClose         = "close-delimited"
-	FramingNoBody        = "no-body"
-	framingTunnel        = "tunnel"
-	framingBad           = "bad"
-)
 
 func parseRequestLine(l []byte) (method, uri, version []byte, ok bool) {
 	sp1 := bytes.IndexByte(l, ' ')

@@ -22,20 +22,10 @@ func (r *recorder) begin(m *message) {
 	}
 }
 
-// requestFraming is how the test handlers frame a request body.
-func requestFraming(m *message) (string, int64) {
-	switch {
-	case m.chunked:
-		return FramingChunked, 0
-	case m.hasCL:
-		return FramingContentLength, m.cl
-	}
-	return FramingNoBody, 0
-}
-
-func (r *recorder) headers(m *message) (string, int64) {
+func (r *recorder) headers(m *message) (BodyKind, int64, bool) {
 	if m.method != "" {
-		return requestFraming(m)
+		k, n := requestBody(&m.length)
+		return k, n, false
 	}
 	method := "GET"
 	if r.n < len(r.methods) {
@@ -44,11 +34,11 @@ func (r *recorder) headers(m *message) (string, int64) {
 	if m.status >= 200 || m.status == 101 {
 		r.n++
 	}
-	return responseFraming(method, m)
+	return responseBody(method, m.status, &m.length)
 }
 
 func (r *recorder) end(m *message) {
-	r.events = append(r.events, fmt.Sprintf("end %d bytes complete=%v framing=%s", m.bytes, m.complete, m.framing))
+	r.events = append(r.events, fmt.Sprintf("end %d bytes complete=%v framing=%s", m.bytes, m.complete, m.body))
 }
 func (r *recorder) anomaly(name string) { r.events = append(r.events, "anomaly "+name) }
 func (r *recorder) strayCRLF(n int) {
@@ -103,8 +93,13 @@ var framingCases = []struct {
 		want: []string{"begin 200", "anomaly bad-chunk-size", "end 69 bytes complete=false framing=chunked"}},
 	{name: "overflowing content-length", in: "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
 		want: []string{"begin 200", "anomaly bad-content-length", "end 60 bytes complete=false framing=close-delimited"}, closeAt: true},
+	// RFC 9112 §6.3 rule 5: a request whose lengths conflict has no
+	// determinable end (a server answers 400 and closes); its framing is
+	// invalid and the framer looks for the next request line.
 	{name: "conflicting content-length", request: true, in: "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
-		want: []string{"begin POST /", "anomaly conflicting-content-length", "end 58 bytes complete=true framing=content-length"}},
+		want: []string{"begin POST /", "anomaly conflicting-content-length", "end 57 bytes complete=false framing=invalid"}},
+	{name: "conflicting content-length in a response", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxy", closeAt: true,
+		want: []string{"begin 200", "anomaly conflicting-content-length", "end 59 bytes complete=false framing=close-delimited"}},
 	{name: "both content-length and chunked", in: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		want: []string{"begin 200", "anomaly content-length-with-transfer-encoding", "end 73 bytes complete=true framing=chunked"}},
 	{name: "not http", request: true, in: "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\n",
@@ -204,11 +199,12 @@ func TestFramingResyncAfterGapInHeaders(t *testing.T) {
 type nopHandler struct{}
 
 func (nopHandler) begin(*message) {}
-func (nopHandler) headers(m *message) (string, int64) {
+func (nopHandler) headers(m *message) (BodyKind, int64, bool) {
 	if m.method != "" {
-		return requestFraming(m)
+		k, n := requestBody(&m.length)
+		return k, n, false
 	}
-	return responseFraming("GET", m)
+	return responseBody("GET", m.status, &m.length)
 }
 func (nopHandler) end(*message)    {}
 func (nopHandler) anomaly(string)  {}

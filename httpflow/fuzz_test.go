@@ -141,7 +141,7 @@ func FuzzFlow(f *testing.F) {
 			if tx.Index != i+1 {
 				t.Fatalf("transaction %d has index %d", i, tx.Index)
 			}
-			if tx.Status == nil && tx.Complete {
+			if tx.Status == 0 && tx.Complete {
 				t.Fatalf("transaction %d complete without a response", tx.Index)
 			}
 		}
@@ -150,10 +150,7 @@ func FuzzFlow(f *testing.F) {
 				t.Fatalf("bad idle period %+v with %d transactions", p, len(r.Transactions))
 			}
 		}
-		if _, err := json.Marshal(r); err != nil {
-			t.Fatalf("record does not marshal: %v", err)
-		}
-		if r.Close.Reason == "" {
+		if r.Close.Reason == 0 {
 			t.Fatalf("no close reason")
 		}
 	})
@@ -179,7 +176,7 @@ func TestRequestStartedBeforeResponseEndIsPipelined(t *testing.T) {
 		t.Fatalf("%d transactions, want 2", len(r.Transactions))
 	}
 	if tx := r.Transactions[1]; !tx.Pipelined || !tx.RequestStartAt.Equal(at(3)) {
-		t.Errorf("request 2: pipelined %v, start %v; want pipelined, start %v", tx.Pipelined, tx.RequestStartAt.Time, at(3))
+		t.Errorf("request 2: pipelined %v, start %v; want pipelined, start %v", tx.Pipelined, tx.RequestStartAt, at(3))
 	}
 	if len(r.IdlePeriods) != 0 {
 		t.Errorf("idle periods %+v, want none", r.IdlePeriods)

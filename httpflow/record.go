@@ -1,269 +1,270 @@
 package httpflow
 
 import (
-	"strconv"
+	"net/netip"
 	"time"
+
+	"github.com/httplife/httplife/tcpstate"
 )
 
-// Schema is the value of the document's "schema" field.
-const Schema = "httplife/v1"
+// The lifecycle record of one connection, typed. Its wire form, the
+// CONNECTION object of shared/spec/lifecycle-json.md, and the encoder that
+// writes it are in package render: here endpoints are netip.AddrPort,
+// times time.Time (zero: not seen) and durations time.Duration; sides,
+// reasons and framings are small types whose String gives the spec's word.
 
-// Time is a capture timestamp. It marshals as RFC 3339 UTC with exactly nine
-// fractional digits, and as null when zero.
-type Time struct{ time.Time }
+// Side names one end of a connection, or none.
+type Side uint8
 
-// TimeFormat is the layout of every timestamp in the JSON output.
-const TimeFormat = "2006-01-02T15:04:05.000000000Z"
-
-// At wraps t.
-func At(t time.Time) Time { return Time{t} }
-
-// MarshalJSON implements json.Marshaler.
-func (t Time) MarshalJSON() ([]byte, error) {
-	return AppendTime(make([]byte, 0, len(TimeFormat)+2), t), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *Time) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		t.Time = time.Time{}
-		return nil
-	}
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	v, err := time.Parse(time.RFC3339Nano, s)
-	t.Time = v
-	return err
-}
-
-// String formats t as in the JSON output ("-" when zero).
-func (t Time) String() string {
-	if t.IsZero() {
-		return "-"
-	}
-	return t.UTC().Format(TimeFormat)
-}
-
-// Seconds is a duration that marshals as seconds (a JSON number).
-type Seconds float64
-
-// Secs converts d to Seconds, rounded to the nanosecond.
-func Secs(d time.Duration) Seconds { return Seconds(d.Seconds()) }
-
-// MarshalJSON writes the shortest representation of the value rounded to 1 ns.
-func (s Seconds) MarshalJSON() ([]byte, error) {
-	return AppendSeconds(nil, s), nil
-}
-
-func roundNS(f float64) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 9, 64), 64)
-	return v
-}
-
-// Side names one end of a connection.
-type Side string
-
-// The two sides.
+// The sides. NoSide is the spec's null.
 const (
-	Client Side = "client"
-	Server Side = "server"
-	Both   Side = "both"
+	NoSide Side = iota
+	Client
+	Server
+	Both // TIME_WAIT held by both (a simultaneous close)
 )
+
+var sideNames = [...]string{NoSide: "", Client: "client", Server: "server", Both: "both"}
+
+func (s Side) String() string {
+	if int(s) < len(sideNames) {
+		return sideNames[s]
+	}
+	return "side?"
+}
+
+// sideOf is the Side of a tcpstate direction's sender.
+func sideOf(d tcpstate.Dir) Side {
+	if d == tcpstate.ServerToClient {
+		return Server
+	}
+	return Client
+}
+
+// Reason is why a connection closed: the spec's list, in the order its
+// rules apply (the first that applies wins).
+type Reason uint8
+
+// The close reasons, in rule order. The zero Reason is no reason (a record
+// not classified).
+const (
+	ReasonKeepaliveRace Reason = iota + 1
+	ReasonReset
+	ReasonHTTP10
+	ReasonClientCloseHeader
+	ReasonMaxRequests
+	ReasonServerCloseHeader
+	ReasonCloseDelimited
+	ReasonServerIdleTimeout
+	ReasonClientIdleClose
+	ReasonCaptureEnded
+	ReasonUnknown
+)
+
+var reasonNames = [...]string{
+	ReasonKeepaliveRace: "keepalive-race", ReasonReset: "reset", ReasonHTTP10: "http10-no-keepalive",
+	ReasonClientCloseHeader: "client-close-header", ReasonMaxRequests: "max-requests",
+	ReasonServerCloseHeader: "server-close-header", ReasonCloseDelimited: "close-delimited",
+	ReasonServerIdleTimeout: "server-idle-timeout", ReasonClientIdleClose: "client-idle-close",
+	ReasonCaptureEnded: "capture-ended", ReasonUnknown: "unknown",
+}
+
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "reason?"
+}
+
+// Reasons lists every close reason in rule order.
+var Reasons = []Reason{
+	ReasonKeepaliveRace, ReasonReset, ReasonHTTP10, ReasonClientCloseHeader, ReasonMaxRequests,
+	ReasonServerCloseHeader, ReasonCloseDelimited, ReasonServerIdleTimeout, ReasonClientIdleClose,
+	ReasonCaptureEnded, ReasonUnknown,
+}
+
+// ParseReason returns the Reason whose String is s.
+func ParseReason(s string) (Reason, bool) {
+	for _, r := range Reasons {
+		if reasonNames[r] == s {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// RaceKind says how a request was lost to a keep-alive race.
+type RaceKind uint8
+
+// The kinds of keep-alive race (spec, Additions: close.race.kind).
+const (
+	// RaceInFlight: the request left the client before the server's FIN
+	// reached it; an unavoidable crossing, shortened only by ordering the
+	// timeouts.
+	RaceInFlight RaceKind = iota + 1
+	// RaceStaleReuse: the client had already acknowledged the server's
+	// FIN when it sent the request: its pool reused a connection it had
+	// been told was closing.
+	RaceStaleReuse
+	// RaceSilentDrop: no FIN; the request after an idle period was
+	// answered by a RST alone (a server, NAT or load balancer had expired
+	// the connection without telling the client).
+	RaceSilentDrop
+)
+
+var raceNames = [...]string{RaceInFlight: "in-flight", RaceStaleReuse: "stale-reuse", RaceSilentDrop: "silent-drop"}
+
+func (k RaceKind) String() string {
+	if int(k) < len(raceNames) && raceNames[k] != "" {
+		return raceNames[k]
+	}
+	return "race?"
+}
+
+// ParseRaceKind returns the RaceKind whose String is s.
+func ParseRaceKind(s string) (RaceKind, bool) {
+	for k, name := range raceNames {
+		if name == s && s != "" {
+			return RaceKind(k), true
+		}
+	}
+	return 0, false
+}
+
+// Race is the anatomy of a keep-alive race: the lost request.
+type Race struct {
+	Kind        RaceKind
+	Transaction int    // the lost request's index
+	Method      string // its method
+	Idempotent  bool   // RFC 9110 §9.2.2: a proxy may retry it
+	IdleBefore  time.Duration
+}
 
 // PerSide is a count per side.
 type PerSide struct {
-	Client uint64 `json:"client"`
-	Server uint64 `json:"server"`
+	Client, Server uint64
 }
 
-// Handshake is the three-way handshake as captured.
+// Handshake is the three-way handshake as captured; a time is zero when
+// its packet was not.
 type Handshake struct {
-	SynAt    Time     `json:"syn_at"`
-	SynAckAt Time     `json:"synack_at"`
-	AckAt    Time     `json:"ack_at"`
-	RTT      *Seconds `json:"rtt_s"`
+	SynAt, SynAckAt, AckAt time.Time
 }
 
-// Transaction is one request and its response.
+// RTT is AckAt − SynAt, ok=false when the final ACK was not captured.
+func (h *Handshake) RTT() (time.Duration, bool) {
+	if h.AckAt.IsZero() {
+		return 0, false
+	}
+	return h.AckAt.Sub(h.SynAt), true
+}
+
+// Transaction is one request and its response. A time is zero when the
+// message (or that byte of it) was not seen.
 type Transaction struct {
-	Index              int      `json:"index"`
-	Method             string   `json:"method"`
-	URI                string   `json:"uri"`
-	RequestVersion     string   `json:"request_version"`
-	Status             *int     `json:"status"`
-	ResponseVersion    *string  `json:"response_version"`
-	RequestStartAt     Time     `json:"request_start_at"`
-	RequestEndAt       Time     `json:"request_end_at"`
-	ResponseStartAt    Time     `json:"response_start_at"`
-	ResponseEndAt      Time     `json:"response_end_at"`
-	RequestBytes       int64    `json:"request_bytes"`
-	ResponseBytes      int64    `json:"response_bytes"`
-	RequestConnection  *string  `json:"request_connection"`
-	ResponseConnection *string  `json:"response_connection"`
-	ResponseKeepAlive  *string  `json:"response_keep_alive"`
-	ResponseFraming    *string  `json:"response_framing"`
-	InterimStatuses    []int    `json:"interim_statuses"`
-	Pipelined          bool     `json:"pipelined"`
-	Complete           bool     `json:"complete"`
-	Tunnel             bool     `json:"tunnel,omitempty"` // extension: CONNECT or Upgrade switched protocols after this transaction
-	ThinkTime          *Seconds `json:"server_time_s,omitempty"`
+	Index                          int // 1-based on the connection
+	Method, URI, RequestVersion    string
+	Status                         int    // 0: no final response
+	ResponseVersion                string // "": no final response
+	RequestStartAt, RequestEndAt   time.Time
+	ResponseStartAt, ResponseEndAt time.Time
+	RequestBytes, ResponseBytes    int64
+	// The Connection headers (lower-cased) and the raw Keep-Alive header
+	// of the response; nil when absent.
+	RequestConnection, ResponseConnection, ResponseKeepAlive *string
+	// Framing is how the response's body ended (BodyUnknown: no final
+	// response). A tunnel's response is BodyNone with Tunnel set.
+	Framing         BodyKind
+	InterimStatuses []int
+	Pipelined       bool
+	Complete        bool
+	Tunnel          bool // CONNECT or Upgrade switched protocols after this transaction
+	// ServerTime is request end to response start, when HasServerTime.
+	ServerTime    time.Duration
+	HasServerTime bool
 }
 
-// Idle is a period with no HTTP message in flight.
+// Idle is a period with no HTTP message in flight, after transaction
+// AfterTransaction (0: from the handshake).
 type Idle struct {
-	AfterTransaction int     `json:"after_transaction"`
-	StartAt          Time    `json:"start_at"`
-	EndAt            Time    `json:"end_at"`
-	Duration         Seconds `json:"duration_s"`
+	AfterTransaction int
+	StartAt, EndAt   time.Time
+	Duration         time.Duration
 }
 
 // KeepAlive is what the server advertised and what HTTP rules imply.
 type KeepAlive struct {
-	AdvertisedTimeout *float64 `json:"advertised_timeout_s"`
-	AdvertisedMax     *int     `json:"advertised_max"`
-	Persistent        bool     `json:"persistent"`
+	AdvertisedTimeout *float64 // seconds, from Keep-Alive: timeout=
+	AdvertisedMax     *int
+	// Persistent: by HTTP/1.x rules the connection should have stayed open
+	// after the last transaction (decided at its response's header time).
+	Persistent bool
 }
 
 // Close says how and why the connection ended.
 type Close struct {
-	FirstFinBy  *Side  `json:"first_fin_by"`
-	FirstFinAt  Time   `json:"first_fin_at"`
-	RstBy       *Side  `json:"rst_by"`
-	RstAt       Time   `json:"rst_at"`
-	ClientState string `json:"client_state"`
-	ServerState string `json:"server_state"`
-	Reason      string `json:"reason"`
-	Evidence    string `json:"evidence"`
+	FirstFinBy               Side
+	FirstFinAt               time.Time
+	RstBy                    Side
+	RstAt                    time.Time
+	ClientState, ServerState tcpstate.State
+	Reason                   Reason
+	Evidence                 string
+	Race                     *Race // set when Reason is ReasonKeepaliveRace
 }
 
 // TimeWait says who holds TIME_WAIT and until when.
 type TimeWait struct {
-	Holder    Side `json:"holder"`
-	EnteredAt Time `json:"entered_at"`
-	ExpiresAt Time `json:"expires_at"`
+	Holder               Side
+	EnteredAt, ExpiresAt time.Time
 }
 
 // Connection is the lifecycle record of one TCP connection.
 type Connection struct {
-	ID                 int           `json:"id"`
-	Client             string        `json:"client"`
-	Server             string        `json:"server"`
-	ClientGuessed      bool          `json:"client_guessed"`
-	SynSeen            bool          `json:"syn_seen"`
-	FirstPacketAt      Time          `json:"first_packet_at"`
-	LastPacketAt       Time          `json:"last_packet_at"`
-	Handshake          *Handshake    `json:"handshake"`
-	Packets            PerSide       `json:"packets"`
-	PayloadBytes       PerSide       `json:"payload_bytes"`
-	Transactions       []Transaction `json:"transactions"`
-	IdlePeriods        []Idle        `json:"idle_periods"`
-	FinalIdle          *Idle         `json:"final_idle"`
-	KeepAlive          KeepAlive     `json:"keep_alive"`
-	Close              Close         `json:"close"`
-	TimeWait           *TimeWait     `json:"time_wait"`
-	TCPKeepaliveProbes PerSide       `json:"tcp_keepalive_probes"`
-	Retransmissions    PerSide       `json:"retransmissions"`
-	MissingBytes       PerSide       `json:"missing_bytes"`
-	Anomalies          []string      `json:"anomalies"`
-	StrayCRLFBytes     uint64        `json:"stray_crlf_bytes"` // extension, as in the corpus truth
+	ID                            int
+	Client, Server                netip.AddrPort
+	ClientGuessed                 bool
+	SynSeen                       bool
+	FirstPacketAt, LastPacketAt   time.Time
+	Handshake                     *Handshake // nil when no SYN was captured
+	Packets, PayloadBytes         PerSide
+	Transactions                  []Transaction
+	IdlePeriods                   []Idle
+	FinalIdle                     *Idle
+	KeepAlive                     KeepAlive
+	Close                         Close
+	TimeWait                      *TimeWait
+	TCPKeepaliveProbes            PerSide
+	Retransmissions, MissingBytes PerSide
+	Anomalies                     []string
+	StrayCRLFBytes                uint64
+	// History is each side's TCP events in the letters of Zeek's conn.log
+	// (upper case client, lower case server).
+	History string
 }
 
-// Close reasons, in the order the spec applies them.
-const (
-	ReasonKeepaliveRace     = "keepalive-race"
-	ReasonReset             = "reset"
-	ReasonHTTP10            = "http10-no-keepalive"
-	ReasonClientCloseHeader = "client-close-header"
-	ReasonMaxRequests       = "max-requests"
-	ReasonServerCloseHeader = "server-close-header"
-	ReasonServerIdleTimeout = "server-idle-timeout"
-	ReasonClientIdleClose   = "client-idle-close"
-	ReasonCaptureEnded      = "capture-ended"
-	ReasonUnknown           = "unknown"
-)
-
-// Reasons lists every close reason in rule order.
-var Reasons = []string{
-	ReasonKeepaliveRace, ReasonReset, ReasonHTTP10, ReasonClientCloseHeader, ReasonMaxRequests,
-	ReasonServerCloseHeader, ReasonServerIdleTimeout, ReasonClientIdleClose, ReasonCaptureEnded, ReasonUnknown,
+// ClosedByReset reports whether a RST ended the connection (before both
+// FINs were exchanged).
+func (c *Connection) ClosedByReset() bool {
+	return c.Close.RstBy != NoSide && (c.Close.Reason == ReasonReset || c.Close.FirstFinBy == NoSide ||
+		c.Close.RstAt.Before(c.Close.FirstFinAt))
 }
 
-// Distribution summarises a set of durations.
-type Distribution struct {
-	Count int     `json:"count"`
-	P50   Seconds `json:"p50"`
-	P90   Seconds `json:"p90"`
-	P99   Seconds `json:"p99"`
-	Max   Seconds `json:"max"`
-}
-
-// PerConn summarises transactions per connection.
-type PerConn struct {
-	Mean float64 `json:"mean"`
-	P50  float64 `json:"p50"`
-	Max  int     `json:"max"`
-}
-
-// ClosedBy counts connections by who ended them.
-type ClosedBy struct {
-	Client uint64 `json:"client"`
-	Server uint64 `json:"server"`
-	Reset  uint64 `json:"reset"`
-	Open   uint64 `json:"open"`
-}
-
-// TimeWaitSummary counts TIME_WAIT holders.
-type TimeWaitSummary struct {
-	Client         uint64         `json:"client"`
-	Server         uint64         `json:"server"`
-	Both           uint64         `json:"both"`
-	PeakConcurrent map[string]int `json:"peak_concurrent"`
-}
-
-// Summary is the whole capture in numbers.
-type Summary struct {
-	Connections               int             `json:"connections"`
-	Transactions              int             `json:"transactions"`
-	TransactionsPerConnection PerConn         `json:"transactions_per_connection"`
-	ClosedBy                  ClosedBy        `json:"closed_by"`
-	Reasons                   map[string]int  `json:"reasons"`
-	IdleS                     Distribution    `json:"idle_s"`
-	FinalIdleS                Distribution    `json:"final_idle_s"`
-	AdvertisedTimeoutsS       map[string]int  `json:"advertised_timeouts_s"`
-	TimeWait                  TimeWaitSummary `json:"time_wait"`
-	KeepaliveRaces            int             `json:"keepalive_races"`
-}
-
-// CaptureInfo is the document's "capture" object.
-type CaptureInfo struct {
-	Source        string            `json:"source"`
-	Format        string            `json:"format"`
-	LinkTypes     []string          `json:"link_types"`
-	FirstPacketAt Time              `json:"first_packet_at"`
-	LastPacketAt  Time              `json:"last_packet_at"`
-	Duration      Seconds           `json:"duration_s"`
-	Packets       uint64            `json:"packets"`
-	TCPPackets    uint64            `json:"tcp_packets"`
-	Bytes         uint64            `json:"bytes"`
-	Skipped       map[string]uint64 `json:"skipped"`
-	Dropped       *uint64           `json:"dropped,omitempty"`
-	Evicted       uint64            `json:"evicted_connections,omitempty"`
-	Warnings      []string          `json:"warnings"`
-}
-
-// Options is the document's "options" object.
-type Options struct {
-	TwoMSL Seconds `json:"two_msl_s"`
-	Ports  string  `json:"ports"`
-}
-
-// Document is the whole --format json output.
-type Document struct {
-	Schema      string       `json:"schema"`
-	Capture     CaptureInfo  `json:"capture"`
-	Options     Options      `json:"options"`
-	Connections []Connection `json:"connections"`
-	Summary     Summary      `json:"summary"`
+// Closer says who ended c first and how: a side with "FIN" or "RST", or
+// NoSide and "" when the capture holds neither.
+func (c *Connection) Closer() (Side, string) {
+	cl := &c.Close
+	rst := cl.RstBy != NoSide && !cl.RstAt.IsZero()
+	fin := cl.FirstFinBy != NoSide && !cl.FirstFinAt.IsZero()
+	switch {
+	case rst && (!fin || cl.RstAt.Before(cl.FirstFinAt)):
+		return cl.RstBy, "RST"
+	case fin:
+		return cl.FirstFinBy, "FIN"
+	case cl.RstBy != NoSide:
+		return cl.RstBy, "RST"
+	case cl.FirstFinBy != NoSide:
+		return cl.FirstFinBy, "FIN"
+	}
+	return NoSide, ""
 }

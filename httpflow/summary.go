@@ -22,10 +22,10 @@ type SummaryBuilder struct {
 	txSum    int
 	idle     quantiles
 	final    quantiles
-	twByHost map[string]*twHeap
-	lastTW   struct { // the last endpoint addTW saw, and its host's heap
-		endpoint string
-		h        *twHeap
+	twByHost map[netip.Addr]*twHeap
+	lastTW   struct { // the last host addTW saw, and its heap
+		host netip.Addr
+		h    *twHeap
 	}
 }
 
@@ -35,12 +35,12 @@ type twSpan struct{ from, to time.Time }
 func NewSummaryBuilder() *SummaryBuilder {
 	return &SummaryBuilder{
 		s: Summary{
-			Reasons:             map[string]int{},
+			Reasons:             map[Reason]int{},
 			AdvertisedTimeoutsS: map[string]int{},
 			TimeWait:            TimeWaitSummary{PeakConcurrent: map[string]int{}},
 		},
 		perConn:  map[int]int{},
-		twByHost: map[string]*twHeap{},
+		twByHost: map[netip.Addr]*twHeap{},
 	}
 }
 
@@ -53,20 +53,20 @@ func (b *SummaryBuilder) Add(c *Connection) {
 	b.txSum += len(c.Transactions)
 	s.Reasons[c.Close.Reason]++
 	switch {
-	case ClosedByReset(c):
+	case c.ClosedByReset():
 		s.ClosedBy.Reset++
-	case c.Close.FirstFinBy != nil && *c.Close.FirstFinBy == Client:
+	case c.Close.FirstFinBy == Client:
 		s.ClosedBy.Client++
-	case c.Close.FirstFinBy != nil:
+	case c.Close.FirstFinBy != NoSide:
 		s.ClosedBy.Server++
 	default:
 		s.ClosedBy.Open++
 	}
 	for _, p := range c.IdlePeriods {
-		b.idle.add(float64(p.Duration))
+		b.idle.add(p.Duration.Seconds())
 	}
 	if c.FinalIdle != nil {
-		b.final.add(float64(c.FinalIdle.Duration))
+		b.final.add(c.FinalIdle.Duration.Seconds())
 	}
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil {
 		s.AdvertisedTimeoutsS[strconv.FormatFloat(*t, 'f', -1, 64)]++
@@ -75,45 +75,33 @@ func (b *SummaryBuilder) Add(c *Connection) {
 		s.KeepaliveRaces++
 	}
 	if tw := c.TimeWait; tw != nil {
-		span := twSpan{tw.EnteredAt.Time, tw.ExpiresAt.Time}
+		span := twSpan{tw.EnteredAt, tw.ExpiresAt}
 		switch tw.Holder {
 		case Client:
 			s.TimeWait.Client++
-			b.addTW(c.Client, span)
+			b.addTW(c.Client.Addr(), span)
 		case Server:
 			s.TimeWait.Server++
-			b.addTW(c.Server, span)
+			b.addTW(c.Server.Addr(), span)
 		case Both:
 			s.TimeWait.Both++
-			b.addTW(c.Client, span)
-			b.addTW(c.Server, span)
+			b.addTW(c.Client.Addr(), span)
+			b.addTW(c.Server.Addr(), span)
 		}
 	}
 }
 
-// ClosedByReset reports whether a RST ended the connection (before both
-// FINs were exchanged).
-func ClosedByReset(c *Connection) bool {
-	return c.Close.RstBy != nil && (c.Close.Reason == ReasonReset || c.Close.FirstFinBy == nil ||
-		c.Close.RstAt.Before(c.Close.FirstFinAt.Time))
-}
-
-func (b *SummaryBuilder) addTW(endpoint string, s twSpan) {
-	if endpoint == b.lastTW.endpoint && b.lastTW.h != nil {
-		b.lastTW.h.add(s) // a server's endpoint, holding TIME_WAIT again and again
+func (b *SummaryBuilder) addTW(host netip.Addr, s twSpan) {
+	if host == b.lastTW.host && b.lastTW.h != nil {
+		b.lastTW.h.add(s) // a server, holding TIME_WAIT again and again
 		return
-	}
-	ap, err := netip.ParseAddrPort(endpoint)
-	host := endpoint
-	if err == nil {
-		host = ap.Addr().String()
 	}
 	h := b.twByHost[host]
 	if h == nil {
 		h = &twHeap{}
 		b.twByHost[host] = h
 	}
-	b.lastTW.endpoint, b.lastTW.h = endpoint, h
+	b.lastTW.host, b.lastTW.h = host, h
 	h.add(s)
 }
 
@@ -144,7 +132,7 @@ func (b *SummaryBuilder) Summary() Summary {
 	s.FinalIdleS = b.final.distribution()
 	s.TimeWait.PeakConcurrent = map[string]int{}
 	for host, h := range b.twByHost {
-		s.TimeWait.PeakConcurrent[host] = h.peak
+		s.TimeWait.PeakConcurrent[host.String()] = h.peak
 	}
 	return s
 }
@@ -213,7 +201,7 @@ func (q *quantiles) distribution() Distribution {
 	if q.n == 0 {
 		return Distribution{}
 	}
-	d := Distribution{Count: q.n, Max: Seconds(q.max)}
+	d := Distribution{Count: q.n, Max: q.max}
 	if q.hist == nil {
 		// Three order statistics, found by selection in place (the order
 		// of the values kept does not matter): a sort of a copy of the
@@ -224,7 +212,7 @@ func (q *quantiles) distribution() Distribution {
 		selectKth(s, r99)
 		selectKth(s[:r99+1], r90)
 		selectKth(s[:r90+1], r50)
-		d.P50, d.P90, d.P99 = Seconds(s[r50]), Seconds(s[r90]), Seconds(s[r99])
+		d.P50, d.P90, d.P99 = s[r50], s[r90], s[r99]
 		return d
 	}
 	keys := make([]int, 0, len(q.hist))
@@ -232,15 +220,15 @@ func (q *quantiles) distribution() Distribution {
 		keys = append(keys, k)
 	}
 	sort.Ints(keys)
-	at := func(p float64) Seconds {
+	at := func(p float64) float64 {
 		r, seen := rank(q.n, p), 0
 		for _, k := range keys {
 			seen += q.hist[k]
 			if seen > r {
-				return Seconds(math.Min(bucketValue(k), q.max))
+				return math.Min(bucketValue(k), q.max)
 			}
 		}
-		return Seconds(q.max)
+		return q.max
 	}
 	d.P50, d.P90, d.P99 = at(0.5), at(0.9), at(0.99)
 	return d

@@ -18,8 +18,7 @@ type sref uint32
 
 // common lists the values most messages carry, shared by every flow.
 var common = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT",
-	"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade",
-	FramingContentLength, FramingChunked, FramingClose, FramingNoBody}
+	"HTTP/1.0", "HTTP/1.1", "keep-alive", "close", "upgrade", "keep-alive, upgrade"}
 
 // commonRef returns the sref of a common value, or 0. (A switch: faster
 // than a map for these few short strings; TestCommonRef keeps it in step
@@ -54,14 +53,6 @@ func commonRef(s string) sref {
 		return 13
 	case "keep-alive, upgrade":
 		return 14
-	case FramingContentLength:
-		return 15
-	case FramingChunked:
-		return 16
-	case FramingClose:
-		return 17
-	case FramingNoBody:
-		return 18
 	}
 	return 0
 }
@@ -87,14 +78,19 @@ type ctx struct {
 	reqBytes, respBytes                  int64
 	// Sequence numbers of the request and final response on their
 	// directions (0: none yet).
-	reqSeq, respSeq                    uint64
-	method, uri, reqVer, respVer       sref
-	reqConn, respConn, respKA, framing sref
-	interim                            uint32 // 1-based index into flow.interims; 0: none
-	status                             uint16 // 0: no final response yet
-	pipelined, complete, tunnel        bool
-	reqDone, respDone, reqComplete     bool // request ended (complete or cut); final response ended
-	afterIdle, afterServerFIN          bool // started after the previous response ended; bytes after the server's FIN
+	reqSeq, respSeq              uint64
+	method, uri, reqVer, respVer sref
+	reqConn, respConn, respKA    sref
+	interim                      uint32 // 1-based index into flow.interims; 0: none
+	status                       uint16 // 0: no final response yet
+	// Decided when the response's header section ended (body.go).
+	body    BodyKind
+	persist Persistence
+	// Connection tokens of the request and the response.
+	reqClose, reqKeepAlive, respClose, respKeepAlive bool
+	pipelined, complete                              bool
+	reqDone, respDone, reqComplete                   bool // request ended (complete or cut); final response ended
+	afterIdle, afterServerFIN                        bool // started after the previous response ended; bytes after the server's FIN
 }
 
 // txStore holds a connection's transactions in chunks that never move:
@@ -258,10 +254,10 @@ func (c *clock) sub(a, b int64, to, from time.Time) time.Duration {
 	return to.Sub(from)
 }
 
-// at returns the Time of an offset, zero for noTime.
-func (c *clock) at(off int64) Time {
+// at returns the time of an offset, zero for noTime.
+func (c *clock) at(off int64) time.Time {
 	if off == noTime {
-		return Time{}
+		return time.Time{}
 	}
-	return Time{c.base.Add(time.Duration(off))}
+	return c.base.Add(time.Duration(off))
 }

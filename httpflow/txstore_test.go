@@ -70,7 +70,7 @@ func TestClock(t *testing.T) {
 	for _, d := range []time.Duration{0, 1, -1, time.Hour, -time.Hour, 100 * 365 * 24 * time.Hour} {
 		tm := base.Add(d)
 		if got := c.at(c.off(tm)); !got.Equal(tm) || got.Location() != tm.Location() {
-			t.Errorf("at(off(%v)) = %v", tm, got.Time)
+			t.Errorf("at(off(%v)) = %v", tm, got)
 		}
 	}
 	if !c.at(noTime).IsZero() {
@@ -109,7 +109,7 @@ func TestClockSub(t *testing.T) {
 	offs := []int64{noTime, noTime + 1, noTime + 2, -1 << 62, -1e9, -1, 0, 1, 1e9, 1 << 62, math.MaxInt64 - 1, math.MaxInt64}
 	for _, a := range offs {
 		for _, b := range offs {
-			to, from := c.at(a).Time, c.at(b).Time
+			to, from := c.at(a), c.at(b)
 			if got, want := c.sub(a, b, to, from), to.Sub(from); got != want {
 				t.Errorf("sub(%d, %d) = %d, want %d (Sub)", a, b, got, want)
 			}

@@ -696,8 +696,8 @@ func TestBrowserHTML(t *testing.T) {
 				t.Errorf("hostile: tooltip text lacks %q", s)
 			}
 		}
-		if tip.Cell != d.doc.Connections[1].Client {
-			t.Errorf("hostile: table cell %q, want %q", tip.Cell, d.doc.Connections[1].Client)
+		if want := d.doc.Connections[1].Client.String(); tip.Cell != want {
+			t.Errorf("hostile: table cell %q, want %q", tip.Cell, want)
 		}
 		htmlCheckQuiet(t, c, p, "hostile after tooltips")
 	}

@@ -118,10 +118,10 @@ func newHTMLReport(doc *httpflow.Document) *htmlReport {
 	for i := range doc.Connections {
 		r.conns = append(r.conns, &doc.Connections[i])
 	}
-	r.origin = doc.Capture.FirstPacketAt.Time
+	r.origin = doc.Capture.FirstPacketAt
 	var last time.Time
 	for _, c := range r.conns {
-		for _, t := range []time.Time{c.FirstPacketAt.Time, c.LastPacketAt.Time} {
+		for _, t := range []time.Time{c.FirstPacketAt, c.LastPacketAt} {
 			if t.IsZero() {
 				continue
 			}
@@ -133,14 +133,14 @@ func newHTMLReport(doc *httpflow.Document) *htmlReport {
 			}
 		}
 	}
-	if t := doc.Capture.LastPacketAt.Time; !t.IsZero() && t.After(last) {
+	if t := doc.Capture.LastPacketAt; !t.IsZero() && t.After(last) {
 		last = t
 	}
 	r.end = r.ms(last)
 	r.xmax = r.end
 	for _, c := range r.conns {
 		if c.TimeWait != nil {
-			r.xmax = math.Max(r.xmax, r.ms(c.TimeWait.ExpiresAt.Time))
+			r.xmax = math.Max(r.xmax, r.ms(c.TimeWait.ExpiresAt))
 		}
 	}
 	if r.xmax <= 0 {
@@ -162,11 +162,11 @@ func (r *htmlReport) ms(t time.Time) float64 {
 }
 
 // at is ms(t) for the JSON data block, or null for a zero time.
-func (r *htmlReport) at(t httpflow.Time) any {
+func (r *htmlReport) at(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return htmlNum(r.ms(t.Time))
+	return htmlNum(r.ms(t))
 }
 
 // str interns s in the data block's string table.
@@ -242,7 +242,7 @@ func (r *htmlReport) page() (*htmlPage, error) {
 		Title:          "httplife report",
 		Source:         doc.Capture.Source,
 		Warnings:       doc.Capture.Warnings,
-		Schema:         doc.Schema,
+		Schema:         httpflow.Schema,
 		EchartsVersion: htmlEchartsVersion,
 		EchartsNotice:  template.HTML("<!--\n" + htmlCommentSafe(htmlEchartsNotice) + "\nLicensed under the Apache License, Version 2.0; the bundled d3 parts under the BSD 3-Clause licence.\n-->"),
 		EchartsJS:      template.JS(htmlEchartsJS),
@@ -269,7 +269,7 @@ func (r *htmlReport) page() (*htmlPage, error) {
 	data["strs"] = r.strs
 	data["end"] = htmlNum(r.end)
 	data["xmax"] = htmlNum(r.xmax)
-	data["t0"] = r.origin.UTC().Format(httpflow.TimeFormat)
+	data["t0"] = r.origin.UTC().Format(TimeFormat)
 	js, err := json.Marshal(data) // escapes <, >, & and U+2028/9
 	if err != nil {
 		return nil, err
@@ -312,11 +312,8 @@ func htmlChartLabel(s string) string {
 
 // ---------------------------------------------------------------- helpers
 
-func htmlSideCode(s *httpflow.Side) int {
-	if s == nil {
-		return 0
-	}
-	switch *s {
+func htmlSideCode(s httpflow.Side) int {
+	switch s {
 	case httpflow.Client:
 		return 1
 	case httpflow.Server:
@@ -330,41 +327,14 @@ func htmlSideCode(s *httpflow.Side) int {
 // htmlCloser says who ended c first: "client", "server" or "both" with
 // kind "FIN" or "RST", or "" when the capture holds neither.
 func htmlCloser(c *httpflow.Connection) (side, kind string) {
-	cl := &c.Close
-	rst := cl.RstBy != nil && !cl.RstAt.IsZero()
-	fin := cl.FirstFinBy != nil && !cl.FirstFinAt.IsZero()
-	switch {
-	case rst && (!fin || cl.RstAt.Before(cl.FirstFinAt.Time)):
-		return string(*cl.RstBy), "RST"
-	case fin:
-		return string(*cl.FirstFinBy), "FIN"
-	case cl.RstBy != nil:
-		return string(*cl.RstBy), "RST"
-	case cl.FirstFinBy != nil:
-		return string(*cl.FirstFinBy), "FIN"
-	}
-	return "", ""
+	sd, k := c.Closer()
+	return sd.String(), k
 }
 
-// htmlReasonRank orders reasons as the spec applies them; unknown strings last.
-func htmlReasonRank(reason string) int {
-	for i, r := range httpflow.Reasons {
-		if r == reason {
-			return i
-		}
-	}
-	return len(httpflow.Reasons)
-}
+// htmlReasonRank orders reasons as the spec applies them.
+func htmlReasonRank(reason httpflow.Reason) int { return int(reason) }
 
-func htmlHost(endpoint string) string {
-	if ap, err := netip.ParseAddrPort(endpoint); err == nil {
-		return ap.Addr().String()
-	}
-	if i := strings.LastIndexByte(endpoint, ':'); i > 0 {
-		return strings.Trim(endpoint[:i], "[]")
-	}
-	return endpoint
-}
+func htmlHost(endpoint netip.AddrPort) string { return endpoint.Addr().String() }
 
 func htmlMedian(v []float64) float64 {
 	if len(v) == 0 {
@@ -433,7 +403,7 @@ func htmlIsReset(c *httpflow.Connection) bool {
 func htmlHasError(c *httpflow.Connection) bool {
 	for i := range c.Transactions {
 		t := &c.Transactions[i]
-		if t.Status == nil || *t.Status >= 400 {
+		if t.Status == 0 || t.Status >= 400 {
 			return true
 		}
 	}
@@ -444,7 +414,7 @@ func htmlDuration(c *httpflow.Connection) time.Duration {
 	if c.FirstPacketAt.IsZero() || c.LastPacketAt.IsZero() {
 		return 0
 	}
-	return c.LastPacketAt.Sub(c.FirstPacketAt.Time)
+	return c.LastPacketAt.Sub(c.FirstPacketAt)
 }
 
 // ---------------------------------------------------------------- header
@@ -458,13 +428,13 @@ func (r *htmlReport) stats() ([]htmlStat, []string) {
 	var st []htmlStat
 	span := "-"
 	detail := ""
-	first, last := ci.FirstPacketAt.Time, ci.LastPacketAt.Time
+	first, last := ci.FirstPacketAt, ci.LastPacketAt
 	if first.IsZero() && len(r.conns) > 0 {
 		first = r.origin
 		last = r.origin.Add(time.Duration(r.end * 1e6))
 	}
 	if !first.IsZero() {
-		d := float64(ci.Duration)
+		d := ci.Duration.Seconds()
 		if d == 0 && !last.IsZero() {
 			d = last.Sub(first).Seconds()
 		}
@@ -481,7 +451,7 @@ func (r *htmlReport) stats() ([]htmlStat, []string) {
 		}
 	}
 	st = append(st, htmlStat{"Packets", pk, pd})
-	servers := map[string]bool{}
+	servers := map[netip.AddrPort]bool{}
 	for _, c := range r.conns {
 		servers[c.Server] = true
 	}
@@ -497,19 +467,17 @@ func (r *htmlReport) stats() ([]htmlStat, []string) {
 	}
 	twoMSL := ""
 	if r.doc.Options.TwoMSL > 0 {
-		twoMSL = "2MSL " + htmlSecs(float64(r.doc.Options.TwoMSL))
+		twoMSL = "2MSL " + htmlSecs(r.doc.Options.TwoMSL.Seconds())
 	}
 	st = append(st, htmlStat{"Format", strings.TrimSpace(format), twoMSL})
 
 	var extra []string
-	keys := make([]string, 0, len(ci.Skipped))
-	for k := range ci.Skipped {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if n := ci.Skipped[k]; n > 0 {
-			extra = append(extra, fmt.Sprintf("%s packets skipped (%s)", htmlThousands(n), k))
+	for _, k := range []struct {
+		name string
+		n    uint64
+	}{{"non_tcp", ci.Skipped.NonTCP}, {"truncated", ci.Skipped.Truncated}, {"undecodable", ci.Skipped.Undecodable}} {
+		if k.n > 0 {
+			extra = append(extra, fmt.Sprintf("%s packets skipped (%s)", htmlThousands(k.n), k.name))
 		}
 	}
 	if ci.Dropped != nil && *ci.Dropped > 0 {
@@ -527,7 +495,7 @@ func (r *htmlReport) findings() []string {
 	if n == 0 {
 		return []string{"The capture holds no TCP connection carrying HTTP/1.x."}
 	}
-	byReason := map[string][]*httpflow.Connection{}
+	byReason := map[httpflow.Reason][]*httpflow.Connection{}
 	for _, c := range r.conns {
 		byReason[c.Close.Reason] = append(byReason[c.Close.Reason], c)
 	}
@@ -535,7 +503,7 @@ func (r *htmlReport) findings() []string {
 		var v []float64
 		for _, c := range cs {
 			if c.FinalIdle != nil {
-				v = append(v, float64(c.FinalIdle.Duration))
+				v = append(v, c.FinalIdle.Duration.Seconds())
 			}
 		}
 		return v
@@ -564,7 +532,7 @@ func (r *htmlReport) findings() []string {
 		var idle []float64
 		for _, c := range cs {
 			if k := len(c.IdlePeriods); k > 0 {
-				idle = append(idle, float64(c.IdlePeriods[k-1].Duration))
+				idle = append(idle, c.IdlePeriods[k-1].Duration.Seconds())
 			}
 		}
 		s := fmt.Sprintf("%s a closing connection (keep-alive race): the server closed an idle keep-alive connection as the client reused it", htmlCount(len(cs), "request met", "requests met"))
@@ -579,9 +547,9 @@ func (r *htmlReport) findings() []string {
 	if cs := byReason[httpflow.ReasonReset]; len(cs) > 0 {
 		var cl, sv int
 		for _, c := range cs {
-			if c.Close.RstBy != nil && *c.Close.RstBy == httpflow.Client {
+			if c.Close.RstBy == httpflow.Client {
 				cl++
-			} else if c.Close.RstBy != nil {
+			} else if c.Close.RstBy != httpflow.NoSide {
 				sv++
 			}
 		}
@@ -622,25 +590,14 @@ func (r *htmlReport) findings() []string {
 	if cs := byReason[httpflow.ReasonServerCloseHeader]; len(cs) > 0 {
 		out = append(out, fmt.Sprintf("The server ended %s with Connection: close the client had not asked for.", htmlCount(len(cs), "connection", "connections")))
 	}
+	if cs := byReason[httpflow.ReasonCloseDelimited]; len(cs) > 0 {
+		out = append(out, fmt.Sprintf("%s with the server's close, which ended a response without Content-Length or chunking.", htmlCount(len(cs), "connection ended", "connections ended")))
+	}
 	if cs := byReason[httpflow.ReasonCaptureEnded]; len(cs) > 0 {
 		out = append(out, fmt.Sprintf("%s still open when the capture ended.", htmlCount(len(cs), "connection was", "connections were")))
 	}
 	if cs := byReason[httpflow.ReasonUnknown]; len(cs) > 0 {
 		out = append(out, fmt.Sprintf("%s for a reason not determined from the capture.", htmlCount(len(cs), "connection closed", "connections closed")))
-	}
-	var other []string
-	for k := range byReason {
-		if htmlReasonRank(k) == len(httpflow.Reasons) {
-			other = append(other, k)
-		}
-	}
-	if len(other) > 0 {
-		sort.Strings(other)
-		c := 0
-		for _, k := range other {
-			c += len(byReason[k])
-		}
-		out = append(out, fmt.Sprintf("%s a close reason this report does not know: %s.", htmlCount(c, "connection has", "connections have"), strings.Join(other, ", ")))
 	}
 
 	tx, single, pipelined, errs, unanswered, probes, probeConns, guessed := 0, 0, 0, 0, 0, uint64(0), 0, 0
@@ -656,9 +613,9 @@ func (r *htmlReport) findings() []string {
 			if t.Pipelined {
 				pipelined++
 			}
-			if t.Status == nil {
+			if t.Status == 0 {
 				unanswered++
-			} else if *t.Status >= 400 {
+			} else if t.Status >= 400 {
 				errs++
 			}
 		}
@@ -814,8 +771,8 @@ func (r *htmlReport) pickTimeline() {
 	}
 	sort.SliceStable(r.drawn, func(a, b int) bool {
 		ca, cb := r.conns[r.drawn[a]], r.conns[r.drawn[b]]
-		if !ca.FirstPacketAt.Equal(cb.FirstPacketAt.Time) {
-			return ca.FirstPacketAt.Before(cb.FirstPacketAt.Time)
+		if !ca.FirstPacketAt.Equal(cb.FirstPacketAt) {
+			return ca.FirstPacketAt.Before(cb.FirstPacketAt)
 		}
 		return ca.ID < cb.ID
 	})
@@ -883,7 +840,7 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 	var twIn, twOut any
 	if tw := c.TimeWait; tw != nil {
 		h := tw.Holder
-		twH, twIn, twOut = htmlSideCode(&h), r.at(tw.EnteredAt), r.at(tw.ExpiresAt)
+		twH, twIn, twOut = htmlSideCode(h), r.at(tw.EnteredAt), r.at(tw.ExpiresAt)
 	}
 	var syn, ack any
 	if h := c.Handshake; h != nil {
@@ -910,14 +867,14 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 	for i := range c.Transactions {
 		t := &c.Transactions[i]
 		if t.ResponseEndAt.After(lastRespEnd) {
-			lastRespEnd = t.ResponseEndAt.Time
+			lastRespEnd = t.ResponseEndAt
 		}
 		if !drawn(t.Index) {
 			continue
 		}
 		var status any
-		if t.Status != nil {
-			status = *t.Status
+		if t.Status != 0 {
+			status = t.Status
 		}
 		flags := 0
 		if t.Pipelined {
@@ -947,10 +904,10 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 	if cl.FirstFinAt.IsZero() && cl.RstAt.IsZero() {
 		from := lastRespEnd
 		if from.IsZero() && c.Handshake != nil {
-			from = c.Handshake.AckAt.Time
+			from = c.Handshake.AckAt
 		}
 		if from.IsZero() {
-			from = c.FirstPacketAt.Time
+			from = c.FirstPacketAt
 		}
 		if !from.IsZero() {
 			open = htmlNum(r.ms(from))
@@ -964,8 +921,8 @@ func (r *htmlReport) timelineRow(c *httpflow.Connection) []any {
 		flags |= 2
 	}
 	return []any{
-		c.ID, r.str(c.Client), r.str(c.Server), r.at(c.FirstPacketAt), r.at(c.LastPacketAt),
-		r.str(cl.Reason), r.str(cl.Evidence), htmlSideCode(cl.FirstFinBy), r.at(cl.FirstFinAt),
+		c.ID, r.str(c.Client.String()), r.str(c.Server.String()), r.at(c.FirstPacketAt), r.at(c.LastPacketAt),
+		r.str(cl.Reason.String()), r.str(cl.Evidence), htmlSideCode(cl.FirstFinBy), r.at(cl.FirstFinAt),
 		htmlSideCode(cl.RstBy), r.at(cl.RstAt), twH, twIn, twOut, syn, ack,
 		c.TCPKeepaliveProbes.Client, c.TCPKeepaliveProbes.Server, ka, r.str(strings.Join(c.Anomalies, ", ")),
 		txs, idles, final, htmlReasonRank(cl.Reason), open, flags,
@@ -1135,10 +1092,10 @@ func (r *htmlReport) idleCharts(data map[string]any) (gapsChart, finalChart temp
 	seen := map[float64]bool{}
 	for _, c := range r.conns {
 		for _, p := range c.IdlePeriods {
-			gaps = append(gaps, float64(p.Duration))
+			gaps = append(gaps, p.Duration.Seconds())
 		}
 		if c.FinalIdle != nil {
-			finals = append(finals, float64(c.FinalIdle.Duration))
+			finals = append(finals, c.FinalIdle.Duration.Seconds())
 		}
 		if t := c.KeepAlive.AdvertisedTimeout; t != nil && !seen[*t] && *t > 0 {
 			seen[*t] = true
@@ -1167,7 +1124,7 @@ func (r *htmlReport) idleCharts(data map[string]any) (gapsChart, finalChart temp
 		if c.FinalIdle == nil {
 			continue
 		}
-		i := b.index(float64(c.FinalIdle.Duration))
+		i := b.index(c.FinalIdle.Duration.Seconds())
 		switch side, kind := htmlCloser(c); {
 		case kind == "RST":
 			series[3].count[i]++
@@ -1242,9 +1199,12 @@ func htmlBarData(v []int) []opts.BarData {
 // ---------------------------------------------------------------- who closed
 
 func (r *htmlReport) closeCharts() (reasons, sides template.HTML) {
-	type key struct{ reason, closer string }
+	type key struct {
+		reason httpflow.Reason
+		closer string
+	}
 	counts := map[key]int{}
-	byReason := map[string]int{}
+	byReason := map[httpflow.Reason]int{}
 	for _, c := range r.conns {
 		side, kind := htmlCloser(c)
 		closer := "none"
@@ -1254,21 +1214,15 @@ func (r *htmlReport) closeCharts() (reasons, sides template.HTML) {
 		counts[key{c.Close.Reason, closer}]++
 		byReason[c.Close.Reason]++
 	}
-	var names []string
+	var names []httpflow.Reason
 	for k := range byReason {
 		names = append(names, k)
 	}
-	sort.Slice(names, func(a, b int) bool {
-		ra, rb := htmlReasonRank(names[a]), htmlReasonRank(names[b])
-		if ra != rb {
-			return ra < rb
-		}
-		return names[a] < names[b]
-	})
+	slices.Sort(names)
 	labels := make([]string, len(names))
 	for i, n := range names {
-		labels[i] = htmlChartLabel(n)
-		if n == "" {
+		labels[i] = htmlChartLabel(n.String())
+		if n == 0 {
 			labels[i] = "(none)"
 		}
 	}
@@ -1495,7 +1449,7 @@ type htmlHostTW struct {
 // timeWaitHosts groups TIME_WAIT periods by holder host, servers first.
 func (r *htmlReport) timeWaitHosts() []*htmlHostTW {
 	m := map[[2]string]*htmlHostTW{}
-	add := func(role, endpoint string, iv htmlInterval) {
+	add := func(role string, endpoint netip.AddrPort, iv htmlInterval) {
 		k := [2]string{role, htmlHost(endpoint)}
 		h := m[k]
 		if h == nil {
@@ -1509,7 +1463,7 @@ func (r *htmlReport) timeWaitHosts() []*htmlHostTW {
 		if tw == nil || tw.EnteredAt.IsZero() {
 			continue
 		}
-		iv := htmlInterval{r.ms(tw.EnteredAt.Time), r.ms(tw.ExpiresAt.Time)}
+		iv := htmlInterval{r.ms(tw.EnteredAt), r.ms(tw.ExpiresAt)}
 		if tw.ExpiresAt.IsZero() {
 			iv.to = r.xmax
 		}
@@ -1546,28 +1500,28 @@ func (r *htmlReport) timeWaitHosts() []*htmlHostTW {
 func (r *htmlReport) overTimeCharts() (overTime, timeWait template.HTML, otNote, twNote string) {
 	var open, idle []htmlInterval
 	for _, c := range r.conns {
-		from := r.ms(c.FirstPacketAt.Time)
+		from := r.ms(c.FirstPacketAt)
 		to := r.end
 		cl := &c.Close
 		if !cl.FirstFinAt.IsZero() {
-			to = r.ms(cl.FirstFinAt.Time)
+			to = r.ms(cl.FirstFinAt)
 		}
 		if !cl.RstAt.IsZero() {
-			to = math.Min(to, r.ms(cl.RstAt.Time))
+			to = math.Min(to, r.ms(cl.RstAt))
 		}
 		open = append(open, htmlInterval{from, to})
 		// Idle periods and the final idle can overlap (a keep-alive race):
 		// count their union, within the open interval.
 		var ci []htmlInterval
 		for _, p := range c.IdlePeriods {
-			ci = append(ci, htmlInterval{r.ms(p.StartAt.Time), r.ms(p.EndAt.Time)})
+			ci = append(ci, htmlInterval{r.ms(p.StartAt), r.ms(p.EndAt)})
 		}
 		if f := c.FinalIdle; f != nil {
-			ci = append(ci, htmlInterval{r.ms(f.StartAt.Time), r.ms(f.EndAt.Time)})
+			ci = append(ci, htmlInterval{r.ms(f.StartAt), r.ms(f.EndAt)})
 		} else if cl.FirstFinAt.IsZero() && cl.RstAt.IsZero() {
 			var last time.Time
 			for i := range c.Transactions {
-				if t := c.Transactions[i].ResponseEndAt.Time; t.After(last) {
+				if t := c.Transactions[i].ResponseEndAt; t.After(last) {
 					last = t
 				}
 			}
@@ -1625,7 +1579,7 @@ func (r *htmlReport) overTimeCharts() (overTime, timeWait template.HTML, otNote,
 	hosts := r.timeWaitHosts()
 	tw := line("hl_time_wait", 300, r.xmax, "")
 	if r.end > 0 && r.xmax > r.end {
-		twNote = "TIME_WAIT runs past the end of the capture (dotted line): the tail is projected with 2MSL = " + htmlSecs(float64(r.doc.Options.TwoMSL)) + "."
+		twNote = "TIME_WAIT runs past the end of the capture (dotted line): the tail is projected with 2MSL = " + htmlSecs(r.doc.Options.TwoMSL.Seconds()) + "."
 	}
 	// Keep the busiest hosts per role; fold the others.
 	var shown []*htmlHostTW
@@ -1727,17 +1681,17 @@ func (r *htmlReport) table() ([]htmlRow, string) {
 		}
 		var st []string
 		for j := range c.Transactions {
-			if s := c.Transactions[j].Status; s != nil {
-				st = append(st, strconv.Itoa(*s))
+			if s := c.Transactions[j].Status; s != 0 {
+				st = append(st, strconv.Itoa(s))
 			} else {
 				st = append(st, "–")
 			}
 		}
 		statuses := strings.Join(htmlCompress(st), " ")
 		rows = append(rows, htmlRow{
-			ID: c.ID, Client: c.Client, Server: c.Server, Requests: len(c.Transactions), Statuses: statuses,
+			ID: c.ID, Client: c.Client.String(), Server: c.Server.String(), Requests: len(c.Transactions), Statuses: statuses,
 			Idle: htmlGaps(c.IdlePeriods), Final: htmlFinal(c.FinalIdle), Closer: closer, CloserSide: closerSide,
-			Reason: c.Close.Reason, ReasonCSS: htmlReasonClass(c.Close.Reason), Evidence: c.Close.Evidence,
+			Reason: c.Close.Reason.String(), ReasonCSS: htmlReasonClass(c.Close.Reason), Evidence: c.Close.Evidence,
 		})
 	}
 	return rows, note
@@ -1775,7 +1729,7 @@ func htmlGaps(p []httpflow.Idle) string {
 			parts = append(parts, fmt.Sprintf("… (+%d)", len(p)-5))
 			break
 		}
-		parts = append(parts, strconv.FormatFloat(float64(x.Duration), 'f', 3, 64))
+		parts = append(parts, strconv.FormatFloat(x.Duration.Seconds(), 'f', 3, 64))
 	}
 	return strings.Join(parts, ", ")
 }
@@ -1784,12 +1738,12 @@ func htmlFinal(i *httpflow.Idle) string {
 	if i == nil {
 		return "–"
 	}
-	return strconv.FormatFloat(float64(i.Duration), 'f', 3, 64)
+	return strconv.FormatFloat(i.Duration.Seconds(), 'f', 3, 64)
 }
 
-func htmlReasonClass(reason string) string {
-	if htmlReasonRank(reason) < len(httpflow.Reasons) {
-		return "r-" + reason
+func htmlReasonClass(reason httpflow.Reason) string {
+	if reason >= httpflow.ReasonKeepaliveRace && reason <= httpflow.ReasonUnknown {
+		return "r-" + reason.String()
 	}
 	return "r-other"
 }

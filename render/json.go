@@ -27,15 +27,15 @@ func WriteJSON(w io.Writer, doc *httpflow.Document) error {
 		return writeJSONReflect(w, doc)
 	}
 	// The members around the connections, indented one level in.
-	capture, err1 := json.MarshalIndent(doc.Capture, indentUnit, indentUnit)
-	options, err2 := json.MarshalIndent(doc.Options, indentUnit, indentUnit)
-	summary, err3 := json.MarshalIndent(doc.Summary, indentUnit, indentUnit)
+	capture, err1 := json.MarshalIndent(WireCaptureOf(&doc.Capture), indentUnit, indentUnit)
+	options, err2 := json.MarshalIndent(WireOptions{Secs(doc.Options.TwoMSL), doc.Options.Ports}, indentUnit, indentUnit)
+	summary, err3 := json.MarshalIndent(WireSummaryOf(&doc.Summary), indentUnit, indentUnit)
 	if err1 != nil || err2 != nil || err3 != nil {
 		return writeJSONReflect(w, doc) // its error, as it reports it
 	}
 	e := &jsonEncoder{b: make([]byte, 0, jsonChunk+jsonChunk/4), indent: true, depth: 2}
 	e.b = append(e.b, "{\n  \"schema\": "...)
-	e.b = appendJSONString(e.b, doc.Schema)
+	e.b = appendJSONString(e.b, httpflow.Schema)
 	e.b = append(e.b, ",\n  \"capture\": "...)
 	e.b = append(e.b, capture...)
 	e.b = append(e.b, ",\n  \"options\": "...)
@@ -77,7 +77,10 @@ const jsonChunk = 64 << 10
 func writeJSONReflect(w io.Writer, doc *httpflow.Document) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(doc)
+	if doc == nil {
+		return enc.Encode(nil)
+	}
+	return enc.Encode(WireDocumentOf(doc))
 }
 
 // documentEncodable reports whether every connection record of doc is
@@ -146,7 +149,13 @@ func (e *jsonEncoder) line(c *httpflow.Connection, at int) ([]byte, error) {
 	e.b = e.b[:at]
 	if c == nil || !encodable(c) {
 		// "null", or the error encoding/json reports.
-		b, err := json.Marshal(c)
+		var b []byte
+		var err error
+		if c == nil {
+			b, err = json.Marshal(nil)
+		} else {
+			b, err = json.Marshal(Wire(c))
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -163,8 +172,11 @@ func (n *NDJSON) End(s httpflow.Summary, ci httpflow.CaptureInfo) error {
 	if n.err != nil {
 		return n.err
 	}
-	return n.enc.Encode(struct {
-		Summary httpflow.Summary     `json:"summary"`
-		Capture httpflow.CaptureInfo `json:"capture"`
-	}{s, ci})
+	return n.enc.Encode(WireEnd{WireSummaryOf(&s), WireCaptureOf(&ci)})
+}
+
+// WireEnd is the last line of the NDJSON stream.
+type WireEnd struct {
+	Summary WireSummary `json:"summary"`
+	Capture WireCapture `json:"capture"`
 }

@@ -2,22 +2,25 @@ package render
 
 import (
 	"math"
+	"net/netip"
 	"strconv"
+	"time"
 	"unicode/utf8"
 
 	"github.com/httplife/httplife/httpflow"
 )
 
-// A hand-written encoder for httpflow.Connection. Records are most of
-// every JSON and NDJSON output, and encoding/json spends most of its time
-// on reflection and on re-validating what the MarshalJSON methods return.
-// This encoder writes the same bytes directly: the fields in struct order
-// under their tag names, omitempty where the tags say so, nil slices and
-// pointers as null, strings escaped as encoding/json escapes them by
-// default (HTML-safe), numbers formatted as encoding/json formats them.
-// The tests hold it byte for byte to encoding/json on every capture the
-// project has and on synthetic and fuzzed records; change it together
-// with the types in httpflow/record.go.
+// A hand-written encoder for httpflow.Connection records: it writes the
+// bytes encoding/json writes for the record's wire form (WireConnection,
+// wire.go) without building it. Records are most of every JSON and NDJSON
+// output, and encoding/json spends most of its time on reflection and on
+// re-validating what the MarshalJSON methods return. The fields are
+// written in WireConnection's order under its tag names, omitempty where
+// the tags say so, nil slices and pointers as null, strings escaped as
+// encoding/json escapes them by default (HTML-safe), numbers formatted as
+// encoding/json formats them. The tests hold it byte for byte to
+// encoding/json of Wire(record) on every capture the project has and on
+// synthetic and fuzzed records; change it together with wire.go.
 
 // jsonEncoder appends JSON to b, compact or in the layout of
 // json.Encoder.SetIndent("", "  ").
@@ -118,25 +121,9 @@ func (e *jsonEncoder) uint(v uint64) { e.b = strconv.AppendUint(e.b, v, 10) }
 
 func (e *jsonEncoder) string(s string) { e.b = appendJSONString(e.b, s) }
 
-func (e *jsonEncoder) time(t httpflow.Time) { e.b = httpflow.AppendTime(e.b, t) }
+func (e *jsonEncoder) time(t time.Time) { e.b = AppendTime(e.b, t) }
 
-func (e *jsonEncoder) seconds(s httpflow.Seconds) { e.b = httpflow.AppendSeconds(e.b, s) }
-
-func (e *jsonEncoder) secondsPtr(s *httpflow.Seconds) {
-	if s == nil {
-		e.null()
-		return
-	}
-	e.seconds(*s)
-}
-
-func (e *jsonEncoder) intPtr(v *int) {
-	if v == nil {
-		e.null()
-		return
-	}
-	e.int(int64(*v))
-}
+func (e *jsonEncoder) seconds(d time.Duration) { e.b = AppendSeconds(e.b, Secs(d)) }
 
 func (e *jsonEncoder) stringPtr(s *string) {
 	if s == nil {
@@ -146,12 +133,31 @@ func (e *jsonEncoder) stringPtr(s *string) {
 	e.string(*s)
 }
 
-func (e *jsonEncoder) sidePtr(s *httpflow.Side) {
-	if s == nil {
+// side writes a side, null for none.
+func (e *jsonEncoder) side(s httpflow.Side) {
+	if s == httpflow.NoSide {
 		e.null()
 		return
 	}
-	e.string(string(*s))
+	e.string(s.String())
+}
+
+// addrPort writes an endpoint as its String: "ip:port", "[ip6]:port".
+func (e *jsonEncoder) addrPort(a netip.AddrPort) {
+	if !a.IsValid() {
+		e.string(a.String())
+		return
+	}
+	e.b = append(e.b, '"')
+	at := len(e.b)
+	e.b = a.AppendTo(e.b)
+	for _, c := range e.b[at:] {
+		if !htmlSafe[c] { // a zone (never in a capture): escape as encoding/json does
+			e.b = appendJSONString(e.b[:at-1], a.String())
+			return
+		}
+	}
+	e.b = append(e.b, '"')
 }
 
 // float64 formats a finite f as encoding/json does: like strconv 'f', or
@@ -187,9 +193,9 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.key(`"id":`)
 	e.int(int64(c.ID))
 	e.key(`,"client":`)
-	e.string(c.Client)
+	e.addrPort(c.Client)
 	e.key(`,"server":`)
-	e.string(c.Server)
+	e.addrPort(c.Server)
 	e.key(`,"client_guessed":`)
 	e.bool(c.ClientGuessed)
 	e.key(`,"syn_seen":`)
@@ -210,7 +216,11 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 		e.key(`,"ack_at":`)
 		e.time(h.AckAt)
 		e.key(`,"rtt_s":`)
-		e.secondsPtr(h.RTT)
+		if rtt, ok := h.RTT(); ok {
+			e.seconds(rtt)
+		} else {
+			e.null()
+		}
 		e.close('}')
 	}
 	e.key(`,"packets":`)
@@ -250,28 +260,49 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 		e.float64(*t)
 	}
 	e.key(`,"advertised_max":`)
-	e.intPtr(c.KeepAlive.AdvertisedMax)
+	if m := c.KeepAlive.AdvertisedMax; m == nil {
+		e.null()
+	} else {
+		e.int(int64(*m))
+	}
 	e.key(`,"persistent":`)
 	e.bool(c.KeepAlive.Persistent)
 	e.close('}')
 	e.key(`,"close":`)
 	e.open('{')
 	e.key(`"first_fin_by":`)
-	e.sidePtr(c.Close.FirstFinBy)
+	e.side(c.Close.FirstFinBy)
 	e.key(`,"first_fin_at":`)
 	e.time(c.Close.FirstFinAt)
 	e.key(`,"rst_by":`)
-	e.sidePtr(c.Close.RstBy)
+	e.side(c.Close.RstBy)
 	e.key(`,"rst_at":`)
 	e.time(c.Close.RstAt)
 	e.key(`,"client_state":`)
-	e.string(c.Close.ClientState)
+	e.string(c.Close.ClientState.String())
 	e.key(`,"server_state":`)
-	e.string(c.Close.ServerState)
+	e.string(c.Close.ServerState.String())
 	e.key(`,"reason":`)
-	e.string(c.Close.Reason)
+	e.string(c.Close.Reason.String())
 	e.key(`,"evidence":`)
 	e.string(c.Close.Evidence)
+	e.key(`,"race":`)
+	if r := c.Close.Race; r == nil {
+		e.null()
+	} else {
+		e.open('{')
+		e.key(`"kind":`)
+		e.string(r.Kind.String())
+		e.key(`,"transaction":`)
+		e.int(int64(r.Transaction))
+		e.key(`,"method":`)
+		e.string(r.Method)
+		e.key(`,"idempotent":`)
+		e.bool(r.Idempotent)
+		e.key(`,"idle_before_s":`)
+		e.seconds(r.IdleBefore)
+		e.close('}')
+	}
 	e.close('}')
 	e.key(`,"time_wait":`)
 	if tw := c.TimeWait; tw == nil {
@@ -279,7 +310,7 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	} else {
 		e.open('{')
 		e.key(`"holder":`)
-		e.string(string(tw.Holder))
+		e.string(tw.Holder.String())
 		e.key(`,"entered_at":`)
 		e.time(tw.EnteredAt)
 		e.key(`,"expires_at":`)
@@ -302,6 +333,8 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	}
 	e.key(`,"stray_crlf_bytes":`)
 	e.uint(c.StrayCRLFBytes)
+	e.key(`,"history":`)
+	e.string(c.History)
 	e.close('}')
 }
 
@@ -329,13 +362,13 @@ func (e *jsonEncoder) again(r *txRun) {
 // written as p's were.
 func sameHead(t, p *httpflow.Transaction) bool {
 	return t.Method == p.Method && t.URI == p.URI && t.RequestVersion == p.RequestVersion &&
-		eqPtr(t.Status, p.Status) && eqPtr(t.ResponseVersion, p.ResponseVersion)
+		t.Status == p.Status && t.ResponseVersion == p.ResponseVersion
 }
 
 func sameConn(t, p *httpflow.Transaction) bool {
 	return emptyList(t.InterimStatuses) && emptyList(p.InterimStatuses) &&
 		eqPtr(t.RequestConnection, p.RequestConnection) && eqPtr(t.ResponseConnection, p.ResponseConnection) &&
-		eqPtr(t.ResponseKeepAlive, p.ResponseKeepAlive) && eqPtr(t.ResponseFraming, p.ResponseFraming)
+		eqPtr(t.ResponseKeepAlive, p.ResponseKeepAlive) && t.Framing == p.Framing
 }
 
 // emptyList reports whether s is written as [].
@@ -360,9 +393,17 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.key(`,"request_version":`)
 		e.string(t.RequestVersion)
 		e.key(`,"status":`)
-		e.intPtr(t.Status)
+		if t.Status == 0 {
+			e.null()
+		} else {
+			e.int(int64(t.Status))
+		}
 		e.key(`,"response_version":`)
-		e.stringPtr(t.ResponseVersion)
+		if t.ResponseVersion == "" {
+			e.null()
+		} else {
+			e.string(t.ResponseVersion)
+		}
 		rep.head = txRun{from, len(e.b)}
 	}
 	// A request or response carried in one segment starts and ends at the
@@ -393,7 +434,11 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.key(`,"response_keep_alive":`)
 		e.stringPtr(t.ResponseKeepAlive)
 		e.key(`,"response_framing":`)
-		e.stringPtr(t.ResponseFraming)
+		if t.Framing == httpflow.BodyUnknown {
+			e.null()
+		} else {
+			e.string(t.Framing.String())
+		}
 		e.key(`,"interim_statuses":`)
 		if e.array(t.InterimStatuses == nil, len(t.InterimStatuses)) {
 			for i, s := range t.InterimStatuses {
@@ -412,24 +457,24 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.key(`,"tunnel":`)
 		e.bool(true)
 	}
-	if t.ThinkTime != nil {
+	if t.HasServerTime {
 		e.key(`,"server_time_s":`)
-		e.seconds(*t.ThinkTime)
+		e.seconds(t.ServerTime)
 	}
 	e.close('}')
 }
 
 // timeRun writes t and returns where.
-func (e *jsonEncoder) timeRun(t httpflow.Time) txRun {
+func (e *jsonEncoder) timeRun(t time.Time) txRun {
 	from := len(e.b)
 	e.time(t)
 	return txRun{from, len(e.b)}
 }
 
 // timeAgain writes t, copying r (where p was written) when t is p, and
-// returns where t was written. Equal structs are one instant, which
+// returns where t was written. Equal values are one instant, which
 // AppendTime writes one way, whatever the location.
-func (e *jsonEncoder) timeAgain(t, p httpflow.Time, r txRun) txRun {
+func (e *jsonEncoder) timeAgain(t, p time.Time, r txRun) txRun {
 	if t == p && r.to > r.from {
 		e.again(&r)
 		return r
@@ -450,7 +495,7 @@ func (e *jsonEncoder) idle(i *httpflow.Idle, txs []httpflow.Transaction) {
 	e.key(`"after_transaction":`)
 	e.int(int64(i.AfterTransaction))
 	var prev, next txTimes
-	var prevT, nextT httpflow.Time
+	var prevT, nextT time.Time
 	if k := i.AfterTransaction; !e.indent && len(e.times) == len(txs) && k >= 1 && k < len(txs) {
 		prev, next = e.times[k-1], e.times[k]
 		prevT, nextT = txs[k-1].ResponseEndAt, txs[k].RequestStartAt
@@ -464,26 +509,11 @@ func (e *jsonEncoder) idle(i *httpflow.Idle, txs []httpflow.Transaction) {
 	e.close('}')
 }
 
-// encodable reports whether encoding/json can marshal c. The only values
-// a Connection can hold that JSON cannot are non-finite numbers; for
-// those the callers leave the encoding, and the error, to encoding/json.
+// encodable reports whether encoding/json can marshal c's wire form. The
+// only value a record can hold that JSON cannot is a non-finite advertised
+// timeout (the parser never makes one); for such a record the callers
+// leave the encoding, and the error, to encoding/json.
 func encodable(c *httpflow.Connection) bool {
-	if c.Handshake != nil && c.Handshake.RTT != nil && !finite(float64(*c.Handshake.RTT)) {
-		return false
-	}
-	for i := range c.Transactions {
-		if t := c.Transactions[i].ThinkTime; t != nil && !finite(float64(*t)) {
-			return false
-		}
-	}
-	for i := range c.IdlePeriods {
-		if !finite(float64(c.IdlePeriods[i].Duration)) {
-			return false
-		}
-	}
-	if c.FinalIdle != nil && !finite(float64(c.FinalIdle.Duration)) {
-		return false
-	}
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil && !finite(*t) {
 		return false
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -24,11 +25,16 @@ import (
 // records of every capture the project has, on synthetic records that
 // exercise every field and every escape, and under fuzzing.
 
-// reflectNDJSON is what NDJSON.Connection wrote before the hand-written
-// encoder: json.Encoder's line for c.
+// reflectNDJSON is the definition of NDJSON.Connection: json.Encoder's
+// line for c's wire form.
 func reflectNDJSON(c *httpflow.Connection) (string, error) {
 	var b bytes.Buffer
-	err := json.NewEncoder(&b).Encode(c)
+	var err error
+	if c == nil {
+		err = json.NewEncoder(&b).Encode(nil)
+	} else {
+		err = json.NewEncoder(&b).Encode(Wire(c))
+	}
 	return b.String(), err
 }
 
@@ -58,7 +64,7 @@ func checkConnection(t *testing.T, name string, c *httpflow.Connection) {
 	if got != want || !sameError(gerr, werr) {
 		t.Errorf("%s: NDJSON line\ngot  %q (error %v)\nwant %q (error %v)\n%s", name, got, gerr, want, werr, firstByteDiff(got, want))
 	}
-	doc := &httpflow.Document{Schema: httpflow.Schema, Connections: []httpflow.Connection{*c}}
+	doc := &httpflow.Document{Connections: []httpflow.Connection{*c}}
 	checkDocument(t, name, doc)
 }
 
@@ -168,19 +174,17 @@ func TestWriteJSONDocuments(t *testing.T) {
 	}{
 		{"nil document", nil},
 		{"zero document", &httpflow.Document{}},
-		{"nil connections", &httpflow.Document{Schema: httpflow.Schema, Capture: httpflow.CaptureInfo{Source: "a.pcap"}}},
-		{"empty connections", &httpflow.Document{Schema: httpflow.Schema, Connections: []httpflow.Connection{}}},
-		{"one connection", &httpflow.Document{Schema: httpflow.Schema, Connections: one}},
-		{"hostile schema and capture", &httpflow.Document{
-			Schema:      "<\u2028\"\\\x01\xff>",
-			Capture:     httpflow.CaptureInfo{Source: "</script>&.pcap", LinkTypes: []string{}, Warnings: []string{"a\nb"}, Skipped: map[string]uint64{"x": 1}},
-			Options:     httpflow.Options{TwoMSL: 60, Ports: "<80>"},
+		{"nil connections", &httpflow.Document{Capture: httpflow.CaptureInfo{Source: "a.pcap"}}},
+		{"empty connections", &httpflow.Document{Connections: []httpflow.Connection{}}},
+		{"one connection", &httpflow.Document{Connections: one}},
+		{"hostile capture", &httpflow.Document{
+			Capture:     httpflow.CaptureInfo{Source: "</script>&.pcap", LinkTypes: []string{}, Warnings: []string{"a\nb", "<\u2028\"\\\x01\xff>"}, Skipped: httpflow.Skipped{NonTCP: 1}},
+			Options:     httpflow.Options{TwoMSL: 60 * time.Second, Ports: "<80>"},
 			Connections: one,
 		}},
-		{"many connections", &httpflow.Document{Schema: httpflow.Schema, Connections: manyConnections(200)}},
-		{"refused summary", &httpflow.Document{Summary: httpflow.Summary{IdleS: httpflow.Distribution{P50: httpflow.Seconds(math.Inf(1))}}, Connections: one}},
-		{"refused capture", &httpflow.Document{Capture: httpflow.CaptureInfo{Duration: httpflow.Seconds(math.NaN())}, Connections: one}},
-		{"refused record", &httpflow.Document{Connections: append(manyConnections(3), httpflow.Connection{FinalIdle: &httpflow.Idle{Duration: httpflow.Seconds(math.Inf(-1))}})}},
+		{"many connections", &httpflow.Document{Connections: manyConnections(200)}},
+		{"refused summary", &httpflow.Document{Summary: httpflow.Summary{IdleS: httpflow.Distribution{P50: math.Inf(1)}}, Connections: one}},
+		{"refused record", &httpflow.Document{Connections: append(manyConnections(3), httpflow.Connection{KeepAlive: httpflow.KeepAlive{AdvertisedTimeout: ptr(math.Inf(-1))}})}},
 	} {
 		checkDocument(t, tc.name, tc.doc)
 	}
@@ -232,10 +236,9 @@ var (
 		time.Date(2000, 2, 29, 12, 0, 0, 0, time.UTC),
 		time.Now(),
 	}
-	edgeSeconds = []float64{
-		0, math.Copysign(0, -1), 1e-10, -1e-10, 5e-10, -5e-10, 0.0009765625, 1e-9, 0.000449,
-		-0.25, 1, 60, 1e6, 1e15, 1e21, 1e300, -1e300, math.SmallestNonzeroFloat64,
-		float64(httpflow.Secs(time.Duration(math.MaxInt64))), float64(httpflow.Secs(-1234567891)),
+	edgeDurations = []time.Duration{
+		0, 1, -1, 449 * time.Microsecond, 976562, -250 * time.Millisecond, time.Second, time.Minute,
+		1e15, math.MaxInt64, math.MinInt64, -1234567891,
 	}
 	edgeFloats = []float64{
 		0, math.Copysign(0, -1), 5, 0.5, 1e-6, 9.99e-7, 1e-7, 1.5e-300, 1e20, 1e21, 1.2345e22, -3, math.MaxFloat64, math.SmallestNonzeroFloat64,
@@ -247,35 +250,36 @@ func ptr[T any](v T) *T { return &v }
 // fullConnection has every field set to something other than its zero.
 func fullConnection() *httpflow.Connection {
 	t0 := time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC)
-	at := func(d time.Duration) httpflow.Time { return httpflow.At(t0.Add(d)) }
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	return &httpflow.Connection{
 		ID:            7,
-		Client:        "127.0.0.1:43002",
-		Server:        "[::1]:80",
+		Client:        netip.MustParseAddrPort("127.0.0.1:43002"),
+		Server:        netip.MustParseAddrPort("[::1]:80"),
 		ClientGuessed: true,
 		SynSeen:       true,
 		FirstPacketAt: at(0),
 		LastPacketAt:  at(time.Second),
-		Handshake:     &httpflow.Handshake{SynAt: at(0), SynAckAt: at(7 * time.Microsecond), AckAt: at(10 * time.Microsecond), RTT: ptr(httpflow.Secs(10 * time.Microsecond))},
+		Handshake:     &httpflow.Handshake{SynAt: at(0), SynAckAt: at(7 * time.Microsecond), AckAt: at(10 * time.Microsecond)},
 		Packets:       httpflow.PerSide{Client: 5, Server: math.MaxUint64},
 		PayloadBytes:  httpflow.PerSide{Client: 91, Server: 5236},
 		Transactions: []httpflow.Transaction{{
 			Index: 1, Method: "GET", URI: "/a?b=<c>&d", RequestVersion: "HTTP/1.1",
-			Status: ptr(200), ResponseVersion: ptr("HTTP/1.1"),
+			Status: 200, ResponseVersion: "HTTP/1.1",
 			RequestStartAt: at(1000), RequestEndAt: at(2000), ResponseStartAt: at(3000), ResponseEndAt: at(4000),
 			RequestBytes: 91, ResponseBytes: -1,
-			RequestConnection: ptr("keep-alive"), ResponseConnection: ptr("close"), ResponseKeepAlive: ptr("timeout=5, max=100"), ResponseFraming: ptr("chunked"),
-			InterimStatuses: []int{100, 103}, Pipelined: true, Complete: true, Tunnel: true, ThinkTime: ptr(httpflow.Secs(449 * time.Microsecond)),
+			RequestConnection: ptr("keep-alive"), ResponseConnection: ptr("close"), ResponseKeepAlive: ptr("timeout=5, max=100"), Framing: httpflow.BodyChunked,
+			InterimStatuses: []int{100, 103}, Pipelined: true, Complete: true, Tunnel: true, ServerTime: 449 * time.Microsecond, HasServerTime: true,
 		}, {
 			Index: 2, Method: "CONNECT", URI: "example.com:443", RequestVersion: "HTTP/1.0",
 			InterimStatuses: []int{},
 		}},
-		IdlePeriods: []httpflow.Idle{{AfterTransaction: 1, StartAt: at(4000), EndAt: at(5000), Duration: httpflow.Secs(1000)}},
-		FinalIdle:   &httpflow.Idle{AfterTransaction: 2, StartAt: at(6000), EndAt: at(7000), Duration: httpflow.Secs(1000)},
+		IdlePeriods: []httpflow.Idle{{AfterTransaction: 1, StartAt: at(4000), EndAt: at(5000), Duration: 1000}},
+		FinalIdle:   &httpflow.Idle{AfterTransaction: 2, StartAt: at(6000), EndAt: at(7000), Duration: 1000},
 		KeepAlive:   httpflow.KeepAlive{AdvertisedTimeout: ptr(5.0), AdvertisedMax: ptr(100), Persistent: true},
 		Close: httpflow.Close{
-			FirstFinBy: ptr(httpflow.Server), FirstFinAt: at(time.Second), RstBy: ptr(httpflow.Client), RstAt: at(time.Second),
-			ClientState: "CLOSED", ServerState: "TIME_WAIT", Reason: httpflow.ReasonHTTP10, Evidence: "server FIN 14 µs after the last response",
+			FirstFinBy: httpflow.Server, FirstFinAt: at(time.Second), RstBy: httpflow.Client, RstAt: at(time.Second),
+			ClientState: tcpstate.Closed, ServerState: tcpstate.TimeWait, Reason: httpflow.ReasonKeepaliveRace, Evidence: "server FIN 14 µs after the last response",
+			Race: &httpflow.Race{Kind: httpflow.RaceStaleReuse, Transaction: 2, Method: "CONNECT", IdleBefore: 2 * time.Second},
 		},
 		TimeWait:           &httpflow.TimeWait{Holder: httpflow.Both, EnteredAt: at(time.Second), ExpiresAt: at(time.Minute)},
 		TCPKeepaliveProbes: httpflow.PerSide{Client: 1, Server: 2},
@@ -283,6 +287,7 @@ func fullConnection() *httpflow.Connection {
 		MissingBytes:       httpflow.PerSide{Client: 5, Server: 6},
 		Anomalies:          []string{"port-reused-in-time-wait", "<odd>"},
 		StrayCRLFBytes:     2,
+		History:            "ShADadFfR",
 	}
 }
 
@@ -293,37 +298,48 @@ func syntheticConnections() map[string]*httpflow.Connection {
 		"full":  fullConnection(),
 		"empty": {Transactions: []httpflow.Transaction{}, IdlePeriods: []httpflow.Idle{}, Anomalies: []string{}},
 		"empty transaction": {Transactions: []httpflow.Transaction{{}}, IdlePeriods: []httpflow.Idle{{}}, FinalIdle: &httpflow.Idle{},
-			Handshake: &httpflow.Handshake{}, TimeWait: &httpflow.TimeWait{}, Anomalies: []string{""}},
+			Handshake: &httpflow.Handshake{}, TimeWait: &httpflow.TimeWait{}, Anomalies: []string{""}, Close: httpflow.Close{Race: &httpflow.Race{}}},
 		"min and max ints": {ID: math.MinInt, StrayCRLFBytes: math.MaxUint64, Transactions: []httpflow.Transaction{{
-			Index: math.MaxInt, Status: ptr(math.MinInt), RequestBytes: math.MinInt64, ResponseBytes: math.MaxInt64, InterimStatuses: []int{-1, 0, math.MaxInt},
+			Index: math.MaxInt, Status: math.MinInt, RequestBytes: math.MinInt64, ResponseBytes: math.MaxInt64, InterimStatuses: []int{-1, 0, math.MaxInt},
 		}}, KeepAlive: httpflow.KeepAlive{AdvertisedMax: ptr(-1)}},
+		"zone in an address": func() *httpflow.Connection {
+			c := fullConnection()
+			c.Client = netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone("<eth0>&\"\x01"), 80)
+			return c
+		}(),
 		"nil connection": nil,
+	}
+	kinds := []httpflow.BodyKind{httpflow.BodyUnknown, httpflow.BodyNone, httpflow.BodyLength, httpflow.BodyChunked, httpflow.BodyUntilClose}
+	for i, r := range httpflow.Reasons {
+		c := fullConnection()
+		c.Close.Reason = r
+		c.Close.FirstFinBy, c.Close.RstBy, c.TimeWait.Holder = httpflow.Side(i%4), httpflow.Side((i+1)%4), httpflow.Side(i%3+1)
+		c.Close.ClientState, c.Close.ServerState = tcpstate.State(i%10), tcpstate.State((i+3)%10)
+		c.Transactions[0].Framing = kinds[i%len(kinds)]
+		c.Close.Race.Kind = httpflow.RaceKind(i%3 + 1)
+		out["reason "+r.String()] = c
 	}
 	for i, s := range hostileStrings {
 		c := fullConnection()
-		c.Client, c.Server = s, s
 		c.Transactions[0].Method, c.Transactions[0].URI, c.Transactions[0].RequestVersion = s, s, s
-		c.Transactions[0].ResponseVersion, c.Transactions[0].RequestConnection = &s, &s
-		c.Transactions[1].ResponseKeepAlive, c.Transactions[1].ResponseFraming = &s, &s
-		c.Close.ClientState, c.Close.ServerState, c.Close.Reason, c.Close.Evidence = s, s, s, s
-		side := httpflow.Side(s)
-		c.Close.FirstFinBy, c.TimeWait.Holder = &side, side
+		c.Transactions[0].ResponseVersion, c.Transactions[0].RequestConnection = s, &s
+		c.Transactions[1].ResponseKeepAlive, c.Transactions[1].ResponseConnection = &s, &s
+		c.Close.Evidence, c.Close.Race.Method, c.History = s, s, s
 		c.Anomalies = []string{s, s}
 		out["hostile string "+strconv.Itoa(i)] = c
 	}
 	for i, tm := range edgeTimes {
 		c := fullConnection()
-		at := httpflow.At(tm)
-		c.FirstPacketAt, c.Handshake.SynAckAt, c.Transactions[1].ResponseEndAt = at, at, at
-		c.IdlePeriods[0].StartAt, c.Close.RstAt, c.TimeWait.ExpiresAt = at, at, at
+		c.FirstPacketAt, c.Handshake.SynAckAt, c.Transactions[1].ResponseEndAt = tm, tm, tm
+		c.IdlePeriods[0].StartAt, c.Close.RstAt, c.TimeWait.ExpiresAt = tm, tm, tm
 		out["edge time "+strconv.Itoa(i)] = c
 	}
-	for i, f := range edgeSeconds {
+	for i, d := range edgeDurations {
 		c := fullConnection()
-		s := httpflow.Seconds(f)
-		c.Handshake.RTT, c.Transactions[0].ThinkTime, c.Transactions[1].ThinkTime = &s, &s, &s
-		c.IdlePeriods[0].Duration, c.FinalIdle.Duration = s, s
-		out["edge seconds "+strconv.Itoa(i)] = c
+		c.Handshake.AckAt = c.Handshake.SynAt.Add(d)
+		c.Transactions[0].ServerTime, c.Transactions[1].ServerTime, c.Transactions[1].HasServerTime = d, d, true
+		c.IdlePeriods[0].Duration, c.FinalIdle.Duration, c.Close.Race.IdleBefore = d, d, d
+		out["edge duration "+strconv.Itoa(i)] = c
 	}
 	for i, f := range edgeFloats {
 		c := fullConnection()
@@ -331,18 +347,9 @@ func syntheticConnections() map[string]*httpflow.Connection {
 		out["edge float "+strconv.Itoa(i)] = c
 	}
 	for name, f := range map[string]float64{"+Inf": math.Inf(1), "-Inf": math.Inf(-1), "NaN": math.NaN()} {
-		s := httpflow.Seconds(f)
-		for field, set := range map[string]func(*httpflow.Connection){
-			"rtt":        func(c *httpflow.Connection) { c.Handshake.RTT = &s },
-			"think time": func(c *httpflow.Connection) { c.Transactions[1].ThinkTime = &s },
-			"idle":       func(c *httpflow.Connection) { c.IdlePeriods[0].Duration = s },
-			"final idle": func(c *httpflow.Connection) { c.FinalIdle.Duration = s },
-			"advertised": func(c *httpflow.Connection) { c.KeepAlive.AdvertisedTimeout = &f },
-		} {
-			c := fullConnection()
-			set(c)
-			out[name+" "+field] = c
-		}
+		c := fullConnection()
+		c.KeepAlive.AdvertisedTimeout = &f
+		out[name+" advertised"] = c
 	}
 	return out
 }
@@ -365,12 +372,12 @@ func TestEncoderMatchesEncodingJSONSynthetic(t *testing.T) {
 // leaves the stream usable, as with json.Encoder.
 func TestNDJSONRefusedRecord(t *testing.T) {
 	bad := fullConnection()
-	bad.FinalIdle.Duration = httpflow.Seconds(math.NaN())
+	bad.KeepAlive.AdvertisedTimeout = ptr(math.NaN())
 	good := fullConnection()
 	var got, want bytes.Buffer
 	nd, enc := NewNDJSON(&got), json.NewEncoder(&want)
 	for i, c := range []*httpflow.Connection{good, bad, good} {
-		gerr, werr := nd.Connection(c), enc.Encode(c)
+		gerr, werr := nd.Connection(c), enc.Encode(Wire(c))
 		if !sameError(gerr, werr) {
 			t.Errorf("record %d: error %v, want %v", i, gerr, werr)
 		}
@@ -385,7 +392,7 @@ func TestNDJSONRefusedRecord(t *testing.T) {
 // record.
 func TestLineEncoderAppend(t *testing.T) {
 	bad := fullConnection()
-	bad.FinalIdle.Duration = httpflow.Seconds(math.NaN())
+	bad.KeepAlive.AdvertisedTimeout = ptr(math.NaN())
 	recs := []*httpflow.Connection{nil, bad}
 	for _, c := range syntheticConnections() {
 		recs = append(recs, c)
@@ -457,7 +464,7 @@ func FuzzAppendConnection(f *testing.F) {
 	for i, s := range hostileStrings {
 		tm := edgeTimes[i%len(edgeTimes)]
 		f.Add(s, hostileStrings[(i+1)%len(hostileStrings)], int64(i)-3, uint64(i)<<60,
-			math.Float64bits(edgeSeconds[i%len(edgeSeconds)]), math.Float64bits(edgeFloats[i%len(edgeFloats)]),
+			uint64(edgeDurations[i%len(edgeDurations)]), math.Float64bits(edgeFloats[i%len(edgeFloats)]),
 			tm.Unix(), int64(tm.Nanosecond()), uint16(i*2654435761))
 	}
 	f.Add("", "", int64(0), uint64(0), uint64(0), uint64(0), int64(0), int64(0), uint16(0))
@@ -470,28 +477,34 @@ func FuzzAppendConnection(f *testing.F) {
 
 // fuzzConnection spreads the fuzzer's values over every field; the bits
 // of flags choose nil, empty or set for each slice and pointer.
-func fuzzConnection(s1, s2 string, i int64, u uint64, secBits, floatBits uint64, unix, nanos int64, flags uint16) *httpflow.Connection {
+func fuzzConnection(s1, s2 string, i int64, u uint64, durBits, floatBits uint64, unix, nanos int64, flags uint16) *httpflow.Connection {
 	bit := func(k int) bool { return flags&(1<<k) != 0 }
-	tm := httpflow.At(time.Unix(unix, nanos))
+	tm := time.Unix(unix, nanos)
 	if bit(15) {
-		tm = httpflow.Time{}
+		tm = time.Time{}
 	}
-	sec := httpflow.Seconds(math.Float64frombits(secBits))
+	d := time.Duration(durBits)
 	fl := math.Float64frombits(floatBits)
-	side := httpflow.Side(s2)
+	side := httpflow.Side(u % 4)
+	var a16 [16]byte
+	for k := range a16 {
+		a16[k] = byte(u >> (k % 8 * 8))
+	}
 	c := &httpflow.Connection{
-		ID: int(i), Client: s1, Server: s2, ClientGuessed: bit(0), SynSeen: bit(1),
-		FirstPacketAt: tm, LastPacketAt: httpflow.At(time.Unix(unix, nanos).Add(time.Duration(i))),
+		ID: int(i), Client: netip.AddrPortFrom(netip.AddrFrom16(a16), uint16(i)), Server: netip.AddrPortFrom(netip.AddrFrom4([4]byte(a16[:4])), uint16(u)),
+		ClientGuessed: bit(0), SynSeen: bit(1),
+		FirstPacketAt: tm, LastPacketAt: time.Unix(unix, nanos).Add(time.Duration(i)),
 		Packets: httpflow.PerSide{Client: u, Server: uint64(i)}, PayloadBytes: httpflow.PerSide{Client: ^u},
-		KeepAlive:          httpflow.KeepAlive{Persistent: bit(2)},
-		Close:              httpflow.Close{FirstFinAt: tm, RstAt: tm, ClientState: s1, ServerState: s2, Reason: s2, Evidence: s1 + s2},
+		KeepAlive: httpflow.KeepAlive{Persistent: bit(2)},
+		Close: httpflow.Close{FirstFinAt: tm, RstAt: tm, ClientState: tcpstate.State(u % 11), ServerState: tcpstate.State(i & 15),
+			Reason: httpflow.Reason(u % 13), Evidence: s1 + s2},
 		TCPKeepaliveProbes: httpflow.PerSide{Server: u >> 3}, Retransmissions: httpflow.PerSide{Client: u >> 7}, MissingBytes: httpflow.PerSide{Client: 1},
-		StrayCRLFBytes: u * 3,
+		StrayCRLFBytes: u * 3, History: s2,
 	}
 	if bit(3) {
 		c.Handshake = &httpflow.Handshake{SynAt: tm, SynAckAt: tm, AckAt: c.LastPacketAt}
 		if bit(4) {
-			c.Handshake.RTT = &sec
+			c.Handshake.AckAt = time.Time{}
 		}
 	}
 	if bit(5) {
@@ -503,10 +516,9 @@ func fuzzConnection(s1, s2 string, i int64, u uint64, secBits, floatBits uint64,
 			RequestBytes: i, ResponseBytes: int64(u), Pipelined: bit(7), Complete: bit(8), Tunnel: bit(9),
 		}
 		if bit(10) {
-			st := int(i)
-			txn.Status, txn.ResponseVersion, txn.ResponseFraming = &st, &s2, &s1
-			txn.InterimStatuses = []int{st, 100}
-			txn.ThinkTime = &sec
+			txn.Status, txn.ResponseVersion, txn.Framing = int(i), s2, httpflow.BodyKind(u%7)
+			txn.InterimStatuses = []int{int(i), 100}
+			txn.ServerTime, txn.HasServerTime = d, true
 		} else if bit(11) {
 			txn.InterimStatuses = []int{}
 			txn.RequestConnection, txn.ResponseConnection, txn.ResponseKeepAlive = &s1, &s2, &s1
@@ -514,12 +526,13 @@ func fuzzConnection(s1, s2 string, i int64, u uint64, secBits, floatBits uint64,
 		c.Transactions = append(c.Transactions, txn, httpflow.Transaction{Index: 2, URI: s2 + s1})
 	}
 	if bit(12) {
-		c.IdlePeriods = []httpflow.Idle{{AfterTransaction: int(i), StartAt: tm, EndAt: tm, Duration: sec}, {}}
-		c.FinalIdle = &httpflow.Idle{Duration: sec, EndAt: tm}
+		c.IdlePeriods = []httpflow.Idle{{AfterTransaction: int(i), StartAt: tm, EndAt: tm, Duration: d}, {}}
+		c.FinalIdle = &httpflow.Idle{Duration: d, EndAt: tm}
 		c.KeepAlive.AdvertisedTimeout, c.KeepAlive.AdvertisedMax = &fl, ptr(int(i))
+		c.Close.Race = &httpflow.Race{Kind: httpflow.RaceKind(u % 5), Transaction: int(i), Method: s1, Idempotent: bit(13), IdleBefore: d}
 	} else if bit(13) {
 		c.IdlePeriods, c.Anomalies = []httpflow.Idle{}, []string{}
-		c.Close.FirstFinBy, c.Close.RstBy = &side, &side
+		c.Close.FirstFinBy, c.Close.RstBy = side, side
 	}
 	if bit(14) {
 		c.TimeWait = &httpflow.TimeWait{Holder: side, EnteredAt: tm, ExpiresAt: c.LastPacketAt}
@@ -568,7 +581,7 @@ func BenchmarkNDJSON(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			for i := range recs {
-				enc.Encode(&recs[i])
+				enc.Encode(Wire(&recs[i]))
 			}
 		}
 	})
@@ -577,7 +590,7 @@ func BenchmarkNDJSON(b *testing.B) {
 // BenchmarkWriteJSON writes the indented document of the same records.
 func BenchmarkWriteJSON(b *testing.B) {
 	recs, _ := benchRecords(b)
-	doc := &httpflow.Document{Schema: httpflow.Schema, Connections: recs}
+	doc := &httpflow.Document{Connections: recs}
 	var out bytes.Buffer
 	WriteJSON(&out, doc)
 	size := int64(out.Len())
@@ -611,12 +624,11 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // differs shows against encoding/json.
 func TestEncoderRepeatedTransactions(t *testing.T) {
 	str := func(s string) *string { return &s }
-	num := func(n int) *int { return &n }
 	base := func(i int) httpflow.Transaction {
 		return httpflow.Transaction{
-			Index: i + 1, Method: "GET", URI: "/a", RequestVersion: "HTTP/1.1", Status: num(200),
-			ResponseVersion: str("HTTP/1.1"), RequestBytes: 40, ResponseBytes: int64(100 + i),
-			ResponseConnection: str("keep-alive"), ResponseFraming: str("content-length"),
+			Index: i + 1, Method: "GET", URI: "/a", RequestVersion: "HTTP/1.1", Status: 200,
+			ResponseVersion: "HTTP/1.1", RequestBytes: 40, ResponseBytes: int64(100 + i),
+			ResponseConnection: str("keep-alive"), Framing: httpflow.BodyLength,
 			InterimStatuses: []int{}, Complete: true,
 		}
 	}
@@ -626,15 +638,16 @@ func TestEncoderRepeatedTransactions(t *testing.T) {
 		"uri":                 func(x *httpflow.Transaction) { x.URI = "/b" },
 		"uri escaped":         func(x *httpflow.Transaction) { x.URI = "/a<b>&\"" },
 		"request version":     func(x *httpflow.Transaction) { x.RequestVersion = "HTTP/1.0" },
-		"status":              func(x *httpflow.Transaction) { x.Status = num(404) },
-		"no status":           func(x *httpflow.Transaction) { x.Status = nil },
-		"response version":    func(x *httpflow.Transaction) { x.ResponseVersion = str("HTTP/1.0") },
-		"no response version": func(x *httpflow.Transaction) { x.ResponseVersion = nil },
+		"status":              func(x *httpflow.Transaction) { x.Status = 404 },
+		"no status":           func(x *httpflow.Transaction) { x.Status = 0 },
+		"response version":    func(x *httpflow.Transaction) { x.ResponseVersion = "HTTP/1.0" },
+		"no response version": func(x *httpflow.Transaction) { x.ResponseVersion = "" },
 		"request connection":  func(x *httpflow.Transaction) { x.RequestConnection = str("close") },
 		"response connection": func(x *httpflow.Transaction) { x.ResponseConnection = str("close") },
 		"no resp connection":  func(x *httpflow.Transaction) { x.ResponseConnection = nil },
 		"keep-alive":          func(x *httpflow.Transaction) { x.ResponseKeepAlive = str("timeout=5") },
-		"framing":             func(x *httpflow.Transaction) { x.ResponseFraming = str("chunked") },
+		"framing":             func(x *httpflow.Transaction) { x.Framing = httpflow.BodyChunked },
+		"no framing":          func(x *httpflow.Transaction) { x.Framing = httpflow.BodyUnknown },
 		"interim":             func(x *httpflow.Transaction) { x.InterimStatuses = []int{100} },
 		"interim nil":         func(x *httpflow.Transaction) { x.InterimStatuses = nil },
 	}
@@ -661,8 +674,8 @@ func TestEncoderRepeatedTransactions(t *testing.T) {
 // the times differ shows against encoding/json.
 func TestEncoderRepeatedTimes(t *testing.T) {
 	t0 := time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC)
-	at := func(us int) httpflow.Time { return httpflow.At(t0.Add(time.Duration(us) * time.Microsecond)) }
-	elsewhere := func(x httpflow.Time) httpflow.Time { return httpflow.At(x.In(time.FixedZone("X", 3600))) }
+	at := func(us int) time.Time { return t0.Add(time.Duration(us) * time.Microsecond) }
+	elsewhere := func(x time.Time) time.Time { return x.In(time.FixedZone("X", 3600)) }
 	var txs []httpflow.Transaction
 	for i := 0; i < 6; i++ {
 		b := 1000 * i
@@ -674,12 +687,12 @@ func TestEncoderRepeatedTimes(t *testing.T) {
 		case 2:
 			x.RequestEndAt, x.ResponseEndAt = elsewhere(x.RequestStartAt), elsewhere(x.ResponseStartAt)
 		case 3:
-			x.ResponseStartAt, x.ResponseEndAt = httpflow.Time{}, httpflow.Time{} // no response
+			x.ResponseStartAt, x.ResponseEndAt = time.Time{}, time.Time{} // no response
 		}
 		txs = append(txs, x)
 	}
-	idle := func(after int, from, to httpflow.Time) httpflow.Idle {
-		return httpflow.Idle{AfterTransaction: after, StartAt: from, EndAt: to, Duration: httpflow.Secs(to.Sub(from.Time))}
+	idle := func(after int, from, to time.Time) httpflow.Idle {
+		return httpflow.Idle{AfterTransaction: after, StartAt: from, EndAt: to, Duration: to.Sub(from)}
 	}
 	idles := []httpflow.Idle{
 		idle(1, txs[0].ResponseEndAt, txs[1].RequestStartAt),            // the usual gap: both copied
@@ -689,7 +702,7 @@ func TestEncoderRepeatedTimes(t *testing.T) {
 		idle(5, txs[4].ResponseEndAt, at(4999)),                         // a start copied, an end not
 		idle(0, txs[0].RequestStartAt, txs[0].ResponseEndAt),            // out of range
 		idle(6, txs[5].ResponseEndAt, txs[5].ResponseEndAt),             // out of range
-		idle(-1, httpflow.Time{}, httpflow.Time{}),
+		idle(-1, time.Time{}, time.Time{}),
 	}
 	c := fullConnection()
 	c.Transactions, c.IdlePeriods = txs, idles

@@ -20,7 +20,7 @@ import (
 // screen is due. Not safe for concurrent use.
 type LiveView struct {
 	closed, txns uint64
-	reasons      map[string]uint64
+	reasons      map[httpflow.Reason]uint64
 	byServer     uint64
 	byClient     uint64
 	byReset      uint64
@@ -68,7 +68,7 @@ type liveRecent struct {
 const liveRecentN = 6
 
 // NewLiveView returns an empty view.
-func NewLiveView() *LiveView { return &LiveView{reasons: map[string]uint64{}} }
+func NewLiveView() *LiveView { return &LiveView{reasons: map[httpflow.Reason]uint64{}} }
 
 // Add counts one finished connection.
 func (v *LiveView) Add(c *httpflow.Connection) {
@@ -76,11 +76,11 @@ func (v *LiveView) Add(c *httpflow.Connection) {
 	v.txns += uint64(len(c.Transactions))
 	v.reasons[c.Close.Reason]++
 	switch {
-	case httpflow.ClosedByReset(c):
+	case c.ClosedByReset():
 		v.byReset++
-	case c.Close.FirstFinBy != nil && *c.Close.FirstFinBy == httpflow.Client:
+	case c.Close.FirstFinBy == httpflow.Client:
 		v.byClient++
-	case c.Close.FirstFinBy != nil:
+	case c.Close.FirstFinBy != httpflow.NoSide:
 		v.byServer++
 	default:
 		v.byOpen++
@@ -89,10 +89,10 @@ func (v *LiveView) Add(c *httpflow.Connection) {
 		v.races++
 	}
 	for _, p := range c.IdlePeriods {
-		v.idle.add(float64(p.Duration))
+		v.idle.add(p.Duration.Seconds())
 	}
 	if c.FinalIdle != nil {
-		v.final.add(float64(c.FinalIdle.Duration))
+		v.final.add(c.FinalIdle.Duration.Seconds())
 	}
 	if tw := c.TimeWait; tw != nil {
 		h := -1
@@ -106,10 +106,10 @@ func (v *LiveView) Add(c *httpflow.Connection) {
 		}
 		if h >= 0 {
 			v.twTotal[h]++
-			v.tw = append(v.tw, liveTW{tw.ExpiresAt.Time, h})
+			v.tw = append(v.tw, liveTW{tw.ExpiresAt, h})
 		}
 	}
-	r := &liveRecent{id: c.ID, client: c.Client, reason: c.Close.Reason, closedBy: closedBy(c),
+	r := &liveRecent{id: c.ID, client: c.Client.String(), reason: c.Close.Reason.String(), closedBy: closedBy(c),
 		finalS: finalIdle(c.FinalIdle), req: len(c.Transactions)}
 	if len(v.recent) == liveRecentN {
 		copy(v.recent, v.recent[1:])

@@ -3,6 +3,7 @@ package render
 import (
 	"math"
 	"math/rand"
+	"net/netip"
 	"sort"
 	"strings"
 	"testing"
@@ -11,14 +12,16 @@ import (
 	"github.com/httplife/httplife/httpflow"
 )
 
-func liveConn(id int, closer httpflow.Side, reason string, gaps []float64, final float64, tw *httpflow.TimeWait) *httpflow.Connection {
-	c := &httpflow.Connection{ID: id, Client: "127.0.0.1:40000", Server: "127.0.0.1:80"}
+func secs(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
+
+func liveConn(id int, closer httpflow.Side, reason httpflow.Reason, gaps []float64, final float64, tw *httpflow.TimeWait) *httpflow.Connection {
+	c := &httpflow.Connection{ID: id, Client: netip.MustParseAddrPort("127.0.0.1:40000"), Server: netip.MustParseAddrPort("127.0.0.1:80")}
 	c.Transactions = make([]httpflow.Transaction, len(gaps)+1)
 	for _, g := range gaps {
-		c.IdlePeriods = append(c.IdlePeriods, httpflow.Idle{Duration: httpflow.Seconds(g)})
+		c.IdlePeriods = append(c.IdlePeriods, httpflow.Idle{Duration: secs(g)})
 	}
-	c.FinalIdle = &httpflow.Idle{Duration: httpflow.Seconds(final)}
-	c.Close.FirstFinBy = &closer
+	c.FinalIdle = &httpflow.Idle{Duration: secs(final)}
+	c.Close.FirstFinBy = closer
 	c.Close.Reason = reason
 	c.TimeWait = tw
 	return c
@@ -28,7 +31,7 @@ func TestLiveViewDraw(t *testing.T) {
 	v := NewLiveView()
 	t0 := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
 	tw := func(h httpflow.Side, exp time.Duration) *httpflow.TimeWait {
-		return &httpflow.TimeWait{Holder: h, EnteredAt: httpflow.At(t0), ExpiresAt: httpflow.At(t0.Add(exp))}
+		return &httpflow.TimeWait{Holder: h, EnteredAt: t0, ExpiresAt: t0.Add(exp)}
 	}
 	v.Add(liveConn(1, httpflow.Server, httpflow.ReasonServerIdleTimeout, []float64{0.2, 0.4}, 2.0, tw(httpflow.Server, time.Minute)))
 	v.Add(liveConn(2, httpflow.Client, httpflow.ReasonClientIdleClose, []float64{0.3}, 0.3, tw(httpflow.Client, time.Second)))
@@ -81,7 +84,7 @@ func TestLiveViewBounded(t *testing.T) {
 	for i := 1; i <= 50000; i++ {
 		at := t0.Add(time.Duration(i) * time.Millisecond)
 		v.Add(liveConn(i, httpflow.Client, httpflow.ReasonClientIdleClose, []float64{0.1}, 0.2,
-			&httpflow.TimeWait{Holder: httpflow.Client, EnteredAt: httpflow.At(at), ExpiresAt: httpflow.At(at.Add(time.Second))}))
+			&httpflow.TimeWait{Holder: httpflow.Client, EnteredAt: at, ExpiresAt: at.Add(time.Second)}))
 		if i%1000 == 0 {
 			v.timeWaitAt(at)
 		}

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"io"
+	"net/netip"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,8 +15,8 @@ import (
 // summary, so that a long table never hides it.
 func WriteText(w io.Writer, doc *httpflow.Document) error {
 	tw := &errWriter{w: w}
-	servers := []string{}
-	byServer := map[string][]*httpflow.Connection{}
+	servers := []netip.AddrPort{}
+	byServer := map[netip.AddrPort][]*httpflow.Connection{}
 	for i := range doc.Connections {
 		c := &doc.Connections[i]
 		if _, ok := byServer[c.Server]; !ok {
@@ -32,14 +33,14 @@ func WriteText(w io.Writer, doc *httpflow.Document) error {
 		idW, cliW, reqW, finW := 2, len("client"), len("req"), len("final s")
 		for _, c := range conns {
 			idW = max(idW, len(strconv.Itoa(c.ID)))
-			cliW = max(cliW, len(c.Client))
+			cliW = max(cliW, len(c.Client.String()))
 			reqW = max(reqW, len(strconv.Itoa(len(c.Transactions))))
 			finW = max(finW, len(finalIdle(c.FinalIdle)))
 		}
 		tw.printf("%*s %-*s %*s %-*s %*s %-6s %s\n", idW, "id", cliW, "client", reqW, "req", gapsWidth, "idle gaps s",
 			finW, "final s", "closed", "reason")
 		for _, c := range conns {
-			tw.printf("%*d %-*s %*d %-*s %*s %-6s %s\n", idW, c.ID, cliW, c.Client, reqW, len(c.Transactions),
+			tw.printf("%*d %-*s %*d %-*s %*s %-6s %s\n", idW, c.ID, cliW, c.Client.String(), reqW, len(c.Transactions),
 				gapsWidth, gaps(c.IdlePeriods), finW, finalIdle(c.FinalIdle), closedBy(c), c.Close.Reason)
 		}
 		tw.printf("\n")
@@ -59,7 +60,7 @@ func gaps(p []httpflow.Idle) string {
 	var parts []string
 	n := 0
 	for _, x := range p {
-		s := strconv.FormatFloat(float64(x.Duration), 'f', 3, 64)
+		s := strconv.FormatFloat(x.Duration.Seconds(), 'f', 3, 64)
 		if n+len(s)+1 > gapsWidth {
 			more := "+" + strconv.Itoa(len(p)-len(parts))
 			for n+len(more) > gapsWidth && len(parts) > 0 {
@@ -81,18 +82,18 @@ func finalIdle(i *httpflow.Idle) string {
 	if i == nil {
 		return "-"
 	}
-	return strconv.FormatFloat(float64(i.Duration), 'f', 3, 64)
+	return strconv.FormatFloat(i.Duration.Seconds(), 'f', 3, 64)
 }
 
 func closedBy(c *httpflow.Connection) string {
-	if httpflow.ClosedByReset(c) {
-		if *c.Close.RstBy == httpflow.Client {
+	if c.ClosedByReset() {
+		if c.Close.RstBy == httpflow.Client {
 			return "RST cl"
 		}
 		return "RST sv"
 	}
-	if c.Close.FirstFinBy != nil {
-		return string(*c.Close.FirstFinBy)
+	if c.Close.FirstFinBy != httpflow.NoSide {
+		return c.Close.FirstFinBy.String()
 	}
 	return "open"
 }
@@ -109,7 +110,7 @@ func writeSummary(tw *errWriter, doc *httpflow.Document) {
 	tw.printf("capture      %s\n", ci.Source)
 	tw.printf("             %s %s", ci.Format, strings.Join(ci.LinkTypes, ","))
 	if !ci.FirstPacketAt.IsZero() {
-		tw.printf(", %s, %.3f s", ci.FirstPacketAt.UTC().Format("2006-01-02 15:04:05.000"), float64(ci.Duration))
+		tw.printf(", %s, %.3f s", ci.FirstPacketAt.UTC().Format("2006-01-02 15:04:05.000"), ci.Duration.Seconds())
 	}
 	tw.printf("\n")
 	tw.printf("             %d packets, %d TCP, %d bytes\n", ci.Packets, ci.TCPPackets, ci.Bytes)

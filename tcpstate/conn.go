@@ -75,6 +75,7 @@ type Conn struct {
 	// connection out before it ended.
 	Evicted bool
 
+	hist      history       // Zeek-style history (history.go)
 	twoMSL    time.Duration // the table's, for TimeWaitUntil
 	gen       uint32        // bumped each time the table reuses this Conn
 	roleKnown bool

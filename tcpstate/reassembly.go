@@ -84,6 +84,8 @@ func (c *Conn) setRoles(t *Table, client int, guessed bool) {
 	c.ClientGuessed = guessed
 	if client == 1 {
 		c.Sides[0], c.Sides[1] = c.Sides[1], c.Sides[0]
+		c.hist.swap()
+		c.hist.flipped() // the first packet came from the server
 	}
 	c.factory = t.factory
 }
@@ -158,6 +160,7 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 	i = c.sideOf(seg)
 	s := &c.Sides[i]
 	s.Packets++
+	c.hist.packet(i, syn, ack, fin, rst, Seq(seg.Seq), seg.PayloadLen, seg.Window)
 	firstFromSide := !s.h.seen
 	s.h.seen = true
 	seq := Seq(seg.Seq)
@@ -219,6 +222,7 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 			c.transition(i, EvSendFIN, now)
 		} else if plen == 0 {
 			s.Retransmissions++
+			c.hist.retransmission(i)
 		}
 	}
 	if plen > 0 {
@@ -299,6 +303,7 @@ func (c *Conn) segment(t *Table, i int, seq Seq, data []byte, plen int, now time
 	switch {
 	case end.AtOrBefore(h.next):
 		s.Retransmissions++
+		c.hist.retransmission(i)
 		return
 	case seq.After(h.next):
 		if h.oooBytes+len(data) > t.cfg.MaxBuffered {
@@ -319,6 +324,7 @@ func (c *Conn) segment(t *Table, i int, seq Seq, data []byte, plen int, now time
 	}
 	if seq.Before(h.next) {
 		s.Retransmissions++
+		c.hist.retransmission(i)
 	}
 	c.deliver(i, seq, data, plen, now)
 	c.drain(i)
@@ -342,6 +348,7 @@ func (c *Conn) deliver(i int, seq Seq, data []byte, plen int, t time.Time) {
 	}
 	if lost := n - len(b); lost > 0 {
 		s.MissingBytes += uint64(lost)
+		c.hist.gap(i)
 		if st := c.sink(); st != nil {
 			st.Gap(Dir(i), lost, t)
 		}
@@ -356,6 +363,7 @@ func (c *Conn) gap(i int, n int, t time.Time) {
 	}
 	s := &c.Sides[i]
 	s.MissingBytes += uint64(n)
+	c.hist.gap(i)
 	s.h.next = s.h.next.Add(n)
 	if st := c.sink(); st != nil {
 		st.Gap(Dir(i), n, t)
@@ -371,6 +379,7 @@ func (c *Conn) drain(i int) {
 		h.oooBytes -= len(p.data)
 		if p.end().AtOrBefore(h.next) {
 			c.Sides[i].Retransmissions++
+			c.hist.retransmission(i)
 			continue
 		}
 		c.deliver(i, p.seq, p.data, p.plen, p.t)

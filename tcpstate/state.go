@@ -32,6 +32,16 @@ func (s State) String() string {
 	return "UNKNOWN"
 }
 
+// ParseState returns the State whose String is s.
+func ParseState(s string) (State, bool) {
+	for i, name := range stateNames {
+		if name == s {
+			return State(i), true
+		}
+	}
+	return Closed, false
+}
+
 // connected reports whether the side can still send data.
 func (s State) connected() bool { return s == Established || s == CloseWait }
 

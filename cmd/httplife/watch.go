@@ -305,7 +305,7 @@ func watchRun(o *watchOptions) error {
 	}
 
 	rc := o.runConfig()
-	w.opts = httpflow.Options{TwoMSL: httpflow.Secs(rc.TCP.WithDefaults().TwoMSL), Ports: rc.PortsLabel}
+	w.opts = httpflow.Options{TwoMSL: rc.TCP.WithDefaults().TwoMSL, Ports: rc.PortsLabel}
 	w.sb = httpflow.NewSummaryBuilder()
 	live := &pipeline.Live{Poll: watchPoll, TickMargin: watchTickMargin, Frame: w.frame, FrameEvery: watchFrame}
 	if o.Live {
@@ -478,7 +478,7 @@ func (w *watcher) document(ci httpflow.CaptureInfo, open int) *httpflow.Document
 	if open > 0 {
 		ci.Warnings = append(ci.Warnings, fmt.Sprintf("capture in progress: connections still open (%d) are not listed yet", open))
 	}
-	return &httpflow.Document{Schema: httpflow.Schema, Capture: ci, Options: w.opts, Connections: conns, Summary: w.sb.Summary()}
+	return &httpflow.Document{Capture: ci, Options: w.opts, Connections: conns, Summary: w.sb.Summary()}
 }
 
 // writeReport writes the HTML report to a temporary file beside it, then

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/render"
 )
 
 // These tests capture on the loopback interface: they need root (CI runs as
@@ -240,12 +241,12 @@ func (w *watchRunning) wait(t *testing.T, d time.Duration) {
 
 // readNDJSON splits an NDJSON stream into its connections and its last
 // line's capture info.
-func readNDJSON(t *testing.T, name, s string) ([]httpflow.Connection, httpflow.Summary, httpflow.CaptureInfo) {
+func readNDJSON(t *testing.T, name, s string) ([]render.WireConnection, render.WireSummary, render.WireCapture) {
 	t.Helper()
-	var conns []httpflow.Connection
+	var conns []render.WireConnection
 	var end struct {
-		Summary *httpflow.Summary    `json:"summary"`
-		Capture httpflow.CaptureInfo `json:"capture"`
+		Summary *render.WireSummary `json:"summary"`
+		Capture render.WireCapture  `json:"capture"`
 	}
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	for i, l := range lines {
@@ -255,7 +256,7 @@ func readNDJSON(t *testing.T, name, s string) ([]httpflow.Connection, httpflow.S
 			}
 			break
 		}
-		var c httpflow.Connection
+		var c render.WireConnection
 		if err := json.Unmarshal([]byte(l), &c); err != nil {
 			t.Fatalf("%s: line %d: %v", name, i+1, err)
 		}
@@ -264,7 +265,7 @@ func readNDJSON(t *testing.T, name, s string) ([]httpflow.Connection, httpflow.S
 	return conns, *end.Summary, end.Capture
 }
 
-func analyseNDJSON(t *testing.T, file string) ([]httpflow.Connection, httpflow.Summary, httpflow.CaptureInfo) {
+func analyseNDJSON(t *testing.T, file string) ([]render.WireConnection, render.WireSummary, render.WireCapture) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if code := run([]string{"analyse", "--format", "ndjson", file}, nil, &out, &errOut); code != 0 {
@@ -340,7 +341,7 @@ type connFacts struct {
 	transaction int
 }
 
-func factsOf(c *httpflow.Connection) connFacts {
+func factsOf(c *render.WireConnection) connFacts {
 	f := connFacts{final: -1, firstFin: "none", reason: c.Close.Reason}
 	for _, x := range c.Transactions {
 		st := "none"
@@ -356,7 +357,7 @@ func factsOf(c *httpflow.Connection) connFacts {
 		f.final = float64(c.FinalIdle.Duration)
 	}
 	if c.Close.FirstFinBy != nil {
-		f.firstFin = string(*c.Close.FirstFinBy)
+		f.firstFin = *c.Close.FirstFinBy
 	}
 	return f
 }
@@ -364,12 +365,12 @@ func factsOf(c *httpflow.Connection) connFacts {
 // sameConns checks that two analyses of the same traffic agree connection
 // for connection (matched by client endpoint): the same transactions, idle
 // gaps within tol, the same first FIN side and close reason.
-func sameConns(t *testing.T, what string, want, got []httpflow.Connection, tol float64) {
+func sameConns(t *testing.T, what string, want, got []render.WireConnection, tol float64) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: %d connections, want %d", what, len(got), len(want))
 	}
-	byClient := map[string]*httpflow.Connection{}
+	byClient := map[string]*render.WireConnection{}
 	for i := range got {
 		byClient[got[i].Client] = &got[i]
 	}
@@ -437,7 +438,7 @@ func TestWatchMatchesTcpdump(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("watch reported %d connections, want 2:\n%s", len(got), w.out.String())
 	}
-	expect := map[int][2]string{3: {"server", httpflow.ReasonServerIdleTimeout}, 2: {"client", httpflow.ReasonClientIdleClose}}
+	expect := map[int][2]string{3: {"server", httpflow.ReasonServerIdleTimeout.String()}, 2: {"client", httpflow.ReasonClientIdleClose.String()}}
 	for i := range got {
 		f := factsOf(&got[i])
 		e, ok := expect[len(f.txns)]
@@ -594,13 +595,13 @@ func TestWatchFormats(t *testing.T) {
 	w := startWatch(t, "-i", "lo", "--filter", filter, "--format", "json", "--duration", "1500ms")
 	traffic()
 	w.wait(t, 5*time.Second)
-	var doc httpflow.Document
+	var doc render.WireDocument
 	if err := json.Unmarshal([]byte(w.out.String()), &doc); err != nil {
 		t.Fatalf("--format json: %v\n%s", err, w.out.String())
 	}
 	if doc.Schema != httpflow.Schema || doc.Capture.Format != "live" || doc.Capture.Source != "lo" ||
 		len(doc.Connections) != 1 || len(doc.Connections[0].Transactions) != 2 ||
-		doc.Connections[0].Close.Reason != httpflow.ReasonClientIdleClose || doc.Summary.Connections != 1 {
+		doc.Connections[0].Close.Reason != httpflow.ReasonClientIdleClose.String() || doc.Summary.Connections != 1 {
 		t.Errorf("--format json: %s", w.out.String())
 	}
 

@@ -187,7 +187,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	st := src.Stats()
 	res := &Result{
 		Capture: CaptureInfo(st, tab.Stats()),
-		Options: httpflow.Options{TwoMSL: httpflow.Secs(tab.Config().TwoMSL), Ports: cfg.PortsLabel},
+		Options: httpflow.Options{TwoMSL: tab.Config().TwoMSL, Ports: cfg.PortsLabel},
 		Summary: sb.Summary(),
 		Table:   tab.Stats(),
 	}
@@ -216,19 +216,17 @@ func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
 		Source:        st.Source,
 		Format:        st.Format,
 		LinkTypes:     append([]string{}, st.LinkTypes...),
-		FirstPacketAt: httpflow.At(st.FirstPacketAt),
-		LastPacketAt:  httpflow.At(st.LastPacketAt),
+		FirstPacketAt: st.FirstPacketAt,
+		LastPacketAt:  st.LastPacketAt,
 		Packets:       st.Packets,
 		TCPPackets:    st.TCPPackets,
 		Bytes:         st.Bytes,
-		Skipped: map[string]uint64{
-			"non_tcp": st.Skipped.NonTCP, "undecodable": st.Skipped.Undecodable, "truncated": st.Skipped.Truncated,
-		},
-		Evicted:  ts.Evicted,
-		Warnings: append([]string{}, st.Warnings...),
+		Skipped:       httpflow.Skipped{NonTCP: st.Skipped.NonTCP, Undecodable: st.Skipped.Undecodable, Truncated: st.Skipped.Truncated},
+		Evicted:       ts.Evicted,
+		Warnings:      append([]string{}, st.Warnings...),
 	}
 	if !st.FirstPacketAt.IsZero() {
-		ci.Duration = httpflow.Secs(st.LastPacketAt.Sub(st.FirstPacketAt))
+		ci.Duration = st.LastPacketAt.Sub(st.FirstPacketAt)
 	}
 	if st.Format == "live" {
 		d := st.Dropped
@@ -253,7 +251,7 @@ func Analyse(src capture.Source, cfg Config) (*httpflow.Document, error) {
 	if conns == nil {
 		conns = []httpflow.Connection{}
 	}
-	doc := &httpflow.Document{Schema: httpflow.Schema, Capture: res.Capture, Options: res.Options, Connections: conns, Summary: res.Summary}
+	doc := &httpflow.Document{Capture: res.Capture, Options: res.Options, Connections: conns, Summary: res.Summary}
 	return doc, err
 }
 

@@ -1,4 +1,4 @@
-package httpflow_test
+package render_test
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/render"
 )
 
 // slowSeconds is the definition of a Seconds in JSON: rounded to the
@@ -23,7 +23,7 @@ func slowTime(t time.Time) string {
 	if t.IsZero() {
 		return "null"
 	}
-	return `"` + t.UTC().Format(httpflow.TimeFormat) + `"`
+	return `"` + t.UTC().Format(render.TimeFormat) + `"`
 }
 
 // checkSeconds compares AppendSeconds and Seconds.MarshalJSON with the
@@ -31,10 +31,10 @@ func slowTime(t time.Time) string {
 func checkSeconds(t *testing.T, name string, f float64) {
 	t.Helper()
 	want := slowSeconds(f)
-	if got := string(httpflow.AppendSeconds([]byte("x"), httpflow.Seconds(f))); got != "x"+want {
+	if got := string(render.AppendSeconds([]byte("x"), render.Seconds(f))); got != "x"+want {
 		t.Fatalf("%s: AppendSeconds(%v, bits %#x) = %q, want %q", name, f, math.Float64bits(f), got[1:], want)
 	}
-	got, err := httpflow.Seconds(f).MarshalJSON()
+	got, err := render.Seconds(f).MarshalJSON()
 	if err != nil || string(got) != want {
 		t.Fatalf("%s: Seconds(%v).MarshalJSON() = %q, %v, want %q", name, f, got, err, want)
 	}
@@ -45,10 +45,10 @@ func checkSeconds(t *testing.T, name string, f float64) {
 func checkTime(t *testing.T, name string, tm time.Time) {
 	t.Helper()
 	want := slowTime(tm)
-	if got := string(httpflow.AppendTime([]byte("x"), httpflow.At(tm))); got != "x"+want {
+	if got := string(render.AppendTime([]byte("x"), tm)); got != "x"+want {
 		t.Fatalf("%s: AppendTime(%v; unix %d ns %d) = %s, want %s", name, tm, tm.Unix(), tm.Nanosecond(), got[1:], want)
 	}
-	got, err := httpflow.At(tm).MarshalJSON()
+	got, err := render.At(tm).MarshalJSON()
 	if err != nil || string(got) != want {
 		t.Fatalf("%s: Time(%v).MarshalJSON() = %s, %v, want %s", name, tm, got, err, want)
 	}
@@ -95,9 +95,9 @@ var secondsEdges = []struct {
 	{"a day", 86400},
 	{"a year", 365 * 86400},
 	{"60 s", 60},
-	{"Secs(1.5 ms)", float64(httpflow.Secs(1500 * time.Microsecond))},
-	{"Secs(max duration)", float64(httpflow.Secs(time.Duration(math.MaxInt64)))},
-	{"Secs(min duration)", float64(httpflow.Secs(time.Duration(math.MinInt64)))},
+	{"Secs(1.5 ms)", float64(render.Secs(1500 * time.Microsecond))},
+	{"Secs(max duration)", float64(render.Secs(time.Duration(math.MaxInt64)))},
+	{"Secs(min duration)", float64(render.Secs(time.Duration(math.MinInt64)))},
 	{"+Inf", math.Inf(1)},
 	{"-Inf", math.Inf(-1)},
 	{"NaN", math.NaN()},
@@ -127,10 +127,10 @@ func TestAppendSecondsRandom(t *testing.T) {
 		gen  func() float64
 	}{
 		// What the analysis makes: durations, mostly short.
-		{"duration µs", func() float64 { return float64(httpflow.Secs(time.Duration(r.Int64N(1e6)))) }},
-		{"duration s", func() float64 { return float64(httpflow.Secs(time.Duration(r.Int64N(1e11)))) }},
-		{"duration days", func() float64 { return float64(httpflow.Secs(time.Duration(r.Int64N(1e15)))) }},
-		{"duration any", func() float64 { return sign(float64(httpflow.Secs(time.Duration(r.Int64())))) }},
+		{"duration µs", func() float64 { return float64(render.Secs(time.Duration(r.Int64N(1e6)))) }},
+		{"duration s", func() float64 { return float64(render.Secs(time.Duration(r.Int64N(1e11)))) }},
+		{"duration days", func() float64 { return float64(render.Secs(time.Duration(r.Int64N(1e15)))) }},
+		{"duration any", func() float64 { return sign(float64(render.Secs(time.Duration(r.Int64())))) }},
 		// Decimal nanoseconds, as printed and parsed.
 		{"decimal ns", func() float64 {
 			f, _ := strconv.ParseFloat(strconv.FormatFloat(float64(r.Int64N(1e15))/1e9, 'f', 9, 64), 64)
@@ -246,18 +246,18 @@ func FuzzAppendTime(f *testing.F) {
 func TestMarshalThroughEncodingJSON(t *testing.T) {
 	for _, tc := range secondsEdges {
 		if math.IsInf(tc.f, 0) || math.IsNaN(tc.f) {
-			if b, err := json.Marshal(httpflow.Seconds(tc.f)); err == nil {
+			if b, err := json.Marshal(render.Seconds(tc.f)); err == nil {
 				t.Errorf("%s: json.Marshal(Seconds(%v)) = %s, want an error", tc.name, tc.f, b)
 			}
 			continue
 		}
-		b, err := json.Marshal(httpflow.Seconds(tc.f))
+		b, err := json.Marshal(render.Seconds(tc.f))
 		if want := slowSeconds(tc.f); err != nil || string(b) != want {
 			t.Errorf("%s: json.Marshal(Seconds(%v)) = %s, %v, want %s", tc.name, tc.f, b, err, want)
 		}
 	}
 	for _, tc := range timeEdges {
-		b, err := json.Marshal(httpflow.At(tc.t))
+		b, err := json.Marshal(render.At(tc.t))
 		if want := slowTime(tc.t); err != nil || string(b) != want {
 			t.Errorf("%s: json.Marshal(At(%v)) = %s, %v, want %s", tc.name, tc.t, b, err, want)
 		}
@@ -267,22 +267,22 @@ func TestMarshalThroughEncodingJSON(t *testing.T) {
 // The values records hold format without allocating.
 func TestAppendAllocs(t *testing.T) {
 	b := make([]byte, 0, 64)
-	tm := httpflow.At(time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC))
-	s := httpflow.Secs(449 * time.Microsecond)
-	if n := testing.AllocsPerRun(100, func() { b = httpflow.AppendTime(b[:0], tm) }); n != 0 {
+	tm := render.At(time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC))
+	s := render.Secs(449 * time.Microsecond)
+	if n := testing.AllocsPerRun(100, func() { b = render.AppendTime(b[:0], tm.Time) }); n != 0 {
 		t.Errorf("AppendTime(%v): %v allocations, want 0", tm, n)
 	}
-	if n := testing.AllocsPerRun(100, func() { b = httpflow.AppendSeconds(b[:0], s) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { b = render.AppendSeconds(b[:0], s) }); n != 0 {
 		t.Errorf("AppendSeconds(%v): %v allocations, want 0", float64(s), n)
 	}
 }
 
 func BenchmarkAppendSeconds(b *testing.B) {
 	buf := make([]byte, 0, 64)
-	s := httpflow.Secs(449 * time.Microsecond)
+	s := render.Secs(449 * time.Microsecond)
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
-			buf = httpflow.AppendSeconds(buf[:0], s)
+			buf = render.AppendSeconds(buf[:0], s)
 		}
 	})
 	b.Run("definition", func(b *testing.B) {
@@ -297,12 +297,12 @@ func BenchmarkAppendTime(b *testing.B) {
 	tm := time.Date(2026, 12, 2, 3, 4, 43, 313115000, time.UTC)
 	b.Run("fast", func(b *testing.B) {
 		for b.Loop() {
-			buf = httpflow.AppendTime(buf[:0], httpflow.At(tm))
+			buf = render.AppendTime(buf[:0], tm)
 		}
 	})
 	b.Run("definition", func(b *testing.B) {
 		for b.Loop() {
-			buf = tm.UTC().AppendFormat(buf[:0], httpflow.TimeFormat)
+			buf = tm.UTC().AppendFormat(buf[:0], render.TimeFormat)
 		}
 	})
 }
@@ -317,7 +317,7 @@ func TestAppendTimeConcurrent(t *testing.T) {
 			for i := range 2000 {
 				tm := time.Date(2000+g, 1+time.Month(i%12), 1+i%28, 0, 0, i%60, i, time.UTC)
 				want := slowTime(tm)
-				if got := string(httpflow.AppendTime(nil, httpflow.At(tm))); got != want {
+				if got := string(render.AppendTime(nil, tm)); got != want {
 					t.Errorf("goroutine %d: AppendTime(%v) = %s, want %s", g, tm, got, want)
 					return
 				}

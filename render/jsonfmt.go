@@ -1,10 +1,11 @@
-package httpflow
+package render
 
 import (
 	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 )
 
 // Fast, allocation-free formatting of the two JSON scalars every record is
@@ -16,7 +17,7 @@ import (
 // timestamp with exactly nine fractional digits, or null when t is zero.
 // It formats years 0001 through 9999 itself, writing in place, and leaves
 // other years to time.Time.AppendFormat.
-func AppendTime(b []byte, t Time) []byte {
+func AppendTime(b []byte, t time.Time) []byte {
 	if t.IsZero() {
 		return append(b, "null"...)
 	}

@@ -1,0 +1,279 @@
+package httpflow
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// The close classifier: why a connection ended. It is a pure function of
+// the facts gathered when the record is built (facts, in build.go): each
+// transaction's outcome and each side's FIN and RST. It applies the spec's
+// rules in order, the first that applies wins, and says why in one
+// sentence. It changes nothing; the record builder adds what it returns.
+
+// txFact is what the classifier knows of one transaction.
+type txFact struct {
+	index          int
+	method, uri    string
+	reqStart       time.Time
+	respEnd        time.Time // when respDone
+	respDone       bool      // the final response ended
+	afterIdle      bool      // the request started after the previous response ended
+	afterServerFIN bool      // request bytes were captured after the server's FIN
+	reqHTTP10      bool
+	reqClose       bool // Connection: close on the request
+	reqKeepAlive   bool // Connection: keep-alive on the request
+	respClose      bool // Connection: close on the response
+	body           BodyKind
+	persist        Persistence
+}
+
+// kaMax is a response that advertised Keep-Alive: max=.
+type kaMax struct{ index, max int }
+
+// closeFacts is everything the classifier reads.
+type closeFacts struct {
+	txs []txFact
+	// Each side's first FIN and RST, by tcpstate.Dir (0: the client);
+	// zero when none was captured.
+	fin, rst [2]time.Time
+	// When the client acknowledged the server's FIN (zero: it did not).
+	clientAckedFINAt time.Time
+	// When the connection became idle before its first request.
+	idleFrom   time.Time
+	advertised *float64 // the server's last Keep-Alive: timeout=
+	maxes      []kaMax  // responses that advertised max=, in order
+	history    string   // Zeek-style TCP history, cited in evidence
+}
+
+// verdict is the classifier's answer.
+type verdict struct {
+	reason   Reason
+	evidence string
+	anomaly  string // an anomaly the reason implies ("" for none)
+	race     *Race
+}
+
+// first returns the side and time of the earlier of two events.
+func first(t [2]time.Time) (Side, time.Time, bool) {
+	a, b := t[0], t[1]
+	switch {
+	case a.IsZero() && b.IsZero():
+		return NoSide, time.Time{}, false
+	case b.IsZero() || (!a.IsZero() && !b.Before(a)):
+		return Client, a, true
+	}
+	return Server, b, true
+}
+
+// secs formats a duration for evidence: microseconds below a millisecond,
+// milliseconds below a second.
+func secs(d time.Duration) string {
+	if d < 0 {
+		d = -d
+	}
+	switch {
+	case d < time.Millisecond:
+		return strconv.FormatInt(int64(d/time.Microsecond), 10) + " µs"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
+	}
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + " s"
+}
+
+// classify applies the close reasons of the spec in order.
+func classify(f *closeFacts) verdict {
+	v := classifyRules(f)
+	if f.history != "" {
+		v.evidence += "; TCP history " + f.history
+	}
+	return v
+}
+
+func classifyRules(f *closeFacts) verdict {
+	const cl, sv = 0, 1
+	finBy, finAt, finOK := first(f.fin)
+	rstBy, rstAt, rstOK := first(f.rst)
+	var last *txFact
+	if n := len(f.txs); n > 0 {
+		last = &f.txs[n-1]
+	}
+	var lastResp *txFact
+	for i := len(f.txs) - 1; i >= 0; i-- {
+		if f.txs[i].respDone {
+			lastResp = &f.txs[i]
+			break
+		}
+	}
+	sinceResp := func(at time.Time) string {
+		if lastResp == nil {
+			return ""
+		}
+		return secs(at.Sub(lastResp.respEnd)) + " after the last response"
+	}
+	advertised := ""
+	if f.advertised != nil {
+		advertised = "; server advertised timeout=" + strconv.FormatFloat(*f.advertised, 'f', -1, 64)
+	}
+
+	// 1. keepalive-race
+	for i := range f.txs {
+		t := &f.txs[i]
+		if t.afterServerFIN && !t.respDone {
+			since := "?"
+			if lastResp != nil {
+				since = secs(f.fin[sv].Sub(lastResp.respEnd))
+			}
+			ev := fmt.Sprintf("request %d (%s %s) was sent %s after the server's FIN, which came %s after the last response, and was never answered",
+				t.index, t.method, t.uri, secs(t.reqStart.Sub(f.fin[sv])), since)
+			if !f.rst[sv].IsZero() {
+				ev += "; the server answered it with a RST"
+			}
+			// The client's ACK of the FIN tells whether the FIN had reached
+			// it when the request left: a request that does not acknowledge
+			// the FIN crossed it (in flight), wherever the capture was taken.
+			kind := RaceInFlight
+			switch a := f.clientAckedFINAt; {
+			case a.IsZero() || a.After(t.reqStart):
+				ev += "; the request did not acknowledge the FIN: the two crossed"
+			case a.Equal(t.reqStart):
+				kind = RaceStaleReuse
+				ev += "; the request itself acknowledged the FIN: the client reused a connection it had been told was closing"
+			default:
+				kind = RaceStaleReuse
+				ev += "; the client had acknowledged the FIN " + secs(t.reqStart.Sub(a)) + " before it sent the request"
+			}
+			return verdict{ReasonKeepaliveRace, ev + advertised, "request-after-server-fin", f.race(kind, i)}
+		}
+	}
+	if last != nil && !last.respDone && last.afterIdle {
+		svRST, svFIN := f.rst[sv], f.fin[sv]
+		switch {
+		case !svRST.IsZero() && (svFIN.IsZero() || svRST.Before(svFIN)) && !last.reqStart.After(svRST):
+			ev := fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
+				last.index, secs(last.reqStart.Sub(f.txs[len(f.txs)-2].respEnd)), secs(svRST.Sub(last.reqStart)))
+			return verdict{ReasonKeepaliveRace, ev, "request-answered-by-server-rst", f.race(RaceSilentDrop, len(f.txs)-1)}
+		case finOK && finBy == Server && !last.reqStart.After(finAt):
+			ev := fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
+				last.index, secs(finAt.Sub(last.reqStart)))
+			return verdict{ReasonKeepaliveRace, ev, "request-lost-at-server-close", f.race(RaceInFlight, len(f.txs)-1)}
+		}
+	}
+	// 2. reset
+	if rstOK {
+		if f.fin[cl].IsZero() || f.fin[sv].IsZero() || rstAt.Before(f.fin[cl]) || rstAt.Before(f.fin[sv]) {
+			ev := rstBy.String() + " RST"
+			switch {
+			case lastResp != nil:
+				ev += " " + sinceResp(rstAt)
+			case len(f.txs) > 0:
+				ev += " before any response"
+			default:
+				ev += " with no request"
+			}
+			return verdict{reason: ReasonReset, evidence: ev}
+		}
+	}
+	if !finOK {
+		if rstOK {
+			return verdict{reason: ReasonUnknown, evidence: "a RST came after both FINs"}
+		}
+		return verdict{reason: ReasonCaptureEnded, evidence: "no FIN or RST in the capture"}
+	}
+	closer := finBy.String()
+	if last != nil && last.respDone {
+		// 3. http10-no-keepalive: the request decides (an HTTP/1.0
+		// response to an HTTP/1.1 request is said in the evidence of
+		// rule 8).
+		if last.reqHTTP10 && !last.reqKeepAlive {
+			return verdict{reason: ReasonHTTP10, evidence: "HTTP/1.0 request without Connection: keep-alive; " + closer + " FIN " + sinceResp(finAt)}
+		}
+		// 4. client-close-header
+		if last.reqClose {
+			return verdict{reason: ReasonClientCloseHeader, evidence: "request " + strconv.Itoa(last.index) + " carried Connection: close; " + closer + " FIN " + sinceResp(finAt)}
+		}
+		// 5. max-requests
+		if finBy == Server {
+			if ev, ok := f.maxRequests(); ok {
+				return verdict{reason: ReasonMaxRequests, evidence: ev}
+			}
+		}
+		// 6. server-close-header
+		if last.respClose {
+			return verdict{reason: ReasonServerCloseHeader, evidence: "response " + strconv.Itoa(last.index) +
+				" carried Connection: close though the request did not ask for it; " + closer + " FIN " + sinceResp(finAt)}
+		}
+		// 7. close-delimited
+		if last.body == BodyUntilClose || last.body == BodyInvalid {
+			return verdict{reason: ReasonCloseDelimited, evidence: "response " + strconv.Itoa(last.index) +
+				" had no Content-Length and was not chunked: its body ended with the server's close; " + closer + " FIN " + sinceResp(finAt)}
+		}
+	}
+	if inFlight := f.inFlightAt(finAt); inFlight != nil {
+		return verdict{reason: ReasonUnknown, evidence: fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.index, inFlight.method, inFlight.uri)}
+	}
+	idleFor := " with no request on the connection"
+	if lastResp != nil {
+		idleFor = " " + sinceResp(finAt)
+	}
+	// 8. server-idle-timeout, 9. client-idle-close
+	if finBy == Server {
+		if last != nil && last.respDone && last.persist == CloseHTTP10 {
+			advertised += "; the server answered HTTP/1.0 without keep-alive, so it does not keep connections open"
+		}
+		return verdict{reason: ReasonServerIdleTimeout, evidence: "server FIN" + idleFor + advertised}
+	}
+	return verdict{reason: ReasonClientIdleClose, evidence: "client FIN" + idleFor + advertised}
+}
+
+// race describes the keep-alive race that lost transaction i.
+func (f *closeFacts) race(kind RaceKind, i int) *Race {
+	t := &f.txs[i]
+	idleFrom := f.idleFrom
+	if i > 0 && f.txs[i-1].respDone {
+		idleFrom = f.txs[i-1].respEnd
+	}
+	r := &Race{Kind: kind, Transaction: t.index, Method: t.method, Idempotent: idempotent(t.method)}
+	if d := t.reqStart.Sub(idleFrom); d > 0 && !idleFrom.IsZero() {
+		r.IdleBefore = d
+	}
+	return r
+}
+
+// inFlightAt returns the first request started at or before t whose
+// response had not ended by t.
+func (f *closeFacts) inFlightAt(t time.Time) *txFact {
+	for i := range f.txs {
+		x := &f.txs[i]
+		if x.reqStart.After(t) {
+			break
+		}
+		if !x.respDone || x.respEnd.After(t) {
+			return x
+		}
+	}
+	return nil
+}
+
+// maxRequests reports whether the server's advertised Keep-Alive max ran
+// out: response k advertised max=m and k+m requests were served (Apache
+// counts down), or a constant max=m was advertised and m were served.
+func (f *closeFacts) maxRequests() (string, bool) {
+	if len(f.maxes) == 0 {
+		return "", false
+	}
+	n := len(f.txs)
+	constant := true
+	for _, m := range f.maxes {
+		constant = constant && m.max == f.maxes[0].max
+	}
+	last := f.maxes[len(f.maxes)-1]
+	if n == last.index+last.max {
+		return fmt.Sprintf("response %d advertised max=%d and the server closed after request %d", last.index, last.max, n), true
+	}
+	if constant && n == last.max && last.index < n {
+		return fmt.Sprintf("the server advertised max=%d and closed after %d requests", last.max, n), true
+	}
+	return "", false
+}
