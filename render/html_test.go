@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/summary"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -376,10 +377,22 @@ const htmlCorpus = "../../shared/corpus"
 
 // ---------------------------------------------------------------- helpers
 
+// htmlDigest summarises a document's records as a run does, for the report.
+func htmlDigest(doc *httpflow.Document) *summary.Digest {
+	if doc == nil {
+		return nil
+	}
+	b := summary.New(summary.Config{Timeline: true})
+	for i := range doc.Connections {
+		b.Add(&doc.Connections[i])
+	}
+	return b.Digest(doc.Capture, doc.Options)
+}
+
 func htmlRender(t testing.TB, doc *httpflow.Document) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := WriteHTML(&b, doc); err != nil {
+	if err := WriteHTML(&b, htmlDigest(doc)); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -622,34 +635,14 @@ func TestHTMLCorpus(t *testing.T) {
 	}
 }
 
-func TestHTMLSteps(t *testing.T) {
-	pts, bucketed := htmlSteps([]htmlInterval{{1, 3}, {2, 5}, {3, 4}}, 10)
-	want := [][2]htmlNum{{0, 0}, {1, 1}, {2, 2}, {3, 2}, {4, 1}, {5, 0}, {10, 0}}
-	if bucketed || fmt.Sprint(pts) != fmt.Sprint(want) {
-		t.Errorf("steps %v, want %v", pts, want)
-	}
-	var many []htmlInterval
-	for i := 0; i < 5000; i++ {
-		many = append(many, htmlInterval{float64(i), float64(i) + 0.5})
-	}
-	many = append(many, htmlInterval{100, 100.2}) // overlaps: peak 2
-	pts, bucketed = htmlSteps(many, 5000)
-	peak := 0.0
-	for _, p := range pts {
-		peak = max(peak, float64(p[1]))
-	}
-	if !bucketed || len(pts) > htmlStepBuckets+1 || peak != 2 {
-		t.Errorf("bucketed=%v, %d points, peak %v", bucketed, len(pts), peak)
-	}
-}
-
+// BenchmarkWriteHTML20k summarises 20,000 records and writes their report.
 func BenchmarkWriteHTML20k(b *testing.B) {
 	doc := htmlLargeDoc(20000)
 	var buf bytes.Buffer
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		buf.Reset()
-		if err := WriteHTML(&buf, doc); err != nil {
+		if err := WriteHTML(&buf, htmlDigest(doc)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -670,7 +663,7 @@ func TestHTMLLongConnectionRowIsCapped(t *testing.T) {
 		c.Transactions = append(c.Transactions, tx)
 	}
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, doc); err != nil {
+	if err := WriteHTML(&buf, htmlDigest(doc)); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -708,7 +701,7 @@ func TestHTMLManyLongConnectionsShareTheBudget(t *testing.T) {
 		doc.Connections = append(doc.Connections, c)
 	}
 	var buf bytes.Buffer
-	if err := WriteHTML(&buf, doc); err != nil {
+	if err := WriteHTML(&buf, htmlDigest(doc)); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

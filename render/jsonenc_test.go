@@ -137,7 +137,7 @@ func analyse(tb testing.TB, path string) *httpflow.Document {
 		tb.Fatal(err)
 	}
 	defer src.Close()
-	doc, err := pipeline.Analyse(src, pipeline.Config{TCP: tcpstate.DefaultConfig()})
+	doc, _, err := pipeline.Analyse(src, pipeline.Config{TCP: tcpstate.DefaultConfig()})
 	if err != nil {
 		tb.Logf("%s: %v (kept what was analysed)", path, err)
 	}

@@ -2,14 +2,13 @@ package render
 
 import (
 	"math"
-	"math/rand"
 	"net/netip"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/summary"
 )
 
 func secs(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
@@ -33,14 +32,21 @@ func TestLiveViewDraw(t *testing.T) {
 	tw := func(h httpflow.Side, exp time.Duration) *httpflow.TimeWait {
 		return &httpflow.TimeWait{Holder: h, EnteredAt: t0, ExpiresAt: t0.Add(exp)}
 	}
-	v.Add(liveConn(1, httpflow.Server, httpflow.ReasonServerIdleTimeout, []float64{0.2, 0.4}, 2.0, tw(httpflow.Server, time.Minute)))
-	v.Add(liveConn(2, httpflow.Client, httpflow.ReasonClientIdleClose, []float64{0.3}, 0.3, tw(httpflow.Client, time.Second)))
-	v.Add(liveConn(3, httpflow.Server, httpflow.ReasonServerIdleTimeout, nil, 2.0, tw(httpflow.Server, time.Minute)))
+	sb := summary.New(summary.Config{})
+	for _, c := range []*httpflow.Connection{
+		liveConn(1, httpflow.Server, httpflow.ReasonServerIdleTimeout, []float64{0.2, 0.4}, 2.0, tw(httpflow.Server, time.Minute)),
+		liveConn(2, httpflow.Client, httpflow.ReasonClientIdleClose, []float64{0.3}, 0.3, tw(httpflow.Client, time.Second)),
+		liveConn(3, httpflow.Server, httpflow.ReasonServerIdleTimeout, nil, 2.0, tw(httpflow.Server, time.Minute)),
+	} {
+		v.Add(c)
+		sb.Add(c)
+	}
+	sum := sb.Summary()
 	var b strings.Builder
 	f := &LiveFrame{Interface: "lo", Filter: "tcp port 80", Elapsed: 83 * time.Second, PacketTime: t0.Add(10 * time.Second),
 		Packets: 1234, TCPPackets: 1200, Bytes: 3 << 20, Received: 1240, Dropped: 6, IfDropped: 1,
 		Open: 5, Idle: 2, NoData: 1, IdleAfter: time.Second, Requests: 99, RequestsPerSec: 12.5}
-	if err := v.Draw(&b, f); err != nil {
+	if err := v.Draw(&b, f, &sum); err != nil {
 		t.Fatal(err)
 	}
 	out := b.String()
@@ -76,8 +82,9 @@ func TestLiveViewDraw(t *testing.T) {
 	}
 }
 
-// The view's memory does not grow with the connections: fixed histograms,
-// the last few closes, TIME_WAIT periods only while they run.
+// The view's memory does not grow with the connections: the last few
+// closes, TIME_WAIT periods only while they run (the counts and
+// percentiles are the summary's).
 func TestLiveViewBounded(t *testing.T) {
 	v := NewLiveView()
 	t0 := time.Date(2026, 11, 22, 1, 0, 0, 0, time.UTC)
@@ -89,41 +96,7 @@ func TestLiveViewBounded(t *testing.T) {
 			v.timeWaitAt(at)
 		}
 	}
-	if len(v.recent) != liveRecentN || len(v.tw) > 1000 || len(v.idle.counts) != histN || len(v.reasons) != 1 {
-		t.Errorf("state grew: %d recent, %d TIME_WAIT, %d buckets, %d reasons", len(v.recent), len(v.tw), len(v.idle.counts), len(v.reasons))
-	}
-}
-
-// The histogram's percentiles are within its 1 % buckets of the exact
-// nearest-rank ones.
-func TestLogHistQuantiles(t *testing.T) {
-	r := rand.New(rand.NewSource(1))
-	var h logHist
-	var vals []float64
-	for range 20000 {
-		v := math.Exp(r.NormFloat64()*2 - 1) // 1 ms to minutes
-		vals = append(vals, v)
-		h.add(v)
-	}
-	sort.Float64s(vals)
-	for _, q := range []float64{0.5, 0.9, 0.99, 1} {
-		exact := vals[int(math.Ceil(q*float64(len(vals))))-1]
-		got := h.quantile(q)
-		if math.Abs(got-exact)/exact > 0.011 {
-			t.Errorf("q%.2f: %.6f, exact %.6f", q, got, exact)
-		}
-	}
-	if h.quantile(1) != vals[len(vals)-1] || h.max != vals[len(vals)-1] {
-		t.Errorf("max %.6f, want %.6f", h.max, vals[len(vals)-1])
-	}
-	var e logHist
-	if e.String() != "none" || e.quantile(0.5) != 0 {
-		t.Errorf("empty histogram: %q", e.String())
-	}
-	var z logHist
-	z.add(0)
-	z.add(1e9)
-	if z.quantile(0.5) != 0 || z.quantile(1) != 1e9 {
-		t.Errorf("out of range values: %v %v", z.quantile(0.5), z.quantile(1))
+	if len(v.recent) != liveRecentN || len(v.tw) > 1000 {
+		t.Errorf("state grew: %d recent, %d TIME_WAIT", len(v.recent), len(v.tw))
 	}
 }

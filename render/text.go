@@ -9,93 +9,204 @@ import (
 	"strings"
 
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/summary"
 )
 
-// WriteText writes one line per connection, grouped by server, then the
-// summary, so that a long table never hides it.
-func WriteText(w io.Writer, doc *httpflow.Document) error {
+// WriteText writes the text report of a digest for an 80-column
+// terminal: the summary and the findings first, then the connections: all
+// of them for a small capture (or when the digest kept every line), else
+// those that matter (keep-alive races, resets, errors, the longest, the
+// slowest) and the rest in groups, so a big capture reads in a screen or
+// two.
+func WriteText(w io.Writer, d *summary.Digest) error {
 	tw := &errWriter{w: w}
-	servers := []netip.AddrPort{}
-	byServer := map[netip.AddrPort][]*httpflow.Connection{}
-	for i := range doc.Connections {
-		c := &doc.Connections[i]
-		if _, ok := byServer[c.Server]; !ok {
-			servers = append(servers, c.Server)
+	writeSummary(tw, d)
+	if len(d.Findings) > 0 {
+		for i, f := range d.Findings {
+			label := ""
+			if i == 0 {
+				label = "findings"
+			}
+			tw.printf("%-12s - %s\n", label, wrapWordsAt(f, 15, 15))
 		}
-		byServer[c.Server] = append(byServer[c.Server], c)
 	}
-	for _, s := range servers {
-		conns := byServer[s]
-		tw.printf("server %s: %d connection%s\n", s, len(conns), plural(len(conns)))
+	if d.AllKept || len(d.Lines) > 0 {
+		tw.printf("\n")
+		writeLines(tw, d.Lines)
+	}
+	if !d.AllKept {
+		writeNotable(tw, d)
+		writeGroups(tw, d)
+	}
+	return tw.err
+}
+
+// writeLines writes connection lines grouped by server, in order of each
+// server's first line.
+func writeLines(tw *errWriter, lines []summary.Line) {
+	var servers []netip.AddrPort
+	byServer := map[netip.AddrPort][]*summary.Line{}
+	for i := range lines {
+		l := &lines[i]
+		if _, ok := byServer[l.Server]; !ok {
+			servers = append(servers, l.Server)
+		}
+		byServer[l.Server] = append(byServer[l.Server], l)
+	}
+	for i, s := range servers {
+		ls := byServer[s]
+		if i > 0 {
+			tw.printf("\n")
+		}
+		tw.printf("server %s: %d connection%s\n", s, len(ls), plural(len(ls)))
 		// Columns as wide as their widest value: with IPv4 clients, up
 		// to 99,999 connections, 9,999 requests on one and final idles
 		// under 1,000 s, a line fits in 80 columns.
 		idW, cliW, reqW, finW := 2, len("client"), len("req"), len("final s")
-		for _, c := range conns {
-			idW = max(idW, len(strconv.Itoa(c.ID)))
-			cliW = max(cliW, len(c.Client.String()))
-			reqW = max(reqW, len(strconv.Itoa(len(c.Transactions))))
-			finW = max(finW, len(finalIdle(c.FinalIdle)))
+		for _, l := range ls {
+			idW = max(idW, len(strconv.Itoa(l.ID)))
+			cliW = max(cliW, len(l.Client.String()))
+			reqW = max(reqW, len(strconv.Itoa(l.Requests)))
+			finW = max(finW, len(finalIdle(l)))
 		}
 		tw.printf("%*s %-*s %*s %-*s %*s %-6s %s\n", idW, "id", cliW, "client", reqW, "req", gapsWidth, "idle gaps s",
 			finW, "final s", "closed", "reason")
-		for _, c := range conns {
-			tw.printf("%*d %-*s %*d %-*s %*s %-6s %s\n", idW, c.ID, cliW, c.Client.String(), reqW, len(c.Transactions),
-				gapsWidth, gaps(c.IdlePeriods), finW, finalIdle(c.FinalIdle), closedBy(c), c.Close.Reason)
+		for _, l := range ls {
+			tw.printf("%*d %-*s %*d %-*s %*s %-6s %s\n", idW, l.ID, cliW, l.Client.String(), reqW, l.Requests,
+				gapsWidth, gaps(l), finW, finalIdle(l), l.Closer, l.Reason)
 		}
-		tw.printf("\n")
 	}
-	writeSummary(tw, doc)
-	return tw.err
+}
+
+// notableKinds are the kinds of notable connection, in the order shown.
+var notableKinds = []struct{ why, title string }{
+	{"race", "keep-alive races"}, {"reset", "resets"}, {"error", "with 4xx/5xx or unanswered requests"},
+	{"longest", "the longest"}, {"slowest", "the slowest to answer"},
+}
+
+func writeNotable(tw *errWriter, d *summary.Digest) {
+	if len(d.Notable) == 0 {
+		return
+	}
+	tw.printf("\nthe connections that matter (httplife analyse --all lists every one):\n")
+	for _, k := range notableKinds {
+		var ls []summary.Line
+		for _, l := range d.Notable {
+			if l.Why == k.why {
+				ls = append(ls, l)
+			}
+		}
+		if len(ls) == 0 {
+			continue
+		}
+		title := k.title
+		if n := d.NotableCounts[k.why]; n > len(ls) {
+			title = fmt.Sprintf("%s: %d, the first %d", k.title, n, len(ls))
+		} else if n > 0 {
+			title = fmt.Sprintf("%s: %d", k.title, n)
+		}
+		switch k.why {
+		case "longest":
+			lo, hi := ls[0].Duration(), ls[0].Duration()
+			for _, l := range ls {
+				lo, hi = min(lo, l.Duration()), max(hi, l.Duration())
+			}
+			title += " (first to last packet: " + summary.Secs(lo.Seconds()) + " to " + summary.Secs(hi.Seconds()) + ")"
+		case "slowest":
+			lo, hi := ls[0].Slowest(), ls[0].Slowest()
+			for _, l := range ls {
+				lo, hi = min(lo, l.Slowest()), max(hi, l.Slowest())
+			}
+			title += " (server time: " + summary.Secs(lo.Seconds()) + " to " + summary.Secs(hi.Seconds()) + ")"
+		}
+		tw.printf("\n%s\n", title)
+		writeLines(tw, ls)
+	}
+}
+
+func writeGroups(tw *errWriter, d *summary.Digest) {
+	if len(d.Groups) == 0 {
+		return
+	}
+	total := 0
+	srvW := len("server")
+	for _, g := range d.Groups {
+		total += g.Count
+		if !g.Other {
+			srvW = max(srvW, len(g.Server.String()))
+		}
+	}
+	tw.printf("\nthe other %s connection%s, grouped:\n", thousands(total), plural(total))
+	tw.printf("%7s %-*s %-3s %-5s %-6s %-10s %s\n", "count", srvW, "server", "ver", "req", "closed", "final idle", "reason")
+	for _, g := range d.Groups {
+		if g.Other {
+			tw.printf("%7s %s\n", thousands(g.Count), "in other groups")
+			continue
+		}
+		ver := "-"
+		if v, ok := strings.CutPrefix(g.Version, "HTTP/"); ok {
+			ver = v
+		} else if g.Version != "" {
+			ver = g.Version
+		}
+		tw.printf("%7s %-*s %-3s %-5s %-6s %-10s %s\n", thousands(g.Count), srvW, g.Server.String(), ver, g.Requests,
+			g.Closer, g.Final, g.Reason)
+	}
+}
+
+// thousands writes n with commas between thousands.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // gapsWidth is the width of the idle gaps column: the first gaps, then
 // "+N" for the rest.
 const gapsWidth = 12
 
-func gaps(p []httpflow.Idle) string {
-	if len(p) == 0 {
+func gaps(l *summary.Line) string {
+	if l.NGaps == 0 {
 		return "-"
 	}
 	var parts []string
 	n := 0
-	for _, x := range p {
-		s := strconv.FormatFloat(x.Duration.Seconds(), 'f', 3, 64)
+	for _, x := range l.Gaps {
+		s := strconv.FormatFloat(x.Seconds(), 'f', 3, 64)
 		if n+len(s)+1 > gapsWidth {
-			more := "+" + strconv.Itoa(len(p)-len(parts))
+			more := "+" + strconv.Itoa(l.NGaps-len(parts))
 			for n+len(more) > gapsWidth && len(parts) > 0 {
 				last := parts[len(parts)-1]
 				parts = parts[:len(parts)-1]
 				n -= len(last) + 1
-				more = "+" + strconv.Itoa(len(p)-len(parts))
+				more = "+" + strconv.Itoa(l.NGaps-len(parts))
 			}
 			parts = append(parts, more)
-			break
+			return strings.Join(parts, " ")
 		}
 		parts = append(parts, s)
 		n += len(s) + 1
 	}
+	if len(parts) < l.NGaps {
+		more := "+" + strconv.Itoa(l.NGaps-len(parts))
+		for n+len(more) > gapsWidth && len(parts) > 0 {
+			last := parts[len(parts)-1]
+			parts = parts[:len(parts)-1]
+			n -= len(last) + 1
+			more = "+" + strconv.Itoa(l.NGaps-len(parts))
+		}
+		parts = append(parts, more)
+	}
 	return strings.Join(parts, " ")
 }
 
-func finalIdle(i *httpflow.Idle) string {
-	if i == nil {
+func finalIdle(l *summary.Line) string {
+	if !l.HasFinal {
 		return "-"
 	}
-	return strconv.FormatFloat(i.Duration.Seconds(), 'f', 3, 64)
-}
-
-func closedBy(c *httpflow.Connection) string {
-	if c.ClosedByReset() {
-		if c.Close.RstBy == httpflow.Client {
-			return "RST cl"
-		}
-		return "RST sv"
-	}
-	if c.Close.FirstFinBy != httpflow.NoSide {
-		return c.Close.FirstFinBy.String()
-	}
-	return "open"
+	return strconv.FormatFloat(l.Final.Seconds(), 'f', 3, 64)
 }
 
 func plural(n int) string {
@@ -105,8 +216,8 @@ func plural(n int) string {
 	return "s"
 }
 
-func writeSummary(tw *errWriter, doc *httpflow.Document) {
-	ci, s := &doc.Capture, &doc.Summary
+func writeSummary(tw *errWriter, d *summary.Digest) {
+	ci, s := &d.Capture, &d.Summary
 	tw.printf("capture      %s\n", ci.Source)
 	tw.printf("             %s %s", ci.Format, strings.Join(ci.LinkTypes, ","))
 	if !ci.FirstPacketAt.IsZero() {
@@ -145,7 +256,8 @@ func writeSummary(tw *errWriter, doc *httpflow.Document) {
 		parts[0] = "advertised " + parts[0]
 		tw.printf("keep-alive   %s\n", wrap(parts, 13))
 	}
-	tw.printf("TIME_WAIT    server %d, client %d, both %d", s.TimeWait.Server, s.TimeWait.Client, s.TimeWait.Both)
+	head := fmt.Sprintf("TIME_WAIT    server %d, client %d, both %d", s.TimeWait.Server, s.TimeWait.Client, s.TimeWait.Both)
+	tw.printf("%s", head)
 	if len(s.TimeWait.PeakConcurrent) > 0 {
 		hosts := make([]string, 0, len(s.TimeWait.PeakConcurrent))
 		for h := range s.TimeWait.PeakConcurrent {
@@ -156,7 +268,7 @@ func writeSummary(tw *errWriter, doc *httpflow.Document) {
 		for _, h := range hosts {
 			parts = append(parts, fmt.Sprintf("%d on %s", s.TimeWait.PeakConcurrent[h], h))
 		}
-		tw.printf("; peak %s", strings.Join(parts, ", "))
+		tw.printf("; peak %s", wrapTail(parts, 13, len(head)+len("; peak ")))
 	}
 	tw.printf("\n")
 	if s.KeepaliveRaces > 0 {
@@ -171,18 +283,21 @@ func dist(d httpflow.Distribution) []string {
 	if d.Count == 0 {
 		return nil // "none"
 	}
-	return []string{strconv.Itoa(d.Count), fmt.Sprintf("p50 %.3f s", float64(d.P50)), fmt.Sprintf("p90 %.3f s", float64(d.P90)),
-		fmt.Sprintf("p99 %.3f s", float64(d.P99)), fmt.Sprintf("max %.3f s", float64(d.Max))}
+	return []string{strconv.Itoa(d.Count), fmt.Sprintf("p50 %.3f s", d.P50), fmt.Sprintf("p90 %.3f s", d.P90),
+		fmt.Sprintf("p99 %.3f s", d.P99), fmt.Sprintf("max %.3f s", d.Max)}
 }
 
 // wrap joins parts with ", " and breaks lines before 80 columns, indenting
 // continuation lines by indent spaces.
-func wrap(parts []string, indent int) string {
+func wrap(parts []string, indent int) string { return wrapTail(parts, indent, indent) }
+
+// wrapTail is wrap for parts that start at column first.
+func wrapTail(parts []string, indent, first int) string {
 	if len(parts) == 0 {
 		return "none"
 	}
 	var b strings.Builder
-	col := indent
+	col := first
 	for i, p := range parts {
 		sep := ""
 		if i > 0 {
@@ -202,9 +317,12 @@ func wrap(parts []string, indent int) string {
 // wrapWords breaks text between words before 80 columns, indenting
 // continuation lines by indent spaces. A word longer than a line (a path)
 // stays whole.
-func wrapWords(text string, indent int) string {
+func wrapWords(text string, indent int) string { return wrapWordsAt(text, indent, indent) }
+
+// wrapWordsAt is wrapWords for text that starts at column first.
+func wrapWordsAt(text string, indent, first int) string {
 	var b strings.Builder
-	col := indent
+	col := first
 	for i, w := range strings.Fields(text) {
 		switch {
 		case i == 0:

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/summary"
 )
 
 // The text report fits an 80-column terminal with IPv4 clients, however
@@ -56,8 +57,14 @@ func TestTextFits80Columns(t *testing.T) {
 			KeepaliveRaces:      12345,
 		},
 	}
+	sb := summary.New(summary.Config{})
+	for i := range doc.Connections {
+		sb.Add(&doc.Connections[i])
+	}
+	d := sb.Digest(doc.Capture, doc.Options)
+	d.Summary = doc.Summary // the extremes above, not what four records sum to
 	var b bytes.Buffer
-	if err := WriteText(&b, doc); err != nil {
+	if err := WriteText(&b, d); err != nil {
 		t.Fatal(err)
 	}
 	for i, line := range strings.Split(b.String(), "\n") {
@@ -70,5 +77,86 @@ func TestTextFits80Columns(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("no %q in\n%s", want, b.String())
 		}
+	}
+}
+
+// A big capture's text leads with the summary and the findings, lists the
+// connections that matter (races, resets, errors, the longest, the
+// slowest) and groups the rest, in 80 columns, so that 20,000 connections
+// read in a screen or two; every connection is counted once.
+func TestTextBigCaptureIsSummarised(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC)
+	srv := netip.MustParseAddrPort("255.255.255.255:65535")
+	sb := summary.New(summary.Config{})
+	const n = 20000
+	for i := 1; i <= n; i++ {
+		c := httpflow.Connection{ID: i, Client: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(i)),
+			Server: srv, FirstPacketAt: t0.Add(time.Duration(i) * time.Millisecond), LastPacketAt: t0.Add(time.Duration(i)*time.Millisecond + time.Duration(i%997)*time.Microsecond)}
+		c.Transactions = []httpflow.Transaction{{Index: 1, Method: "GET", URI: "/", RequestVersion: "HTTP/1.0", Status: 200}}
+		c.FinalIdle = &httpflow.Idle{Duration: time.Duration(i%3) * time.Millisecond}
+		c.Close = httpflow.Close{FirstFinBy: httpflow.Server, FirstFinAt: c.LastPacketAt, Reason: httpflow.ReasonHTTP10}
+		switch {
+		case i%1000 == 7:
+			c.Close.Reason = httpflow.ReasonKeepaliveRace
+		case i%2000 == 11:
+			c.Close.RstBy, c.Close.RstAt, c.Close.Reason = httpflow.Client, c.LastPacketAt, httpflow.ReasonReset
+		case i%500 == 3:
+			c.Transactions[0].Status = 503
+		}
+		sb.Add(&c)
+	}
+	d := sb.Digest(httpflow.CaptureInfo{Source: "big.pcap", Format: "pcap"}, httpflow.Options{})
+	var b bytes.Buffer
+	if err := WriteText(&b, d); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(out, "\n")
+	if len(lines) > 120 {
+		t.Errorf("%d lines for %d connections, want a screen or two", len(lines), n)
+	}
+	for i, l := range lines {
+		if len([]rune(l)) > 80 {
+			t.Errorf("line %d is %d columns: %q", i+1, len([]rune(l)), l)
+		}
+	}
+	if !strings.HasPrefix(out, "capture      big.pcap\n") || !strings.Contains(out, "findings     - ") {
+		t.Errorf("does not lead with the summary and the findings:\n%s", out)
+	}
+	for _, want := range []string{"keep-alive races: 20, the first 10", "resets: 10", "with 4xx/5xx or unanswered requests: 40, the first 10",
+		"the longest (first to last packet: ", "the other 19,9", "grouped:", "http10-no-keepalive"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+	// The notables and the groups count every connection once.
+	counted := len(d.Notable)
+	for _, g := range d.Groups {
+		counted += g.Count
+	}
+	notListed := 0
+	for _, k := range []string{"race", "reset", "error"} {
+		listed := 0
+		for _, l := range d.Notable {
+			if l.Why == k {
+				listed++
+			}
+		}
+		notListed += d.NotableCounts[k] - listed
+	}
+	if counted+notListed != n {
+		t.Errorf("notables %d + groups + unlisted notables %d = %d, want %d", len(d.Notable), notListed, counted+notListed, n)
+	}
+	// --all: every line.
+	all := summary.New(summary.Config{All: true})
+	for i := 1; i <= 100; i++ {
+		all.Add(&httpflow.Connection{ID: i, Server: srv, Client: srv, Close: httpflow.Close{Reason: httpflow.ReasonCaptureEnded}})
+	}
+	b.Reset()
+	if err := WriteText(&b, all.Digest(httpflow.CaptureInfo{}, httpflow.Options{})); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(b.String(), " capture-ended\n"); got != 100 {
+		t.Errorf("--all listed %d connections, want 100", got)
 	}
 }

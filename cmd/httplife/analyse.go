@@ -17,6 +17,7 @@ import (
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/pipeline"
+	"github.com/httplife/httplife/internal/summary"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -31,6 +32,9 @@ type analyseOptions struct {
 	Ports       []uint16
 	ServerPorts []uint16
 	MaxConns    int
+	// All lists every connection in the text output (else a big capture's
+	// are summarised: those that matter, then the rest in groups).
+	All bool
 }
 
 var formats = []string{"text", "json", "ndjson", "html"}
@@ -73,6 +77,7 @@ connection closed.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson or html")
 	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
+	f.BoolVar(&opts.All, "all", false, "text: list every connection (by default a big capture's are summarised)")
 	addAnalysisFlags(f, opts, &ports, &serverPorts)
 	return cmd
 }
@@ -213,21 +218,27 @@ func analyseRun(o *analyseOptions) error {
 		}
 		return finish(o, res.Capture.Warnings, rerr, werr, bw)
 	}
-	doc, rerr := pipeline.Analyse(src, cfg)
-	var werr error
-	switch o.Format {
-	case "json":
-		werr = render.WriteJSON(bw, doc)
-	case "html":
-		werr = writeHTML(bw, doc)
-	default:
-		werr = render.WriteText(bw, doc)
+	if o.Format == "json" {
+		doc, _, rerr := pipeline.Analyse(src, cfg)
+		werr := render.WriteJSON(bw, doc)
+		return finish(o, doc.Capture.Warnings, rerr, werr, bw)
 	}
-	return finish(o, doc.Capture.Warnings, rerr, werr, bw)
+	// Text and HTML draw from the run's digest: records are summarised as
+	// they finish, in bounded memory, and forgotten.
+	cfg.Transient = true
+	cfg.Summary = summary.Config{All: o.All, Timeline: o.Format == "html"}
+	res, rerr := pipeline.Run(src, cfg, nil)
+	var werr error
+	if o.Format == "html" {
+		werr = writeHTML(bw, res.Digest())
+	} else {
+		werr = render.WriteText(bw, res.Digest())
+	}
+	return finish(o, res.Capture.Warnings, rerr, werr, bw)
 }
 
 // writeHTML is replaced when the HTML renderer is built in.
-var writeHTML = func(w io.Writer, doc *httpflow.Document) error {
+var writeHTML = func(w io.Writer, d *summary.Digest) error {
 	return errors.New("html output is not available in this build")
 }
 

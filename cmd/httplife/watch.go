@@ -21,6 +21,7 @@ import (
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/pipeline"
+	"github.com/httplife/httplife/internal/summary"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -49,9 +50,10 @@ type watchOptions struct {
 var watchFormats = []string{"text", "json", "ndjson"}
 
 const (
-	// watchKeep is the number of finished connections kept for the text,
-	// JSON and HTML outputs (the last ones); NDJSON streams them all and
-	// the summary always covers all.
+	// watchKeep is the number of finished connections kept for --format
+	// json (the last ones); NDJSON streams them all, and the summary, the
+	// text output and the report (drawn from the summary's digest) always
+	// cover all.
 	watchKeep = 20000
 	// watchPoll is the longest the loop waits for a packet before it
 	// looks at the clock.
@@ -117,6 +119,7 @@ flags); it runs in the kernel. Capturing needs root or CAP_NET_RAW.`,
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text (a live view on a terminal), json or ndjson")
 	f.StringVar(&opts.Report, "report", "", "write the HTML report to this file, rewritten every few seconds and at the end")
 	f.StringVarP(&opts.Write, "write", "w", "", "also write the raw packets to this pcap file")
+	f.BoolVar(&opts.All, "all", false, "text: list every connection at the end (by default a big capture's are summarised)")
 	addAnalysisFlags(f, &opts.analyseOptions, &ports, &serverPorts)
 	return cmd
 }
@@ -189,8 +192,8 @@ type watcher struct {
 	nd   *render.NDJSON
 	werr error // first error writing standard output
 
-	sb    *httpflow.SummaryBuilder
-	keep  bool                  // keep records for text/json/report
+	sb    *summary.Builder      // the pipeline's: summary, text and report
+	keep  bool                  // keep records for --format json
 	kept  []httpflow.Connection // ring of the last watchKeep records
 	next  int                   // next slot of kept once full
 	total int                   // records emitted
@@ -252,7 +255,6 @@ func (w *watcher) wrap(s tcpstate.Stream) tcpstate.Stream {
 }
 
 func (w *watcher) emit(c *httpflow.Connection) {
-	w.sb.Add(c)
 	w.total++
 	if w.view != nil {
 		w.view.Add(c)
@@ -286,7 +288,7 @@ func watchRun(o *watchOptions) error {
 	// Ctrl-C and SIGTERM end the capture cleanly from here on.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	w := &watcher{o: o, keep: o.Format != "ndjson" || o.Report != "", tracked: map[*liveStream]struct{}{}}
+	w := &watcher{o: o, keep: o.Format == "json", tracked: map[*liveStream]struct{}{}}
 	cfg := capture.LiveConfig{Interface: o.Interface, Filter: o.Filter, Snaplen: o.Snaplen, Buffer: o.Buffer, MaxPackets: o.Count}
 	if o.Write != "" {
 		cfg.Packet = w.writePacket
@@ -306,7 +308,9 @@ func watchRun(o *watchOptions) error {
 
 	rc := o.runConfig()
 	w.opts = httpflow.Options{TwoMSL: rc.TCP.WithDefaults().TwoMSL, Ports: rc.PortsLabel}
-	w.sb = httpflow.NewSummaryBuilder()
+	w.sb = summary.New(summary.Config{All: o.All, Timeline: o.Report != ""})
+	rc.Builder = w.sb
+	rc.Transient = !w.keep // what is not kept for JSON is summarised, then forgotten
 	live := &pipeline.Live{Poll: watchPoll, TickMargin: watchTickMargin, Frame: w.frame, FrameEvery: watchFrame}
 	if o.Live {
 		w.view = render.NewLiveView()
@@ -362,13 +366,12 @@ func watchRun(o *watchOptions) error {
 	case o.Format == "json":
 		w.werr = render.WriteJSON(w.out, w.document(ci, 0))
 	default:
-		doc := w.document(ci, 0)
 		if o.Live {
 			w.snap = pipeline.Snapshot{Source: src.Stats().Clone(), Live: ls, Table: res.Table, Clock: w.snap.Clock}
 			w.draw(time.Since(w.start), 0, true)
 			fmt.Fprintln(w.out)
 		}
-		w.werr = render.WriteText(w.out, doc)
+		w.werr = render.WriteText(w.out, w.sb.Digest(ci, w.opts))
 	}
 	if err := w.out.Flush(); w.werr == nil {
 		w.werr = err
@@ -457,7 +460,8 @@ func (w *watcher) draw(elapsed time.Duration, rps float64, ended bool) {
 	w.mu.Unlock()
 	f.NoData = max(f.Open-withData, 0)
 	if w.werr == nil {
-		w.werr = w.view.Draw(w.out, f)
+		sum := w.sb.Summary()
+		w.werr = w.view.Draw(w.out, f, &sum)
 	}
 	if w.werr == nil {
 		w.werr = w.out.Flush()
@@ -485,19 +489,23 @@ func (w *watcher) document(ci httpflow.CaptureInfo, open int) *httpflow.Document
 // renames it over the report, so that a reader never sees half a file.
 // final is the capture info at the end; nil while the capture goes on.
 func (w *watcher) writeReport(final *httpflow.CaptureInfo) error {
-	var doc *httpflow.Document
+	var ci httpflow.CaptureInfo
 	if final != nil {
-		doc = w.document(*final, 0)
+		ci = *final
 	} else {
-		doc = w.document(pipeline.CaptureInfo(&w.snap.Source, w.snap.Table), w.snap.Open)
+		ci = pipeline.CaptureInfo(&w.snap.Source, w.snap.Table)
+		if n := w.snap.Open; n > 0 {
+			ci.Warnings = append(ci.Warnings, fmt.Sprintf("capture in progress: connections still open (%d) are not listed yet", n))
+		}
 	}
+	d := w.sb.Digest(ci, w.opts)
 	path := w.o.Report
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	bw := bufio.NewWriterSize(f, 1<<16)
-	err = render.WriteHTML(bw, doc)
+	err = render.WriteHTML(bw, d)
 	if err == nil {
 		err = bw.Flush()
 	}

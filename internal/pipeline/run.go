@@ -31,6 +31,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/summary"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -55,6 +56,11 @@ type Config struct {
 	Lines *Lines
 	// Live, when set, runs a live source (a capture.LiveSource): see Live.
 	Live *Live
+	// Summary says what the run's summary.Builder keeps; Builder, when
+	// set, is the builder to use instead of a new one (it is called on
+	// the goroutine that calls emit).
+	Summary summary.Config
+	Builder *summary.Builder
 }
 
 // Live is what a run over a live source needs besides Config.
@@ -118,14 +124,22 @@ type Result struct {
 	Summary httpflow.Summary
 	Table   tcpstate.Stats
 	Live    capture.LiveStats // live sources only
+	// Builder is the summary of every record, for the digest.
+	Builder *summary.Builder
 }
+
+// Digest is the run's summary.Digest.
+func (r *Result) Digest() *summary.Digest { return r.Builder.Digest(r.Capture, r.Options) }
 
 // Run reads src to the end, passes each finished connection's record to
 // emit (in the order connections finish) and returns the capture info and
 // summary. A read error ends the run but keeps what was analysed: the
 // error is returned with a Result that covers everything before it.
 func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Result, error) {
-	sb := httpflow.NewSummaryBuilder()
+	sb := cfg.Builder
+	if sb == nil {
+		sb = summary.New(cfg.Summary)
+	}
 	lines := cfg.Lines
 	if emit == nil {
 		lines = nil
@@ -190,6 +204,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 		Options: httpflow.Options{TwoMSL: tab.Config().TwoMSL, Ports: cfg.PortsLabel},
 		Summary: sb.Summary(),
 		Table:   tab.Stats(),
+		Builder: sb,
 	}
 	if r.live != nil {
 		res.Live = r.live.LiveStats()
@@ -243,8 +258,8 @@ func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
 }
 
 // Analyse runs src to the end and returns the whole document, connections
-// in id order.
-func Analyse(src capture.Source, cfg Config) (*httpflow.Document, error) {
+// in id order, and the run's result.
+func Analyse(src capture.Source, cfg Config) (*httpflow.Document, *Result, error) {
 	var conns []httpflow.Connection
 	res, err := Run(src, cfg, func(c *httpflow.Connection) { conns = append(conns, *c) })
 	sort.Slice(conns, func(i, j int) bool { return conns[i].ID < conns[j].ID })
@@ -252,7 +267,7 @@ func Analyse(src capture.Source, cfg Config) (*httpflow.Document, error) {
 		conns = []httpflow.Connection{}
 	}
 	doc := &httpflow.Document{Capture: res.Capture, Options: res.Options, Connections: conns, Summary: res.Summary}
-	return doc, err
+	return doc, res, err
 }
 
 // PortsLabel formats a port set for the options object.

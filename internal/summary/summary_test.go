@@ -1,4 +1,4 @@
-package httpflow
+package summary
 
 import (
 	"fmt"
@@ -9,31 +9,33 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/httplife/httplife/httpflow"
 )
 
 func secsDur(s float64) time.Duration { return time.Duration(math.Round(s * 1e9)) }
 
-func conn(tx int, idle []float64, final float64, holder Side, server string, twAt time.Time) *Connection {
-	c := &Connection{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort(server), Transactions: make([]Transaction, tx)}
+func conn(tx int, idle []float64, final float64, holder httpflow.Side, server string, twAt time.Time) *httpflow.Connection {
+	c := &httpflow.Connection{Client: netip.MustParseAddrPort("10.0.0.1:40000"), Server: netip.MustParseAddrPort(server), Transactions: make([]httpflow.Transaction, tx)}
 	for _, d := range idle {
-		c.IdlePeriods = append(c.IdlePeriods, Idle{Duration: secsDur(d)})
+		c.IdlePeriods = append(c.IdlePeriods, httpflow.Idle{Duration: secsDur(d)})
 	}
-	c.FinalIdle = &Idle{Duration: secsDur(final)}
-	c.Close = Close{FirstFinBy: Server, Reason: ReasonServerIdleTimeout}
-	if holder != NoSide {
-		c.TimeWait = &TimeWait{Holder: holder, EnteredAt: twAt, ExpiresAt: twAt.Add(time.Minute)}
+	c.FinalIdle = &httpflow.Idle{Duration: secsDur(final)}
+	c.Close = httpflow.Close{FirstFinBy: httpflow.Server, Reason: httpflow.ReasonServerIdleTimeout}
+	if holder != httpflow.NoSide {
+		c.TimeWait = &httpflow.TimeWait{Holder: holder, EnteredAt: twAt, ExpiresAt: twAt.Add(time.Minute)}
 	}
 	return c
 }
 
 func TestSummaryExact(t *testing.T) {
-	b := NewSummaryBuilder()
+	b := New(Config{})
 	t0 := time.Unix(1000, 0)
 	// Three TIME_WAITs on the server: two overlap, the third starts after
 	// the first expired.
-	b.Add(conn(3, []float64{0.1, 0.2}, 2, Server, "10.0.0.2:80", t0))
-	b.Add(conn(1, nil, 2.5, Server, "10.0.0.2:80", t0.Add(30*time.Second)))
-	b.Add(conn(5, []float64{0.3, 0.4, 0.5, 0.6}, 1, Server, "10.0.0.2:80", t0.Add(61*time.Second)))
+	b.Add(conn(3, []float64{0.1, 0.2}, 2, httpflow.Server, "10.0.0.2:80", t0))
+	b.Add(conn(1, nil, 2.5, httpflow.Server, "10.0.0.2:80", t0.Add(30*time.Second)))
+	b.Add(conn(5, []float64{0.3, 0.4, 0.5, 0.6}, 1, httpflow.Server, "10.0.0.2:80", t0.Add(61*time.Second)))
 	s := b.Summary()
 	if s.Connections != 3 || s.Transactions != 9 {
 		t.Errorf("connections %d transactions %d, want 3 and 9", s.Connections, s.Transactions)
@@ -52,10 +54,10 @@ func TestSummaryExact(t *testing.T) {
 // TIME_WAITs count by host, whatever the port, with endpoints in any
 // order (the builder remembers the last one).
 func TestSummaryTimeWaitByHost(t *testing.T) {
-	b := NewSummaryBuilder()
+	b := New(Config{})
 	t0 := time.Unix(1000, 0)
 	for i, server := range []string{"10.0.0.2:80", "10.0.0.2:80", "10.0.0.3:80", "10.0.0.2:8080", "[fe80::1%eth0]:80", "10.0.0.2:80", "[fe80::1%eth0]:443"} {
-		b.Add(conn(1, nil, 1, Server, server, t0.Add(time.Duration(i)*time.Second)))
+		b.Add(conn(1, nil, 1, httpflow.Server, server, t0.Add(time.Duration(i)*time.Second)))
 	}
 	want := map[string]int{"10.0.0.2": 4, "10.0.0.3": 1, "fe80::1%eth0": 2}
 	if got := b.Summary().TimeWait.PeakConcurrent; fmt.Sprint(got) != fmt.Sprint(want) {
@@ -66,20 +68,20 @@ func TestSummaryTimeWaitByHost(t *testing.T) {
 // Past maxExact durations the builder keeps 1 % buckets: bounded memory,
 // percentiles within 1 %.
 func TestSummaryBoundedAndClose(t *testing.T) {
-	b := NewSummaryBuilder()
+	b := New(Config{})
 	r := rand.New(rand.NewSource(1))
 	var all []float64
 	n := maxExact + 50000
 	for i := 0; i < n; i++ {
 		v := math.Exp(r.NormFloat64()) // log-normal, like real idle gaps
 		all = append(all, v)
-		b.idle.add(v)
+		b.tot.idle.add(v)
 	}
-	if b.idle.exact != nil || len(b.idle.hist) > 5000 {
-		t.Fatalf("after %d values: %d exact values kept, %d buckets", n, len(b.idle.exact), len(b.idle.hist))
+	if b.tot.idle.exact != nil || len(b.tot.idle.hist) > 5000 {
+		t.Fatalf("after %d values: %d exact values kept, %d buckets", n, len(b.tot.idle.exact), len(b.tot.idle.hist))
 	}
 	sort.Float64s(all)
-	d := b.idle.distribution()
+	d := b.tot.idle.distribution()
 	for _, p := range []struct {
 		q   float64
 		got float64

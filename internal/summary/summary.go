@@ -1,6 +1,7 @@
-package httpflow
+package summary
 
 import (
+	"maps"
 	"math"
 	"math/bits"
 	"net/netip"
@@ -8,16 +9,17 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/httplife/httplife/httpflow"
 )
 
-// SummaryBuilder accumulates the SUMMARY object as records are emitted. Its
-// memory is bounded however many connections it sees (watch runs for
-// hours): transactions per connection are counted by value, durations are
-// kept exactly up to maxExact values and in 1 % histogram buckets beyond,
-// and TIME_WAIT peaks are tracked per host with only the TIME_WAITs still
-// running at the time.
-type SummaryBuilder struct {
-	s        Summary
+// totals accumulates the SUMMARY object. Its memory is bounded however
+// many connections it sees (watch runs for hours): transactions per
+// connection are counted by value, durations are kept exactly up to
+// maxExact values and in 1 % histogram buckets beyond, and TIME_WAIT peaks
+// are tracked per host with only the TIME_WAITs still running at the time.
+type totals struct {
+	s        httpflow.Summary
 	perConn  map[int]int // transactions on a connection -> connections
 	txSum    int
 	idle     quantiles
@@ -31,21 +33,20 @@ type SummaryBuilder struct {
 
 type twSpan struct{ from, to time.Time }
 
-// NewSummaryBuilder returns an empty builder.
-func NewSummaryBuilder() *SummaryBuilder {
-	return &SummaryBuilder{
-		s: Summary{
-			Reasons:             map[Reason]int{},
+func newTotals() totals {
+	return totals{
+		s: httpflow.Summary{
+			Reasons:             map[httpflow.Reason]int{},
 			AdvertisedTimeoutsS: map[string]int{},
-			TimeWait:            TimeWaitSummary{PeakConcurrent: map[string]int{}},
+			TimeWait:            httpflow.TimeWaitSummary{PeakConcurrent: map[string]int{}},
 		},
 		perConn:  map[int]int{},
 		twByHost: map[netip.Addr]*twHeap{},
 	}
 }
 
-// Add counts one connection.
-func (b *SummaryBuilder) Add(c *Connection) {
+// add counts one connection.
+func (b *totals) add(c *httpflow.Connection) {
 	s := &b.s
 	s.Connections++
 	s.Transactions += len(c.Transactions)
@@ -55,9 +56,9 @@ func (b *SummaryBuilder) Add(c *Connection) {
 	switch {
 	case c.ClosedByReset():
 		s.ClosedBy.Reset++
-	case c.Close.FirstFinBy == Client:
+	case c.Close.FirstFinBy == httpflow.Client:
 		s.ClosedBy.Client++
-	case c.Close.FirstFinBy != NoSide:
+	case c.Close.FirstFinBy != httpflow.NoSide:
 		s.ClosedBy.Server++
 	default:
 		s.ClosedBy.Open++
@@ -71,19 +72,19 @@ func (b *SummaryBuilder) Add(c *Connection) {
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil {
 		s.AdvertisedTimeoutsS[strconv.FormatFloat(*t, 'f', -1, 64)]++
 	}
-	if c.Close.Reason == ReasonKeepaliveRace {
+	if c.Close.Reason == httpflow.ReasonKeepaliveRace {
 		s.KeepaliveRaces++
 	}
 	if tw := c.TimeWait; tw != nil {
 		span := twSpan{tw.EnteredAt, tw.ExpiresAt}
 		switch tw.Holder {
-		case Client:
+		case httpflow.Client:
 			s.TimeWait.Client++
 			b.addTW(c.Client.Addr(), span)
-		case Server:
+		case httpflow.Server:
 			s.TimeWait.Server++
 			b.addTW(c.Server.Addr(), span)
-		case Both:
+		case httpflow.Both:
 			s.TimeWait.Both++
 			b.addTW(c.Client.Addr(), span)
 			b.addTW(c.Server.Addr(), span)
@@ -91,7 +92,7 @@ func (b *SummaryBuilder) Add(c *Connection) {
 	}
 }
 
-func (b *SummaryBuilder) addTW(host netip.Addr, s twSpan) {
+func (b *totals) addTW(host netip.Addr, s twSpan) {
 	if host == b.lastTW.host && b.lastTW.h != nil {
 		b.lastTW.h.add(s) // a server, holding TIME_WAIT again and again
 		return
@@ -105,9 +106,11 @@ func (b *SummaryBuilder) addTW(host netip.Addr, s twSpan) {
 	h.add(s)
 }
 
-// Summary returns the summary of everything added so far.
-func (b *SummaryBuilder) Summary() Summary {
+// summary returns the summary of everything added so far.
+func (b *totals) summary() httpflow.Summary {
 	s := b.s
+	s.Reasons = maps.Clone(b.s.Reasons)
+	s.AdvertisedTimeoutsS = maps.Clone(b.s.AdvertisedTimeoutsS)
 	if n := s.Connections; n > 0 {
 		counts := make([]int, 0, len(b.perConn))
 		for k := range b.perConn {
@@ -122,7 +125,7 @@ func (b *SummaryBuilder) Summary() Summary {
 				break
 			}
 		}
-		s.TransactionsPerConnection = PerConn{
+		s.TransactionsPerConnection = httpflow.PerConn{
 			Mean: math.Round(float64(b.txSum)/float64(n)*1000) / 1000,
 			P50:  float64(median),
 			Max:  counts[len(counts)-1],
@@ -197,11 +200,11 @@ func (q *quantiles) add(v float64) {
 	q.hist[bucketOf(v)]++
 }
 
-func (q *quantiles) distribution() Distribution {
+func (q *quantiles) distribution() httpflow.Distribution {
 	if q.n == 0 {
-		return Distribution{}
+		return httpflow.Distribution{}
 	}
-	d := Distribution{Count: q.n, Max: q.max}
+	d := httpflow.Distribution{Count: q.n, Max: q.max}
 	if q.hist == nil {
 		// Three order statistics, found by selection in place (the order
 		// of the values kept does not matter): a sort of a copy of the
@@ -331,3 +334,56 @@ func (h *twHeap) pop() {
 		i = m
 	}
 }
+
+// Sketch is a set of durations in seconds: exact up to maxExact values, in
+// 1 % buckets beyond (so a quantile is within 1 %).
+type Sketch = quantiles
+
+// Len is the number of values.
+func (q *quantiles) Len() int { return q.n }
+
+// Max is the largest value (0 when none).
+func (q *quantiles) Max() float64 { return q.max }
+
+// Quantile is the nearest-rank quantile p of the values.
+func (q *quantiles) Quantile(p float64) float64 {
+	if q.n == 0 {
+		return 0
+	}
+	if q.hist == nil {
+		s := slices.Clone(q.exact)
+		k := rank(q.n, p)
+		selectKth(s, k)
+		return s[k]
+	}
+	keys := make([]int, 0, len(q.hist))
+	for k := range q.hist {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	r, seen := rank(q.n, p), 0
+	for _, k := range keys {
+		seen += q.hist[k]
+		if seen > r {
+			return math.Min(bucketValue(k), q.max)
+		}
+	}
+	return q.max
+}
+
+// Each calls f with every value and how often it was added (bucket
+// middles past maxExact, capped at Max).
+func (q *quantiles) Each(f func(v float64, n int)) {
+	if q.hist == nil {
+		for _, v := range q.exact {
+			f(v, 1)
+		}
+		return
+	}
+	for k, n := range q.hist {
+		f(math.Min(bucketValue(k), q.max), n)
+	}
+}
+
+// Add adds a value.
+func (q *quantiles) Add(v float64) { q.add(v) }

@@ -1,0 +1,475 @@
+// Package summary gathers what the outputs show about a whole capture from
+// its connection records, as they finish, in bounded memory.
+//
+// In: httpflow.Connection records, one at a time (Builder.Add), in any
+// order; a record may be reused by its producer once Add returns (what the
+// builder keeps, it copies). Out: the SUMMARY object (Builder.Summary), the
+// key findings, one sentence each (Builder.Findings), and a Digest for a
+// capture's facts: the connections worth listing (every one of a small
+// capture; else the keep-alive races, resets, errors, the longest and the
+// slowest), the rest in groups, and the distributions and time series
+// that the text output, the live view and the HTML report draw. One
+// builder serves all of them, so each number is computed once.
+//
+// Memory: counters, 1 % histograms past 2^18 values, the TIME_WAITs still
+// running, and a fixed number of kept records (their transactions trimmed
+// to a budget) and lines; never a list of all connections, unless
+// Config.All asks for a line for each.
+package summary
+
+import (
+	"net/netip"
+	"sort"
+	"time"
+
+	"github.com/httplife/httplife/httpflow"
+)
+
+// Config says what a Builder keeps besides the summary and findings.
+type Config struct {
+	// All keeps a line for every connection (text output with --all).
+	All bool
+	// Timeline keeps what the HTML report draws: records for its timeline
+	// and rows for its table, distributions and time series.
+	Timeline bool
+}
+
+// Builder accumulates records. Not safe for concurrent use.
+type Builder struct {
+	cfg    Config
+	tot    totals
+	find   findingStats
+	lines  lineStore
+	report *reportStore // nil unless Config.Timeline
+	n      int
+
+	// The time the records span: earliest and latest packet, latest
+	// TIME_WAIT expiry.
+	first, last, twMax time.Time
+}
+
+// New returns an empty builder.
+func New(cfg Config) *Builder {
+	b := &Builder{cfg: cfg, tot: newTotals(), find: newFindingStats()}
+	b.lines.all = cfg.All
+	if cfg.Timeline {
+		b.report = newReportStore()
+	}
+	return b
+}
+
+// Add counts one finished connection.
+func (b *Builder) Add(c *httpflow.Connection) {
+	b.n++
+	b.tot.add(c)
+	b.find.add(c)
+	b.lines.add(c)
+	for _, t := range [2]time.Time{c.FirstPacketAt, c.LastPacketAt} {
+		if t.IsZero() {
+			continue
+		}
+		if b.first.IsZero() || t.Before(b.first) {
+			b.first = t
+		}
+		if t.After(b.last) {
+			b.last = t
+		}
+	}
+	if tw := c.TimeWait; tw != nil && tw.ExpiresAt.After(b.twMax) {
+		b.twMax = tw.ExpiresAt
+	}
+	if b.report != nil {
+		b.report.add(c)
+	}
+}
+
+// Connections is the number of records added.
+func (b *Builder) Connections() int { return b.n }
+
+// Summary returns the SUMMARY object of everything added so far.
+func (b *Builder) Summary() httpflow.Summary { return b.tot.summary() }
+
+// Findings returns the key findings, one sentence each, most telling first.
+func (b *Builder) Findings() []string { return b.find.sentences(&b.tot) }
+
+// Digest is what the text output and the HTML report show of a capture.
+type Digest struct {
+	Capture  httpflow.CaptureInfo
+	Options  httpflow.Options
+	Summary  httpflow.Summary
+	Findings []string
+
+	// Text: every connection's line when AllKept, else the connections
+	// that matter and the rest in groups.
+	AllKept bool
+	Lines   []Line // id order
+	Notable []Line // id order, when !AllKept
+	// NotableCounts says how many connections each kind of notable had in
+	// all (races, resets, errors), which Notable may not list whole.
+	NotableCounts map[string]int
+	Groups        []Group // by count, the most first
+
+	// Report (Config.Timeline): see report.go.
+	Report *Report
+}
+
+// Digest returns the digest of everything added, with the capture's
+// facts and the run's options.
+func (b *Builder) Digest(ci httpflow.CaptureInfo, opts httpflow.Options) *Digest {
+	d := &Digest{Capture: ci, Options: opts, Summary: b.Summary(), Findings: b.Findings()}
+	d.AllKept, d.Lines, d.Notable, d.NotableCounts, d.Groups = b.lines.result()
+	if b.report != nil {
+		origin := ci.FirstPacketAt
+		if !b.first.IsZero() && (origin.IsZero() || b.first.Before(origin)) {
+			origin = b.first
+		}
+		last := b.last
+		if ci.LastPacketAt.After(last) {
+			last = ci.LastPacketAt
+		}
+		d.Report = b.report.result(origin, last, b.twMax)
+	}
+	return d
+}
+
+// Line is one connection's line of the text output.
+type Line struct {
+	ID             int
+	Client, Server netip.AddrPort
+	Requests       int
+	Gaps           []time.Duration // the first few idle gaps
+	NGaps          int             // all of them
+	Final          time.Duration
+	HasFinal       bool
+	Closer         string // "client", "server", "RST cl", "RST sv", "open"
+	Reason         httpflow.Reason
+	Why            string // for a notable: "race", "reset", "error", "longest", "slowest"
+
+	// What the digest sorts lines by, kept from the record.
+	errorSeen         bool          // a 4xx/5xx or unanswered request
+	duration, slowest time.Duration // first to last packet; the longest server time
+	version           string        // the first request's HTTP version
+}
+
+// Duration is the time from the connection's first packet to its last.
+func (l *Line) Duration() time.Duration { return l.duration }
+
+// Slowest is the connection's longest server time (request end to
+// response start).
+func (l *Line) Slowest() time.Duration { return l.slowest }
+
+// lineOf makes c's line.
+func lineOf(c *httpflow.Connection) Line {
+	l := Line{ID: c.ID, Client: c.Client, Server: c.Server, Requests: len(c.Transactions),
+		NGaps: len(c.IdlePeriods), Closer: CloserWord(c), Reason: c.Close.Reason}
+	for i := 0; i < len(c.IdlePeriods) && i < maxLineGaps; i++ {
+		l.Gaps = append(l.Gaps, c.IdlePeriods[i].Duration)
+	}
+	if c.FinalIdle != nil {
+		l.Final, l.HasFinal = c.FinalIdle.Duration, true
+	}
+	l.errorSeen, l.duration, l.slowest = hasError(c), connDuration(c), slowestServerTime(c)
+	if len(c.Transactions) > 0 {
+		l.version = c.Transactions[0].RequestVersion
+	}
+	return l
+}
+
+// maxLineGaps is the idle gaps a line keeps: more never fit its column.
+const maxLineGaps = 4
+
+// CloserWord says who closed c, as the text output's "closed" column
+// does: the side of the first FIN, "RST cl"/"RST sv" when a RST ended it,
+// "open" when neither was captured.
+func CloserWord(c *httpflow.Connection) string {
+	if c.ClosedByReset() {
+		if c.Close.RstBy == httpflow.Client {
+			return "RST cl"
+		}
+		return "RST sv"
+	}
+	if c.Close.FirstFinBy != httpflow.NoSide {
+		return c.Close.FirstFinBy.String()
+	}
+	return "open"
+}
+
+// Group is connections that have the same server, HTTP version, number of
+// requests (in ranges), closer, reason and final idle (in ranges).
+type Group struct {
+	Count    int
+	Server   netip.AddrPort
+	Version  string // of the first request; "" for none
+	Requests string // "0", "1", "2-9", "10-99", "100+"
+	Closer   string
+	Final    string // "< 1 ms", ..., "none"
+	Reason   httpflow.Reason
+	Other    bool // the groups past maxGroups, folded
+}
+
+// Limits of what the text digest keeps.
+const (
+	// smallCapture is the number of connections up to which the text
+	// output lists every one.
+	smallCapture = 40
+	maxNotable   = 10 // connections listed per kind of notable
+	maxLongest   = 5  // the longest and the slowest listed
+	maxGroups    = 200
+)
+
+// lineStore keeps the text lines.
+type lineStore struct {
+	all   bool // keep every line
+	lines []Line
+	over  bool // more than smallCapture connections seen (and !all)
+
+	races, resets, errors []Line // the first maxNotable of each
+	counts                map[string]int
+	longest, slowest      topLines
+	groups                map[groupKey]int
+	other                 int
+}
+
+type groupKey struct {
+	server                   netip.AddrPort
+	version, requests, final string
+	closer                   string
+	reason                   httpflow.Reason
+}
+
+func (s *lineStore) add(c *httpflow.Connection) {
+	l := lineOf(c)
+	if s.all || !s.over {
+		s.lines = append(s.lines, l)
+		if !s.all && len(s.lines) > smallCapture {
+			s.over = true
+			old := s.lines
+			s.lines = nil
+			for i := range old {
+				s.digest(old[i])
+			}
+			return
+		}
+		if s.all {
+			s.digest(l)
+		}
+		return
+	}
+	s.digest(l)
+}
+
+// digest counts l among the notables and groups.
+func (s *lineStore) digest(l Line) {
+	if s.counts == nil {
+		s.counts = map[string]int{}
+		s.groups = map[groupKey]int{}
+		s.longest.max, s.slowest.max = maxLongest, maxLongest
+	}
+	kind := ""
+	switch {
+	case l.Reason == httpflow.ReasonKeepaliveRace:
+		kind = "race"
+	case l.Reason == httpflow.ReasonReset || l.Closer == "RST cl" || l.Closer == "RST sv":
+		kind = "reset"
+	case l.errorSeen:
+		kind = "error"
+	}
+	if kind != "" {
+		s.counts[kind]++
+		l.Why = kind
+		switch kind {
+		case "race":
+			s.races = appendCapped(s.races, l)
+		case "reset":
+			s.resets = appendCapped(s.resets, l)
+		case "error":
+			s.errors = appendCapped(s.errors, l)
+		}
+		return
+	}
+	// The longest and the slowest keep the top few; a line they push out
+	// (or never take) is grouped, so the groups and the notables together
+	// count every connection once.
+	cand := l
+	for _, t := range []*topLines{&s.longest, &s.slowest} {
+		v := cand.duration
+		if t == &s.slowest {
+			v = cand.slowest
+		}
+		kept, out, pushed := t.offer(cand, v)
+		if !kept {
+			continue
+		}
+		if !pushed {
+			return
+		}
+		cand = out
+	}
+	s.group(cand)
+}
+
+func appendCapped(ls []Line, l Line) []Line {
+	if len(ls) < maxNotable {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+func (s *lineStore) group(l Line) {
+	k := groupKey{server: l.Server, requests: requestRange(l.Requests), final: finalRange(l),
+		closer: l.Closer, reason: l.Reason, version: l.version}
+	if _, ok := s.groups[k]; !ok && len(s.groups) >= maxGroups {
+		s.other++
+		return
+	}
+	s.groups[k]++
+}
+
+func requestRange(n int) string {
+	switch {
+	case n <= 1:
+		return [...]string{"0", "1"}[n]
+	case n < 10:
+		return "2-9"
+	case n < 100:
+		return "10-99"
+	}
+	return "100+"
+}
+
+func finalRange(l Line) string {
+	if !l.HasFinal {
+		return "none"
+	}
+	for _, r := range []struct {
+		below time.Duration
+		name  string
+	}{{time.Millisecond, "< 1 ms"}, {10 * time.Millisecond, "< 10 ms"}, {100 * time.Millisecond, "< 100 ms"},
+		{time.Second, "< 1 s"}, {10 * time.Second, "< 10 s"}, {time.Minute, "< 60 s"}} {
+		if l.Final < r.below {
+			return r.name
+		}
+	}
+	return ">= 60 s"
+}
+
+// result returns the lines, or the notables and groups.
+func (s *lineStore) result() (allKept bool, lines, notable []Line, counts map[string]int, groups []Group) {
+	if s.all || !s.over {
+		lines = append([]Line(nil), s.lines...)
+		sort.Slice(lines, func(i, j int) bool { return lines[i].ID < lines[j].ID })
+		if !s.all {
+			return true, lines, nil, nil, nil
+		}
+	}
+	seen := map[int]bool{}
+	for _, part := range [][]Line{s.races, s.resets, s.errors, s.longest.sorted("longest"), s.slowest.sorted("slowest")} {
+		for _, l := range part {
+			if !seen[l.ID] {
+				seen[l.ID] = true
+				notable = append(notable, l)
+			}
+		}
+	}
+	sort.Slice(notable, func(i, j int) bool { return notable[i].ID < notable[j].ID })
+	for k, n := range s.groups {
+		groups = append(groups, Group{Count: n, Server: k.server, Version: k.version, Requests: k.requests,
+			Closer: k.closer, Final: k.final, Reason: k.reason})
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		a, b := groups[i], groups[j]
+		if a.Count != b.Count {
+			return a.Count > b.Count
+		}
+		if a.Server != b.Server {
+			return a.Server.Compare(b.Server) < 0
+		}
+		if a.Reason != b.Reason {
+			return a.Reason < b.Reason
+		}
+		if a.Requests != b.Requests {
+			return a.Requests < b.Requests
+		}
+		if a.Closer != b.Closer {
+			return a.Closer < b.Closer
+		}
+		if a.Final != b.Final {
+			return a.Final < b.Final
+		}
+		return a.Version < b.Version
+	})
+	if s.other > 0 {
+		groups = append(groups, Group{Count: s.other, Other: true})
+	}
+	return s.all, lines, notable, s.counts, groups
+}
+
+// topLines keeps the max lines with the largest values.
+type topLines struct {
+	max   int
+	lines []Line
+	vals  []time.Duration
+}
+
+// offer keeps l when its value v is among the largest so far; it reports
+// whether l is kept and the line it pushed out, if any.
+func (t *topLines) offer(l Line, v time.Duration) (kept bool, out Line, pushed bool) {
+	if v <= 0 {
+		return false, Line{}, false
+	}
+	if len(t.lines) < t.max {
+		t.lines, t.vals = append(t.lines, l), append(t.vals, v)
+		return true, Line{}, false
+	}
+	lo := 0
+	for i := range t.vals {
+		if t.vals[i] < t.vals[lo] {
+			lo = i
+		}
+	}
+	if v <= t.vals[lo] {
+		return false, Line{}, false
+	}
+	out = t.lines[lo]
+	t.lines[lo], t.vals[lo] = l, v
+	return true, out, true
+}
+
+func (t *topLines) sorted(why string) []Line {
+	out := make([]Line, len(t.lines))
+	for i, l := range t.lines {
+		l.Why = why
+		out[i] = l
+	}
+	return out
+}
+
+// hasError reports whether a response was a 4xx/5xx or missing.
+func hasError(c *httpflow.Connection) bool {
+	for i := range c.Transactions {
+		if st := c.Transactions[i].Status; st == 0 || st >= 400 {
+			return true
+		}
+	}
+	return false
+}
+
+// connDuration is the time from c's first packet to its last.
+func connDuration(c *httpflow.Connection) time.Duration {
+	if c.FirstPacketAt.IsZero() || c.LastPacketAt.IsZero() {
+		return 0
+	}
+	return c.LastPacketAt.Sub(c.FirstPacketAt)
+}
+
+// slowestServerTime is c's longest server time (request end to response
+// start).
+func slowestServerTime(c *httpflow.Connection) time.Duration {
+	var m time.Duration
+	for i := range c.Transactions {
+		if t := &c.Transactions[i]; t.HasServerTime && t.ServerTime > m {
+			m = t.ServerTime
+		}
+	}
+	return m
+}

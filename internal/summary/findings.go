@@ -1,0 +1,313 @@
+package summary
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/httplife/httplife/httpflow"
+)
+
+// findingStats is what the key findings are computed from, gathered as
+// records come: per close reason the count, the final idles and the
+// advertised timeouts; the races' idle before the lost request; counts of
+// resets, transactions, errors, pipelining, probes and guessed clients.
+type findingStats struct {
+	byReason   [len(reasonSlots)]reasonStats
+	rstClient  int // reset connections by who sent the RST
+	rstServer  int
+	tx, single int
+	maxTx      int
+	pipelined  int
+	errs       int // 4xx/5xx responses
+	unanswered int
+	probes     uint64
+	probeConns int
+	guessed    int // no SYN seen
+	twHolders  [4]int
+	// TIME_WAITs held at once per host in each role (the summary's
+	// peak_concurrent merges the roles).
+	twRole map[twRoleKey]*twHeap
+}
+
+type twRoleKey struct {
+	server bool
+	host   netip.Addr
+}
+
+// reasonSlots are the reasons, indexed by their value.
+var reasonSlots = [httpflow.ReasonUnknown + 1]struct{}{}
+
+type reasonStats struct {
+	n        int
+	finals   quantiles // final idle, seconds
+	raceIdle quantiles // keep-alive races: the last idle gap, seconds
+	timeouts map[float64]bool
+}
+
+// maxTimeouts bounds the distinct advertised timeouts remembered per reason.
+const maxTimeouts = 64
+
+func newFindingStats() findingStats { return findingStats{twRole: map[twRoleKey]*twHeap{}} }
+
+func (f *findingStats) addTW(server bool, host netip.Addr, s twSpan) {
+	k := twRoleKey{server, host}
+	h := f.twRole[k]
+	if h == nil {
+		h = &twHeap{}
+		f.twRole[k] = h
+	}
+	h.add(s)
+}
+
+// peakTimeWait is the role and host that held the most TIME_WAITs at once.
+func (f *findingStats) peakTimeWait() (string, int) {
+	var best twRoleKey
+	peak := 0
+	for k, h := range f.twRole {
+		better := h.peak > peak
+		if h.peak == peak && peak > 0 {
+			// the same order as the report: servers first, then by address
+			better = k.server && !best.server || k.server == best.server && k.host.Less(best.host)
+		}
+		if better {
+			best, peak = k, h.peak
+		}
+	}
+	if peak == 0 {
+		return "", 0
+	}
+	role := "client "
+	if best.server {
+		role = "server "
+	}
+	return role + best.host.String(), peak
+}
+
+func (f *findingStats) add(c *httpflow.Connection) {
+	r := c.Close.Reason
+	if int(r) < len(f.byReason) {
+		st := &f.byReason[r]
+		st.n++
+		if c.FinalIdle != nil {
+			st.finals.add(c.FinalIdle.Duration.Seconds())
+		}
+		if r == httpflow.ReasonKeepaliveRace {
+			if k := len(c.IdlePeriods); k > 0 {
+				st.raceIdle.add(c.IdlePeriods[k-1].Duration.Seconds())
+			}
+		}
+		if t := c.KeepAlive.AdvertisedTimeout; t != nil {
+			if st.timeouts == nil {
+				st.timeouts = map[float64]bool{}
+			}
+			if len(st.timeouts) < maxTimeouts {
+				st.timeouts[*t] = true
+			}
+		}
+	}
+	if r == httpflow.ReasonReset {
+		switch c.Close.RstBy {
+		case httpflow.Client:
+			f.rstClient++
+		case httpflow.Server:
+			f.rstServer++
+		}
+	}
+	f.tx += len(c.Transactions)
+	if len(c.Transactions) == 1 {
+		f.single++
+	}
+	f.maxTx = max(f.maxTx, len(c.Transactions))
+	for i := range c.Transactions {
+		t := &c.Transactions[i]
+		if t.Pipelined {
+			f.pipelined++
+		}
+		if t.Status == 0 {
+			f.unanswered++
+		} else if t.Status >= 400 {
+			f.errs++
+		}
+	}
+	if p := c.TCPKeepaliveProbes.Client + c.TCPKeepaliveProbes.Server; p > 0 {
+		f.probes += p
+		f.probeConns++
+	}
+	if !c.SynSeen {
+		f.guessed++
+	}
+	if tw := c.TimeWait; tw != nil && int(tw.Holder) < len(f.twHolders) {
+		f.twHolders[tw.Holder]++
+		span := twSpan{tw.EnteredAt, tw.ExpiresAt}
+		if tw.Holder == httpflow.Server || tw.Holder == httpflow.Both {
+			f.addTW(true, c.Server.Addr(), span)
+		}
+		if tw.Holder == httpflow.Client || tw.Holder == httpflow.Both {
+			f.addTW(false, c.Client.Addr(), span)
+		}
+	}
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// Secs formats seconds for people: "2.0 s", "350 ms", "80 µs".
+func Secs(s float64) string {
+	switch a := math.Abs(s); {
+	case a >= 100:
+		return strconv.FormatFloat(s, 'f', 0, 64) + " s"
+	case a >= 1:
+		return strconv.FormatFloat(s, 'f', 1, 64) + " s"
+	case a >= 0.001:
+		return strconv.FormatFloat(s*1e3, 'f', 0, 64) + " ms"
+	case a == 0:
+		return "0 s"
+	default:
+		return strconv.FormatFloat(s*1e6, 'f', 0, 64) + " µs"
+	}
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+func (st *reasonStats) sortedTimeouts() []float64 {
+	v := make([]float64, 0, len(st.timeouts))
+	for t := range st.timeouts {
+		v = append(v, t)
+	}
+	sort.Float64s(v)
+	return v
+}
+
+func timeoutText(v []float64) string {
+	parts := make([]string, len(v))
+	for i, t := range v {
+		parts[i] = "timeout=" + strconv.FormatFloat(t, 'f', -1, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// sentences are the findings, one sentence each, most telling first.
+func (f *findingStats) sentences(tot *totals) []string {
+	n := tot.s.Connections
+	if n == 0 {
+		return []string{"The capture holds no TCP connection carrying HTTP/1.x."}
+	}
+	var out []string
+	reason := func(r httpflow.Reason) *reasonStats { return &f.byReason[r] }
+	if st := reason(httpflow.ReasonKeepaliveRace); st.n > 0 {
+		s := count(st.n, "request met", "requests met") + " a closing connection (keep-alive race): the server closed an idle keep-alive connection as the client reused it"
+		if st.raceIdle.n > 0 {
+			s += ", after a median " + Secs(st.raceIdle.median()) + " idle"
+		}
+		if t := st.sortedTimeouts(); len(t) > 0 {
+			s += "; the server advertised " + timeoutText(t)
+		}
+		out = append(out, s+".")
+	}
+	if st := reason(httpflow.ReasonReset); st.n > 0 {
+		out = append(out, fmt.Sprintf("%s reset (%d by the client, %d by the server).", count(st.n, "connection was", "connections were"), f.rstClient, f.rstServer))
+	}
+	if st := reason(httpflow.ReasonServerIdleTimeout); st.n > 0 {
+		s := fmt.Sprintf("%d of %d connections were closed by the server", st.n, n)
+		if st.finals.n > 0 {
+			s += " after " + Secs(st.finals.median()) + " idle (median)"
+		}
+		if t := st.sortedTimeouts(); len(t) > 0 {
+			s += "; the server advertised " + timeoutText(t)
+			if st.finals.n > 0 && st.finals.median() < 0.8*t[0] {
+				s += ", yet closed sooner"
+			}
+		} else {
+			s += "; no Keep-Alive timeout was advertised"
+		}
+		out = append(out, s+".")
+	}
+	if st := reason(httpflow.ReasonClientIdleClose); st.n > 0 {
+		s := "The client closed " + count(st.n, "idle connection", "idle connections")
+		if st.finals.n > 0 {
+			s += " after a median " + Secs(st.finals.median())
+		}
+		out = append(out, s+".")
+	}
+	if st := reason(httpflow.ReasonHTTP10); st.n > 0 {
+		out = append(out, count(st.n, "connection was closed", "connections were closed")+" after one HTTP/1.0 exchange without keep-alive.")
+	}
+	if st := reason(httpflow.ReasonClientCloseHeader); st.n > 0 {
+		out = append(out, count(st.n, "connection ended", "connections ended")+" because the client sent Connection: close.")
+	}
+	if st := reason(httpflow.ReasonMaxRequests); st.n > 0 {
+		out = append(out, count(st.n, "connection reached", "connections reached")+" the server's Keep-Alive max and was closed.")
+	}
+	if st := reason(httpflow.ReasonServerCloseHeader); st.n > 0 {
+		out = append(out, "The server ended "+count(st.n, "connection", "connections")+" with Connection: close the client had not asked for.")
+	}
+	if st := reason(httpflow.ReasonCloseDelimited); st.n > 0 {
+		out = append(out, count(st.n, "connection ended", "connections ended")+" with the server's close, which ended a response without Content-Length or chunking.")
+	}
+	if st := reason(httpflow.ReasonCaptureEnded); st.n > 0 {
+		out = append(out, count(st.n, "connection was", "connections were")+" still open when the capture ended.")
+	}
+	if st := reason(httpflow.ReasonUnknown); st.n > 0 {
+		out = append(out, count(st.n, "connection closed", "connections closed")+" for a reason not determined from the capture.")
+	}
+
+	s := fmt.Sprintf("%s on %s: %.2f per connection (max %d)", count(f.tx, "transaction", "transactions"), count(n, "connection", "connections"), float64(f.tx)/float64(n), f.maxTx)
+	if f.single > 0 {
+		s += "; " + count(f.single, "connection carried", "connections carried") + " a single request"
+	}
+	out = append(out, s+".")
+	if f.errs > 0 || f.unanswered > 0 {
+		var parts []string
+		if f.errs > 0 {
+			parts = append(parts, count(f.errs, "response had a 4xx/5xx status", "responses had a 4xx/5xx status"))
+		}
+		if f.unanswered > 0 {
+			parts = append(parts, count(f.unanswered, "request got no response", "requests got no response"))
+		}
+		out = append(out, capitalize(strings.Join(parts, "; ")+"."))
+	}
+	if f.pipelined > 0 {
+		out = append(out, count(f.pipelined, "request was", "requests were")+" pipelined (sent before the previous response ended).")
+	}
+	twc, tws, twb := f.twHolders[httpflow.Client], f.twHolders[httpflow.Server], f.twHolders[httpflow.Both]
+	if twc+tws+twb > 0 {
+		var parts []string
+		if tws > 0 {
+			parts = append(parts, "by the server on "+count(tws, "connection", "connections"))
+		}
+		if twc > 0 {
+			parts = append(parts, "by the client on "+count(twc, "connection", "connections"))
+		}
+		if twb > 0 {
+			parts = append(parts, "by both (simultaneous close) on "+count(twb, "connection", "connections"))
+		}
+		s := "TIME_WAIT was held " + strings.Join(parts, " and ")
+		if host, peak := f.peakTimeWait(); peak > 0 {
+			s += fmt.Sprintf("; at most %d at once on %s", peak, host)
+		}
+		out = append(out, s+".")
+	}
+	if f.probeConns > 0 {
+		out = append(out, fmt.Sprintf("%s TCP keep-alive probes (%d in all); they do not end an idle period.", count(f.probeConns, "connection carried", "connections carried"), f.probes))
+	}
+	if f.guessed > 0 {
+		out = append(out, count(f.guessed, "connection started", "connections started")+" before the capture (no SYN seen).")
+	}
+	return out
+}
+
+// median is the nearest-rank median of the values.
+func (q *quantiles) median() float64 { return q.distribution().P50 }
