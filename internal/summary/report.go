@@ -129,8 +129,9 @@ type reportStore struct {
 	longest  []Row // the keepLongest longest others, unordered
 	rowCap   int   // transactions a kept row keeps
 	keptTx   int
-	rows     []TableRow // every row while at most TableMax, else the lowest ids
-	rowsOver bool
+	rows      []TableRow // every row while at most TableMax, else the lowest ids
+	rowsOver  bool
+	rowsMaxID int // the highest id kept once rowsOver
 
 	timeouts map[float64]bool
 	gaps     Sketch
@@ -227,7 +228,9 @@ func (r *reportStore) timeline(c *httpflow.Connection) {
 				r.classify(row)
 			}
 		}
-	} else {
+	} else if r.wants(c) {
+		// Copied only when a sample or the longest take it: most records
+		// of a big capture are looked at, not kept.
 		r.classify(r.keep(c))
 	}
 	if r.keptTx > keptTxs && r.rowCap > rowTxMin {
@@ -263,6 +266,35 @@ func retrim(c *httpflow.Connection, total, k int) ([]httpflow.Transaction, []htt
 		}
 	}
 	return t, i
+}
+
+// wants reports whether classify would keep c (it counts c in its
+// sampler when it would not).
+func (r *reportStore) wants(c *httpflow.Connection) bool {
+	var s *sampler
+	switch kind(c) {
+	case 1:
+		s = &r.races
+	case 2:
+		s = &r.resets
+	case 3:
+		s = &r.errors
+	default:
+		if len(r.longest) < keepLongest {
+			return true
+		}
+		for i := range r.longest {
+			if lessLong(&r.longest[i].Conn, c) {
+				return true // it goes to the longest; their shortest to the sample
+			}
+		}
+		s = &r.rest
+	}
+	if !s.takes() {
+		s.skip()
+		return false
+	}
+	return true
 }
 
 // classify files a row under its kind, once there are too many to keep
@@ -314,6 +346,12 @@ type sampler struct {
 	rows   []Row
 }
 
+// takes reports whether the next row added will be kept.
+func (s *sampler) takes() bool { return s.stride == 0 || s.seen%s.stride == 0 }
+
+// skip counts a row that takes said would not be kept.
+func (s *sampler) skip() { s.total++; s.seen++ }
+
 func (s *sampler) add(row Row) {
 	s.total++
 	if s.stride == 0 {
@@ -351,6 +389,9 @@ func evenSample(rows []Row, k int) []Row {
 }
 
 func (r *reportStore) table(c *httpflow.Connection) {
+	if r.rowsOver && c.ID > r.rowsMaxID {
+		return // not among the lowest ids kept
+	}
 	row := TableRow{ID: c.ID, Client: c.Client.String(), Server: c.Server.String(), Requests: len(c.Transactions),
 		NGaps: len(c.IdlePeriods), Reason: c.Close.Reason, Evidence: c.Close.Evidence}
 	side, how := c.Closer()
@@ -385,7 +426,7 @@ func (r *reportStore) table(c *httpflow.Connection) {
 		sort.Slice(r.rows, func(i, j int) bool { return r.rows[i].ID < r.rows[j].ID })
 		clear(r.rows[TableMax:])
 		r.rows = r.rows[:TableMax]
-		r.rowsOver = true
+		r.rowsOver, r.rowsMaxID = true, r.rows[TableMax-1].ID
 	}
 }
 
