@@ -47,32 +47,51 @@ import (
 type LinkType int
 
 const (
+	// Null is DLT_NULL: BSD loopback, a 4-byte address family in the byte
+	// order of the capturing machine, then the IPv4 or IPv6 packet.
+	Null LinkType = 0
 	// Ethernet is DLT_EN10MB: Ethernet II frames. On Linux the loopback
 	// device "lo" is Ethernet-framed (zero MAC addresses), so it uses this
 	// type too.
 	Ethernet LinkType = 1
 	// Raw is DLT_RAW (12 on Linux): the packet starts with the IPv4 or IPv6
-	// header. LINKTYPE_RAW (101, its value in capture files) is accepted as
-	// the same thing.
+	// header. LINKTYPE_RAW (101, its value in capture files) and 14 (DLT_RAW
+	// on OpenBSD) are accepted as the same thing.
 	Raw LinkType = 12
+	// Loop is DLT_LOOP: OpenBSD loopback, like Null but with the address
+	// family in network byte order.
+	Loop LinkType = 108
 	// LinuxSLL is DLT_LINUX_SLL: the 16-byte Linux "cooked" header, as
 	// libpcap presents captures on the "any" device.
 	LinuxSLL LinkType = 113
+	// IPv4 is DLT_IPV4: raw IPv4 packets only.
+	IPv4 LinkType = 228
+	// IPv6 is DLT_IPV6: raw IPv6 packets only.
+	IPv6 LinkType = 229
 	// LinuxSLL2 is DLT_LINUX_SLL2: the 20-byte version 2 cooked header
 	// (what tcpdump -i any writes to files).
 	LinuxSLL2 LinkType = 276
 
+	rawOpenBSD  LinkType = 14
 	linktypeRaw LinkType = 101
 )
 
 func (l LinkType) String() string {
 	switch l {
+	case Null:
+		return "BSD loopback"
 	case Ethernet:
 		return "Ethernet"
-	case Raw, linktypeRaw:
+	case Raw, linktypeRaw, rawOpenBSD:
 		return "Raw IP"
+	case Loop:
+		return "OpenBSD loopback"
 	case LinuxSLL:
 		return "Linux cooked v1"
+	case IPv4:
+		return "Raw IPv4"
+	case IPv6:
+		return "Raw IPv6"
 	case LinuxSLL2:
 		return "Linux cooked v2"
 	}
@@ -125,7 +144,22 @@ const DefaultSnaplen = 262144
 // Unsupported pcap-filter primitives (gateway, broadcast, multicast,
 // protochain, mpls, pppoe, geneve, 802.11, DECnet, ISO, ...) are errors.
 func Compile(expr string, linkType LinkType, snaplen int) ([]bpf.RawInstruction, error) {
-	return compile(expr, linkType, snaplen, false, false)
+	return compile(expr, linkType, snaplen, options{})
+}
+
+// CompileLive compiles expr for a live Linux AF_PACKET socket (SOCK_RAW)
+// on a device of the given link type, as libpcap does for live captures on
+// Linux. The difference with Compile is "vlan": the kernel usually removes
+// the outermost VLAN tag from the packet before the filter runs and keeps
+// it as ancillary data, so, like libpcap, the program tests for the tag
+// there (SKF_AD_VLAN_TAG_PRESENT, and SKF_AD_VLAN_TAG for "vlan N") or, if
+// absent, in the packet, and everything after the outermost "vlan" is read
+// at an offset known only at run time (4 bytes further when the tag was in
+// the packet). Inner tags ("vlan 100 and vlan 200") are always in the
+// packet. Such programs only run in the kernel: Match cannot evaluate
+// them.
+func CompileLive(expr string, linkType LinkType, snaplen int) ([]bpf.RawInstruction, error) {
+	return compile(expr, linkType, snaplen, options{mode: modeLive})
 }
 
 // CompileCookedSocket compiles expr for a Linux AF_PACKET socket of type
@@ -140,10 +174,17 @@ func Compile(expr string, linkType LinkType, snaplen int) ([]bpf.RawInstruction,
 // (ether[2] for instance) are errors. Like inbound on Ethernet, such
 // programs only run in the kernel: Match cannot evaluate them.
 func CompileCookedSocket(expr string, snaplen int) ([]bpf.RawInstruction, error) {
-	return compile(expr, LinuxSLL, snaplen, false, true)
+	return compile(expr, LinuxSLL, snaplen, options{cooked: true})
 }
 
-func compile(expr string, linkType LinkType, snaplen int, libpcapArth, cooked bool) ([]bpf.RawInstruction, error) {
+type options struct {
+	mode        mode
+	cooked      bool
+	libpcapArth bool     // tests: libpcap's arithmetic protocol tests
+	names       resolver // nil: defaultNames
+}
+
+func compile(expr string, linkType LinkType, snaplen int, o options) (prog []bpf.RawInstruction, err error) {
 	if snaplen <= 0 {
 		snaplen = DefaultSnaplen
 	}
@@ -151,12 +192,24 @@ func compile(expr string, linkType LinkType, snaplen int, libpcapArth, cooked bo
 	if err != nil {
 		return nil, fmt.Errorf("bpf: %v", err)
 	}
-	c.libpcapArth, c.cooked = libpcapArth, cooked
+	c.libpcapArth, c.cooked, c.mode, c.names = o.libpcapArth, o.cooked, o.mode, o.names
+	if c.names == nil {
+		c.names = defaultNames
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			ce, ok := r.(compileError)
+			if !ok {
+				panic(r)
+			}
+			prog, err = nil, fmt.Errorf("bpf: filter %s: %v", quoteExpr(expr), ce.err)
+		}
+	}()
 	root, err := c.parse(expr)
 	if err != nil {
 		return nil, fmt.Errorf("bpf: filter %s: %v", quoteExpr(expr), err)
 	}
-	prog, err := assemble(root, uint32(snaplen), cooked)
+	prog, err = assemble(root, uint32(snaplen), c.cooked, c.noOptimize, c.vlanPrologue())
 	if err != nil {
 		return nil, fmt.Errorf("bpf: filter %s: %v", quoteExpr(expr), err)
 	}

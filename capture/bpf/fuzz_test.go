@@ -114,7 +114,7 @@ func checkProgram(t *testing.T, expr string, lt LinkType, prog []bpf.RawInstruct
 
 func compareWithTcpdump(t *testing.T, tcpdump, expr string, lt LinkType, packets [][]byte) {
 	t.Helper()
-	prog, err := compile(expr, lt, DefaultSnaplen, true, false) // libpcap's arithmetic protocol tests
+	prog, err := compile(expr, lt, DefaultSnaplen, options{libpcapArth: true}) // libpcap's arithmetic protocol tests
 	if err != nil {
 		t.Fatalf("%v: %q: compiles only without libpcap arithmetic: %v", lt, expr, err)
 	}
