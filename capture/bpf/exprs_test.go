@@ -92,7 +92,7 @@ var peopleExprs = []string{
 	"portrange 20-http", "udp portrange domain-ntp", "portrange 6000-6010", "src portrange 1-1023",
 	"dst portrange http-https", "portrange 80-80", "tcp portrange 8000-8080 and host localhost",
 	"net loopback", "net link-local", "src net loopback", "net default", "net nosuchnetwork",
-	"host nosuchhost.invalid", "ether host nosuchether",
+	"ether host nosuchether",
 	// Protocol names.
 	"ip proto gre", "ip proto \\gre", "proto gre", "ip6 proto gre", "ip proto \\tcp", "proto \\udp", "ip proto esp",
 	"ip proto \\ah", "ip proto ospf", "ip proto \\icmp", "ip6 proto \\ipv6-icmp", "proto 47", "ip proto 89",

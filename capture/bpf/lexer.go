@@ -192,12 +192,15 @@ func lex(s string) ([]token, error) {
 // lexWord lexes a word starting at s[i]: an IPv6 or MAC address, a number,
 // a dotted IPv4 address, a keyword or a name.
 func lexWord(s string, i int) (token, int, error) {
-	// IPv6 and colon-separated MAC addresses.
+	// IPv6 and colon-separated MAC addresses: at most 45 characters
+	// ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"); the scan stops
+	// there, which keeps long runs of colons linear.
+	const maxAddr = 45
 	j := i
-	for j < len(s) && (isAlnum(s[j]) || s[j] == ':' || s[j] == '.') {
+	for j < len(s) && j-i <= maxAddr && (isAlnum(s[j]) || s[j] == ':' || s[j] == '.') {
 		j++
 	}
-	if run := s[i:j]; strings.Contains(run, ":") {
+	if run := s[i:j]; j-i <= maxAddr && strings.Contains(run, ":") {
 		if ip := net.ParseIP(run); ip != nil && strings.Contains(run, ":") {
 			return token{kind: tHID6, text: run, pos: i}, j - i, nil
 		}

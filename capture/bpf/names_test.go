@@ -76,7 +76,7 @@ func TestNames(t *testing.T) {
 		{"portrange domain-http", "portrange 53-80", Ethernet}, // different protocols: any
 		{"portrange 50-http", "portrange 50-80", Ethernet},
 		{"portrange 100-50", "portrange 50-100", Ethernet},
-		{"portrange 7-9-3", "portrange 7-9", Ethernet}, // sscanf reads "%d-%d"
+		{"portrange 7-9-3", "portrange 7-9", Ethernet},         // sscanf reads "%d-%d"
 		{"portrange 66000-http", "portrange 464-80", Ethernet}, // getaddrinfo truncates numeric services to 16 bits
 		{"ip proto gre", "ip proto 47", Ethernet},
 		{"proto \\GRE", "proto 47", Ethernet},

@@ -432,9 +432,14 @@ func TestDifferentialTcpdump(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range work {
+				j.compileOurs()
+				if strings.Contains(j.ourErr, "unknown host") {
+					// Not in /etc/hosts: tcpdump would ask DNS.
+					j.theirErr = "not asked (a DNS name)"
+					continue
+				}
 				r := runTcpdump(tcpdump, []string{"-r", j.file}, j.tcpdumpExpr)
 				j.theirs, j.theirErr, j.fatal = r.prog, r.msg, r.err
-				j.compileOurs()
 				j.run(pkts[j.tg.name])
 			}
 		}()
@@ -509,6 +514,7 @@ type diffJob struct {
 // compileOurs compiles the expression with NewFilter's semantics, and
 // checks that Compile gives the same program where the two agree.
 func (j *diffJob) compileOurs() {
+	j.ours, j.ourErr, j.fails = nil, "", nil
 	prog, err := compile(j.expr, j.lt, DefaultSnaplen, options{mode: modeFile, libpcapArth: j.compat})
 	if err != nil {
 		j.ourErr = err.Error()
