@@ -134,6 +134,8 @@ var peopleExprs = []string{
 	"icmp or icmp6 or arp", "ip6 and tcp and port 443", "udp and (port 67 or port 68)", "host 192.168.1.10 and (tcp port 80 or tcp port 443)",
 	"src host 10.0.0.1 and dst host 10.0.0.2 and tcp", "tcp port 80 and (tcp[tcpflags] & tcp-syn != 0)",
 	"ifindex 2", "inbound and port http", "outbound or udp",
+	// Out-of-range numbers libpcap does not refuse.
+	"ip proto 300", "ether proto 70000", "proto 256", "ip6 proto 1000 or tcp", "isis proto 300",
 }
 
 // linkExprs are compared on every link type (the others only on

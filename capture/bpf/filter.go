@@ -15,6 +15,9 @@ type Filter struct {
 	expr string
 	raw  []bpf.RawInstruction
 	prog []insn
+	// be is, for DLT_NULL, the program for packets whose address family
+	// is big-endian (prog is for little-endian ones).
+	be *Filter
 }
 
 // NewFilter compiles expr for packets of the given link type read from a
@@ -22,8 +25,30 @@ type Filter struct {
 // primitives that need a live Linux socket's ancillary data ("inbound",
 // "outbound" and "ifindex" on link types without a Linux cooked header)
 // are errors, as they are in libpcap for savefiles.
+//
+// DLT_NULL's 4-byte address family is in the byte order of the machine
+// that captured, which libpcap takes to be the capture file's: for Null,
+// the Filter holds both programs libpcap would compile, for a
+// little-endian and for a big-endian file, and runs the one that matches
+// how each packet's address family is written.
 func NewFilter(expr string, link LinkType) (*Filter, error) {
-	raw, err := compile(expr, link, DefaultSnaplen, options{mode: modeFile})
+	return newFilter(expr, link, options{mode: modeFile})
+}
+
+func newFilter(expr string, link LinkType, o options) (*Filter, error) {
+	f, err := filterFor(expr, link, o)
+	if err != nil || link != Null {
+		return f, err
+	}
+	o.nullBE = true
+	if f.be, err = filterFor(expr, link, o); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func filterFor(expr string, link LinkType, o options) (*Filter, error) {
+	raw, err := compile(expr, link, DefaultSnaplen, o)
 	if err != nil {
 		return nil, err
 	}
@@ -65,8 +90,17 @@ func NewFilterProgram(raw []bpf.RawInstruction) (*Filter, error) {
 // String returns the expression the filter was compiled from.
 func (f *Filter) String() string { return f.expr }
 
-// Program returns the classic BPF program.
+// Program returns the classic BPF program (for DLT_NULL, the one for
+// little-endian address families).
 func (f *Filter) Program() []bpf.RawInstruction { return append([]bpf.RawInstruction(nil), f.raw...) }
+
+// programFor returns the program Match runs for pkt.
+func (f *Filter) programFor(pkt []byte) *Filter {
+	if f.be != nil && len(pkt) >= 4 && binary.LittleEndian.Uint32(pkt) >= 256 {
+		return f.be
+	}
+	return f
+}
 
 // Match reports whether the program accepts a packet: pkt is the captured
 // data and wireLen the packet's length on the wire (what "len", "less"
@@ -74,6 +108,9 @@ func (f *Filter) Program() []bpf.RawInstruction { return append([]bpf.RawInstruc
 // packet). Loads beyond the captured data reject the packet, as in
 // libpcap.
 func (f *Filter) Match(pkt []byte, wireLen int) bool {
+	if f.be != nil {
+		f = f.programFor(pkt)
+	}
 	return f.run(pkt, uint32(wireLen)) != 0
 }
 

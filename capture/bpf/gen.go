@@ -267,7 +267,8 @@ type compiler struct {
 	noOptimize   bool // libpcap does not optimise (Geneve): neither do we
 	nextReg      int  // scratch registers used for variable offsets, from 15 down
 
-	mode mode
+	mode   mode
+	nullBE bool // DLT_NULL captured on a big-endian machine
 
 	toks  []token
 	pos   int
@@ -513,15 +514,14 @@ func (c *compiler) linktype(ll uint32) *bnode {
 	return c.cmp(orLinkType, 0, 2, ll)
 }
 
-// loopbackLinktype tests the 4-byte address family of DLT_NULL (host byte
-// order of the capturing machine: either order is accepted, see the
-// package comment) or DLT_LOOP (network byte order).
+// loopbackLinktype tests the 4-byte address family of DLT_NULL (in the
+// byte order of the capturing machine: little-endian unless nullBE) or
+// DLT_LOOP (network byte order).
 func (c *compiler) loopbackLinktype(af uint32) *bnode {
-	be := c.cmp(orLinkHdr, 0, 4, af)
-	if c.curLink == Loop {
-		return be
+	if c.curLink == Null && !c.nullBE {
+		af = af<<24 | af>>24 | (af>>8)&0xff00 | (af<<8)&0xff0000
 	}
-	return or(c.cmp(orLinkHdr, 0, 4, af<<24), be)
+	return c.cmp(orLinkHdr, 0, 4, af)
 }
 
 func pppType(ll uint32) uint32 {

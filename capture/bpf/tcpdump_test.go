@@ -51,7 +51,16 @@ var targets = []target{
 
 var tcpdumpLinkNames = map[LinkType]string{Ethernet: "EN10MB", LinuxSLL: "LINUX_SLL", LinuxSLL2: "LINUX_SLL2", Raw: "RAW"}
 
+// findTcpdump returns tcpdump's path, or "" to skip the tests that need it
+// (BPF_TCPDUMP=none pretends it is missing, BPF_TCPDUMP=path chooses one).
 func findTcpdump() string {
+	switch v := os.Getenv("BPF_TCPDUMP"); v {
+	case "":
+	case "none":
+		return ""
+	default:
+		return v
+	}
 	for _, p := range []string{"/usr/sbin/tcpdump", "/usr/bin/tcpdump"} {
 		if _, err := os.Stat(p); err == nil {
 			return p
@@ -291,8 +300,8 @@ func readCaptureFile(path string) (LinkType, [][]byte, error) {
 func convert(frame []byte, tg target, choice uint8) []byte {
 	if tg.lt == Null && len(frame) < 14 {
 		// Give short frames an address family in the file's byte order
-		// too: this package accepts either order (see the package
-		// comment), tcpdump only the file's.
+		// too: a Filter picks the program by the order the packet's
+		// family is written in, tcpdump takes the file's.
 		frame = append(binary.BigEndian.AppendUint16(make([]byte, 12), []uint16{ethIPv4, ethIPv6, 0x88cc}[choice%3]), frame...)
 	}
 	if tg.lt == Null && tg.be {
@@ -505,6 +514,7 @@ type diffJob struct {
 	tolerateOOB       bool // ignore differences on packets where a program loads past the end
 	expr, tcpdumpExpr string
 	ours, theirs      []bpf.RawInstruction
+	filter            *Filter // ours, nil in the fuzz test
 	ourErr, theirErr  string
 	fatal             error
 	compared          bool
@@ -514,18 +524,22 @@ type diffJob struct {
 // compileOurs compiles the expression with NewFilter's semantics, and
 // checks that Compile gives the same program where the two agree.
 func (j *diffJob) compileOurs() {
-	j.ours, j.ourErr, j.fails = nil, "", nil
-	prog, err := compile(j.expr, j.lt, DefaultSnaplen, options{mode: modeFile, libpcapArth: j.compat})
+	j.ours, j.ourErr, j.fails, j.filter = nil, "", nil, nil
+	o := options{mode: modeFile, libpcapArth: j.compat}
+	f, err := newFilter(j.expr, j.lt, o)
 	if err != nil {
 		j.ourErr = err.Error()
 		return
 	}
-	j.ours = prog
+	j.filter, j.ours = f, f.Program()
+	if j.tg.be {
+		j.ours = f.be.Program()
+	}
 	if strings.Contains(j.expr, "bound") || strings.Contains(j.expr, "ifindex") {
 		return
 	}
 	generic, err := compile(j.expr, j.lt, DefaultSnaplen, options{libpcapArth: j.compat})
-	if err != nil || !slices.Equal(generic, prog) {
+	if err != nil || !slices.Equal(generic, f.Program()) {
 		j.fails = append(j.fails, fmt.Sprintf("Compile gives another program (%v):\n%s", err, disasm(generic)))
 	}
 }
@@ -539,16 +553,27 @@ func (j *diffJob) run(pkts [][]byte) {
 		return
 	}
 	j.compared = true
-	ourVM, err := newVM(j.ours)
-	if err != nil {
-		j.fails = append(j.fails, fmt.Sprintf("our program does not load in the VM: %v", err))
-		return
+	ours := j.filter
+	if ours == nil { // the fuzz test's programs
+		var err error
+		if ours, err = NewFilterProgram(j.ours); err != nil {
+			j.fails = append(j.fails, fmt.Sprintf("our program is not a Filter: %v", err))
+			return
+		}
 	}
-	ours, err := NewFilterProgram(j.ours)
-	if err != nil {
-		j.fails = append(j.fails, fmt.Sprintf("our program is not a Filter: %v", err))
-		return
+	vms := map[*Filter]*bpf.VM{}
+	for _, f := range []*Filter{ours, ours.be} {
+		if f == nil {
+			continue
+		}
+		vm, err := newVM(f.Program())
+		if err != nil {
+			j.fails = append(j.fails, fmt.Sprintf("our program does not load in the VM: %v", err))
+			return
+		}
+		vms[f] = vm
 	}
+	var err error
 	var theirs *Filter
 	var theirVM *bpf.VM // nil: tcpdump's program needs the test interpreter
 	if !rejectsAll {
@@ -565,7 +590,7 @@ func (j *diffJob) run(pkts [][]byte) {
 		}
 	}
 	for k, p := range pkts {
-		n, err := ourVM.Run(p)
+		n, err := vms[ours.programFor(p)].Run(p)
 		if err != nil {
 			j.fails = append(j.fails, fmt.Sprintf("packet %d: our program: %v", k, err))
 			return
@@ -595,7 +620,7 @@ func (j *diffJob) run(pkts [][]byte) {
 			}
 		}
 		if got != want {
-			_, oobOurs := traceRun(j.ours, p)
+			_, oobOurs := traceRun(ours.programFor(p).Program(), p)
 			_, oobTheirs := traceRun(j.theirs, p)
 			if j.tolerateOOB && (oobOurs || oobTheirs) {
 				continue
