@@ -8,8 +8,18 @@ import (
 	"golang.org/x/net/bpf"
 )
 
-// Benchmarks on this machine (2 shared cores, go test -bench Match):
-// see BenchmarkMatch.
+// BenchmarkMatch compares the Filter interpreter with golang.org/x/net/bpf's
+// VM (built once and reused) and with the package's Match (which builds a
+// VM for every call), over 217 varied Ethernet frames. On the development
+// machine (2 shared cores, go test -bench Match -benchtime 2s, loaded):
+//
+//	expression                              Filter    x/net/bpf VM   Match (VM per call)
+//	tcp port 80 and host 10.0.0.1           15.7 ns   68.6 ns        2049 ns, 19 allocs
+//	tcp[tcpflags] & (tcp-syn|tcp-fin) != 0   9.2 ns   34.9 ns         912 ns, 13 allocs
+//	vlan 100 and ip6 and port 53            21.3 ns  102.2 ns        1978 ns, 21 allocs
+//
+// and, on an idle moment, 7.1 ns against 23.6 ns for the first. The Filter
+// never allocates.
 
 var benchExpr = "tcp port 80 and host 10.0.0.1"
 
@@ -46,6 +56,14 @@ func BenchmarkMatch(b *testing.B) {
 			for i := 0; b.Loop(); i++ {
 				p := pkts[i%len(pkts)]
 				vm.Run(p)
+			}
+		})
+		b.Run("Match/"+expr, func(b *testing.B) {
+			b.ReportAllocs()
+			prog := f.Program()
+			for i := 0; b.Loop(); i++ {
+				p := pkts[i%len(pkts)]
+				Match(prog, p)
 			}
 		})
 	}
