@@ -7,6 +7,7 @@ usage:
   truth.py table  TRUTH.json                a readable summary
   truth.py check  TRUTH.json...             re-derive each truth file from its capture and logs
                                             (paths next to it) and compare; exit 1 on any difference
+  truth.py readme DIR                       rewrite the generated table of DIR/README.md
 
 In: a capture of both legs of a proxy (client -> proxy and proxy -> upstream)
 or of one client/server pair, and the logs record.sh collected (client.log,
@@ -44,6 +45,13 @@ NGINX_DEFAULTS = {
 }
 STALL_S = 0.05  # accept(): a server idle close or race this much past the timeout marks a stalled run
 NODE_BUFFER_MS = 1000  # Node 20's HTTP_SERVER_KEEP_ALIVE_TIMEOUT_BUFFER (lib/_http_server.js)
+
+CLIENTS = {
+    "python": "python3 raw-socket client (samples/proxy/record/client.py): keep-alive connections, requests in"
+              " synchronized waves, X-Request-Id on every request, no retries of its own",
+    "go": "Go net/http client (samples/proxy/record/goclient): one http.Client shared by 8 goroutines, requests"
+          " in synchronized waves, httptrace of every connection each request took",
+}
 
 SCENARIOS = {
     "nginx-node-race": {
@@ -494,10 +502,14 @@ def race_kind(rq, k, resps, srv_fin, srv_rst, cl):
                    f"acknowledge it")
         elif ack and ack["frame"] <= rq["start_frame"]:
             kind = "stale-reuse"
-            why = (f"the client acknowledged the server's FIN (frame {srv_fin['frame']}) in frame {ack['frame']}"
-                   f"{' (the request segment itself)' if ack['frame'] == rq['start_frame'] else ''}"
-                   f" and then sent the request (frame {rq['start_frame']}),"
-                   f" {dur(srv_fin['t'], rq['start']) * 1e3:.3f} ms after the FIN")
+            if ack["frame"] == rq["start_frame"]:
+                why = (f"the request segment (frame {rq['start_frame']}) itself acknowledges the server's FIN"
+                       f" (frame {srv_fin['frame']}, {dur(srv_fin['t'], rq['start']) * 1e3:.3f} ms earlier): the FIN"
+                       f" had reached the client before it sent the request on that connection")
+            else:
+                why = (f"the client acknowledged the server's FIN (frame {srv_fin['frame']}) in frame {ack['frame']}"
+                       f" and then sent the request (frame {rq['start_frame']}),"
+                       f" {dur(srv_fin['t'], rq['start']) * 1e3:.3f} ms after the FIN")
         else:
             kind = "in-flight"
             why = (f"the request (frame {rq['start_frame']}) left after the server's FIN (frame {srv_fin['frame']})"
@@ -808,12 +820,14 @@ def upstream_counts(up):
     reqs = [x for x in up if x.get("ev") == "request"]
     conns = [x for x in up if x.get("ev") == "connection" or (x.get("ev") == "state" and x.get("state") == "new")]
     closes = [x for x in up if x.get("ev") == "close" or (x.get("ev") == "state" and x.get("state") == "closed")]
-    errs = {}
+    errs, cerrs = {}, {}
     for x in up:
-        if x.get("ev") in ("socket-error", "client-error"):
+        if x.get("ev") == "socket-error":
             errs[x["code"]] = errs.get(x["code"], 0) + 1
+        elif x.get("ev") == "client-error":
+            cerrs[x["code"]] = cerrs.get(x["code"], 0) + 1
     return {"connections_accepted": len(conns), "requests_served": len(reqs), "connections_closed": len(closes),
-            "socket_errors": errs}
+            "socket_errors": errs, "client_errors": cerrs}
 
 
 def capture_counts(cs, races, proxy):
@@ -837,7 +851,8 @@ def capture_counts(cs, races, proxy):
         out["downstream_without_upstream"] = sum(1 for t in down if not t["upstream"])
         per_up = {}
         for r in races:
-            per_up[r["server"]] = per_up.get(r["server"], 0) + 1
+            if r["leg"] == "upstream":
+                per_up[r["server"]] = per_up.get(r["server"], 0) + 1
         out["races_per_upstream"] = per_up
     return out
 
@@ -910,6 +925,11 @@ def check_upstream(up, by_rid, cs, problems, leg):
         problems.append(f"upstream log serves {len(served)} request ids, capture answers {len(cap)}"
                         f" (only in log: {sorted(set(served) - set(cap))[:5]},"
                         f" only in capture: {sorted(set(cap) - set(served))[:5]})")
+    # the server saw ECONNRESET exactly on the connections whose client (the proxy) sent a RST
+    reset_ports = sorted(x["peer_port"] for x in up if x.get("ev") == "socket-error" and x.get("code") == "ECONNRESET")
+    cap_reset = sorted(int(c["client"].rsplit(":", 1)[1]) for c in cs if c["leg"] == leg and c["rst_by"] == "client")
+    if reset_ports != cap_reset:
+        problems.append(f"upstream log ECONNRESET on peer ports {reset_ports}, capture client RSTs on {cap_reset}")
     for rid, xs in served.items():
         if rid in cap and sorted(x["peer_port"] for x in xs) != sorted(int(c["client"].rsplit(":", 1)[1])
                                                                          for c, t in cap[rid]):
@@ -1003,8 +1023,9 @@ def describe(name, d):
     cap = c["capture"]
     cl = c["client"]
     sc = SCENARIOS[name]
-    kinds = ", ".join(f"{n} {k}" for k, n in sorted(cap["races_by_kind"].items())) or "none"
+    kinds = ", ".join(f"{n} {k}" for k, n in sorted(cap["races_by_kind"].items()))
     meth = ", ".join(f"{n} {k}" for k, n in sorted(cap["races_by_method"].items()))
+    race_txt = f" ({kinds}; {meth})" if kinds else ""
     errs = ", ".join(f"{n} {k}" for k, n in sorted(cl["errors_by_kind"].items())) or "none"
     st = ", ".join(f"{n} x {k}" for k, n in sorted(cl["by_status"].items()))
     out = [f"The client sent {cl['requests']} requests ({cl['posts']} POST): {st}; errors it saw: {errs}."]
@@ -1026,7 +1047,7 @@ def describe(name, d):
         out.append(f"The Go Transport retried {cl['retried_by_client_transport']} requests on another connection by"
                    f" itself ({cl['retried_ok']} then answered); {cl['posts_failed']} POSTs failed.")
     out.append(f"The capture holds {cap['connections']} connections and {cap['races']} keep-alive races"
-               f" ({kinds}; {meth})" + (f"; {cap['downstream_502']} downstream 502s and"
+               f"{race_txt}" + (f"; {cap['downstream_502']} downstream 502s and"
                                         f" {cap['downstream_unanswered']} downstream requests closed without"
                                         f" a response" if sc["proxy"] else "") + ".")
     return " ".join(out)
@@ -1112,7 +1133,7 @@ def build(name, cap, logdir):
         "software": versions,
         "server": ", ".join(f"{s['configured'].get('software')} on {s['server']} ({s['leg']})"
                             for s in d["servers"] if s.get("configured")),
-        "client": sc["client"],
+        "client": CLIENTS[sc["client"]],
         "capture": {"format": "pcap", "link_type": "EN10MB", "tool": cmd, "packets": d["packets"],
                     "tcp_packets": d["packets"], "bytes": os.path.getsize(cap), "first_packet_at": first,
                     "last_packet_at": last, "tcpdump_stats": stats},
@@ -1156,6 +1177,10 @@ def notes(name, d):
                    f" looks like a silent drop on the wire.")
     if d["servers"]:
         for s in d["servers"]:
+            if s["client_idle_closes_s"] and not s["server_idle_closes_s"] and len(s["client_idle_closes_s"]) >= 3:
+                out.append(f"{s['server']} never closed an idle connection itself: its clients closed all"
+                           f" {len(s['client_idle_closes_s'])} after {s['client_idle_closes_median_s']} s idle"
+                           f" (median), before its own timeout")
             if s["advertised_timeout_s"] and s["server_idle_closes_median_s"] is not None and \
                     abs(s["advertised_timeout_s"][-1] - s["server_idle_closes_median_s"]) > 0.5:
                 out.append(f"{s['server']} advertises Keep-Alive timeout={s['advertised_timeout_s'][-1]} but closes"
@@ -1178,6 +1203,53 @@ def table(doc):
                      f" client idle closes median {s['client_idle_closes_median_s']} (n={len(s['client_idle_closes_s'])}),"
                      f" advertised {s['advertised_timeout_s']}, races {s['races']}")
     return "\n".join(lines)
+
+
+def readme(dirpath):
+    """Rewrite the generated block of DIR/README.md (between the facts markers) from DIR/*.truth.json."""
+    begin, end = "<!-- facts:begin -->", "<!-- facts:end -->"
+    lines = [begin, "", "| capture | packets, bytes | connections | client saw | proxy logged | races in the capture"
+             " (kind (leg): connection ids) | timeouts in force (median final idle, n) |", "|---|---|---|---|---|---|---|"]
+    for name in sorted(os.listdir(dirpath)):
+        if not name.endswith(".truth.json"):
+            continue
+        d = json.load(open(os.path.join(dirpath, name)))
+        c = d["counts"]
+        cl = c["client"]
+        saw = ", ".join([f"{n} x {k}" for k, n in sorted(cl["by_status"].items())]
+                        + [f"{n} x {k}" for k, n in sorted(cl["errors_by_kind"].items())])
+        if "retried_by_client_transport" in cl:
+            saw += f"; Transport retried {cl['retried_by_client_transport']}"
+        p = c.get("proxy")
+        if p and "retried" in p:
+            pl = f"{p['downstream_502']} x 502, {p['retried']} retried, error log: " + ", ".join(
+                f"{n} x {k.split(' (')[0].replace('upstream prematurely closed connection', 'prematurely closed')}"
+                for k, n in sorted(p["error_log_by_message"].items())) if p["error_log_by_message"] else \
+                f"{p['downstream_502']} x 502, {p['retried']} retried, error log: none"
+        elif p:
+            pl = ", ".join(f"{n} x {k}" for k, n in sorted(p["termination_states"].items())) + \
+                f"; {len(p['requests_not_logged'])} requests not logged"
+        else:
+            pl = "–"
+        kinds = {}
+        for r in d["races"]:
+            kinds.setdefault(f"{r['kind']} ({r['leg']})", []).append(str(r["connection"]))
+        rc = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(kinds.items())) or "none"
+        to = "; ".join(
+            f"{s['server']}: " + ", ".join(x for x in [
+                f"server {s['server_idle_closes_median_s']} s (n={len(s['server_idle_closes_s'])})"
+                if s["server_idle_closes_s"] else "",
+                f"client {s['client_idle_closes_median_s']} s (n={len(s['client_idle_closes_s'])})"
+                if s["client_idle_closes_s"] else "",
+                f"advertised {s['advertised_timeout_s'][-1]}" if s["advertised_timeout_s"] else ""] if x)
+            for s in d["servers"])
+        lines.append(f"| {d['file']} | {d['capture']['packets']}, {d['capture']['bytes']} | {len(d['connections'])}"
+                     f" | {saw} | {pl} | {rc} | {to} |")
+    lines += ["", end]
+    path = os.path.join(dirpath, "README.md")
+    text = open(path).read()
+    a, b = text.index(begin), text.index(end) + len(end)
+    open(path, "w").write(text[:a] + "\n".join(lines) + text[b:])
 
 
 def strip_volatile(doc):
@@ -1235,6 +1307,8 @@ def main():
         sys.exit(accept(a[1], a[2], a[3]))
     elif len(a) == 2 and a[0] == "table":
         print(table(json.load(open(a[1]))))
+    elif len(a) == 2 and a[0] == "readme":
+        readme(a[1])
     elif len(a) >= 2 and a[0] == "check":
         sys.exit(check(a[1:]))
     else:
