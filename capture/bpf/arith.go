@@ -26,7 +26,7 @@ type arth struct {
 	l, r   *arth     // aBin operands; aNeg operand (l); aLoad index (l)
 	proto  proto     // aLoad
 	size   int       // aLoad
-	offNL  uint32    // aLoad: network-layer offset where it was parsed (vlan moves it)
+	lc     loadCtx   // aLoad: the offsets where it was parsed (vlan, mpls, ... move them)
 	checks *bnode    // protocol tests all loads in this value need, or nil
 }
 
@@ -173,27 +173,29 @@ func (c *compiler) parsePrimary() (*arth, error) {
 // load builds proto[idx:size] with the protocol tests libpcap puts in front
 // of it, in libpcap's order.
 func (c *compiler) load(p proto, idx *arth, size int) (*arth, error) {
-	a := &arth{kind: aLoad, proto: p, size: size, l: idx, offNL: c.offNL}
+	a := &arth{kind: aLoad, proto: p, size: size, l: idx, lc: c.loadCtx()}
 	inner := idx.checks
 	switch p {
 	case pLink:
 		a.checks = inner
-	case pIP, pIP6, pARP, pRARP:
+	case pIP, pIP6, pARP, pRARP, pATALK, pDECNET, pSCA, pLAT, pMOPRC, pMOPDL:
 		b, err := c.protoAbbrev(p)
 		if err != nil {
 			return nil, err
 		}
 		a.checks = andChecks(inner, b)
-	case pTCP, pUDP, pICMP, pSCTP, pIGMP:
+	case pTCP, pUDP, pICMP, pSCTP, pIGMP, pIGRP, pPIM, pVRRP, pCARP:
 		b, err := c.protoAbbrev(p)
 		if err != nil {
 			return nil, err
 		}
 		a.checks = and(c.linktype(ethIPv4), andChecks(inner, and(b, c.ipfrag())))
 	case pICMP6:
-		a.checks = and(andChecks(inner, c.linktype(ethIPv6)), cmp(c.offNL+6, 1, ipprotoICMPv6))
+		a.checks = and(andChecks(inner, c.linktype(ethIPv6)), c.cmp(orLinkPL, 6, 1, ipprotoICMPv6))
+	case pRADIO:
+		return nil, semErr("radio information not present in capture")
 	default:
-		return nil, semErr("unsupported protocol in byte access")
+		return nil, semErr("unsupported index operation")
 	}
 	return a, nil
 }
@@ -222,11 +224,15 @@ func (c *compiler) binop(op bpf.ALUOp, l, r *arth) (*arth, error) {
 		if l.kind == aConst {
 			return &arth{kind: aConst, k: foldOp(op, l.k, r.k), checks: checks}, nil
 		}
+		if c.noOptimize {
+			// Unoptimised, libpcap keeps every load.
+			return &arth{kind: aBin, op: op, l: l, r: r, checks: checks}, nil
+		}
 		if r.k == 0 && (op == bpf.ALUOpMul || op == bpf.ALUOpAnd) {
 			return &arth{kind: aConst, k: 0, checks: checks}, nil
 		}
 	}
-	if l.kind == aConst && l.k == 0 && r.kind != aConst {
+	if l.kind == aConst && l.k == 0 && r.kind != aConst && !c.noOptimize {
 		// libpcap's optimiser: 0 op X is 0 for these (even 0 / 0)...
 		switch op {
 		case bpf.ALUOpMul, bpf.ALUOpDiv, bpf.ALUOpMod, bpf.ALUOpAnd, bpf.ALUOpShiftLeft, bpf.ALUOpShiftRight:
@@ -273,8 +279,8 @@ const maxScratch = 16
 var errTooComplex = semErr("expression too complex (needs more than %d scratch registers)", maxScratch)
 
 // genValue appends code that leaves the value of a in A, using scratch
-// slots from depth on. X is clobbered.
-func genValue(a *arth, depth int, out []bpf.Instruction) ([]bpf.Instruction, error) {
+// slots from depth up to (not including) limit. X is clobbered.
+func genValue(a *arth, depth, limit int, out []bpf.Instruction) ([]bpf.Instruction, error) {
 	var err error
 	switch a.kind {
 	case aConst:
@@ -286,62 +292,70 @@ func genValue(a *arth, depth int, out []bpf.Instruction) ([]bpf.Instruction, err
 		}
 		return out, nil
 	case aNeg:
-		if out, err = genValue(a.l, depth, out); err != nil {
+		if out, err = genValue(a.l, depth, limit, out); err != nil {
 			return nil, err
 		}
 		// -A; x/net/bpf's VM has no NEG, multiplying wraps the same way.
 		return append(out, bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 0xffffffff}), nil
 	case aBin:
-		if out, err = genValue(a.l, depth, out); err != nil {
+		if out, err = genValue(a.l, depth, limit, out); err != nil {
 			return nil, err
 		}
 		if a.r.kind == aConst {
 			return append(out, bpf.ALUOpConstant{Op: a.op, Val: a.r.k}), nil
 		}
-		if depth >= maxScratch {
+		if depth >= limit {
 			return nil, errTooComplex
 		}
 		out = append(out, bpf.StoreScratch{Src: bpf.RegA, N: depth})
-		if out, err = genValue(a.r, depth+1, out); err != nil {
+		if out, err = genValue(a.r, depth+1, limit, out); err != nil {
 			return nil, err
 		}
 		return append(out, bpf.TAX{}, bpf.LoadScratch{Dst: bpf.RegA, N: depth}, bpf.ALUOpX{Op: a.op}), nil
 	case aLoad:
-		var base uint32
+		lc := a.lc
+		var base absOff // the header the index is relative to
+		var extra uint32
 		transport := false
 		switch a.proto {
 		case pLink:
-			base = 0
-		case pIP, pIP6, pARP, pRARP:
-			base = a.offNL
+			base = lc.hdr
 		case pICMP6:
-			base = a.offNL + 40
-		default: // tcp, udp, icmp, sctp, igmp: after the IPv4 header and options
-			base, transport = a.offNL, true
+			base, extra = lc.pl, lc.nl+40
+		case pIP, pIP6, pARP, pRARP, pATALK, pDECNET, pSCA, pLAT, pMOPRC, pMOPDL:
+			base, extra = lc.pl, lc.nl
+		default: // tcp, udp, icmp, ...: after the IPv4 header and options
+			transport = true
 		}
 		if a.l.kind == aConst {
 			if transport {
-				return append(out, bpf.LoadMemShift{Off: a.offNL}, bpf.LoadIndirect{Off: base + a.l.k, Size: a.size}), nil
+				return append(append(out, lc.xIPHdrLen()...), bpf.LoadIndirect{Off: lc.pl.k + lc.nl + a.l.k, Size: a.size}), nil
 			}
-			return append(out, bpf.LoadAbsolute{Off: base + a.l.k, Size: a.size}), nil
+			return append(out, loadAt(base, extra+a.l.k, a.size)...), nil
 		}
-		if out, err = genValue(a.l, depth, out); err != nil {
+		if out, err = genValue(a.l, depth, limit, out); err != nil {
 			return nil, err
 		}
-		if transport {
-			if depth >= maxScratch {
+		switch {
+		case transport:
+			if depth >= limit {
 				return nil, errTooComplex
 			}
-			out = append(out, bpf.StoreScratch{Src: bpf.RegA, N: depth}, bpf.LoadMemShift{Off: a.offNL},
-				bpf.LoadScratch{Dst: bpf.RegA, N: depth}, bpf.ALUOpX{Op: bpf.ALUOpAdd})
+			out = append(out, bpf.StoreScratch{Src: bpf.RegA, N: depth})
+			out = append(out, lc.xIPHdrLen()...)
+			out = append(out, bpf.LoadScratch{Dst: bpf.RegA, N: depth}, bpf.ALUOpX{Op: bpf.ALUOpAdd})
+			base, extra = constOff(lc.pl.k), lc.nl
+		case base.variable():
+			out = append(out, bpf.LoadScratch{Dst: bpf.RegX, N: base.reg}, bpf.ALUOpX{Op: bpf.ALUOpAdd})
 		}
-		return append(out, bpf.TAX{}, bpf.LoadIndirect{Off: base, Size: a.size}), nil
+		return append(out, bpf.TAX{}, bpf.LoadIndirect{Off: base.k + extra, Size: a.size}), nil
 	}
 	return nil, fmt.Errorf("internal error: unknown value kind %d", a.kind)
 }
 
 // relation builds "l relop r".
-func relation(op string, l, r *arth) (*bnode, error) {
+func (c *compiler) relation(op string, l, r *arth) (*bnode, error) {
+	limit := c.scratchLimit()
 	var cond bpf.JumpTest
 	negate := false
 	switch op {
@@ -374,18 +388,21 @@ func relation(op string, l, r *arth) (*bnode, error) {
 		}
 		test = konst(v)
 	case r.kind == aConst:
-		stmts, err := genValue(l, 0, nil)
+		stmts, err := genValue(l, 0, limit, nil)
 		if err != nil {
 			return nil, err
 		}
 		test = atom(cond, r.k, stmts...)
 	default:
-		stmts, err := genValue(l, 0, nil)
+		if limit < 1 {
+			return nil, errTooComplex
+		}
+		stmts, err := genValue(l, 0, limit, nil)
 		if err != nil {
 			return nil, err
 		}
 		stmts = append(stmts, bpf.StoreScratch{Src: bpf.RegA, N: 0})
-		if stmts, err = genValue(r, 1, stmts); err != nil {
+		if stmts, err = genValue(r, 1, limit, stmts); err != nil {
 			return nil, err
 		}
 		stmts = append(stmts, bpf.TAX{}, bpf.LoadScratch{Dst: bpf.RegA, N: 0})

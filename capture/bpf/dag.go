@@ -104,7 +104,10 @@ func stmtKey(stmts []bpf.Instruction) string {
 
 // buildGraph turns a (folded) tree into blocks, sharing the successor
 // blocks as libpcap's backpatching does.
-func buildGraph(n *bnode, t, f *block) *block {
+//
+// With prune, a test whose outcome does not matter is left out (its loads
+// are dead code, which libpcap's optimiser removes too).
+func buildGraph(n *bnode, t, f *block, prune bool) *block {
 	switch n.op {
 	case opConst:
 		if n.val {
@@ -112,14 +115,14 @@ func buildGraph(n *bnode, t, f *block) *block {
 		}
 		return f
 	case opNot:
-		return buildGraph(n.a, f, t)
+		return buildGraph(n.a, f, t, prune)
 	case opAnd:
-		return buildGraph(n.a, buildGraph(n.b, t, f), f)
+		return buildGraph(n.a, buildGraph(n.b, t, f, prune), f, prune)
 	case opOr:
-		return buildGraph(n.a, t, buildGraph(n.b, t, f))
+		return buildGraph(n.a, t, buildGraph(n.b, t, f, prune), prune)
 	}
-	if t == f {
-		return t // the outcome does not matter: the test and its loads are dead
+	if t == f && prune {
+		return t
 	}
 	key := stmtKey(n.stmts)
 	b := &block{stmts: n.stmts, cond: n.cond, useX: n.useX, k: n.k, jt: t, jf: f, val: key}

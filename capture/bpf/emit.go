@@ -123,30 +123,42 @@ func countAtoms(n *bnode) int {
 var errRejectsAll = fmt.Errorf("expression rejects all packets")
 
 // assemble turns a boolean tree into a classic BPF program that returns
-// snaplen for matching packets and 0 for the others.
-func assemble(root *bnode, snaplen uint32, cooked bool) ([]bpf.RawInstruction, error) {
+// snaplen for matching packets and 0 for the others. Without optimisation
+// (noOpt) every test is kept, in the order of the expression, as libpcap
+// leaves unoptimised programs; prologue is put at the start of the program.
+func assemble(root *bnode, snaplen uint32, cooked, noOpt bool, prologue []bpf.Instruction) ([]bpf.RawInstruction, error) {
 	accept := &block{ret: true, retVal: snaplen}
 	reject := &block{ret: true, retVal: 0}
-	folded := fold(root)
+	folded := root
+	if !noOpt {
+		folded = fold(root)
+	}
 	if n := countAtoms(folded); n > maxAtoms {
 		return nil, fmt.Errorf("filter program too large (%d tests; the kernel limit is %d instructions)", n, maxInstructions)
 	}
-	entry := buildGraph(folded, accept, reject)
+	entry := buildGraph(folded, accept, reject, !noOpt)
 	var prog []bpf.Instruction
-	switch entry {
-	case reject:
+	switch {
+	case entry == reject && !noOpt:
 		return nil, errRejectsAll
-	case accept:
+	case entry == reject:
+		prog = []bpf.Instruction{bpf.RetConstant{Val: 0}}
+	case entry == accept:
 		prog = []bpf.Instruction{bpf.RetConstant{Val: snaplen}}
 	default:
 		g := &graph{root: entry}
-		g.optimize()
+		if !noOpt {
+			g.optimize()
+		}
 		switch {
 		case g.root == reject:
 			return nil, errRejectsAll
 		case g.root == accept:
 			prog = []bpf.Instruction{bpf.RetConstant{Val: snaplen}}
 		default:
+			if len(prologue) > 0 {
+				g.root.stmts = append(append([]bpf.Instruction(nil), prologue...), g.root.stmts...)
+			}
 			var err error
 			if prog, err = g.emit(); err != nil {
 				return nil, err

@@ -26,7 +26,10 @@ func FuzzCompile(f *testing.F) {
 	if os.Getenv("BPF_FUZZ_TCPDUMP") != "" {
 		tcpdump = findTcpdump()
 	}
-	for _, e := range diffExprs {
+	for _, e := range allExprs() {
+		f.Add(e)
+	}
+	for _, e := range liveExprs {
 		f.Add(e)
 	}
 	for _, tc := range semanticTable {
@@ -37,17 +40,30 @@ func FuzzCompile(f *testing.F) {
 	for range 20 {
 		frames = append(frames, g.frame())
 	}
+	for _, p := range encapPackets() {
+		frames = append(frames, p.frame)
+	}
+	links := []LinkType{Ethernet, LinuxSLL, LinuxSLL2, Raw, Null, Loop, IPv4, IPv6}
 	packets := map[LinkType][][]byte{}
-	for _, lt := range []LinkType{Ethernet, LinuxSLL, LinuxSLL2, Raw} {
-		for _, fr := range frames {
-			packets[lt] = append(packets[lt], toLink(fr, lt, 4))
+	for _, lt := range links {
+		for i, fr := range frames {
+			packets[lt] = append(packets[lt], toLink(fr, lt, uint8(i)))
 		}
 		packets[lt] = append(packets[lt], nil, []byte{0x45})
 	}
 
 	f.Fuzz(func(t *testing.T, expr string) {
-		for _, lt := range []LinkType{Ethernet, LinuxSLL, LinuxSLL2, Raw} {
+		if prog, err := CompileLive(expr, Ethernet, 1000); err == nil {
+			if _, ok := bpf.Disassemble(prog); !ok || len(prog) > maxInstructions {
+				t.Fatalf("CompileLive(%q): invalid program\n%s", expr, disasm(prog))
+			}
+		}
+		for _, lt := range links {
+			f, ferr := NewFilter(expr, lt)
 			prog, err := Compile(expr, lt, 1000)
+			if ferr == nil && err == nil && !slices.Equal(f.Program(), withSnaplen(prog, DefaultSnaplen)) {
+				t.Fatalf("%v: NewFilter(%q) and Compile give different programs:\n%s\n%s", lt, expr, disasm(f.Program()), disasm(prog))
+			}
 			if err != nil {
 				if !strings.HasPrefix(err.Error(), "bpf: ") || strings.Contains(err.Error(), "internal error") {
 					t.Fatalf("%v: Compile(%q): bad error %q", lt, expr, err)
@@ -55,7 +71,7 @@ func FuzzCompile(f *testing.F) {
 				continue
 			}
 			checkProgram(t, expr, lt, prog, packets[lt])
-			if tcpdump != "" && !strings.ContainsAny(expr, "\x00\n") && !strings.Contains(expr, "localhost") { // tcpdump resolves localhost through /etc/hosts
+			if tcpdump != "" && tcpdumpLinkNames[lt] != "" && !strings.ContainsAny(expr, "\x00\n") {
 				compareWithTcpdump(t, tcpdump, expr, lt, packets[lt])
 			}
 			again, err := Compile(expr, lt, 1000)
@@ -64,6 +80,17 @@ func FuzzCompile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// withSnaplen returns prog with its accepting returns set to snaplen.
+func withSnaplen(prog []bpf.RawInstruction, snaplen uint32) []bpf.RawInstruction {
+	out := append([]bpf.RawInstruction(nil), prog...)
+	for i, ri := range out {
+		if ri.Op == 0x06 && ri.K != 0 {
+			out[i].K = snaplen
+		}
+	}
+	return out
 }
 
 func checkProgram(t *testing.T, expr string, lt LinkType, prog []bpf.RawInstruction, packets [][]byte) {
@@ -105,18 +132,29 @@ func checkProgram(t *testing.T, expr string, lt LinkType, prog []bpf.RawInstruct
 	if err != nil {
 		t.Fatalf("%v: Compile(%q): %v\n%s", lt, expr, err, disasm(prog))
 	}
+	flt, err := NewFilterProgram(prog)
+	if err != nil {
+		t.Fatalf("%v: Compile(%q): not a Filter: %v\n%s", lt, expr, err, disasm(prog))
+	}
 	for _, p := range packets {
-		if _, err := vm.Run(p); err != nil {
+		n, err := vm.Run(p)
+		if err != nil {
 			t.Fatalf("%v: Compile(%q): running on % x: %v", lt, expr, p, err)
+		}
+		if got := flt.run(p, uint32(len(p))); int(got) != n {
+			t.Fatalf("%v: Compile(%q) on % x: the Filter returns %d, the VM %d\n%s", lt, expr, p, got, n, disasm(prog))
 		}
 	}
 }
 
 func compareWithTcpdump(t *testing.T, tcpdump, expr string, lt LinkType, packets [][]byte) {
 	t.Helper()
-	prog, err := compile(expr, lt, DefaultSnaplen, true, false) // libpcap's arithmetic protocol tests
+	prog, err := compile(expr, lt, DefaultSnaplen, options{libpcapArth: true}) // libpcap's arithmetic protocol tests
 	if err != nil {
 		t.Fatalf("%v: %q: compiles only without libpcap arithmetic: %v", lt, expr, err)
+	}
+	if usesAncillary(prog) {
+		return // kernel only (inbound on Ethernet)
 	}
 	// Only differences on complete packets count here: for contrived
 	// expressions (tautologies such as "host !1 or 0 or 0.0 or 1") our

@@ -44,35 +44,33 @@ func (t token) String() string {
 	return strconv.Quote(t.text)
 }
 
-// keywords the compiler understands.
+// keywords the compiler understands, besides the protocol names of
+// protoKeywords.
 var keywords = map[string]bool{
 	"host": true, "net": true, "mask": true, "port": true, "portrange": true,
 	"src": true, "dst": true, "proto": true,
-	"ip": true, "ip6": true, "arp": true, "rarp": true, "tcp": true, "udp": true,
-	"icmp": true, "icmp6": true, "sctp": true, "igmp": true, "ether": true, "link": true,
-	"vlan": true, "less": true, "greater": true, "len": true,
-	"inbound": true, "outbound": true,
+	"vlan": true, "mpls": true, "pppoed": true, "pppoes": true, "geneve": true,
+	"less": true, "greater": true, "len": true, "length": true, "byte": true,
+	"broadcast": true, "multicast": true, "inbound": true, "outbound": true, "ifindex": true,
+}
+
+func isKeyword(w string) bool {
+	_, isProto := protoKeywords[w]
+	return keywords[w] || isProto
 }
 
 // unsupportedKeywords are pcap-filter(7) keywords this compiler does not
 // implement. They are recognised only to give a clear error.
 var unsupportedKeywords = map[string]bool{
-	"gateway": true, "broadcast": true, "multicast": true, "protochain": true,
-	"igrp": true, "pim": true, "vrrp": true, "carp": true, "ah": true, "esp": true,
-	"atalk": true, "aarp": true, "decnet": true, "lat": true, "sca": true, "moprc": true,
-	"mopdl": true, "iso": true, "esis": true, "es-is": true, "isis": true, "is-is": true,
-	"l1": true, "l2": true, "iih": true, "lsp": true, "snp": true, "csnp": true, "psnp": true,
-	"clnp": true, "stp": true, "ipx": true, "netbeui": true, "radio": true,
-	"mpls": true, "pppoed": true, "pppoes": true, "geneve": true, "vxlan": true,
+	"gateway": true, "protochain": true,
 	"lane": true, "llc": true, "metac": true, "bcc": true, "oam": true, "oamf4": true,
 	"oamf4ec": true, "oamf4sc": true, "sc": true, "ilmic": true, "vpi": true, "vci": true,
-	"connectmsg": true, "metaconnect": true, "ifindex": true,
+	"connectmsg": true, "metaconnect": true,
 	"on": true, "ifname": true, "rnr": true, "rulenum": true, "reason": true, "rset": true,
 	"ruleset": true, "srnr": true, "subrulenum": true, "action": true,
-	"fisu": true, "lssu": true, "lsu": true, "sio": true, "opc": true, "dpc": true, "sls": true,
-	"hfisu": true, "hlssu": true, "hsio": true, "hopc": true, "hdpc": true, "hsls": true,
-	"fddi": true, "tr": true, "wlan": true, "ppp": true, "slip": true,
-	"byte": true, "type": true, "subtype": true, "dir": true, "direction": true,
+	"fisu": true, "lssu": true, "lsu": true, "msu": true, "sio": true, "opc": true, "dpc": true, "sls": true,
+	"hfisu": true, "hlssu": true, "hmsu": true, "hsio": true, "hopc": true, "hdpc": true, "hsls": true,
+	"type": true, "subtype": true, "dir": true, "direction": true,
 	"address1": true, "addr1": true, "address2": true, "addr2": true,
 	"address3": true, "addr3": true, "address4": true, "addr4": true, "ra": true, "ta": true,
 }
@@ -194,12 +192,15 @@ func lex(s string) ([]token, error) {
 // lexWord lexes a word starting at s[i]: an IPv6 or MAC address, a number,
 // a dotted IPv4 address, a keyword or a name.
 func lexWord(s string, i int) (token, int, error) {
-	// IPv6 and colon-separated MAC addresses.
+	// IPv6 and colon-separated MAC addresses: at most 45 characters
+	// ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"); the scan stops
+	// there, which keeps long runs of colons linear.
+	const maxAddr = 45
 	j := i
-	for j < len(s) && (isAlnum(s[j]) || s[j] == ':' || s[j] == '.') {
+	for j < len(s) && j-i <= maxAddr && (isAlnum(s[j]) || s[j] == ':' || s[j] == '.') {
 		j++
 	}
-	if run := s[i:j]; strings.Contains(run, ":") {
+	if run := s[i:j]; j-i <= maxAddr && strings.Contains(run, ":") {
 		if ip := net.ParseIP(run); ip != nil && strings.Contains(run, ":") {
 			return token{kind: tHID6, text: run, pos: i}, j - i, nil
 		}
@@ -239,7 +240,9 @@ func lexWord(s string, i int) (token, int, error) {
 		t.kind = tOr
 	case w == "not":
 		t.kind = tNot
-	case keywords[w]:
+	case w == "length":
+		t.kind, t.text = tKey, "len"
+	case isKeyword(w):
 		t.kind = tKey
 	default:
 		if v, ok := namedConstants[w]; ok {
@@ -291,21 +294,17 @@ func parseNumber(w string) (uint32, error) {
 	return uint32(v), nil
 }
 
-// isDottedNumber reports whether w is 2 to 4 decimal numbers separated by
-// dots (libpcap's "HID": 10.1, 192.168.1, 1.2.3.4).
+// isDottedNumber reports whether w is 2 to 4 numbers separated by dots
+// (libpcap's "HID": 10.1, 192.168.1, 1.2.3.4). As in libpcap's scanner a
+// part may be hexadecimal ("0x7f.1"), which then is an invalid address.
 func isDottedNumber(w string) bool {
 	parts := strings.Split(w, ".")
 	if len(parts) < 2 || len(parts) > 4 {
 		return false
 	}
 	for _, p := range parts {
-		if p == "" {
+		if !isNumber(p) {
 			return false
-		}
-		for k := 0; k < len(p); k++ {
-			if p[k] < '0' || p[k] > '9' {
-				return false
-			}
 		}
 	}
 	return true

@@ -115,18 +115,26 @@ func toLink(frame []byte, lt LinkType, pktType uint8) []byte {
 	switch lt {
 	case Ethernet:
 		return append([]byte(nil), frame...)
-	case Raw:
+	case Raw, IPv4, IPv6:
 		return append([]byte(nil), payload...)
+	case Null, Loop:
+		h = make([]byte, 4)
+		af := loopbackAF(binary.BigEndian.Uint16(frame[12:]), pktType)
+		if lt == Null {
+			binary.LittleEndian.PutUint32(h, af) // the capturing machine's order (the test's files are little-endian)
+		} else {
+			binary.BigEndian.PutUint32(h, af)
+		}
 	case LinuxSLL:
 		h = make([]byte, 16)
 		binary.BigEndian.PutUint16(h[0:], uint16(pktType))
 		binary.BigEndian.PutUint16(h[2:], 1) // ARPHRD_ETHER
 		binary.BigEndian.PutUint16(h[4:], 6)
 		copy(h[6:], frame[6:12])
-		copy(h[14:], frame[12:14])
+		binary.BigEndian.PutUint16(h[14:], sllProtocol(frame))
 	case LinuxSLL2:
 		h = make([]byte, 20)
-		copy(h[0:], frame[12:14])
+		binary.BigEndian.PutUint16(h[0:], sllProtocol(frame))
 		binary.BigEndian.PutUint32(h[4:], 2) // interface index
 		binary.BigEndian.PutUint16(h[8:], 1) // ARPHRD_ETHER
 		h[10] = pktType
@@ -138,15 +146,54 @@ func toLink(frame []byte, lt LinkType, pktType uint8) []byte {
 	return append(h, payload...)
 }
 
+// sllProtocol is the protocol field of a Linux cooked header for an
+// Ethernet frame: its type, or for 802.3 frames LINUX_SLL_P_802_3 (raw
+// IPX) or LINUX_SLL_P_802_2.
+func sllProtocol(frame []byte) uint16 {
+	et := binary.BigEndian.Uint16(frame[12:])
+	switch {
+	case et > etherMTU:
+		return et
+	case len(frame) >= 16 && frame[14] == 0xff && frame[15] == 0xff:
+		return sllP8023
+	}
+	return sllP8022
+}
+
+// loopbackAF is the BSD address family for an Ethernet type: IPv4 is 2,
+// IPv6 one of the BSDs' values (or Linux's 10, which no BSD uses), others
+// something else.
+func loopbackAF(et uint16, choice uint8) uint32 {
+	switch et {
+	case ethIPv4:
+		return afINET
+	case ethIPv6:
+		return []uint32{afINET6BSD, afINET6FreeBSD, afINET6Darwin, 10, afINET6BSD}[choice%5]
+	}
+	return []uint32{7, 0, 1, 23, 0x1000002}[choice%5]
+}
+
+// toNullBE converts an Ethernet frame to DLT_NULL as a big-endian machine
+// captures it.
+func toNullBE(frame []byte, choice uint8) []byte {
+	if len(frame) < 14 {
+		return append([]byte(nil), frame...)
+	}
+	h := binary.BigEndian.AppendUint32(nil, loopbackAF(binary.BigEndian.Uint16(frame[12:]), choice))
+	return append(h, frame[14:]...)
+}
+
 // Random packets for the differential test: every layer combination the
 // compiler knows about, with addresses and ports from small pools so that
 // the filters match often, plus truncated, corrupted and random packets.
 
 var (
-	poolIP4  = []string{"10.0.0.1", "10.0.0.2", "192.168.1.10", "127.0.0.1", "1.2.3.4", "10.1.2.3", "192.168.0.255", "0.0.0.10", "192.168.5.1"}
-	poolIP6  = []string{"::1", "fe80::1", "2001:db8::1", "2001:db8::2", "2001:db8:1::5", "ff02::1", "::ffff:10.0.0.1", "2001:db9::1"}
-	poolMAC  = []net.HardwareAddr{mac("00:00:00:00:00:00"), macA, macB, mac("ff:ff:ff:ff:ff:ff"), mac("01:00:5e:00:00:01")}
-	poolPort = []uint16{80, 8080, 443, 53, 22, 8000, 8005, 8010, 8081, 9000, 0, 65535, 7, 9}
+	poolIP4 = []string{"10.0.0.1", "10.0.0.2", "192.168.1.10", "127.0.0.1", "1.2.3.4", "10.1.2.3", "192.168.0.255", "0.0.0.10", "192.168.5.1",
+		"255.255.255.255", "0.0.0.0", "224.0.0.1", "239.255.255.250", "127.0.0.0"}
+	poolIP6 = []string{"::1", "fe80::1", "2001:db8::1", "2001:db8::2", "2001:db8:1::5", "ff02::1", "::ffff:10.0.0.1", "2001:db9::1", "ff05::2"}
+	poolMAC = []net.HardwareAddr{mac("00:00:00:00:00:00"), macA, macB, mac("ff:ff:ff:ff:ff:ff"), mac("01:00:5e:00:00:01"),
+		mac("33:33:00:00:00:01"), mac("ff:ff:ff:ff:ff:fe")}
+	poolPort = []uint16{80, 8080, 443, 53, 22, 8000, 8005, 8010, 8081, 9000, 0, 65535, 7, 9, 67, 6081, 123}
 	poolVID  = []uint16{0, 100, 200, 4095, 5}
 	poolTPID = []layers.EthernetType{0x8100, 0x88a8, 0x9100}
 )
@@ -188,7 +235,8 @@ func (g *packetGen) bytes(n int) []byte {
 
 // transport4 returns an IPv4 packet's layers.
 func (g *packetGen) network4() (layers.EthernetType, []gopacket.SerializableLayer) {
-	protos := []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolTCP, layers.IPProtocolUDP, layers.IPProtocolICMPv4, layers.IPProtocolSCTP, layers.IPProtocolIGMP, 47, layers.IPProtocol(g.r.IntN(256))}
+	protos := []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolTCP, layers.IPProtocolUDP, layers.IPProtocolICMPv4, layers.IPProtocolSCTP, layers.IPProtocolIGMP, 47, layers.IPProtocol(g.r.IntN(256)),
+		layers.IPProtocolTCP, layers.IPProtocolUDP, 50, 51, 103, 112, 9}
 	ip := ip4(pick(g, poolIP4), pick(g, poolIP4), pick(g, protos))
 	if g.r.IntN(3) == 0 {
 		ip.Options = nops(4 * (1 + g.r.IntN(10)))
@@ -219,7 +267,8 @@ func (g *packetGen) network4() (layers.EthernetType, []gopacket.SerializableLaye
 }
 
 func (g *packetGen) network6() (layers.EthernetType, []gopacket.SerializableLayer) {
-	protos := []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolTCP, layers.IPProtocolUDP, layers.IPProtocolICMPv6, layers.IPProtocolSCTP, layers.IPProtocolIPv6Fragment, layers.IPProtocolIPv6Fragment, layers.IPProtocol(g.r.IntN(256))}
+	protos := []layers.IPProtocol{layers.IPProtocolTCP, layers.IPProtocolTCP, layers.IPProtocolUDP, layers.IPProtocolICMPv6, layers.IPProtocolSCTP, layers.IPProtocolIPv6Fragment, layers.IPProtocolIPv6Fragment, layers.IPProtocol(g.r.IntN(256)),
+		layers.IPProtocolUDP, 50, 51, 103, 89}
 	ip := ip6(pick(g, poolIP6), pick(g, poolIP6), pick(g, protos))
 	ls := []gopacket.SerializableLayer{ip}
 	next := ip.NextHeader
@@ -250,6 +299,9 @@ func (g *packetGen) network6() (layers.EthernetType, []gopacket.SerializableLaye
 func (g *packetGen) frame() []byte {
 	if g.r.IntN(50) == 0 {
 		return g.bytes(g.r.IntN(100))
+	}
+	if g.r.IntN(4) == 0 {
+		return g.encapFrame()
 	}
 	var tags []vlanTag
 	switch n := g.r.IntN(20); {

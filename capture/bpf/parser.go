@@ -1,6 +1,7 @@
 package bpf
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -54,6 +55,17 @@ func (c *compiler) parse(expr string) (*bnode, error) {
 	c.toks, c.pos = toks, 0
 	if c.peek().kind == tEOF {
 		return nTrue, nil
+	}
+	for _, t := range toks {
+		// libpcap does not optimise programs with Geneve; the constant
+		// folding that depends on the optimiser must know it from the
+		// start.
+		if t.kind == tKey && t.text == "geneve" {
+			c.noOptimize = true
+		}
+		if t.kind == tKey && t.text == "vlan" && c.mode == modeLive && c.vlanReserved == nil {
+			c.vlanReserved = []int{c.allocReg(), c.allocReg()}
+		}
 	}
 	n, _, err := c.parseExpr(qerr)
 	if err != nil {
@@ -195,6 +207,14 @@ func (c *compiler) parseRterm(ctx qual) (*bnode, qual, error) {
 				return n, qerr, err
 			case isDirKeyword(nt) || isAddrKeyword(nt):
 				return c.parseHead()
+			case nt.kind == tKey && nt.text == "broadcast":
+				c.pos += 2
+				n, err := c.broadcast(p)
+				return n, qerr, err
+			case nt.kind == tKey && nt.text == "multicast":
+				c.pos += 2
+				n, err := c.multicast(p)
+				return n, qerr, err
 			case nt.kind == tID && unsupportedKeywords[nt.text]:
 				return nil, qerr, fmt.Errorf("unsupported filter primitive %q", t.text+" "+nt.text)
 			}
@@ -208,15 +228,32 @@ func (c *compiler) parseRterm(ctx qual) (*bnode, qual, error) {
 		case "len":
 			n, err := c.parseRelation()
 			return n, qerr, err
-		case "vlan":
+		case "broadcast":
 			c.next()
-			if nt := c.peek(); nt.kind == tNum && !isArthOrRel(c.peekN(1)) {
-				c.next()
-				n, err := c.vlan(nt.num, true)
-				return n, qerr, err
-			}
-			n, err := c.vlan(0, false)
+			n, err := c.broadcast(pDefault)
 			return n, qerr, err
+		case "multicast":
+			c.next()
+			n, err := c.multicast(pDefault)
+			return n, qerr, err
+		case "vlan", "mpls", "pppoes", "geneve":
+			c.next()
+			v, has, err := c.parsePnum()
+			if err != nil {
+				return nil, qerr, err
+			}
+			switch t.text {
+			case "vlan":
+				return c.vlan(v, has), qerr, nil
+			case "mpls":
+				return c.mpls(v, has), qerr, nil
+			case "pppoes":
+				return c.pppoes(v, has), qerr, nil
+			}
+			return c.geneve(v, has), qerr, nil
+		case "pppoed":
+			c.next()
+			return c.pppoed(), qerr, nil
 		case "less", "greater":
 			c.next()
 			nt := c.next()
@@ -224,9 +261,31 @@ func (c *compiler) parseRterm(ctx qual) (*bnode, qual, error) {
 				return nil, qerr, fmt.Errorf("syntax error: %s needs a number, got %v", t.text, nt)
 			}
 			return c.lenTest(t.text == "less", nt.num), qerr, nil
+		case "byte":
+			// byte NUM op NUM, op one of = < > & |.
+			c.next()
+			idx, op, val := c.next(), c.next(), c.next()
+			opText := op.text
+			if opText == "==" {
+				opText = "="
+			}
+			if idx.kind != tNum || val.kind != tNum || !(op.kind == tRel || op.kind == tOp) ||
+				!strings.Contains("=<>&|", opText) || len(opText) != 1 {
+				return nil, qerr, errors.New("syntax error: byte needs an offset, an operator (= < > & |) and a value")
+			}
+			return c.byteOp(opText, idx.num, val.num), qerr, nil
+		case "ifindex":
+			c.next()
+			nt := c.next()
+			if nt.kind != tNum {
+				return nil, qerr, fmt.Errorf("syntax error: ifindex needs a number, got %v", nt)
+			}
+			n, err := c.ifindex(nt.num)
+			return n, qerr, err
 		case "inbound", "outbound":
 			c.next()
-			return c.inbound(t.text == "inbound"), qerr, nil
+			n, err := c.inbound(t.text == "inbound")
+			return n, qerr, err
 		}
 	case tID:
 		if unsupportedKeywords[t.text] {
@@ -241,7 +300,28 @@ func (c *compiler) parseRterm(ctx qual) (*bnode, qual, error) {
 	return nil, qerr, fmt.Errorf("syntax error: unexpected %v", t)
 }
 
-func isArthOrRel(t token) bool { return t.kind == tOp || t.kind == tRel }
+// parsePnum parses the optional number after vlan, mpls, pppoes and
+// geneve: a number, possibly in parentheses.
+func (c *compiler) parsePnum() (uint32, bool, error) {
+	i := 0
+	for c.peekN(i).kind == tLParen {
+		i++
+	}
+	if c.peekN(i).kind != tNum {
+		if i > 0 {
+			return 0, false, fmt.Errorf("syntax error: expected a number after %v", c.peekN(i-1))
+		}
+		return 0, false, nil
+	}
+	for j := 1; j <= i; j++ {
+		if c.peekN(i+j).kind != tRParen {
+			return 0, false, errors.New("syntax error: expected ')'")
+		}
+	}
+	v := c.peekN(i).num
+	c.pos += 2*i + 1
+	return v, true, nil
+}
 
 // parseRelation parses "arth relop arth".
 func (c *compiler) parseRelation() (*bnode, error) {
@@ -257,7 +337,7 @@ func (c *compiler) parseRelation() (*bnode, error) {
 	if err != nil {
 		return nil, err
 	}
-	return relation(op.text, l, r)
+	return c.relation(op.text, l, r)
 }
 
 // parseHead parses qualifiers and the id they apply to.
@@ -414,6 +494,9 @@ func (c *compiler) genNcode(s string, v uint32, q qual) (*bnode, error) {
 		if q.proto == pLink {
 			return nil, errors.New("illegal link layer address")
 		}
+		if q.proto == pDECNET {
+			return nil, errors.New("DECnet addresses are not supported")
+		}
 		mask := uint32(0xffffffff)
 		if s == "" && q.addr == aNet {
 			// "net 10" is 10.0.0.0/8.
@@ -513,86 +596,249 @@ func (c *compiler) genMcode6(s string, masklen uint32, q qual) (*bnode, error) {
 	return c.host6(addr, mask, q.proto, q.dir, hostOrNet(q.addr))
 }
 
-// genScode handles a name.
+// genScode handles a name (libpcap's gen_scode): a host, network,
+// Ethernet host, service, port range or protocol name.
 func (c *compiler) genScode(name string, q qual) (*bnode, error) {
 	switch q.addr {
+	case aNet:
+		addr, ok := c.names.network(name)
+		if !ok || addr == 0 {
+			return nil, fmt.Errorf("unknown network '%s'", name)
+		}
+		mask := uint32(0xffffffff)
+		for addr != 0 && addr&0xff000000 == 0 {
+			addr <<= 8
+			mask <<= 8
+		}
+		return c.host4(addr, mask, q.proto, q.dir, "net")
 	case aDefault, aHost:
 		if q.proto == pLink {
-			return nil, fmt.Errorf("cannot use Ethernet host name %q: only MAC addresses are supported", name)
+			if c.curLink != Ethernet {
+				return nil, errors.New("only ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel supports link-level host name")
+			}
+			mac, ok := c.names.ether(name)
+			if !ok {
+				return nil, fmt.Errorf("unknown ether host '%s'", name)
+			}
+			return andPrev(c.prevLinkHdrCheck(), c.ehostop(mac[:], q.dir)), nil
 		}
-		if name != "localhost" {
-			return nil, fmt.Errorf("cannot use host name %q: only IP address literals are supported (names are not resolved)", name)
+		if q.proto == pDECNET {
+			return nil, fmt.Errorf("decnet name support not included, '%s' cannot be translated", name)
 		}
-		// localhost: 127.0.0.1 and ::1, as in the usual /etc/hosts.
+		addrs := c.names.hosts(name)
+		if len(addrs) == 0 {
+			return nil, fmt.Errorf("unknown host '%s'", name)
+		}
+		// Raw link types have no ARP: only IPv4 and IPv6.
+		p4, p6 := q.proto, q.proto
+		if c.offLinkType.k == offNotSet && q.proto == pDefault {
+			p4, p6 = pIP, pIP6
+		}
 		var b *bnode
-		if q.proto != pIP6 && q.proto != pICMP6 {
-			h, err := c.host4(0x7f000001, 0xffffffff, q.proto, q.dir, "host")
-			if err != nil {
-				return nil, err
+		for _, ip := range addrs {
+			var tmp *bnode
+			var err error
+			if ip4 := ip.To4(); ip4 != nil {
+				if p4 == pIP6 {
+					continue
+				}
+				tmp, err = c.host4(binary.BigEndian.Uint32(ip4), 0xffffffff, p4, q.dir, "host")
+			} else {
+				if p6 == pIP {
+					continue
+				}
+				var a, full [16]byte
+				copy(a[:], ip.To16())
+				for i := range full {
+					full[i] = 0xff
+				}
+				tmp, err = c.host6(a, full, p6, q.dir, "host")
 			}
-			b = h
-		}
-		if q.proto == pDefault || q.proto == pIP6 {
-			var one, full [16]byte
-			one[15] = 1
-			for i := range full {
-				full[i] = 0xff
-			}
-			h, err := c.host6(one, full, q.proto, q.dir, "host")
 			if err != nil {
 				return nil, err
 			}
 			if b == nil {
-				b = h
+				b = tmp
 			} else {
-				b = or(b, h)
+				b = or(b, tmp)
 			}
 		}
 		if b == nil {
-			return c.host4(0x7f000001, 0xffffffff, q.proto, q.dir, "host") // reports the error
+			return nil, fmt.Errorf("unknown host '%s' for specified address family", name)
 		}
 		return b, nil
-	case aNet:
-		return nil, fmt.Errorf("cannot use network name %q: only numeric networks are supported", name)
 	case aPort:
 		if _, err := portProto(q.proto, "port"); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("cannot use port name %q: only port numbers are supported", name)
-	case aPortrange:
-		ipproto, err := portProto(q.proto, "portrange")
+		port, real, ok := c.nameToPort(name)
+		if !ok {
+			return nil, fmt.Errorf("unknown port '%s'", name)
+		}
+		real, err := qualifyPortProto(q.proto, real, "port '"+name+"'")
 		if err != nil {
 			return nil, err
 		}
-		lo, hi, ok := strings.Cut(name, "-")
+		return c.portTest(uint32(port), uint32(port), real, q.dir, false), nil
+	case aPortrange:
+		if _, err := portProto(q.proto, "portrange"); err != nil {
+			return nil, err
+		}
+		p1, p2, real, ok := c.nameToPortRange(name)
 		if !ok {
-			return nil, fmt.Errorf("invalid port range %q", name)
+			return nil, fmt.Errorf("unknown port in range '%s'", name)
 		}
-		// Decimal, as libpcap reads ranges ("010-012" is 10 to 12).
-		var ports [2]uint32
-		for i, s := range []string{lo, hi} {
-			if s == "" || strings.Trim(s, "0123456789") != "" {
-				return nil, fmt.Errorf("cannot use port name %q in port range %q: only decimal port numbers are supported", s, name)
-			}
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil || v > 65535 {
-				return nil, fmt.Errorf("illegal port number %s > 65535", s)
-			}
-			ports[i] = uint32(v)
+		real, err := qualifyPortProto(q.proto, real, "port in range '"+name+"'")
+		if err != nil {
+			return nil, err
 		}
-		return c.portTest(ports[0], ports[1], ipproto, q.dir, true), nil
+		for _, p := range []int{p1, p2} {
+			if p < 0 {
+				return nil, fmt.Errorf("illegal port number %d < 0", p)
+			}
+			if p > 65535 {
+				return nil, fmt.Errorf("illegal port number %d > 65535", p)
+			}
+		}
+		return c.portTest(uint32(p1), uint32(p2), real, q.dir, true), nil
 	case aProto:
-		var v uint32
-		var ok bool
-		if q.proto == pLink {
-			v, ok = etherProtoNames[name]
-		} else {
-			v, ok = ipProtoNames[name]
-		}
-		if !ok {
-			return nil, fmt.Errorf("unknown or unsupported protocol name %s", strconv.Quote(name))
+		v, err := c.lookupProto(name, q.proto)
+		if err != nil {
+			return nil, err
 		}
 		return c.genProto(v, q.proto)
 	}
 	return nil, errors.New("syntax error")
 }
+
+// qualifyPortProto checks a service's protocol against the tcp/udp/sctp
+// qualifier, as libpcap does: "udp port http" is an error.
+func qualifyPortProto(p proto, real int, what string) (int, error) {
+	var want int
+	switch p {
+	case pTCP:
+		want = ipprotoTCP
+	case pUDP:
+		want = ipprotoUDP
+	case pSCTP:
+		want = ipprotoSCTP
+	default:
+		return real, nil
+	}
+	if real != protoUndef && real != want {
+		return 0, fmt.Errorf("%s is %s", what, map[int]string{ipprotoTCP: "tcp", ipprotoUDP: "udp", ipprotoSCTP: "sctp"}[real])
+	}
+	return want, nil
+}
+
+// nameToPort is libpcap's pcap_nametoport: the TCP and UDP ports of a
+// service; when both exist and agree, any transport protocol.
+func (c *compiler) nameToPort(name string) (port, ipproto int, ok bool) {
+	tcp, tok := c.names.service(name, "tcp")
+	udp, uok := c.names.service(name, "udp")
+	switch {
+	case tok && uok && tcp == udp:
+		return tcp, protoUndef, true
+	case tok:
+		return tcp, ipprotoTCP, true
+	case uok:
+		return udp, ipprotoUDP, true
+	}
+	return 0, 0, false
+}
+
+// nameToPortRange is libpcap's pcap_nametoportrange: "N-M" as sscanf
+// "%d-%d" reads it, or two service names (or numbers) around the first '-'.
+func (c *compiler) nameToPortRange(name string) (p1, p2, ipproto int, ok bool) {
+	if a, b, ok := scanRange(name); ok {
+		return a, b, protoUndef, true
+	}
+	lo, hi, found := strings.Cut(name, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	p1, proto1, ok1 := c.nameToPort(lo)
+	if !ok1 {
+		return 0, 0, 0, false
+	}
+	p2, proto2, ok2 := c.nameToPort(hi)
+	if !ok2 {
+		return 0, 0, 0, false
+	}
+	if proto1 != proto2 {
+		proto2 = protoUndef
+	}
+	return p1, p2, proto2, true
+}
+
+// scanRange reads "%d-%d" as sscanf does: a signed decimal, '-', a signed
+// decimal, anything after that ignored.
+func scanRange(s string) (int, int, bool) {
+	num := func(s string) (int, string, bool) {
+		i := 0
+		if i < len(s) && (s[i] == '-' || s[i] == '+') {
+			i++
+		}
+		j := i
+		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
+			j++
+		}
+		if j == i {
+			return 0, s, false
+		}
+		v, err := strconv.ParseInt(s[:j], 10, 32)
+		if err != nil {
+			v = 1 << 31 // out of range either way
+			if s[0] == '-' {
+				v = -v
+			}
+		}
+		return int(v), s[j:], true
+	}
+	a, rest, ok := num(s)
+	if !ok || !strings.HasPrefix(rest, "-") {
+		return 0, 0, false
+	}
+	b, _, ok := num(rest[1:])
+	return a, b, ok
+}
+
+// lookupProto is libpcap's lookup_proto: a protocol name after "proto".
+func (c *compiler) lookupProto(name string, p proto) (uint32, error) {
+	switch p {
+	case pDefault, pIP, pIP6:
+		v, ok := c.names.protocol(name)
+		if !ok {
+			return 0, fmt.Errorf("unknown ip proto '%s'", name)
+		}
+		return uint32(v), nil
+	case pLink:
+		if v, ok := etherProtoNames[name]; ok {
+			return v, nil
+		}
+		if v, ok := llcNames[name]; ok {
+			return v, nil
+		}
+		return 0, fmt.Errorf("unknown ether proto '%s'", name)
+	case pISO:
+		switch name {
+		case "esis":
+			return isoESIS, nil
+		case "isis":
+			return isoISIS, nil
+		case "clnp":
+			return isoCLNP, nil
+		}
+		return 0, fmt.Errorf("unknown osi proto '%s'", name)
+	}
+	return 0, fmt.Errorf("unknown protocol: %s", name)
+}
+
+// etherProtoNames and llcNames are libpcap's built-in tables for "ether
+// proto \name".
+var etherProtoNames = map[string]uint32{
+	"aarp": ethAARP, "arp": ethARP, "atalk": ethATalk, "decnet": ethDN, "ip": ethIPv4, "ip6": ethIPv6,
+	"lat": ethLAT, "loopback": ethLoopback, "mopdl": ethMOPDL, "moprc": ethMOPRC, "rarp": ethRARP, "sca": ethSCA,
+}
+
+var llcNames = map[string]uint32{"iso": llcISONS, "stp": llc8021D, "ipx": llcIPX, "netbeui": llcNetBEUI}
