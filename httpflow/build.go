@@ -121,7 +121,11 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	r.FinalIdle = f.finalIdle(c, r.Transactions)
 	r.TimeWait = timeWaitOf(c)
 	r.Close = closeOf(c)
-	v := classify(f.facts(c, r))
+	cf := f.facts(c, r, m)
+	v := classify(cf)
+	if cap(cf.txs) <= maxReusedTxs {
+		m.facts = cf.txs[:0] // strings only point into the record, which outlives this
+	}
 	r.Close.Reason, r.Close.Evidence, r.Close.Race = v.reason, v.evidence, v.race
 	if v.anomaly != "" {
 		f.anomaly(v.anomaly)
@@ -303,10 +307,17 @@ func closeOf(c *tcpstate.Conn) Close {
 }
 
 // facts gathers what the close classifier reads.
-func (f *flow) facts(c *tcpstate.Conn, r *Connection) *closeFacts {
+func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 	cl, sv := c.Client(), c.Server()
+	txs := m.facts
+	if n := len(r.Transactions); cap(txs) >= n {
+		txs = txs[:n]
+	} else {
+		txs = make([]txFact, n)
+	}
+	m.facts = nil
 	cf := &closeFacts{
-		txs:              make([]txFact, len(r.Transactions)),
+		txs:              txs,
 		fin:              [2]time.Time{cl.FinAt, sv.FinAt},
 		rst:              [2]time.Time{cl.RstAt, sv.RstAt},
 		clientAckedFINAt: cl.AckedPeerFINAt,

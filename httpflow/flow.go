@@ -74,6 +74,7 @@ func (x Finished) Done(m *Memory) { x.f.done(x.c, m) }
 type Memory struct {
 	txs   []Transaction
 	idles []Idle
+	facts []txFact // the close classifier's input, used within record
 }
 
 // maxReusedTxs bounds the transactions' memory kept for the next record.

@@ -173,7 +173,7 @@ func gaps(l *summary.Line) string {
 	}
 	var parts []string
 	n := 0
-	for _, x := range l.Gaps {
+	for _, x := range l.Gaps() {
 		s := strconv.FormatFloat(x.Seconds(), 'f', 3, 64)
 		if n+len(s)+1 > gapsWidth {
 			more := "+" + strconv.Itoa(l.NGaps-len(parts))

@@ -57,7 +57,7 @@ func TestTextFits80Columns(t *testing.T) {
 			KeepaliveRaces:      12345,
 		},
 	}
-	sb := summary.New(summary.Config{})
+	sb := summary.New(summary.Config{Text: true})
 	for i := range doc.Connections {
 		sb.Add(&doc.Connections[i])
 	}
@@ -87,7 +87,7 @@ func TestTextFits80Columns(t *testing.T) {
 func TestTextBigCaptureIsSummarised(t *testing.T) {
 	t0 := time.Date(2026, 11, 22, 1, 2, 3, 0, time.UTC)
 	srv := netip.MustParseAddrPort("255.255.255.255:65535")
-	sb := summary.New(summary.Config{})
+	sb := summary.New(summary.Config{Text: true})
 	const n = 20000
 	for i := 1; i <= n; i++ {
 		c := httpflow.Connection{ID: i, Client: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), uint16(i)),

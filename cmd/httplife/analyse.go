@@ -226,7 +226,7 @@ func analyseRun(o *analyseOptions) error {
 	// Text and HTML draw from the run's digest: records are summarised as
 	// they finish, in bounded memory, and forgotten.
 	cfg.Transient = true
-	cfg.Summary = summary.Config{All: o.All, Timeline: o.Format == "html"}
+	cfg.Summary = summary.Config{Text: o.Format == "text", All: o.All, Timeline: o.Format == "html"}
 	res, rerr := pipeline.Run(src, cfg, nil)
 	var werr error
 	if o.Format == "html" {

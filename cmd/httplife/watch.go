@@ -308,7 +308,7 @@ func watchRun(o *watchOptions) error {
 
 	rc := o.runConfig()
 	w.opts = httpflow.Options{TwoMSL: rc.TCP.WithDefaults().TwoMSL, Ports: rc.PortsLabel}
-	w.sb = summary.New(summary.Config{All: o.All, Timeline: o.Report != ""})
+	w.sb = summary.New(summary.Config{Text: o.Format == "text", All: o.All, Timeline: o.Report != ""})
 	rc.Builder = w.sb
 	rc.Transient = !w.keep // what is not kept for JSON is summarised, then forgotten
 	live := &pipeline.Live{Poll: watchPoll, TickMargin: watchTickMargin, Frame: w.frame, FrameEvery: watchFrame}

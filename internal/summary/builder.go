@@ -27,6 +27,9 @@ import (
 
 // Config says what a Builder keeps besides the summary and findings.
 type Config struct {
+	// Text keeps what the text output lists: every connection of a small
+	// capture, else the notable ones and groups of the rest.
+	Text bool
 	// All keeps a line for every connection (text output with --all).
 	All bool
 	// Timeline keeps what the HTML report draws: records for its timeline
@@ -63,7 +66,9 @@ func (b *Builder) Add(c *httpflow.Connection) {
 	b.n++
 	b.tot.add(c)
 	b.find.add(c)
-	b.lines.add(c)
+	if b.cfg.Text || b.cfg.All {
+		b.lines.add(c)
+	}
 	for _, t := range [2]time.Time{c.FirstPacketAt, c.LastPacketAt} {
 		if t.IsZero() {
 			continue
@@ -127,7 +132,7 @@ func (b *Builder) Digest(ci httpflow.CaptureInfo, opts httpflow.Options) *Digest
 		if ci.LastPacketAt.After(last) {
 			last = ci.LastPacketAt
 		}
-		d.Report = b.report.result(origin, last, b.twMax)
+		d.Report = b.report.result(origin, last, b.twMax, &b.tot.idle) // the idle gaps are the summary's
 	}
 	return d
 }
@@ -137,8 +142,9 @@ type Line struct {
 	ID             int
 	Client, Server netip.AddrPort
 	Requests       int
-	Gaps           []time.Duration // the first few idle gaps
-	NGaps          int             // all of them
+	NGaps          int // idle gaps (Gaps has the first few)
+	gapBuf         [maxLineGaps]time.Duration
+	gapsKept       uint8
 	Final          time.Duration
 	HasFinal       bool
 	Closer         string // "client", "server", "RST cl", "RST sv", "open"
@@ -151,6 +157,9 @@ type Line struct {
 	version           string        // the first request's HTTP version
 }
 
+// Gaps returns the first few idle gaps.
+func (l *Line) Gaps() []time.Duration { return l.gapBuf[:l.gapsKept] }
+
 // Duration is the time from the connection's first packet to its last.
 func (l *Line) Duration() time.Duration { return l.duration }
 
@@ -162,9 +171,11 @@ func (l *Line) Slowest() time.Duration { return l.slowest }
 func lineOf(c *httpflow.Connection) Line {
 	l := Line{ID: c.ID, Client: c.Client, Server: c.Server, Requests: len(c.Transactions),
 		NGaps: len(c.IdlePeriods), Closer: CloserWord(c), Reason: c.Close.Reason}
-	for i := 0; i < len(c.IdlePeriods) && i < maxLineGaps; i++ {
-		l.Gaps = append(l.Gaps, c.IdlePeriods[i].Duration)
+	k := min(len(c.IdlePeriods), maxLineGaps)
+	for i := range k {
+		l.gapBuf[i] = c.IdlePeriods[i].Duration
 	}
+	l.gapsKept = uint8(k)
 	if c.FinalIdle != nil {
 		l.Final, l.HasFinal = c.FinalIdle.Duration, true
 	}

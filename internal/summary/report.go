@@ -127,6 +127,7 @@ type reportStore struct {
 	errors   sampler
 	rest     sampler
 	longest  []Row // the keepLongest longest others, unordered
+	shortest int   // index in longest of the shortest of them (when full)
 	rowCap   int   // transactions a kept row keeps
 	keptTx   int
 	rows      []TableRow // every row while at most TableMax, else the lowest ids
@@ -134,7 +135,6 @@ type reportStore struct {
 	rowsMaxID int // the highest id kept once rowsOver
 
 	timeouts map[float64]bool
-	gaps     Sketch
 	finals   [4]Sketch
 	closes   map[CloseKey]int
 	perConn  [PerConnCap + 2]int
@@ -280,13 +280,8 @@ func (r *reportStore) wants(c *httpflow.Connection) bool {
 	case 3:
 		s = &r.errors
 	default:
-		if len(r.longest) < keepLongest {
-			return true
-		}
-		for i := range r.longest {
-			if lessLong(&r.longest[i].Conn, c) {
-				return true // it goes to the longest; their shortest to the sample
-			}
+		if len(r.longest) < keepLongest || lessLong(&r.longest[r.shortest].Conn, c) {
+			return true // it goes to the longest; their shortest to the sample
 		}
 		s = &r.rest
 	}
@@ -310,18 +305,26 @@ func (r *reportStore) classify(row Row) {
 	default:
 		if len(r.longest) < keepLongest {
 			r.longest = append(r.longest, row)
+			if len(r.longest) == keepLongest {
+				r.findShortest()
+			}
 			return
 		}
-		lo := 0
-		for i := range r.longest {
-			if lessLong(&r.longest[i].Conn, &r.longest[lo].Conn) {
-				lo = i
-			}
-		}
-		if lessLong(&r.longest[lo].Conn, &row.Conn) {
+		if lo := r.shortest; lessLong(&r.longest[lo].Conn, &row.Conn) {
 			row, r.longest[lo] = r.longest[lo], row // the shorter goes to the sample
+			r.findShortest()
 		}
 		r.rest.add(row)
+	}
+}
+
+// findShortest notes which of the longest is the shortest.
+func (r *reportStore) findShortest() {
+	r.shortest = 0
+	for i := range r.longest {
+		if lessLong(&r.longest[i].Conn, &r.longest[r.shortest].Conn) {
+			r.shortest = i
+		}
 	}
 }
 
@@ -443,9 +446,6 @@ func (r *reportStore) charts(c *httpflow.Connection) {
 	if t := c.KeepAlive.AdvertisedTimeout; t != nil && *t > 0 && len(r.timeouts) < maxTimeouts {
 		r.timeouts[*t] = true
 	}
-	for _, p := range c.IdlePeriods {
-		r.gaps.add(p.Duration.Seconds())
-	}
 	if f := c.FinalIdle; f != nil {
 		i := 0
 		switch side, how := c.Closer(); {
@@ -556,7 +556,7 @@ func mergeIvals(iv []ival) []ival {
 }
 
 // result chooses what the report draws.
-func (r *reportStore) result(origin, last, twMax time.Time) *Report {
+func (r *reportStore) result(origin, last, twMax time.Time, gaps *Sketch) *Report {
 	ms := func(t time.Time) float64 {
 		if t.IsZero() {
 			return 0
@@ -568,7 +568,7 @@ func (r *reportStore) result(origin, last, twMax time.Time) *Report {
 		return v
 	}
 	rep := &Report{Origin: origin, Connections: r.n, Transactions: r.tx, Servers: len(r.servers), ServersCapped: r.capped,
-		CloseCounts: r.closes, MaxTx: r.maxTx, Gaps: r.gaps, Finals: r.finals}
+		CloseCounts: r.closes, MaxTx: r.maxTx, Gaps: *gaps, Finals: r.finals}
 	rep.End = ms(last)
 	rep.XMax = rep.End
 	if tw := ms(twMax); tw > rep.XMax {

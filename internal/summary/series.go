@@ -223,21 +223,29 @@ func (s *series) points(origin time.Time, end, xmax float64, outBuckets int) (pt
 		open -= int(s.ends[i])
 	}
 	width := xmax / float64(outBuckets)
+	peaks := make([]int, outBuckets)
+	if width > 0 {
+		for i := 0; i < n; i++ {
+			if overlap[i] == 0 {
+				continue
+			}
+			// The output buckets grid bucket i touches.
+			a, z := ms(s.base+int64(i)*s.width), ms(s.base+int64(i+1)*s.width)
+			lo, hi := int(a/width), int(z/width)
+			if z == float64(hi)*width {
+				hi-- // ends on a boundary: not in the next bucket
+			}
+			for b := max(lo, 0); b <= min(hi, outBuckets-1); b++ {
+				peaks[b] = max(peaks[b], overlap[i])
+			}
+		}
+	}
 	pts = make([]Point, 0, outBuckets+1)
 	last := 0
 	for b := 0; b < outBuckets; b++ {
-		lo, hi := float64(b)*width, float64(b+1)*width
-		peak := 0
-		for i := 0; i < n; i++ {
-			a := ms(s.base + int64(i)*s.width)
-			z := ms(s.base + int64(i+1)*s.width)
-			if z <= lo || a >= hi {
-				continue
-			}
-			peak = max(peak, overlap[i])
-		}
-		pts = append(pts, Point{math.Round(lo*1000) / 1000, peak})
-		last = peak
+		lo := float64(b) * width
+		pts = append(pts, Point{math.Round(lo*1000) / 1000, peaks[b]})
+		last = peaks[b]
 	}
 	pts = append(pts, Point{xmax, last})
 	return pts, true
