@@ -117,19 +117,19 @@ type CloseKey struct {
 const PerConnCap = 30
 
 type reportStore struct {
-	n, tx    int
-	servers  map[netip.AddrPort]struct{}
-	capped   bool
-	all      []Row // every record while there are at most TimelineMax
-	over     bool
-	races    sampler
-	resets   sampler
-	errors   sampler
-	rest     sampler
-	longest  []Row // the keepLongest longest others, unordered
-	shortest int   // index in longest of the shortest of them (when full)
-	rowCap   int   // transactions a kept row keeps
-	keptTx   int
+	n, tx     int
+	servers   map[netip.AddrPort]struct{}
+	capped    bool
+	all       []Row // every record while there are at most TimelineMax
+	over      bool
+	races     sampler
+	resets    sampler
+	errors    sampler
+	rest      sampler
+	longest   []Row // the keepLongest longest others, unordered
+	shortest  int   // index in longest of the shortest of them (when full)
+	rowCap    int   // transactions a kept row keeps
+	keptTx    int
 	rows      []TableRow // every row while at most TableMax, else the lowest ids
 	rowsOver  bool
 	rowsMaxID int // the highest id kept once rowsOver
