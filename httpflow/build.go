@@ -40,6 +40,7 @@ func (f *flow) expand(m *Memory) []Transaction {
 			RequestConnection:  f.strs.ptr(c.reqConn),
 			ResponseConnection: f.strs.ptr(c.respConn),
 			ResponseKeepAlive:  f.strs.ptr(c.respKA),
+			RequestID:          f.strs.str(c.reqID),
 			Framing:            c.body,
 			InterimStatuses:    noInterim,
 			Pipelined:          c.pipelined,
@@ -321,6 +322,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		fin:              [2]time.Time{cl.FinAt, sv.FinAt},
 		rst:              [2]time.Time{cl.RstAt, sv.RstAt},
 		clientAckedFINAt: cl.AckedPeerFINAt,
+		rstAcksAll:       rstAcksAll(cl, sv),
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
 		history:          r.History,
@@ -347,4 +349,17 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		}
 	}
 	return cf
+}
+
+// rstAcksAll reports whether the server's RST acknowledged every byte the
+// client sent (its FIN aside).
+func rstAcksAll(cl, sv *tcpstate.Side) bool {
+	if !sv.RstAcks || sv.RstAt.IsZero() {
+		return false
+	}
+	end := cl.NextSeq()
+	if !cl.FinAt.IsZero() {
+		end--
+	}
+	return !sv.RstAck.Before(end)
 }

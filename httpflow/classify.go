@@ -40,6 +40,8 @@ type closeFacts struct {
 	fin, rst [2]time.Time
 	// When the client acknowledged the server's FIN (zero: it did not).
 	clientAckedFINAt time.Time
+	// The server's RST acknowledged every byte the client sent.
+	rstAcksAll bool
 	// When the connection became idle before its first request.
 	idleFrom   time.Time
 	advertised *float64 // the server's last Keep-Alive: timeout=
@@ -153,7 +155,12 @@ func classifyRules(f *closeFacts) verdict {
 		case !svRST.IsZero() && (svFIN.IsZero() || svRST.Before(svFIN)) && !last.reqStart.After(svRST):
 			ev := fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
 				last.index, secs(last.reqStart.Sub(f.txs[len(f.txs)-2].respEnd)), secs(svRST.Sub(last.reqStart)))
-			return verdict{ReasonKeepaliveRace, ev, "request-answered-by-server-rst", f.race(RaceSilentDrop, len(f.txs)-1)}
+			race := f.race(RaceSilentDrop, len(f.txs)-1)
+			if f.rstAcksAll {
+				race.RSTAckedRequest = true
+				ev += "; the RST acknowledges the request: the server had it and closed with it unread (its idle timeout fired as it arrived)"
+			}
+			return verdict{ReasonKeepaliveRace, ev, "request-answered-by-server-rst", race}
 		case finOK && finBy == Server && !last.reqStart.After(finAt):
 			ev := fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
 				last.index, secs(finAt.Sub(last.reqStart)))

@@ -279,9 +279,14 @@ var noInterim = []int{}
 // headers notes the request's Connection header and decides its body.
 func (h *reqHandler) headers(m *message) (BodyKind, int64, bool) {
 	f := (*flow)(h)
-	if c := f.txs.last(); c != nil && m.hasConnection {
-		c.reqConn = f.strs.refString(m.connection)
-		c.reqClose, c.reqKeepAlive = hasToken(m.connection, "close"), hasToken(m.connection, "keep-alive")
+	if c := f.txs.last(); c != nil {
+		if m.hasConnection {
+			c.reqConn = f.strs.refString(m.connection)
+			c.reqClose, c.reqKeepAlive = hasToken(m.connection, "close"), hasToken(m.connection, "keep-alive")
+		}
+		if m.requestID != nil {
+			c.reqID = f.strs.ref(m.requestID)
+		}
 	}
 	kind, n := requestBody(&m.length)
 	if kind == BodyInvalid && m.length.te {

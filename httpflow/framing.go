@@ -48,6 +48,7 @@ type message struct {
 	hasConnection bool
 	keepAlive     []byte // raw value, valid until the next message
 	hasKeepAlive  bool
+	requestID     []byte // a request's correlation id (requestIDHeader), valid until the next message
 	upgrade       bool
 	length        lengthHeaders // Transfer-Encoding and Content-Length
 	body          BodyKind      // decided when the header section ended
@@ -87,6 +88,30 @@ type framer struct {
 	nmsg    uint64
 	seen    bool   // a valid start line was seen on this direction
 	kaBuf   []byte // storage of the message's Keep-Alive value
+	ridBuf  []byte // storage of the request's correlation id
+}
+
+// maxRequestID bounds the correlation id kept per request.
+const maxRequestID = 128
+
+// isRequestIDHeader reports whether name is a header that carries a
+// request's correlation id, which proxies pass on unchanged and so links
+// the two legs of a proxied request: X-Request-Id (nginx $request_id,
+// Heroku, Envoy), X-Correlation-Id, X-Amzn-Trace-Id (AWS load balancers),
+// traceparent (W3C Trace Context) and X-B3-TraceId (Zipkin). The first one
+// present wins.
+func isRequestIDHeader(name []byte) bool {
+	switch len(name) {
+	case len("traceparent"):
+		return asciiEqualFold(name, "traceparent")
+	case len("x-request-id"): // and x-b3-traceid
+		return asciiEqualFold(name, "x-request-id") || asciiEqualFold(name, "x-b3-traceid")
+	case len("x-amzn-trace-id"):
+		return asciiEqualFold(name, "x-amzn-trace-id")
+	case len("x-correlation-id"):
+		return asciiEqualFold(name, "x-correlation-id")
+	}
+	return false
 }
 
 // feed consumes b, carried by a packet captured at t.
@@ -354,13 +379,23 @@ func (f *framer) header(line []byte) {
 		return // obs-fold or junk: ignored, as most servers do
 	}
 	name := line[:i]
+	m := f.msg
 	switch len(name) {
 	case len("connection"), len("content-length"), len("transfer-encoding"), len("upgrade"): // keep-alive: 10 too
+	case len("traceparent"), len("x-request-id"), len("x-amzn-trace-id"), len("x-correlation-id"):
+		if f.request && m.requestID == nil && isRequestIDHeader(name) {
+			raw := bytes.TrimSpace(line[i+1:])
+			if len(raw) > maxRequestID {
+				raw = raw[:maxRequestID]
+			}
+			f.ridBuf = append(f.ridBuf[:0], raw...)
+			m.requestID = f.ridBuf
+		}
+		return
 	default:
 		return // none of the headers below: no work for the rest
 	}
 	raw := bytes.TrimSpace(line[i+1:])
-	m := f.msg
 	switch {
 	case asciiEqualFold(name, "connection"):
 		v := lowerIntern(raw)

@@ -138,6 +138,10 @@ type Race struct {
 	Method      string // its method
 	Idempotent  bool   // RFC 9110 §9.2.2: a proxy may retry it
 	IdleBefore  time.Duration
+	// RSTAckedRequest: a silent drop whose RST acknowledged the request:
+	// the server had received it and closed with it unread (its idle
+	// timeout fired as the request arrived), rather than a middlebox.
+	RSTAckedRequest bool
 }
 
 // PerSide is a count per side.
@@ -172,6 +176,10 @@ type Transaction struct {
 	// The Connection headers (lower-cased) and the raw Keep-Alive header
 	// of the response; nil when absent.
 	RequestConnection, ResponseConnection, ResponseKeepAlive *string
+	// RequestID is the request's correlation id, the value of the first
+	// of X-Request-Id, X-Correlation-Id, X-Amzn-Trace-Id, traceparent or
+	// X-B3-TraceId it carried (at most 128 bytes); "" when none.
+	RequestID string
 	// Framing is how the response's body ended (BodyUnknown: no final
 	// response). A tunnel's response is BodyNone with Tunnel set.
 	Framing         BodyKind
@@ -182,7 +190,15 @@ type Transaction struct {
 	// ServerTime is request end to response start, when HasServerTime.
 	ServerTime    time.Duration
 	HasServerTime bool
+	// When the capture holds both legs of a proxy: the upstream
+	// transactions this downstream one caused, in the order tried, or the
+	// downstream transaction this upstream one served (summary's links).
+	Upstream   []TxRef
+	Downstream *TxRef
 }
+
+// TxRef names a transaction: a connection id and a transaction index.
+type TxRef struct{ Conn, Tx int }
 
 // Idle is a period with no HTTP message in flight, after transaction
 // AfterTransaction (0: from the handshake).

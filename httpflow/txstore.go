@@ -81,6 +81,7 @@ type ctx struct {
 	reqSeq, respSeq              uint64
 	method, uri, reqVer, respVer sref
 	reqConn, respConn, respKA    sref
+	reqID                        sref   // the request's correlation id (X-Request-Id, traceparent, …)
 	interim                      uint32 // 1-based index into flow.interims; 0: none
 	status                       uint16 // 0: no final response yet
 	// Decided when the response's header section ended (body.go).

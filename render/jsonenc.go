@@ -301,6 +301,8 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 		e.bool(r.Idempotent)
 		e.key(`,"idle_before_s":`)
 		e.seconds(r.IdleBefore)
+		e.key(`,"rst_acked_request":`)
+		e.bool(r.RSTAckedRequest)
 		e.close('}')
 	}
 	e.close('}')
@@ -461,6 +463,33 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.key(`,"server_time_s":`)
 		e.seconds(t.ServerTime)
 	}
+	if t.RequestID != "" {
+		e.key(`,"request_id":`)
+		e.string(t.RequestID)
+	}
+	e.key(`,"upstream":`)
+	if e.array(t.Upstream == nil, len(t.Upstream)) {
+		for i, r := range t.Upstream {
+			e.elem(i)
+			e.txRef(r)
+		}
+		e.close(']')
+	}
+	e.key(`,"downstream":`)
+	if r := t.Downstream; r == nil {
+		e.null()
+	} else {
+		e.txRef(*r)
+	}
+	e.close('}')
+}
+
+func (e *jsonEncoder) txRef(r httpflow.TxRef) {
+	e.open('{')
+	e.key(`"connection":`)
+	e.int(int64(r.Conn))
+	e.key(`,"transaction":`)
+	e.int(int64(r.Tx))
 	e.close('}')
 }
 

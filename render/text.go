@@ -30,6 +30,7 @@ func WriteText(w io.Writer, d *summary.Digest) error {
 			tw.printf("%-12s - %s\n", label, wrapWordsAt(f, 15, 15))
 		}
 	}
+	WriteServers(tw, d, ServerView{Max: 5})
 	if d.AllKept || len(d.Lines) > 0 {
 		tw.printf("\n")
 		writeLines(tw, d.Lines)

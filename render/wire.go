@@ -90,27 +90,36 @@ type WireHandshake struct {
 
 // WireTransaction is one request and its response.
 type WireTransaction struct {
-	Index              int      `json:"index"`
-	Method             string   `json:"method"`
-	URI                string   `json:"uri"`
-	RequestVersion     string   `json:"request_version"`
-	Status             *int     `json:"status"`
-	ResponseVersion    *string  `json:"response_version"`
-	RequestStartAt     Time     `json:"request_start_at"`
-	RequestEndAt       Time     `json:"request_end_at"`
-	ResponseStartAt    Time     `json:"response_start_at"`
-	ResponseEndAt      Time     `json:"response_end_at"`
-	RequestBytes       int64    `json:"request_bytes"`
-	ResponseBytes      int64    `json:"response_bytes"`
-	RequestConnection  *string  `json:"request_connection"`
-	ResponseConnection *string  `json:"response_connection"`
-	ResponseKeepAlive  *string  `json:"response_keep_alive"`
-	ResponseFraming    *string  `json:"response_framing"`
-	InterimStatuses    []int    `json:"interim_statuses"`
-	Pipelined          bool     `json:"pipelined"`
-	Complete           bool     `json:"complete"`
-	Tunnel             bool     `json:"tunnel,omitempty"` // extension: CONNECT or Upgrade switched protocols after this transaction
-	ServerTime         *Seconds `json:"server_time_s,omitempty"`
+	Index              int         `json:"index"`
+	Method             string      `json:"method"`
+	URI                string      `json:"uri"`
+	RequestVersion     string      `json:"request_version"`
+	Status             *int        `json:"status"`
+	ResponseVersion    *string     `json:"response_version"`
+	RequestStartAt     Time        `json:"request_start_at"`
+	RequestEndAt       Time        `json:"request_end_at"`
+	ResponseStartAt    Time        `json:"response_start_at"`
+	ResponseEndAt      Time        `json:"response_end_at"`
+	RequestBytes       int64       `json:"request_bytes"`
+	ResponseBytes      int64       `json:"response_bytes"`
+	RequestConnection  *string     `json:"request_connection"`
+	ResponseConnection *string     `json:"response_connection"`
+	ResponseKeepAlive  *string     `json:"response_keep_alive"`
+	ResponseFraming    *string     `json:"response_framing"`
+	InterimStatuses    []int       `json:"interim_statuses"`
+	Pipelined          bool        `json:"pipelined"`
+	Complete           bool        `json:"complete"`
+	Tunnel             bool        `json:"tunnel,omitempty"` // extension: CONNECT or Upgrade switched protocols after this transaction
+	ServerTime         *Seconds    `json:"server_time_s,omitempty"`
+	RequestID          string      `json:"request_id,omitempty"` // extension: X-Request-Id, traceparent, …
+	Upstream           []WireTxRef `json:"upstream"`
+	Downstream         *WireTxRef  `json:"downstream"`
+}
+
+// WireTxRef names a transaction of another connection.
+type WireTxRef struct {
+	Connection  int `json:"connection"`
+	Transaction int `json:"transaction"`
 }
 
 // WireIdle is a period with no HTTP message in flight.
@@ -135,6 +144,8 @@ type WireRace struct {
 	Method      string  `json:"method"`
 	Idempotent  bool    `json:"idempotent"`
 	IdleBefore  Seconds `json:"idle_before_s"`
+	// Extension: the RST of a silent drop acknowledged the request.
+	RSTAckedRequest bool `json:"rst_acked_request"`
 }
 
 // WireClose says how and why the connection ended.
@@ -249,7 +260,7 @@ func Wire(c *httpflow.Connection) WireConnection {
 	}
 	if r := cl.Race; r != nil {
 		w.Close.Race = &WireRace{Kind: r.Kind.String(), Transaction: r.Transaction, Method: r.Method,
-			Idempotent: r.Idempotent, IdleBefore: Secs(r.IdleBefore)}
+			Idempotent: r.Idempotent, IdleBefore: Secs(r.IdleBefore), RSTAckedRequest: r.RSTAckedRequest}
 	}
 	if tw := c.TimeWait; tw != nil {
 		w.TimeWait = &WireTimeWait{Holder: tw.Holder.String(), EnteredAt: At(tw.EnteredAt), ExpiresAt: At(tw.ExpiresAt)}
@@ -289,9 +300,19 @@ func wireTransaction(t *httpflow.Transaction) WireTransaction {
 		f := t.Framing.String()
 		w.ResponseFraming = &f
 	}
+	w.RequestID = t.RequestID
 	if t.HasServerTime {
 		s := Secs(t.ServerTime)
 		w.ServerTime = &s
+	}
+	if t.Upstream != nil {
+		w.Upstream = make([]WireTxRef, len(t.Upstream))
+		for i, r := range t.Upstream {
+			w.Upstream[i] = WireTxRef{r.Conn, r.Tx}
+		}
+	}
+	if r := t.Downstream; r != nil {
+		w.Downstream = &WireTxRef{r.Conn, r.Tx}
 	}
 	return w
 }
@@ -382,6 +403,69 @@ type WireSummary struct {
 	AdvertisedTimeoutsS       map[string]int      `json:"advertised_timeouts_s"`
 	TimeWait                  WireTimeWaitSummary `json:"time_wait"`
 	KeepaliveRaces            int                 `json:"keepalive_races"`
+	Servers                   []WireServer        `json:"servers"`
+	Advice                    []WireAdvice        `json:"advice"`
+	Findings                  []string            `json:"findings"` // extension: the key findings, one sentence each
+}
+
+// WireServer is one server endpoint of summary.servers.
+type WireServer struct {
+	Server            string       `json:"server"`
+	Connections       int          `json:"connections"`
+	Transactions      int          `json:"transactions"`
+	IdleTimeout       *Seconds     `json:"idle_timeout_s"`
+	IdleTimeoutSpread *Seconds     `json:"idle_timeout_spread_s"`
+	IdleTimeoutBasis  int          `json:"idle_timeout_basis"`
+	AdvertisedTimeout *float64     `json:"advertised_timeout_s"`
+	ClientIdleClose   *Seconds     `json:"client_idle_close_s"`
+	Races             int          `json:"races"`
+	WhatIf            []WireWhatIf `json:"what_if"`
+	// Extensions.
+	Hint              *string        `json:"hint"`        // a well-known default the idle timeout matches: a hint, not a finding
+	ClientHint        *string        `json:"client_hint"` // the same for client_idle_close_s
+	RacesByKind       map[string]int `json:"races_by_kind"`
+	LongestReuse      *Seconds       `json:"longest_reuse_s"` // the longest idle after which a client sent a request
+	NearTimeout       int            `json:"near_timeout"`    // requests that reused a connection idle ≥ 90 % of idle_timeout_s
+	Upstreams         []string       `json:"upstreams"`       // servers this one proxies to (proxy legs)
+	Downstreams       []string       `json:"downstreams"`     // proxies in front of this one
+	DownstreamErrors  int            `json:"downstream_errors"`
+	RetriedOK         int            `json:"retried_ok"`
+	RacesFromUpstream int            `json:"races_from_upstream"`
+	ReplayCheck       *string        `json:"replay_check"`
+	Formula           *WireFormula   `json:"formula"`
+}
+
+// WireFormula is the tuning guides' seed beside the replay (extension).
+type WireFormula struct {
+	Timeout         Seconds `json:"timeout_s"`
+	RequestsPerSec  float64 `json:"requests_per_s"`
+	RequestsPerConn float64 `json:"requests_per_connection"`
+	Processes       float64 `json:"processes"`
+	ReplayIdleMean  float64 `json:"replay_idle_mean"`
+	ReplayBusyMean  float64 `json:"replay_busy_mean"`
+	ReplayHeldMean  float64 `json:"replay_held_mean"`
+	DiffersBecause  string  `json:"differs_because"`
+}
+
+// WireWhatIf is one replay of a server's request arrivals.
+type WireWhatIf struct {
+	Timeout            Seconds `json:"timeout_s"`
+	Connections        int     `json:"connections"`
+	IdleMean           float64 `json:"idle_connections_mean"`
+	IdlePeak           int     `json:"idle_connections_peak"`
+	TimeWaitPeak       int     `json:"time_wait_peak"`
+	Races              int     `json:"races"`
+	TimeWaitHolder     string  `json:"time_wait_holder"`      // extension
+	ClientTimeWaitPeak int     `json:"client_time_wait_peak"` // extension: the most one client host holds
+	Reused             int     `json:"reused"`                // extension: requests on an idle connection
+	Inferred           bool    `json:"inferred"`              // extension: the inferred timeout
+}
+
+// WireAdvice is one piece of advice.
+type WireAdvice struct {
+	Kind   string  `json:"kind"`
+	Server *string `json:"server"`
+	Text   string  `json:"text"`
 }
 
 func wireDistribution(d httpflow.Distribution) WireDistribution {
@@ -404,11 +488,80 @@ func WireSummaryOf(s *httpflow.Summary) WireSummary {
 	for r, n := range s.Reasons {
 		w.Reasons[r.String()] = n
 	}
+	if s.Servers != nil {
+		w.Servers = make([]WireServer, len(s.Servers))
+		for i := range s.Servers {
+			w.Servers[i] = wireServer(&s.Servers[i])
+		}
+	}
+	if s.Advice != nil {
+		w.Advice = make([]WireAdvice, len(s.Advice))
+		for i, a := range s.Advice {
+			w.Advice[i] = WireAdvice{Kind: a.Kind, Text: a.Text}
+			if a.Server.IsValid() {
+				srv := a.Server.String()
+				w.Advice[i].Server = &srv
+			}
+		}
+	}
+	w.Findings = s.Findings
 	if w.AdvertisedTimeoutsS == nil {
 		w.AdvertisedTimeoutsS = map[string]int{}
 	}
 	if w.TimeWait.PeakConcurrent == nil {
 		w.TimeWait.PeakConcurrent = map[string]int{}
+	}
+	return w
+}
+
+func wireServer(s *httpflow.ServerSummary) WireServer {
+	w := WireServer{Server: s.Server.String(), Connections: s.Connections, Transactions: s.Transactions,
+		IdleTimeoutBasis: s.Basis, Races: s.Races, WhatIf: []WireWhatIf{}}
+	if s.HasIdleTimeout {
+		t, sp := Secs(s.IdleTimeout), Secs(s.Spread)
+		w.IdleTimeout, w.IdleTimeoutSpread = &t, &sp
+	}
+	if s.HasAdvertised {
+		a := s.Advertised
+		w.AdvertisedTimeout = &a
+	}
+	if s.HasClientIdleClose {
+		c := Secs(s.ClientIdleClose)
+		w.ClientIdleClose = &c
+	}
+	str := func(v string) *string {
+		if v == "" {
+			return nil
+		}
+		return &v
+	}
+	r3 := func(f float64) float64 { return math.Round(f*1000) / 1000 }
+	w.Hint, w.ClientHint, w.ReplayCheck = str(s.Hint), str(s.ClientHint), str(s.ReplayCheck)
+	w.RacesByKind = map[string]int{}
+	for k, n := range s.RacesByKind {
+		w.RacesByKind[k.String()] = n
+	}
+	if s.LongestReuse > 0 {
+		l := Secs(s.LongestReuse)
+		w.LongestReuse = &l
+	}
+	w.NearTimeout, w.DownstreamErrors, w.RetriedOK, w.RacesFromUpstream = s.NearTimeout, s.DownstreamErrors, s.RetriedOK, s.RacesFromUpstream
+	w.Upstreams, w.Downstreams = []string{}, []string{}
+	for _, a := range s.Upstreams {
+		w.Upstreams = append(w.Upstreams, a.String())
+	}
+	for _, a := range s.Downstreams {
+		w.Downstreams = append(w.Downstreams, a.String())
+	}
+	if f := s.Formula; f.Valid {
+		w.Formula = &WireFormula{Timeout: Secs(f.Timeout), RequestsPerSec: r3(f.RequestsPerSec), RequestsPerConn: r3(f.RequestsPerConn),
+			Processes: r3(f.Processes), ReplayIdleMean: r3(f.ReplayIdleMean), ReplayBusyMean: r3(f.ReplayBusyMean),
+			ReplayHeldMean: r3(f.ReplayHeldMean), DiffersBecause: f.DiffersBecause}
+	}
+	for _, x := range s.WhatIf {
+		w.WhatIf = append(w.WhatIf, WireWhatIf{Timeout: Secs(x.Timeout), Connections: x.Connections,
+			IdleMean: math.Round(x.IdleMean*1000) / 1000, IdlePeak: x.IdlePeak, TimeWaitPeak: x.TimeWaitPeak, Races: x.Races,
+			TimeWaitHolder: x.TimeWaitHolder, ClientTimeWaitPeak: x.ClientTimeWaitPeak, Reused: x.Reused, Inferred: x.Inferred})
 	}
 	return w
 }
@@ -488,6 +641,16 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 			if t.ServerTime != nil {
 				x.ServerTime, x.HasServerTime = durationOf(*t.ServerTime), true
 			}
+			x.RequestID = t.RequestID
+			if t.Upstream != nil {
+				x.Upstream = make([]httpflow.TxRef, len(t.Upstream))
+				for j, r := range t.Upstream {
+					x.Upstream[j] = httpflow.TxRef{Conn: r.Connection, Tx: r.Transaction}
+				}
+			}
+			if r := t.Downstream; r != nil {
+				x.Downstream = &httpflow.TxRef{Conn: r.Connection, Tx: r.Transaction}
+			}
 		}
 	}
 	idle := func(i *WireIdle) httpflow.Idle {
@@ -526,7 +689,8 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 		if !ok {
 			return c, fmt.Errorf("race kind %q", r.Kind)
 		}
-		c.Close.Race = &httpflow.Race{Kind: k, Transaction: r.Transaction, Method: r.Method, Idempotent: r.Idempotent, IdleBefore: durationOf(r.IdleBefore)}
+		c.Close.Race = &httpflow.Race{Kind: k, Transaction: r.Transaction, Method: r.Method, Idempotent: r.Idempotent,
+			IdleBefore: durationOf(r.IdleBefore), RSTAckedRequest: r.RSTAckedRequest}
 	}
 	if tw := w.TimeWait; tw != nil {
 		h, err := parseSide(&tw.Holder)

@@ -2,9 +2,7 @@ package main
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -230,16 +228,11 @@ func analyseRun(o *analyseOptions) error {
 	res, rerr := pipeline.Run(src, cfg, nil)
 	var werr error
 	if o.Format == "html" {
-		werr = writeHTML(bw, res.Digest())
+		werr = render.WriteHTML(bw, res.Digest())
 	} else {
 		werr = render.WriteText(bw, res.Digest())
 	}
 	return finish(o, res.Capture.Warnings, rerr, werr, bw)
-}
-
-// writeHTML is replaced when the HTML renderer is built in.
-var writeHTML = func(w io.Writer, d *summary.Digest) error {
-	return errors.New("html output is not available in this build")
 }
 
 // finish reports warnings on stderr (text output shows them itself) and

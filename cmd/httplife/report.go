@@ -6,13 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/httplife/httplife/render"
 )
-
-func init() {
-	writeHTML = render.WriteHTML
-	extraCommands = append(extraCommands, func(s *streams) *cobra.Command { return newCmdReport(s, nil) })
-}
 
 // newCmdReport is `httplife report CAPTURE -o report.html`: analyse with
 // --format html, writing to a file by default.

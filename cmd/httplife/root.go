@@ -40,15 +40,14 @@ func newCmdRoot(s *streams) *cobra.Command {
 	root.SetOut(s.Out)
 	root.SetErr(s.ErrOut)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newCmdAnalyse(s, nil))
-	for _, add := range extraCommands {
-		root.AddCommand(add(s))
-	}
+	root.AddCommand(
+		newCmdAnalyse(s, nil),
+		newCmdAdvise(s, nil),
+		newCmdReport(s, nil),
+		newCmdWatch(s, nil),
+	)
 	return root
 }
-
-// extraCommands lets other files register commands (report, watch).
-var extraCommands []func(*streams) *cobra.Command
 
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	s := &streams{In: in, Out: out, ErrOut: errOut}

@@ -26,10 +26,6 @@ import (
 	"github.com/httplife/httplife/tcpstate"
 )
 
-func init() {
-	extraCommands = append(extraCommands, func(s *streams) *cobra.Command { return newCmdWatch(s, nil) })
-}
-
 // watchOptions holds the parsed flags of `httplife watch`. The embedded
 // analyseOptions carries the flags the two commands share (--format,
 // --two-msl, --ports, --server-ports, --max-connections).

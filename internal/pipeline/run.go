@@ -22,6 +22,7 @@ package pipeline
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"runtime"
 	"sort"
@@ -202,7 +203,6 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	res := &Result{
 		Capture: CaptureInfo(st, tab.Stats()),
 		Options: httpflow.Options{TwoMSL: tab.Config().TwoMSL, Ports: cfg.PortsLabel},
-		Summary: sb.Summary(),
 		Table:   tab.Stats(),
 		Builder: sb,
 	}
@@ -212,6 +212,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	if res.Options.Ports == "" {
 		res.Options.Ports = "any"
 	}
+	res.Summary, _ = sb.Final(res.Options)
 	if err != nil {
 		if r.live != nil {
 			res.Capture.Warnings = append(res.Capture.Warnings, st.Source+": capture failed after packet "+
@@ -266,6 +267,26 @@ func Analyse(src capture.Source, cfg Config) (*httpflow.Document, *Result, error
 	if conns == nil {
 		conns = []httpflow.Connection{}
 	}
+	// The proxy legs: each transaction's links to the other leg's.
+	up, down := res.Builder.Links()
+	if len(up) > 0 || len(down) > 0 {
+		for i := range conns {
+			c := &conns[i]
+			for k := range c.Transactions {
+				t := &c.Transactions[k]
+				ref := httpflow.TxRef{Conn: c.ID, Tx: t.Index}
+				if u, ok := up[ref]; ok {
+					t.Upstream = u
+				}
+				if d, ok := down[ref]; ok {
+					t.Downstream = &d
+				}
+			}
+		}
+	}
+	if len(up) > 0 {
+		proxyCauses(conns)
+	}
 	doc := &httpflow.Document{Capture: res.Capture, Options: res.Options, Connections: conns, Summary: res.Summary}
 	return doc, res, err
 }
@@ -280,4 +301,46 @@ func PortsLabel(ports []uint16) string {
 		s[i] = strconv.Itoa(int(p))
 	}
 	return strings.Join(s, ",")
+}
+
+// proxyCauses rewrites the evidence of a downstream connection that a
+// proxy closed because the upstream request behind its last request
+// failed: on the downstream leg that is no crossing with an idle timeout,
+// whatever the packets' order suggests (the kind stays the packets').
+func proxyCauses(conns []httpflow.Connection) {
+	byID := make(map[int]*httpflow.Connection, len(conns))
+	for i := range conns {
+		byID[conns[i].ID] = &conns[i]
+	}
+	for i := range conns {
+		c := &conns[i]
+		r := c.Close.Race
+		if r == nil || r.Transaction < 1 || r.Transaction > len(c.Transactions) {
+			continue
+		}
+		t := &c.Transactions[r.Transaction-1]
+		if t.Status != 0 || len(t.Upstream) == 0 {
+			continue
+		}
+		last := t.Upstream[len(t.Upstream)-1]
+		u := byID[last.Conn]
+		if u == nil || last.Tx < 1 || last.Tx > len(u.Transactions) || u.Transactions[last.Tx-1].Status != 0 && u.Transactions[last.Tx-1].Status < 500 {
+			continue
+		}
+		what := "got no response"
+		if st := u.Transactions[last.Tx-1].Status; st != 0 {
+			what = fmt.Sprintf("was answered %d", st)
+		}
+		if ur := u.Close.Race; ur != nil && ur.Transaction == last.Tx {
+			what = "was lost to a " + ur.Kind.String() + " race"
+		} else if u.Close.RstBy == httpflow.Server {
+			what += " (the upstream reset the connection)"
+		}
+		history := ""
+		if j := strings.LastIndex(c.Close.Evidence, "; TCP history "); j >= 0 {
+			history = c.Close.Evidence[j:]
+		}
+		c.Close.Evidence = fmt.Sprintf("request %d after %s of idle was never answered: the proxy closed this connection because the upstream request it caused (connection %d, transaction %d) %s; not a crossing with this leg's idle timeout%s",
+			r.Transaction, summary.Secs(r.IdleBefore.Seconds()), last.Conn, last.Tx, what, history)
+	}
 }

@@ -44,6 +44,7 @@ type Builder struct {
 	find   findingStats
 	lines  lineStore
 	report *reportStore // nil unless Config.Timeline
+	srv    serverSet
 	n      int
 
 	// The time the records span: earliest and latest packet, latest
@@ -53,7 +54,7 @@ type Builder struct {
 
 // New returns an empty builder.
 func New(cfg Config) *Builder {
-	b := &Builder{cfg: cfg, tot: newTotals(), find: newFindingStats()}
+	b := &Builder{cfg: cfg, tot: newTotals(), find: newFindingStats(), srv: newServerSet()}
 	b.lines.all = cfg.All
 	if cfg.Timeline {
 		b.report = newReportStore()
@@ -66,6 +67,7 @@ func (b *Builder) Add(c *httpflow.Connection) {
 	b.n++
 	b.tot.add(c)
 	b.find.add(c)
+	b.srv.add(c)
 	if b.cfg.Text || b.cfg.All {
 		b.lines.add(c)
 	}
@@ -91,8 +93,40 @@ func (b *Builder) Add(c *httpflow.Connection) {
 // Connections is the number of records added.
 func (b *Builder) Connections() int { return b.n }
 
-// Summary returns the SUMMARY object of everything added so far.
+// Summary returns the SUMMARY object of everything added so far, without
+// what only the whole capture tells (servers, advice, findings: see
+// Digest). It is cheap enough for a live view's every frame.
 func (b *Builder) Summary() httpflow.Summary { return b.tot.summary() }
+
+// servers finishes the per-server analysis (once): inferred timeouts,
+// proxy legs, the what-if replays.
+func (b *Builder) servers(twoMSL time.Duration) []*Server {
+	if twoMSL <= 0 {
+		twoMSL = 60 * time.Second
+	}
+	return b.srv.result(twoMSL)
+}
+
+// Final returns the SUMMARY object of the whole capture: Summary with the
+// servers, the advice and the findings, and the servers' details.
+func (b *Builder) Final(opts httpflow.Options) (httpflow.Summary, []*Server) {
+	s := b.Summary()
+	servers := b.servers(opts.TwoMSL)
+	s.Servers = make([]httpflow.ServerSummary, len(servers))
+	for i, sv := range servers {
+		x := sv.ServerSummary
+		x.Hint, x.ClientHint = sv.HintServer, sv.HintClient
+		x.RacesByKind = sv.RacesByKind
+		x.LongestReuse, x.NearTimeout = sv.LongestReuse, sv.NearTimeout
+		x.Upstreams, x.Downstreams = sv.Upstream, sv.Downstream
+		x.DownstreamErrors, x.RetriedOK, x.RacesFromUpstream = sv.DownstreamErrors, sv.RetriedOK, sv.RacesFromUpstream
+		x.ReplayCheck, x.Formula = sv.ReplayCheck, sv.Formula
+		s.Servers[i] = x
+	}
+	s.Advice = advice(servers, &s, b.tot.twByHost)
+	s.Findings = b.Findings()
+	return s, servers
+}
 
 // Findings returns the key findings, one sentence each, most telling first.
 func (b *Builder) Findings() []string { return b.find.sentences(&b.tot) }
@@ -103,6 +137,7 @@ type Digest struct {
 	Options  httpflow.Options
 	Summary  httpflow.Summary
 	Findings []string
+	Servers  []*Server // the servers' details, by address
 
 	// Text: every connection's line when AllKept, else the connections
 	// that matter and the rest in groups.
@@ -121,7 +156,9 @@ type Digest struct {
 // Digest returns the digest of everything added, with the capture's
 // facts and the run's options.
 func (b *Builder) Digest(ci httpflow.CaptureInfo, opts httpflow.Options) *Digest {
-	d := &Digest{Capture: ci, Options: opts, Summary: b.Summary(), Findings: b.Findings()}
+	d := &Digest{Capture: ci, Options: opts}
+	d.Summary, d.Servers = b.Final(opts)
+	d.Findings = d.Summary.Findings
 	d.AllKept, d.Lines, d.Notable, d.NotableCounts, d.Groups = b.lines.result()
 	if b.report != nil {
 		origin := ci.FirstPacketAt
