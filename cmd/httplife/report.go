@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
 )
 
 // newCmdReport is `httplife report CAPTURE -o report.html`: analyse with
