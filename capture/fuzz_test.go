@@ -128,7 +128,8 @@ func FuzzDecode(f *testing.F) {
 			wire += 1000
 		}
 		var s Segment
-		res, p := decode(uint32(link), data, wire, &s)
+		var d decoder
+		res, p := d.decode(uint32(link), data, wire, &s)
 		_ = p.String()
 		switch res {
 		case resTCP:
@@ -138,7 +139,7 @@ func FuzzDecode(f *testing.F) {
 			if len(s.Payload) > 0 && !aliases(data, s.Payload) {
 				t.Fatalf("payload does not point into the packet")
 			}
-		case resNonTCP, resCut, resBad, resFragment, resLinkType:
+		case resNonTCP, resCut, resBad, resLinkType, resSlow:
 		default:
 			t.Fatalf("unknown result %d", res)
 		}
