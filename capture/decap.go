@@ -11,7 +11,7 @@ import (
 
 // The slow path. The fast path (decode.go) hands over every packet with a
 // header it does not know that could carry TCP: GRE (with keys, sequence
-// numbers, routing, TEB, ERSPAN, PPTP), MPLS, PPPoE, IP in IP, Geneve,
+// numbers, routing, TEB, ERSPAN, PPTP, WCCP; also in UDP 4754), MPLS, PPPoE, IP in IP, Geneve,
 // Teredo, NFLOG and IP fragments. decapper decodes such a packet again
 // from its first byte: the headers the fast path knows (link layers,
 // Ethernet, VLAN, UDP) with the same small parsers, IPv4 and every tunnel
@@ -57,9 +57,14 @@ func layerErr(cut bool, what string, err error) (int, *problem) {
 	return resBad, &problem{"%s: %v", []any{what, err}}
 }
 
+// stepVNTag is the walk's step for a Cisco VN-Tag (no gopacket layer).
+const stepVNTag gopacket.LayerType = -8926
+
 // etherNext is the header after an EtherType (or GRE/Geneve protocol type).
 func etherNext(et uint16) gopacket.LayerType {
 	switch et {
+	case 0x8926:
+		return stepVNTag
 	case 0x0800:
 		return layers.LayerTypeIPv4
 	case 0x86dd:
@@ -151,6 +156,12 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			}
 			typ, b = etherNext(be16(b[2:])), b[4:]
 
+		case stepVNTag:
+			if len(b) < 6 {
+				return short(cut, "VN-Tag", len(b), 6)
+			}
+			typ, b = etherNext(be16(b[4:])), b[6:]
+
 		case layers.LayerTypeIPv4:
 			if len(b) > 0 && b[0]>>4 != 4 {
 				return resBad, &problem{"bad IP version %d in an IPv4 header", []any{b[0] >> 4}}
@@ -223,6 +234,8 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				typ = layers.LayerTypeGeneve
 			case dport == portTeredo || sport == portTeredo:
 				typ = LayerTypeTeredo
+			case dport == portGREinUDP:
+				typ = layers.LayerTypeGRE
 			default:
 				return resNonTCP, nil
 			}
@@ -270,6 +283,14 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				return layerErr(cut, "GRE", err)
 			}
 			typ, b = etherNext(uint16(g.Protocol)), g.Payload
+			if g.Protocol == 0x883e {
+				// WCCP: a 4-byte redirect header (WCCPv2) before the
+				// redirected IP packet, or the packet itself (WCCPv1).
+				if len(b) > 0 && b[0]>>4 != 4 && len(b) >= 4 {
+					b = b[4:]
+				}
+				typ = nextByVersion(b)
+			}
 			switch {
 			case typ == layers.LayerTypeERSPANII && !g.SeqPresent:
 				// ERSPAN Type I: no ERSPAN header, the mirrored frame.

@@ -185,7 +185,8 @@ func (d *decoder) link(link uint32, data []byte, cut bool, seg *Segment) (int, *
 }
 
 // ether continues after an Ethernet-style header whose EtherType is et,
-// with the next header at data[p:]. It records 802.1Q/802.1ad VLAN tags.
+// with the next header at data[p:]. It records 802.1Q/802.1ad VLAN tags
+// and skips VN-Tags.
 func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
 	for range 8 {
 		switch et {
@@ -202,6 +203,12 @@ func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (
 			}
 			et = be16(data[p+2:])
 			p += 4
+		case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType
+			if len(data) < p+6 {
+				return short(cut, "VN-Tag", len(data)-p, 6)
+			}
+			et = be16(data[p+4:])
+			p += 6
 		case 0x8847, 0x8848, 0x8864: // MPLS, PPPoE session
 			return resSlow, nil
 		default:
@@ -350,6 +357,7 @@ const (
 	portVXLANLinux = 8472 // the Linux kernel's default before IANA's
 	portGeneve     = 6081
 	portTeredo     = 3544
+	portGREinUDP   = 4754 // RFC 8086
 )
 
 // udp looks at the UDP datagram at b (captured bytes, at most ipLen, the
@@ -362,7 +370,7 @@ func (d *decoder) udp(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (i
 	switch be16(b[2:]) {
 	case portVXLAN, portVXLANLinux:
 		return d.vxlan(b, ipLen, cut, seg, ip)
-	case portGeneve, portTeredo:
+	case portGeneve, portTeredo, portGREinUDP:
 		return resSlow, nil
 	}
 	if be16(b) == portTeredo {
