@@ -71,7 +71,9 @@ type tsharkSeg struct {
 	carrier  string
 }
 
-func (s tsharkSeg) String() string { return fmt.Sprintf("%v>%v seq=%d [%s]", s.src, s.dst, s.seq, s.carrier) }
+func (s tsharkSeg) String() string {
+	return fmt.Sprintf("%v>%v seq=%d [%s]", s.src, s.dst, s.seq, s.carrier)
+}
 
 // tsharkFields are the fields asked of tshark, all occurrences of each.
 var tsharkFields = []string{"frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
