@@ -143,6 +143,7 @@ type carrierBuf struct {
 	encs  [maxEncap]Encap
 	nv    int
 	ne    int
+	turn  bool // which of two full slots a new carrier replaces
 	cache [carrierCache]struct {
 		c   *Carrier
 		key uint64
@@ -179,9 +180,23 @@ func (b *carrierBuf) finish(seg *Segment) {
 		seg.Carrier, seg.CarrierKey = nil, 0
 		return
 	}
+	if c := seg.Carrier; c != nil && b.equal(c) {
+		return // the last packet's: seg.CarrierKey is still its key
+	}
+	// Two slots may hold a carrier: the hash's low bits and high bits
+	// pick them. A new carrier takes an empty one, or each in turn.
 	h := b.hash()
-	e := &b.cache[h%carrierCache]
-	if e.c == nil || !b.equal(e.c) {
+	e1, e2 := &b.cache[h%carrierCache], &b.cache[(h>>32)%carrierCache]
+	e := e1
+	switch {
+	case e1.c != nil && b.equal(e1.c):
+	case e2.c != nil && b.equal(e2.c):
+		e = e2
+	default:
+		if e1.c != nil && (e2.c == nil || b.turn) {
+			e = e2
+		}
+		b.turn = !b.turn
 		c := &Carrier{}
 		if b.nv > 0 {
 			c.VLANs = append([]uint16(nil), b.vlans[:b.nv]...)

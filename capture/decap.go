@@ -303,8 +303,11 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			default:
 				// PPTP's enhanced GRE (version 1) has no key: its key
 				// field holds a payload length and a per-direction call id.
-				hasKey := g.KeyPresent && g.Version == 0
-				if !car.encap(Encap{Type: EncapGRE, OuterSrc: src, OuterDst: dst, ID: g.Key, HasID: hasKey}) {
+				e := Encap{Type: EncapGRE, OuterSrc: src, OuterDst: dst}
+				if g.KeyPresent && g.Version == 0 {
+					e.ID, e.HasID = g.Key, true
+				}
+				if !car.encap(e) {
 					return resBad, tooManyEncaps
 				}
 			}

@@ -106,11 +106,16 @@ type decoder struct {
 // wireLen means the snaplen cut the packet. seg.Payload aliases data
 // unless d.detached.
 func (d *decoder) packet(link uint32, data []byte, wireLen int, ts time.Time, seg *Segment) (int, *problem) {
-	d.detached = false
-	res, p := d.decode(link, data, wireLen, seg)
-	if res != resSlow {
+	if res, p := d.decode(link, data, wireLen, seg); res != resSlow {
+		d.detached = false
 		return res, p
 	}
+	return d.slowPacket(link, data, wireLen, ts, seg)
+}
+
+// slowPacket runs the slow path.
+func (d *decoder) slowPacket(link uint32, data []byte, wireLen int, ts time.Time, seg *Segment) (int, *problem) {
+	d.detached = false
 	if d.slow == nil {
 		d.slow = newDecapper(d)
 	}
@@ -120,32 +125,25 @@ func (d *decoder) packet(link uint32, data []byte, wireLen int, ts time.Time, se
 // decode is the fast path: it decodes a frame made of the headers it
 // knows, and returns resSlow (having changed nothing the slow path needs)
 // at the first one it does not. seg.Payload aliases data.
-func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
-	d.car.reset()
-	res, p := d.link(link, data, len(data) < wireLen, seg)
-	if res == resTCP {
-		d.car.finish(seg)
-	}
-	return res, p
-}
-
-func (d *decoder) link(link uint32, data []byte, cut bool, seg *Segment) (int, *problem) {
+func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (res int, p *problem) {
+	d.car.nv, d.car.ne = 0, 0
+	cut := len(data) < wireLen
 	switch link {
 	case linkEthernet:
 		if len(data) < 14 {
 			return short(cut, "Ethernet", len(data), 14)
 		}
-		return d.ether(be16(data[12:]), data, 14, cut, seg)
+		res, p = d.ether(be16(data[12:]), data, 14, cut, seg)
 	case linkLinuxSLL:
 		if len(data) < 16 {
 			return short(cut, "Linux cooked (SLL)", len(data), 16)
 		}
-		return d.ether(be16(data[14:]), data, 16, cut, seg)
+		res, p = d.ether(be16(data[14:]), data, 16, cut, seg)
 	case linkLinuxSLL2:
 		if len(data) < 20 {
 			return short(cut, "Linux cooked v2 (SLL2)", len(data), 20)
 		}
-		return d.ether(be16(data[0:]), data, 20, cut, seg)
+		res, p = d.ether(be16(data[0:]), data, 20, cut, seg)
 	case linkNull, linkLoop:
 		if len(data) < 4 {
 			return short(cut, "loopback", len(data), 4)
@@ -158,30 +156,41 @@ func (d *decoder) link(link uint32, data []byte, cut bool, seg *Segment) (int, *
 		}
 		switch af {
 		case 2:
-			return d.ipv4(data[4:], cut, seg)
+			res, p = d.ipv4(data[4:], cut, seg)
 		case 24, 28, 30: // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
-			return d.ipv6(data[4:], cut, seg)
+			res, p = d.ipv6(data[4:], cut, seg)
+		default:
+			return resNonTCP, nil
 		}
-		return resNonTCP, nil
 	case linkRaw, linkRawBSD, linkRawOpen:
 		if len(data) < 1 {
 			return short(cut, "IP", 0, 1)
 		}
 		switch data[0] >> 4 {
 		case 4:
-			return d.ipv4(data, cut, seg)
+			res, p = d.ipv4(data, cut, seg)
 		case 6:
-			return d.ipv6(data, cut, seg)
+			res, p = d.ipv6(data, cut, seg)
+		default:
+			return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
 		}
-		return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
 	case linkIPv4:
-		return d.ipv4(data, cut, seg)
+		res, p = d.ipv4(data, cut, seg)
 	case linkIPv6:
-		return d.ipv6(data, cut, seg)
+		res, p = d.ipv6(data, cut, seg)
 	case linkNFLOG:
 		return resSlow, nil
+	default:
+		return resLinkType, nil
 	}
-	return resLinkType, nil
+	if res == resTCP {
+		if d.car.nv|d.car.ne != 0 {
+			d.car.finish(seg)
+		} else if seg.Carrier != nil {
+			seg.Carrier, seg.CarrierKey = nil, 0
+		}
+	}
+	return res, p
 }
 
 // ether continues after an Ethernet-style header whose EtherType is et,

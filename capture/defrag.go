@@ -72,9 +72,8 @@ func newReassembler() *reassembler {
 var fragLimit = &problem{"IP fragment dropped: reassembly limit (%d datagrams in progress, %d MiB held)", []any{maxFragDatagrams, maxFragBytes >> 20}}
 
 // admit says whether a fragment costing cost bytes may be held for the
-// datagram of entry e (nil for a new datagram), and sweeps first.
-func (r *reassembler) admit(e *fragEntry, cost int, ts time.Time) bool {
-	r.sweep(ts)
+// datagram of entry e (nil for a new datagram). Call sweep first.
+func (r *reassembler) admit(e *fragEntry, cost int) bool {
 	if (e == nil && len(r.entries) >= maxFragDatagrams) || r.held+cost > maxFragBytes {
 		r.dropped++
 		return false
@@ -145,9 +144,10 @@ func (r *reassembler) add4(ns uint64, ip *layers.IPv4, ts time.Time) ([]byte, in
 	src, _ := netip.AddrFromSlice(ip.SrcIP)
 	dst, _ := netip.AddrFromSlice(ip.DstIP)
 	k := fragKey{ns: ns, src: src, dst: dst, id: uint32(ip.Id), proto: uint8(ip.Protocol)}
+	r.sweep(ts)
 	e := r.entries[k]
 	cost := len(ip.Payload) + fragOverhead
-	if !r.admit(e, cost, ts) {
+	if !r.admit(e, cost) {
 		return nil, resFragDrop, fragLimit
 	}
 	// ip4defrag keeps the layer: give it one of its own.
@@ -225,9 +225,10 @@ func (r *reassembler) add6(ns uint64, src, dst netip.Addr, fh *layers.IPv6Fragme
 		return nil, resBad, &problem{"IPv6 fragment (id %d, offset %d) of %d bytes, not a multiple of 8, is not the last", []any{fh.Identification, start, len(payload)}}
 	}
 	k := fragKey{ns: ns, src: src, dst: dst, id: fh.Identification, v6: true}
+	r.sweep(ts)
 	e := r.entries[k]
 	cost := len(payload) + fragOverhead
-	if !r.admit(e, cost, ts) {
+	if !r.admit(e, cost) {
 		return nil, resFragDrop, fragLimit
 	}
 	f := &frag6{}

@@ -122,7 +122,13 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 	s.stats.LastPacketAt = ts
 
 	seg := &s.seg
-	res, p := s.dec.packet(link, data, wireLen, ts, seg)
+	// decoder.packet, by hand: the fast path is one call shallower.
+	res, p := s.dec.decode(link, data, wireLen, seg)
+	if res == resSlow {
+		res, p = s.dec.slowPacket(link, data, wireLen, ts, seg)
+	} else {
+		s.dec.detached = false
+	}
 	switch res {
 	case resTCP:
 		seg.N = n
