@@ -71,7 +71,7 @@ func mplsStack(t testing.TB, rest []byte, labels ...uint32) []byte {
 // platform subheader when sub) before frame.
 func erspan3(session uint16, ft uint8, sub bool, frame []byte) []byte {
 	h := make([]byte, 12)
-	binary.BigEndian.PutUint16(h, 2<<12|5)   // version 2, VLAN 5
+	binary.BigEndian.PutUint16(h, 2<<12|5)     // version 2, VLAN 5
 	binary.BigEndian.PutUint16(h[2:], session) // CoS 0, BSO 0, T 0
 	binary.BigEndian.PutUint32(h[4:], 123456)
 	w := uint16(ft) << 10
@@ -639,7 +639,7 @@ func TestDecapBadInput(t *testing.T) {
 	vxl := udp4(t, o1, o2, 1, 4789, vxlan(t, 1, eth4))
 	binary.BigEndian.PutUint16(vxl[24:], uint16(len(vxl)-20+8)) // UDP length beyond the IP payload
 	gen := udp4(t, o1, o2, 1, 6081, serialize(t, &layers.Geneve{VNI: 1, Protocol: layers.EthernetTypeIPv4}, gopacket.Payload(v4)))
-	gen[28] |= 2 // options length 8 bytes, but none there
+	gen[28] |= 2                                                                   // options length 8 bytes, but none there
 	greCut := ip4(t, o1, o2, layers.IPProtocolGRE, []byte{0x20, 0, 0x08, 0, 0, 0}) // key flag, 2 of 4 key bytes
 	nfl := nflogRec(binary.LittleEndian, 2, v4, false)
 	pad := (4 - len(v4)%4) % 4
