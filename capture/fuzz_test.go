@@ -91,7 +91,7 @@ func FuzzReader(f *testing.F) {
 		}
 		st := src.Stats()
 		sk := st.Skipped
-		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated {
+		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated+sk.Fragments {
 			t.Fatalf("counts do not add up: %+v", st)
 		}
 		if len(st.Warnings) > maxWarnings+3 {
