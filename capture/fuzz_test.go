@@ -341,3 +341,60 @@ func FuzzDecap(f *testing.F) {
 		}
 	})
 }
+
+// tunnelRecords wraps BenchmarkReadLarge's corpus packets, repeated to
+// about 64 MB, with wrap: given an Ethernet frame and whether it goes from
+// the client (the higher port) to the server, it returns the new frame.
+func tunnelRecords(b *testing.B, wrap func(frame []byte, up bool) []byte) []byte {
+	recs := records(b, corpusFile(b, "keepalive-race.pcap"))
+	var d decoder
+	var s Segment
+	var wrapped []record
+	for _, r := range recs {
+		if res, _ := d.decode(uint32(r.link), r.data, len(r.data), &s); res != resTCP || r.link != layers.LinkTypeEthernet {
+			b.Fatalf("keepalive-race.pcap: not an Ethernet TCP packet")
+		}
+		w := wrap(r.data, s.Src.Port() > s.Dst.Port())
+		r.data = w
+		r.ci.CaptureLength, r.ci.Length = len(w), len(w)
+		wrapped = append(wrapped, r)
+	}
+	var all []record
+	ts := t0
+	size := 0
+	for size < 64<<20 {
+		for _, r := range wrapped {
+			ts = ts.Add(time.Microsecond)
+			r.ci.Timestamp = ts
+			all = append(all, r)
+			size += len(r.data) + 16
+		}
+	}
+	return writePcap(b, all, pcapOpts{nanos: true})
+}
+
+// BenchmarkReadVXLAN reads a VXLAN-mirrored capture (BenchmarkReadLarge's
+// packets in VXLAN, VNI 42, the outer addresses following the inner
+// direction): the fast path.
+func BenchmarkReadVXLAN(b *testing.B) {
+	benchRead(b, tunnelRecords(b, func(frame []byte, up bool) []byte {
+		src, dst := o1, o2
+		if !up {
+			src, dst = dst, src
+		}
+		return ether(b, layers.EthernetTypeIPv4, udp4(b, src, dst, 40000, 4789, vxlan(b, 42, frame)))
+	}))
+}
+
+// BenchmarkReadGRE reads the same packets in GRE with a key and
+// transparent Ethernet bridging: the slow path, gopacket's decoders.
+func BenchmarkReadGRE(b *testing.B) {
+	benchRead(b, tunnelRecords(b, func(frame []byte, up bool) []byte {
+		src, dst := o1, o2
+		if !up {
+			src, dst = dst, src
+		}
+		return ether(b, layers.EthernetTypeIPv4, ip4(b, src, dst, layers.IPProtocolGRE,
+			gre(b, layers.GRE{KeyPresent: true, Key: 9, Protocol: layers.EthernetTypeTransparentEthernetBridging}, frame)))
+	}))
+}
