@@ -225,6 +225,7 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			if p != nil {
 				return resBad, p
 			}
+			teredo := teredoTCP(b, ipLen)
 			b = b[8:min(n, len(b))]
 			sport, dport := uint16(x.udp.SrcPort), uint16(x.udp.DstPort)
 			switch {
@@ -232,7 +233,7 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				typ = layers.LayerTypeVXLAN
 			case dport == portGeneve:
 				typ = layers.LayerTypeGeneve
-			case dport == portTeredo || sport == portTeredo:
+			case dport == portTeredo || sport == portTeredo || teredo:
 				typ = LayerTypeTeredo
 			case dport == portGREinUDP:
 				typ = layers.LayerTypeGRE

@@ -274,6 +274,12 @@ func TestDecapsulation(t *testing.T) {
 		{name: "Teredo with authentication and origin", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o2, o1, 51000, 3544, append(append(teredoAuth(), teredoOrigin(1, o4)...), v6...))),
 			want: w6, carrier: carrierOf(nil, enc(EncapTeredo, o2, o1)), noGopacket: true},
+		{name: "Teredo between a client and a relay (no port 3544)", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 3797, 32900, v6)),
+			want: w6, carrier: carrierOf(nil, enc(EncapTeredo, o1, o2)), noGopacket: true},
+		{name: "Teredo with origin indication, no port 3544", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o2, o1, 32900, 3797, append(teredoOrigin(40000, o3), v6...))),
+			want: w6, carrier: carrierOf(nil, enc(EncapTeredo, o2, o1)), noGopacket: true},
 		{name: "Geneve with an option, Ethernet", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5555, 6081, serialize(t, &layers.Geneve{VNI: 9, Protocol: layers.EthernetTypeTransparentEthernetBridging,
 				Options: []*layers.GeneveOption{{Class: 0x0102, Type: 0x80, Length: 8, Data: []byte{1, 2, 3, 4}}}}, gopacket.Payload(eth4)))),
@@ -630,7 +636,7 @@ func TestFragmentLimits(t *testing.T) {
 // TestDecapBadInput covers lying headers, tunnel cycles and other packets
 // that must be warned about, not decoded.
 func TestDecapBadInput(t *testing.T) {
-	v4 := ipv4TCP(t)
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, 0, nil)
 	eth4 := ether(t, layers.EthernetTypeIPv4, v4)
 	nest := v4
 	for range maxEncap + 1 {
@@ -668,6 +674,8 @@ func TestDecapBadInput(t *testing.T) {
 			return ether(t, layers.EthernetTypeDot1Q, udp4(t, o1, o2, 1, 4789, vxlan(t, 1, inner)), tags...)
 		}()}, resBad, "more than 8 VLAN tags"},
 		{"Teredo port, not Teredo", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 3544, 1, []byte("hello, not IPv6"))}, resNonTCP, ""},
+		{"IPv6 in UDP that does not fill the datagram", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5000, 5001, append(slices.Clone(v6), 0))}, resNonTCP, ""},
+		{"IPv6 in UDP not carrying TCP", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5000, 5001, ip6(t, o6a, o6b, layers.IPProtocolNoNextHeader, nil))}, resNonTCP, ""},
 		{"VXLAN without the I flag", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 1, 4789, append([]byte{0, 0, 0, 0, 0, 0, 1, 0}, eth4...))}, resNonTCP, ""},
 		{"PPPoE discovery, not a session", pkt{layers.LinkTypeEthernet, ether(t, layers.EthernetTypePPPoEDiscovery, []byte{0x11, 9, 0, 0, 0, 0})}, resNonTCP, ""},
 		{"GRE carrying 802.11 (Aruba)", pkt{layers.LinkTypeRaw, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x8200}, v4))}, resNonTCP, ""},

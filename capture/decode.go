@@ -382,10 +382,32 @@ func (d *decoder) udp(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (i
 	case portGeneve, portTeredo, portGREinUDP:
 		return resSlow, nil
 	}
-	if be16(b) == portTeredo {
+	if be16(b) == portTeredo || teredoTCP(b, ipLen) {
 		return resSlow, nil
 	}
 	return resNonTCP, nil
+}
+
+// teredoTCP reports whether the UDP datagram at b (captured bytes; ipLen
+// is the length the IP header announces for it) is, by its shape, a
+// Teredo packet that carries TCP, on whatever ports (a Teredo client and
+// a relay talk between ports of their own; only servers use 3544): after
+// an origin indication, if any, an IPv6 header with next header TCP whose
+// payload length fills the datagram exactly. As Zeek and Wireshark's
+// heuristic do, but only for TCP.
+func teredoTCP(b []byte, ipLen int) bool {
+	n := int(be16(b[4:]))
+	if n == 0 || n > ipLen {
+		return false
+	}
+	off := 8
+	if len(b) >= 16 && b[8] == 0 && b[9] == 0 {
+		off = 16
+	}
+	if len(b) < off+40 {
+		return false
+	}
+	return b[off]>>4 == 6 && b[off+6] == 6 && off+40+int(be16(b[off+4:])) == n
 }
 
 // udpLen checks the length field of the UDP header at b against ipLen,

@@ -3,6 +3,8 @@ package capture
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"net/netip"
@@ -133,17 +135,14 @@ func ourSig(c *Carrier) string {
 // number. Packets whose TCP header is quoted in an ICMP error are left out.
 func tsharkTCP(t *testing.T, path string) map[uint64]tsharkSeg {
 	t.Helper()
-	args := []string{"-n", "-r", path, "-d", "udp.port==8472,vxlan", "-Y", "tcp", "-T", "fields",
+	args := []string{"-n", "-r", path, "-d", "udp.port==8472,vxlan", "-o", "teredo.heuristic_teredo:TRUE", "-Y", "tcp", "-T", "fields",
 		"-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=/t"}
 	for _, f := range tsharkFields {
 		args = append(args, "-e", f)
 	}
-	cmd := exec.Command("tshark", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := cachedOutput(path, "tshark", args...)
 	if err != nil {
-		t.Skipf("tshark -r %s: %v: %s", path, err, stderr.String())
+		t.Skipf("tshark -r %s: %v", path, err)
 	}
 	list := func(s string) []string {
 		if s == "" {
@@ -219,11 +218,42 @@ func tsharkTCP(t *testing.T, path string) map[uint64]tsharkSeg {
 	return segs
 }
 
+// cachedOutput runs name with args, whose output depends only on the file
+// at path, or returns the output kept from an earlier run on the same
+// file (same size and modification time) with the same arguments.
+func cachedOutput(path, name string, args ...string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%d\x00%s\x00%q", path, fi.Size(), fi.ModTime().UnixNano(), name, args)))
+	dir := filepath.Join(os.TempDir(), "httplife-tshark-cache")
+	cache := filepath.Join(dir, hex.EncodeToString(h[:16]))
+	if out, err := os.ReadFile(cache); err == nil {
+		return out, nil
+	}
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%v: %s", err, stderr.String())
+	}
+	if os.MkdirAll(dir, 0o755) == nil {
+		tmp := cache + ".tmp" + strconv.Itoa(os.Getpid())
+		if os.WriteFile(tmp, out, 0o644) == nil {
+			os.Rename(tmp, cache)
+		}
+	}
+	return out, nil
+}
+
 // TestFieldTraces reads the public traces about tunnels, tags and
 // fragments and compares every TCP segment (packet number, innermost
 // 4-tuple, sequence number, carrier ids) with tshark's decoding of the
 // same file.
-// It runs only where the traces and tshark are installed.
+// It runs only where the traces and tshark are installed; tshark's output
+// is kept in the temporary directory for later runs.
 func TestFieldTraces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: tshark runs take a while")
