@@ -1,8 +1,14 @@
 package capture
 
 import (
+	"encoding/binary"
+	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 )
 
 // TestCommunityID checks CommunityID against the published test vectors:
@@ -75,6 +81,65 @@ func TestCarrierEqualString(t *testing.T) {
 	for typ, want := range names {
 		if got := typ.String(); got != want {
 			t.Errorf("EncapType(%d).String() = %q, want %q", typ, got, want)
+		}
+	}
+}
+
+// TestOwnLayersInGopacket decodes NFLOG, Teredo and ERSPAN III packets
+// with gopacket.NewPacket from this package's layer types: gopacket finds
+// the layers and the TCP segment inside, with the header fields set.
+func TestOwnLayersInGopacket(t *testing.T) {
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, 0, nil)
+	cases := []struct {
+		name   string
+		data   []byte
+		first  gopacket.LayerType
+		layers []gopacket.LayerType
+		check  func(l gopacket.Layer) string
+	}{
+		{"NFLOG", nflogRec(binary.LittleEndian, 2, v4, false), LayerTypeNFLOG,
+			[]gopacket.LayerType{LayerTypeNFLOG, layers.LayerTypeIPv4, layers.LayerTypeTCP, gopacket.LayerTypePayload},
+			func(l gopacket.Layer) string {
+				n := l.(*NFLOG)
+				if n.Family != 2 || n.ResourceID != 5 || n.BigEndian || len(n.TLVs) != 3 || string(n.TLVs[0].Value) != "httplife\x00" {
+					return fmt.Sprintf("%+v", n)
+				}
+				return ""
+			}},
+		{"Teredo", append(append(teredoAuth(), teredoOrigin(40000, o3)...), v6...), LayerTypeTeredo,
+			[]gopacket.LayerType{LayerTypeTeredo, layers.LayerTypeIPv6, layers.LayerTypeTCP, gopacket.LayerTypePayload},
+			func(l gopacket.Layer) string {
+				x := l.(*Teredo)
+				if !x.HasAuth || string(x.ClientID) != "cid" || x.Nonce != 0x0102030405060708 || !x.HasOrigin || x.OriginPort != 40000 || x.OriginAddr != o3 {
+					return fmt.Sprintf("%+v", x)
+				}
+				return ""
+			}},
+		{"ERSPAN III", erspan3(77, 0, true, ether(t, layers.EthernetTypeIPv4, v4)), LayerTypeERSPANIII,
+			[]gopacket.LayerType{LayerTypeERSPANIII, layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeTCP, gopacket.LayerTypePayload},
+			func(l gopacket.Layer) string {
+				e := l.(*ERSPANIII)
+				if e.Version != 2 || e.VLAN != 5 || e.SessionID != 77 || e.Timestamp != 123456 || e.FrameType != 0 || len(e.Subheader) != 8 {
+					return fmt.Sprintf("%+v", e)
+				}
+				return ""
+			}},
+	}
+	for _, c := range cases {
+		p := gopacket.NewPacket(c.data, c.first, gopacket.Default)
+		var got []gopacket.LayerType
+		for _, l := range p.Layers() {
+			got = append(got, l.LayerType())
+		}
+		if !slices.Equal(got, c.layers) {
+			t.Errorf("%s: layers %v, want %v (%v)", c.name, got, c.layers, p.ErrorLayer())
+			continue
+		}
+		if msg := c.check(p.Layers()[0]); msg != "" {
+			t.Errorf("%s: fields %s", c.name, msg)
+		}
+		if tl, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); !ok || tl.Seq != 1000 || string(tl.Payload) != string(payload) {
+			t.Errorf("%s: TCP %+v", c.name, tl)
 		}
 	}
 }
