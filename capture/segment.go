@@ -50,8 +50,15 @@ type Segment struct {
 	Src, Dst netip.AddrPort
 	Seq, Ack uint32
 	Flags    uint8
-	Window   uint16
-	Payload  []byte
+	// TTL is the IPv4 TTL / IPv6 hop limit of the innermost IP header.
+	TTL    uint8
+	Window uint16
+	// IPID is the IPv4 identification (0 for IPv6) and TCPSum the TCP
+	// checksum, as captured: with the other header fields they tell a
+	// copy of a packet (seen twice by -i any or a SPAN port) from a
+	// retransmission.
+	IPID, TCPSum uint16
+	Payload      []byte
 	// PayloadLen is the TCP payload length the IP header announces. It is
 	// larger than len(Payload) when the capture's snaplen cut the packet.
 	PayloadLen int
@@ -67,13 +74,6 @@ type Segment struct {
 	// are NOT in it (they differ by direction on real networks). 0 when
 	// no such id.
 	CarrierKey uint64
-	// IPID is the IPv4 identification (0 for IPv6) and TCPSum the TCP
-	// checksum, as captured: with the other header fields they tell a
-	// copy of a packet (seen twice by -i any or a SPAN port) from a
-	// retransmission.
-	IPID, TCPSum uint16
-	// TTL is the IPv4 TTL / IPv6 hop limit of the innermost IP header.
-	TTL uint8
 }
 
 // Has reports whether all bits in f are set in s.Flags.
