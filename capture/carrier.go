@@ -139,15 +139,19 @@ const carrierCache = 64
 // carrierBuf collects the tags and tunnels of the packet being decoded and
 // turns them into a shared *Carrier. The zero value is ready to use.
 type carrierBuf struct {
-	vlans [maxVLAN]uint16
-	encs  [maxEncap]Encap
-	nv    int
-	ne    int
-	turn  bool // which of two full slots a new carrier replaces
-	cache [carrierCache]struct {
-		c   *Carrier
-		key uint64
-	}
+	vlans  [maxVLAN]uint16
+	encs   [maxEncap]Encap
+	nv     int
+	ne     int
+	turn   bool // which of two full slots a new carrier replaces
+	recent [2]carrierEntry
+	cache  [carrierCache]carrierEntry
+}
+
+// carrierEntry is a shared carrier and its CarrierKey.
+type carrierEntry struct {
+	c   *Carrier
+	key uint64
 }
 
 // reset starts a new packet.
@@ -183,8 +187,17 @@ func (b *carrierBuf) finish(seg *Segment) {
 	if c := seg.Carrier; c != nil && b.equal(c) {
 		return // the last packet's: seg.CarrierKey is still its key
 	}
-	// Two slots may hold a carrier: the hash's low bits and high bits
-	// pick them. A new carrier takes an empty one, or each in turn.
+	// The two most recent carriers: the two directions of a tunnel.
+	for i := range b.recent {
+		if r := b.recent[i]; r.c != nil && b.equal(r.c) {
+			b.recent[0], b.recent[i] = r, b.recent[0]
+			seg.Carrier, seg.CarrierKey = r.c, r.key
+			return
+		}
+	}
+	// Two slots of the cache may hold a carrier: the hash's low bits and
+	// high bits pick them. A new carrier takes an empty one, or each in
+	// turn.
 	h := b.hash()
 	e1, e2 := &b.cache[h%carrierCache], &b.cache[(h>>32)%carrierCache]
 	e := e1
@@ -206,6 +219,7 @@ func (b *carrierBuf) finish(seg *Segment) {
 		}
 		e.c, e.key = c, carrierKey(c.Tunnel)
 	}
+	b.recent[1], b.recent[0] = b.recent[0], *e
 	seg.Carrier, seg.CarrierKey = e.c, e.key
 }
 

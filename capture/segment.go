@@ -8,7 +8,8 @@
 // Tunnels and tags are taken off down to the innermost TCP segment: VLAN
 // and QinQ tags, VXLAN (UDP 4789 and 8472) and Geneve, GRE (keys, sequence
 // numbers, transparent Ethernet bridging, ERSPAN I, II and III, PPTP), MPLS
-// label stacks, PPPoE sessions, IPv4/IPv6 in IPv4/IPv6, Teredo (UDP 3544),
+// label stacks, PPPoE sessions, IPv4/IPv6 in IPv4/IPv6, Teredo (UDP 3544, or
+// any ports for a datagram shaped like Teredo carrying TCP),
 // NFLOG captures, and IPv4 and IPv6 fragments (reassembled, bounded), nested
 // up to maxEncap encapsulations. Each segment's Carrier says how it was
 // carried.
