@@ -2,17 +2,21 @@
 //
 // In: a pcap or pcapng file (optionally gzip-compressed; the format is found
 // from the magic bytes, never the file name), standard input, or (for watch)
-// a live interface. Link types: Ethernet (with 802.1Q VLAN tags), Linux
-// cooked v1 and v2, BSD loopback/NULL, raw IP; IPv4 and IPv6 with extension
-// headers.
-// Tunnels and tags are taken off down to the innermost TCP segment: VLAN
-// and QinQ tags, VXLAN (UDP 4789 and 8472) and Geneve, GRE (keys, sequence
-// numbers, transparent Ethernet bridging, ERSPAN I, II and III, PPTP), MPLS
-// label stacks, PPPoE sessions, IPv4/IPv6 in IPv4/IPv6, Teredo (UDP 3544, or
-// any ports for a datagram shaped like Teredo carrying TCP),
-// NFLOG captures, and IPv4 and IPv6 fragments (reassembled, bounded), nested
-// up to maxEncap encapsulations. Each segment's Carrier says how it was
-// carried.
+// a live interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
+// loopback/NULL, raw IP, NFLOG; IPv4 and IPv6 with extension headers.
+//
+// Tags and tunnels are taken off down to the innermost TCP segment, nested
+// up to 8 encapsulations deep: 802.1Q/802.1ad (QinQ) tags and VN-Tags;
+// VXLAN (UDP 4789 and 8472) and Geneve (6081); GRE with keys, sequence
+// numbers and routing, carrying IP, transparent Ethernet bridging, ERSPAN
+// I, II and III, PPP (PPTP) or WCCP redirects, also in UDP 4754; MPLS label
+// stacks (IP or an Ethernet pseudowire inside); PPPoE sessions; IPv4 and
+// IPv6 in IPv4 and IPv6; Teredo (UDP 3544, or any ports for a datagram
+// shaped like Teredo carrying TCP). IPv4 and IPv6 fragments, outside a
+// tunnel or inside, are reassembled within bounds (4096 datagrams, 16 MiB,
+// 30 s of capture time). VLAN tags and VXLAN are decoded by a fast path of
+// this package (decode.go), the rest by gopacket's layers (decap.go).
+// Each segment's Carrier says how it was carried.
 //
 // Out: a stream of *Segment values in capture order, one per TCP packet, and
 // Stats describing everything that was read, skipped or could not be decoded.
