@@ -23,6 +23,10 @@ import (
 // tcptrace, justniffer), unpacked on the development machine only.
 const fieldDir = "/work/field"
 
+// fieldSamples holds the project's own captures of real tunnels (recorded
+// between network namespaces), when there are any: all of them are read.
+const fieldSamples = "../samples/field/"
+
 // fieldNames picks the traces about encapsulations and fragments.
 var fieldNames = regexp.MustCompile(`(?i)vxlan|geneve|gre|erspan|mpls|pppoe|teredo|nflog|6in4|6in6|4in6|ipip|tunnel|frag|qinq|vlan|sit`)
 
@@ -249,7 +253,7 @@ func cachedOutput(path, name string, args ...string) ([]byte, error) {
 }
 
 // TestFieldTraces reads the public traces about tunnels, tags and
-// fragments and compares every TCP segment (packet number, innermost
+// fragments (and the project's samples/field captures) and compares every TCP segment (packet number, innermost
 // 4-tuple, sequence number, carrier ids) with tshark's decoding of the
 // same file.
 // It runs only where the traces and tshark are installed; tshark's output
@@ -258,19 +262,16 @@ func TestFieldTraces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: tshark runs take a while")
 	}
-	if _, err := os.Stat(fieldDir); err != nil {
-		t.Skipf("%s not available: %v", fieldDir, err)
-	}
 	if _, err := exec.LookPath("tshark"); err != nil {
 		t.Skip("tshark not installed")
 	}
 	var files []string
-	filepath.WalkDir(fieldDir, func(p string, d fs.DirEntry, err error) error {
+	pick := func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return nil
 		}
 		name := d.Name()
-		if !fieldNames.MatchString(name) && !strings.Contains(p, "/tunnels/") {
+		if !fieldNames.MatchString(name) && !strings.Contains(p, "/tunnels/") && !strings.HasPrefix(p, fieldSamples) {
 			return nil
 		}
 		for _, ext := range []string{".pcap", ".pcapng", ".pcap.gz", ".dmp.gz", ".pcapng.gz"} {
@@ -280,7 +281,13 @@ func TestFieldTraces(t *testing.T) {
 			}
 		}
 		return nil
-	})
+	}
+	for _, dir := range []string{fieldDir, fieldSamples} {
+		filepath.WalkDir(dir, pick)
+	}
+	if len(files) == 0 {
+		t.Skipf("no captures in %s or %s", fieldDir, fieldSamples)
+	}
 	sort.Strings(files)
 	// tshark on two cores at most at a time.
 	type want struct {
@@ -302,7 +309,10 @@ func TestFieldTraces(t *testing.T) {
 	wg.Wait()
 	total, matched := 0, 0
 	for i, path := range files {
-		rel, _ := filepath.Rel(fieldDir, path)
+		rel, err := filepath.Rel(fieldDir, path)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			rel = path
+		}
 		t.Run(rel, func(t *testing.T) {
 			want := wants[i]
 			src, err := Open(path)
