@@ -141,8 +141,7 @@ const carrierCache = 64
 type carrierBuf struct {
 	vlans  [maxVLAN]uint16
 	encs   [maxEncap]Encap
-	nv     int
-	ne     int
+	n      counts
 	turn   bool // which of two full slots a new carrier replaces
 	recent [2]carrierEntry
 	cache  [carrierCache]carrierEntry
@@ -154,33 +153,45 @@ type carrierEntry struct {
 	key uint64
 }
 
+// counts are how many VLAN tags and encapsulations a carrierBuf holds.
+type counts struct{ v, e uint8 }
+
 // reset starts a new packet.
-func (b *carrierBuf) reset() { b.nv, b.ne = 0, 0 }
+func (b *carrierBuf) reset() { b.n = counts{} }
+
+// done sets seg.Carrier and seg.CarrierKey, after a packet was decoded.
+func (b *carrierBuf) done(seg *Segment) {
+	if b.n != (counts{}) {
+		b.finish(seg)
+	} else if seg.Carrier != nil {
+		seg.Carrier, seg.CarrierKey = nil, 0
+	}
+}
 
 // vlan records a VLAN id; false when there are already maxVLAN.
 func (b *carrierBuf) vlan(id uint16) bool {
-	if b.nv == maxVLAN {
+	if int(b.n.v) == maxVLAN {
 		return false
 	}
-	b.vlans[b.nv] = id
-	b.nv++
+	b.vlans[int(b.n.v)] = id
+	b.n.v++
 	return true
 }
 
 // encap records an encapsulation; false when there are already maxEncap.
 func (b *carrierBuf) encap(e Encap) bool {
-	if b.ne == maxEncap {
+	if int(b.n.e) == maxEncap {
 		return false
 	}
-	b.encs[b.ne] = e
-	b.ne++
+	b.encs[int(b.n.e)] = e
+	b.n.e++
 	return true
 }
 
 // finish sets seg.Carrier and seg.CarrierKey from what was recorded. A
 // carrier equal to a recent one is that one: nothing is allocated.
 func (b *carrierBuf) finish(seg *Segment) {
-	if b.nv == 0 && b.ne == 0 {
+	if int(b.n.v) == 0 && int(b.n.e) == 0 {
 		seg.Carrier, seg.CarrierKey = nil, 0
 		return
 	}
@@ -211,11 +222,11 @@ func (b *carrierBuf) finish(seg *Segment) {
 		}
 		b.turn = !b.turn
 		c := &Carrier{}
-		if b.nv > 0 {
-			c.VLANs = append([]uint16(nil), b.vlans[:b.nv]...)
+		if int(b.n.v) > 0 {
+			c.VLANs = append([]uint16(nil), b.vlans[:int(b.n.v)]...)
 		}
-		if b.ne > 0 {
-			c.Tunnel = append([]Encap(nil), b.encs[:b.ne]...)
+		if int(b.n.e) > 0 {
+			c.Tunnel = append([]Encap(nil), b.encs[:int(b.n.e)]...)
 		}
 		e.c, e.key = c, carrierKey(c.Tunnel)
 	}
@@ -224,7 +235,7 @@ func (b *carrierBuf) finish(seg *Segment) {
 }
 
 func (b *carrierBuf) equal(c *Carrier) bool {
-	if len(c.VLANs) != b.nv || len(c.Tunnel) != b.ne {
+	if len(c.VLANs) != int(b.n.v) || len(c.Tunnel) != int(b.n.e) {
 		return false
 	}
 	for i, v := range c.VLANs {
@@ -261,10 +272,10 @@ func be64(b []byte) uint64 { return uint64(be32(b))<<32 | uint64(be32(b[4:])) }
 // reassembly of fragments (which keeps tunnels apart).
 func (b *carrierBuf) hash() uint64 {
 	h := uint64(fnvOffset)
-	for _, v := range b.vlans[:b.nv] {
+	for _, v := range b.vlans[:int(b.n.v)] {
 		h = mix(h, uint64(v)|1<<32)
 	}
-	for i := range b.encs[:b.ne] {
+	for i := range b.encs[:int(b.n.e)] {
 		e := &b.encs[i]
 		x := uint64(e.Type)<<40 | uint64(e.ID)
 		if e.HasID {

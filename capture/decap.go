@@ -508,11 +508,11 @@ func (x *decapper) mpls(b []byte, cut bool) (int, *problem, []byte) {
 		if b[4*k-2]&1 != 0 {
 			break
 		}
-		if x.d.car.ne+k > maxEncap {
+		if int(x.d.car.n.e)+k > maxEncap {
 			return resBad, tooManyEncaps, nil
 		}
 	}
-	if x.d.car.ne+k > maxEncap {
+	if int(x.d.car.n.e)+k > maxEncap {
 		return resBad, tooManyEncaps, nil
 	}
 	pkt := gopacket.NewPacket(b[:4*k], layers.LayerTypeMPLS, gopacket.DecodeOptions{NoCopy: true})

@@ -125,25 +125,35 @@ func (d *decoder) slowPacket(link uint32, data []byte, wireLen int, ts time.Time
 // decode is the fast path: it decodes a frame made of the headers it
 // knows, and returns resSlow (having changed nothing the slow path needs)
 // at the first one it does not. seg.Payload aliases data.
-func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (res int, p *problem) {
-	d.car.nv, d.car.ne = 0, 0
+func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
+	res, p := d.fast(link, data, wireLen, seg)
+	if res == resTCP {
+		d.car.done(seg)
+	}
+	return res, p
+}
+
+// fast is decode without setting seg.Carrier and seg.CarrierKey: call
+// d.car.done(seg) after it returns resTCP.
+func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
+	d.car.n = counts{}
 	cut := len(data) < wireLen
 	switch link {
 	case linkEthernet:
 		if len(data) < 14 {
 			return short(cut, "Ethernet", len(data), 14)
 		}
-		res, p = d.ether(be16(data[12:]), data, 14, cut, seg)
+		return d.ether(be16(data[12:]), data, 14, cut, seg)
 	case linkLinuxSLL:
 		if len(data) < 16 {
 			return short(cut, "Linux cooked (SLL)", len(data), 16)
 		}
-		res, p = d.ether(be16(data[14:]), data, 16, cut, seg)
+		return d.ether(be16(data[14:]), data, 16, cut, seg)
 	case linkLinuxSLL2:
 		if len(data) < 20 {
 			return short(cut, "Linux cooked v2 (SLL2)", len(data), 20)
 		}
-		res, p = d.ether(be16(data[0:]), data, 20, cut, seg)
+		return d.ether(be16(data[0:]), data, 20, cut, seg)
 	case linkNull, linkLoop:
 		if len(data) < 4 {
 			return short(cut, "loopback", len(data), 4)
@@ -156,41 +166,30 @@ func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (r
 		}
 		switch af {
 		case 2:
-			res, p = d.ipv4(data[4:], cut, seg)
+			return d.ipv4(data[4:], cut, seg)
 		case 24, 28, 30: // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
-			res, p = d.ipv6(data[4:], cut, seg)
-		default:
-			return resNonTCP, nil
+			return d.ipv6(data[4:], cut, seg)
 		}
+		return resNonTCP, nil
 	case linkRaw, linkRawBSD, linkRawOpen:
 		if len(data) < 1 {
 			return short(cut, "IP", 0, 1)
 		}
 		switch data[0] >> 4 {
 		case 4:
-			res, p = d.ipv4(data, cut, seg)
+			return d.ipv4(data, cut, seg)
 		case 6:
-			res, p = d.ipv6(data, cut, seg)
-		default:
-			return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
+			return d.ipv6(data, cut, seg)
 		}
+		return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
 	case linkIPv4:
-		res, p = d.ipv4(data, cut, seg)
+		return d.ipv4(data, cut, seg)
 	case linkIPv6:
-		res, p = d.ipv6(data, cut, seg)
+		return d.ipv6(data, cut, seg)
 	case linkNFLOG:
 		return resSlow, nil
-	default:
-		return resLinkType, nil
 	}
-	if res == resTCP {
-		if d.car.nv|d.car.ne != 0 {
-			d.car.finish(seg)
-		} else if seg.Carrier != nil {
-			seg.Carrier, seg.CarrierKey = nil, 0
-		}
-	}
-	return res, p
+	return resLinkType, nil
 }
 
 // ether continues after an Ethernet-style header whose EtherType is et,
@@ -198,9 +197,10 @@ func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (r
 // and skips VN-Tags.
 func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
 	for range 8 {
-		switch et {
-		case 0x0800:
+		if et == 0x0800 {
 			return d.ipv4(data[p:], cut, seg)
+		}
+		switch et {
 		case 0x86dd:
 			return d.ipv6(data[p:], cut, seg)
 		case 0x8100, 0x88a8, 0x9100, 0x9200, 0x9300:
@@ -274,13 +274,14 @@ func (d *decoder) ipv4(ip []byte, cut bool, seg *Segment) (int, *problem) {
 		return resNonTCP, nil
 	}
 	end := min(total, len(ip))
-	switch proto {
-	case 6:
+	if proto == 6 {
 		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), 0)
 		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), 0)
 		seg.IPID = be16(ip[4:])
 		seg.TTL = ip[8]
 		return decodeTCP(ip[hl:end], total-hl, cut, seg)
+	}
+	switch proto {
 	case 17:
 		return d.udp(ip[hl:end], total-hl, cut, seg, ip)
 	case 4, 41, 47: // IP in IP, IPv6 in IP, GRE

@@ -123,10 +123,14 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 
 	seg := &s.seg
 	// decoder.packet, by hand: the fast path is one call shallower.
-	res, p := s.dec.decode(link, data, wireLen, seg)
-	if res == resSlow {
+	res, p := s.dec.fast(link, data, wireLen, seg)
+	switch res {
+	case resTCP:
+		s.dec.car.done(seg)
+		s.dec.detached = false
+	case resSlow:
 		res, p = s.dec.slowPacket(link, data, wireLen, ts, seg)
-	} else {
+	default:
 		s.dec.detached = false
 	}
 	switch res {
