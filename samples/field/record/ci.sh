@@ -6,7 +6,7 @@
 #                                                             e.g. samples/field: no root needed)
 #
 # Re-records the CI subset (default: vxlan-4789 gre-key-seq vlan qinq any-duplicates
-# reorder fragments rotated-C; about 2 minutes) with record.sh into a temporary
+# reorder fragments rotated-C; about 100 s) with record.sh into a temporary
 # directory (needs root: network namespaces), which writes each capture's truth
 # with truth.py, then runs
 #     /work/shared/tools/corpus-score --bin PATH DIR

@@ -58,8 +58,18 @@ cleanup() {
     teardown
     [[ -n ${KEEP_TMP:-} ]] || rm -rf "$TMP"
 }
+SCN=
+on_signal() {  # stop the running scenario at once: its processes, then its namespaces
+    log interrupted
+    if [[ -n $SCN ]]; then
+        kill -TERM "$SCN" 2>/dev/null || true
+        teardown
+        wait "$SCN" 2>/dev/null || true  # it exits at its next command (its EXIT trap tears down too)
+    fi
+    exit 130
+}
 trap cleanup EXIT
-trap 'log interrupted; exit 130' INT TERM HUP
+trap on_signal INT TERM HUP
 
 # -- topology helpers ----------------------------------------------------------
 
@@ -621,15 +631,19 @@ failed=()
 for s in "${scenarios[@]}"; do
     log "scenario $s"
     set +e
-    # each scenario in a subshell of its own (set -e active, its own traps), torn down after
+    # each scenario in a subshell of its own (set -e active, its own traps), torn down
+    # after; in the background, so that a signal here is handled at once (on_signal)
     (
         set -e
         trap teardown EXIT
         trap 'exit 130' INT TERM HUP
         NAME=$s HOST=
         "scn_$s"
-    )
+    ) &
+    SCN=$!
+    wait "$SCN"
     rc=$?
+    SCN=
     set -e
     teardown
     [[ $rc == 130 ]] && exit 130
