@@ -21,7 +21,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCORE=${CORPUS_SCORE:-/work/shared/tools/corpus-score}
 SUBSET=(vxlan-4789 gre-key-seq vlan qinq any-duplicates reorder fragments rotated-C)
-BIN= KEEP= DIR=
+BIN='' KEEP='' DIR=''
 scn=()
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -36,7 +36,7 @@ done
 [[ -x $BIN ]] || { echo "ci.sh: $BIN is not executable" >&2; exit 3; }
 [[ ${#scn[@]} -gt 0 ]] || scn=("${SUBSET[@]}")
 
-REC= DOG=
+REC='' DOG=''
 WORK=
 cleanup() {
     [[ -n $DOG ]] && kill "$DOG" 2>/dev/null

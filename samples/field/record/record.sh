@@ -105,8 +105,8 @@ bg() {  # bg NS LOGNAME CMD...: a daemon inside NS
 }
 
 wait_for() {  # wait_for WHAT CMD...: until CMD succeeds (10 s)
-    local what=$1 i; shift
-    for i in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    local what=$1; shift
+    for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
     log "timed out waiting for $what"; return 1
 }
 
@@ -146,7 +146,8 @@ client() {  # client NS PLAN HOST [ARGS...]
 TOOL=
 cap_tcpdump() {  # cap_tcpdump NS FILE ARGS...: tcpdump ARGS -w FILE in NS
     local n=$1 file=$2; shift 2
-    local lg="$TMP/$(basename "$file").tcpdump.log"
+    local lg
+    lg="$TMP/$(basename "$file").tcpdump.log"
     ip netns exec "$P-$n" tcpdump "${TCPDUMP_BASE[@]}" "$@" -w "$file" 2>"$lg" &
     CAPS+=("$!:$lg:tcpdump")
     [[ -n $TDLOG ]] || TDLOG=$lg
@@ -156,7 +157,8 @@ cap_tcpdump() {  # cap_tcpdump NS FILE ARGS...: tcpdump ARGS -w FILE in NS
 
 cap_dumpcap() {  # cap_dumpcap NS FILE ARGS...
     local n=$1 file=$2; shift 2
-    local lg="$TMP/$(basename "$file").dumpcap.log"
+    local lg
+    lg="$TMP/$(basename "$file").dumpcap.log"
     ip netns exec "$P-$n" dumpcap -q "$@" -w "$file" 2>"$lg" &
     CAPS+=("$!:$lg:dumpcap")
     [[ -n $TOOL ]] || TOOL="dumpcap $* -w $(basename "$file")"
@@ -196,7 +198,7 @@ record() {
     for attempt in 1 2 3; do
         log "$name: attempt $attempt"
         rm -f "$TMP/$name".* "$TMP/$name"-*
-        TOOL= FILES= TDLOG= ATTEMPT=$attempt
+        TOOL='' FILES='' TDLOG='' ATTEMPT=$attempt
         "$start"
         caps_start_done
         ok=1
@@ -230,7 +232,7 @@ record() {
 # two hosts c and s on one veth: c:u0 10.10.0.1/24 -- s:u1 10.10.0.2/24 (+ fd00:10::1,2/64)
 pair() {
     mkns c s
-    veth c u0 s u1 "${1:-1500}"
+    veth c u0 s u1
     addr c u0 10.10.0.1/24; addr s u1 10.10.0.2/24
     addr c u0 fd00:10::1/64; addr s u1 fd00:10::2/64
 }
@@ -271,7 +273,7 @@ scn_vxlan-two-vni() {
     mkns h1 h2 c1 c2 s1 s2
     veth h1 u0 h2 u1
     addr h1 u0 10.20.0.1/24; addr h2 u1 10.20.0.2/24
-    local v t
+    local v
     for v in 1 2; do
         ip -n "$P-h1" link add vx$v type vxlan id $((100 + v)) dstport 4789 local 10.20.0.1 remote 10.20.0.2 dev u0
         ip -n "$P-h2" link add vx$v type vxlan id $((100 + v)) dstport 4789 local 10.20.0.2 remote 10.20.0.1 dev u1
@@ -538,6 +540,7 @@ big_traffic() { client c big "$HOST"; }
 long_traffic() { client c long "$HOST"; }
 set_files() {  # the files of the set, oldest first
     sleep 0.5  # tcpdump -z gzip runs in the background
+    # shellcheck disable=SC2010  # names are ours (no spaces); ls -tr gives the order
     FILES=$(cd "$TMP" && ls -tr | grep "^$NAME_SET" | grep -v '\.log$' | sed "s|^|$TMP/|" | tr '\n' ' ')
     log "$NAME: files: $FILES"
     [[ $(wc -w <<<"$FILES") -ge 2 ]]
