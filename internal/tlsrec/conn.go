@@ -212,6 +212,7 @@ type Conn struct {
 	clientFin bool // TLS 1.3: the client's Finished was seen (decrypted or judged)
 	clientApp bool // TLS 1.3: the client sent application data after its Finished
 	decrypted bool
+	keysFrom  string
 	warned    map[string]bool
 	warnings  []string
 	dropped   int
@@ -901,6 +902,7 @@ func (c *Conn) startTLS13() {
 		c.noKeys("TLS 1.3 secrets")
 		return
 	}
+	c.keysFrom = "CLIENT_RANDOM"
 	if c.suite == nil || (c.suite.kind != kindGCM && c.suite.kind != kindChaCha) {
 		c.warn("cipher suite %s is not supported for decryption", SuiteName(c.sh.suite))
 		return
@@ -947,14 +949,13 @@ func (c *Conn) startTLS12() {
 	}
 	c.lookup()
 	master := c.sec.master
-	from := ""
+	c.keysFrom = "CLIENT_RANDOM"
 	if master == nil {
 		var sid []byte
 		if len(c.sh.sessionID) > 0 && string(c.sh.sessionID) == string(c.ch.sessionID) {
 			sid = c.sh.sessionID
 		}
-		master = c.keys.sessionMaster(sid, c.ch.ticket)
-		from = " (master secret of the resumed session)"
+		master, c.keysFrom = c.keys.sessionMaster(sid, c.ch.ticket)
 	}
 	if master == nil {
 		c.noKeys("master secret (CLIENT_RANDOM)")
@@ -975,9 +976,6 @@ func (c *Conn) startTLS12() {
 	c.d[ClientToServer].ciph[phaseApp], c.d[ClientToServer].cur = cl, phaseApp
 	c.d[ServerToClient].ciph[phaseApp], c.d[ServerToClient].cur = sv, phaseApp
 	c.keys.remember(c.sh.sessionID, c.ticket12, master)
-	if from != "" {
-		c.warn("keys%s found by session ID or ticket", from)
-	}
 }
 
 // Info is what the Conn found out about the connection so far.
@@ -1004,7 +1002,12 @@ type Info struct {
 	Cipher                 string // its name
 	ClientRandom           [32]byte
 	HaveKeys               bool // the key log had secrets for this connection
-	Decrypted              bool // application data was decrypted and authenticated
+	// KeysFrom says how they were found: "CLIENT_RANDOM" (its client random's
+	// lines), or for a resumed TLS 1.2 session whose own line is missing (Go's
+	// client writes none) "ticket" or "session ID" of an earlier connection
+	// this KeyLog decrypted (or of a Wireshark "RSA Session-ID:" line).
+	KeysFrom  string
+	Decrypted bool // application data was decrypted and authenticated
 	// CloseNotify is when each side's close_notify record ended (zero: none).
 	// A decrypted or cleartext close_notify counts wherever it is; an
 	// undecrypted alert counts as close_notify when it is the last record its
@@ -1070,6 +1073,9 @@ func (c *Conn) Info() Info {
 		}
 	}
 	in.HaveKeys = c.haveSec
+	if c.haveSec {
+		in.KeysFrom = c.keysFrom
+	}
 	in.Decrypted = c.decrypted
 	for i := range c.d {
 		s := &c.d[i]

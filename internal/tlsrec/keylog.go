@@ -357,21 +357,23 @@ func (k *KeyLog) lookup(cr [32]byte) (secrets, bool) {
 
 // sessionMaster finds the master secret of a resumed TLS 1.2 session by its
 // ticket or session ID.
-func (k *KeyLog) sessionMaster(sessionID, ticket []byte) []byte {
+func (k *KeyLog) sessionMaster(sessionID, ticket []byte) ([]byte, string) {
 	if k == nil {
-		return nil
+		return nil, ""
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if len(ticket) > 0 && k.byTicket != nil {
 		if m := k.byTicket[sha256.Sum256(ticket)]; m != nil {
-			return m
+			return m, "ticket"
 		}
 	}
 	if len(sessionID) > 0 && k.bySession != nil {
-		return k.bySession[string(sessionID)]
+		if m := k.bySession[string(sessionID)]; m != nil {
+			return m, "session ID"
+		}
 	}
-	return nil
+	return nil, ""
 }
 
 // remember records a TLS 1.2 session's master secret under its session ID and ticket.
