@@ -1,9 +1,11 @@
 package tlsrec
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -92,7 +94,10 @@ type Record struct {
 	// first client record (its Finished) are taken as handshake, server
 	// records after it but before any client application data as handshake
 	// (NewSessionTickets), a record of exactly alert size (2 bytes + type +
-	// 16-byte tag: 24 on the wire) as an alert, any other as application data.
+	// 16-byte tag: 24 on the wire) as an alert, one of KeyUpdate size (27)
+	// after the handshake as handshake, a client record before the
+	// ServerHello as 0-RTT application data (and then one of EndOfEarlyData
+	// size, 26, as handshake), any other as application data.
 	Inner     ContentType
 	Sure      bool      // Inner was read or follows from the wire type; false when judged by size or position
 	Version   uint16    // record layer version
@@ -211,6 +216,8 @@ type Conn struct {
 	haveEE    bool
 	clientFin bool // TLS 1.3: the client's Finished was seen (decrypted or judged)
 	clientApp bool // TLS 1.3: the client sent application data after its Finished
+	earlySent bool // TLS 1.3: the client sent records before the ServerHello (0-RTT)
+	serverFin bool // TLS 1.3: the server's Finished was seen (decrypted, or judged after 0-RTT)
 	decrypted bool
 	keysFrom  string
 	warned    map[string]bool
@@ -557,6 +564,18 @@ func (c *Conn) afterRecord(d Dir) {
 			if err := rc.update(); err != nil {
 				c.warn("%s: key update: %v", d, err)
 				s.noDecrypt = true
+				return
+			}
+			logged := c.sec.clientN
+			if d == ServerToClient {
+				logged = c.sec.serverN
+			}
+			if s.keyUpd <= len(logged) && !bytes.Equal(logged[s.keyUpd-1], rc.secret) {
+				c.warn("%s: the secret after key update %d differs from the key log's %s_TRAFFIC_SECRET_N: the logged one is used",
+					d, s.keyUpd, strings.ToUpper(d.String()))
+				if n, err := newCipher13(rc.s, logged[s.keyUpd-1]); err == nil {
+					*rc = *n
+				}
 			}
 		}
 	}
@@ -710,11 +729,23 @@ func (c *Conn) judge13(d Dir, r *Record) {
 		c.alert(d, r)
 	case d == ClientToServer && c.sh == nil:
 		r.Inner = TypeApplicationData // 0-RTT
+		c.earlySent = true
+	case d == ClientToServer && !c.clientFin && c.earlySent && r.Len == headerLen+4+1+tag:
+		r.Inner = TypeHandshake // EndOfEarlyData; the Finished follows
 	case d == ClientToServer && !c.clientFin:
 		r.Inner = TypeHandshake
 		c.clientFin = true
-	case d == ServerToClient && (!c.clientFin || !c.clientApp):
+	case c.clientFin && r.Len == headerLen+5+1+tag:
+		r.Inner = TypeHandshake // KeyUpdate
+	case d == ServerToClient && !c.serverFin && !c.clientFin:
+		// the server's flight; after 0-RTT data its end is seen by the
+		// Finished's size (then data answering the 0-RTT request follows)
 		r.Inner = TypeHandshake
+		if c.earlySent && c.suite != nil && r.Len == headerLen+4+c.suite.hashLen()+1+tag {
+			c.serverFin = true
+		}
+	case d == ServerToClient && c.clientFin && !c.clientApp:
+		r.Inner = TypeHandshake // NewSessionTicket
 	default:
 		r.Inner = TypeApplicationData
 	}
@@ -833,6 +864,8 @@ func (c *Conn) message(d Dir, t uint8, b []byte) {
 	case t == hsFinished && c.version == 0x0304:
 		if d == ClientToServer {
 			c.clientFin = true
+		} else {
+			c.serverFin = true
 		}
 		if s.cur < phaseApp {
 			s.pending = phaseApp

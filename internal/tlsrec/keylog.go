@@ -24,6 +24,8 @@ import (
 //	SERVER_HANDSHAKE_TRAFFIC_SECRET TLS 1.3 handshake, server to client
 //	CLIENT_TRAFFIC_SECRET_0         TLS 1.3 application data, client to server
 //	SERVER_TRAFFIC_SECRET_0         TLS 1.3 application data, server to client
+//	CLIENT_TRAFFIC_SECRET_N         after a KeyUpdate (OpenSSL 3.0 writes "N" literally), in order;
+//	SERVER_TRAFFIC_SECRET_N         checked against the secrets derived from the previous ones
 //	EXPORTER_SECRET, EARLY_EXPORTER_SECRET, ECH_SECRET, ECH_CONFIG   kept or ignored; not needed to decrypt
 //
 // Wireshark's "RSA Session-ID:<hex> Master-Key:<hex>" lines key TLS 1.2
@@ -68,6 +70,9 @@ type secrets struct {
 	server0       []byte
 	exporter      []byte
 	earlyExporter []byte
+	// secrets after each KeyUpdate, in order, as OpenSSL logs them
+	// (CLIENT_TRAFFIC_SECRET_N / SERVER_TRAFFIC_SECRET_N)
+	clientN, serverN [][]byte
 }
 
 const (
@@ -289,6 +294,8 @@ func (k *KeyLog) line(source string, line int, b []byte) {
 		dst = func(s *secrets) *[]byte { return &s.exporter }
 	case "EARLY_EXPORTER_SECRET", "EARLY_EXPORTER_MASTER_SECRET":
 		dst = func(s *secrets) *[]byte { return &s.earlyExporter }
+	case "CLIENT_TRAFFIC_SECRET_N", "SERVER_TRAFFIC_SECRET_N":
+		dst = nil
 	case "RSA", "PMS_CLIENT_RANDOM", "ECH_SECRET", "ECH_CONFIG":
 		k.stats.Unused++
 		return
@@ -322,6 +329,15 @@ func (k *KeyLog) line(source string, line int, b []byte) {
 	if s == nil {
 		s = &secrets{}
 		k.byRandom[cr] = s
+	}
+	if dst == nil { // a KeyUpdate's secret: kept in order
+		if label == "CLIENT_TRAFFIC_SECRET_N" {
+			s.clientN = append(s.clientN, sec)
+		} else {
+			s.serverN = append(s.serverN, sec)
+		}
+		k.stats.Secrets++
+		return
 	}
 	p := dst(s)
 	if *p != nil {
