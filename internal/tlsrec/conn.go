@@ -376,7 +376,11 @@ func (c *Conn) begin(d Dir) {
 	s.buf = s.buf[:0]
 	s.keep = c.wantBody(d)
 	if s.keep && cap(s.buf) < s.length {
-		s.buf = make([]byte, 0, maxCiphertext)
+		n := s.length // cleartext handshake records: their size
+		if c.encrypted(d) {
+			n = maxCiphertext // decrypting: one buffer of the largest size, reused
+		}
+		s.buf = make([]byte, 0, n)
 	}
 	if s.need == 0 {
 		c.complete(d)
@@ -635,7 +639,9 @@ func (c *Conn) failed(d Dir, r *Record) {
 	}
 	s.authFail++
 	s.failures++
-	c.warn("%s: record at offset %d failed authentication", d, r.Offset)
+	if s.authFail == 1 {
+		c.warn("%s: record at offset %d failed authentication (Info.AuthFailures counts them all)", d, r.Offset)
+	}
 	if s.failures >= maxFailures {
 		s.noDecrypt = true
 		c.warn("%s: %d records in a row failed authentication: gave up decrypting this direction", d, s.failures)

@@ -108,3 +108,12 @@ func mustKeyLog(t testing.TB, text string) *KeyLog {
 	}
 	return k
 }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
