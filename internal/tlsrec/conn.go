@@ -128,7 +128,7 @@ const (
 	maxHSMessage  = 1 << 16      // ClientHello/ServerHello/EncryptedExtensions/tickets kept up to this size
 	maxWarnings   = 16
 	maxFailures   = 16 // consecutive authentication failures before giving up a direction
-	maxSeqSkip    = 256
+	maxSeqSkip    = 64 // sequence numbers tried ahead after lost bytes (once)
 )
 
 // TLS 1.3 key phases of a direction, indexes into dirState.ciph.
@@ -609,7 +609,10 @@ func (c *Conn) open(d Dir, body []byte) ([]byte, ContentType, bool) {
 			continue
 		}
 		base := rc.seq
-		tries := 1 + s.seqSkip
+		tries := 1
+		if i == s.cur {
+			tries += s.seqSkip
+		}
 		for k := 0; k < tries; k++ {
 			rc.seq = base + uint64(k)
 			out, inner, err := rc.open(dst, hdr, body)
@@ -628,6 +631,7 @@ func (c *Conn) open(d Dir, body []byte) ([]byte, ContentType, bool) {
 		}
 		rc.seq = base
 	}
+	s.seqSkip = 0 // tried ahead once, after the loss: no more
 	return nil, 0, false
 }
 
