@@ -89,15 +89,15 @@ type Record struct {
 	Type ContentType // content type on the wire
 	// Inner is what the record carries: the wire type for a cleartext or TLS
 	// 1.2 record, the inner content type of a decrypted TLS 1.3 record, and
-	// otherwise a judgement (Sure false): in undecrypted TLS 1.3, the
-	// server's records before the client's first encrypted record and that
-	// first client record (its Finished) are taken as handshake, server
-	// records after it but before any client application data as handshake
-	// (NewSessionTickets), a record of exactly alert size (2 bytes + type +
-	// 16-byte tag: 24 on the wire) as an alert, one of KeyUpdate size (27)
-	// after the handshake as handshake, a client record before the
-	// ServerHello as 0-RTT application data (and then one of EndOfEarlyData
-	// size, 26, as handshake), any other as application data.
+	// otherwise a judgement (Sure false). In undecrypted TLS 1.3: the server's
+	// records before the client's first protected record (after 0-RTT data:
+	// up to one of Finished size) and that first client record (its Finished)
+	// are handshake; server records after it but before any client
+	// application data are handshake (NewSessionTickets); a record of exactly
+	// alert size (2 bytes + type + 16-byte tag: 24 on the wire) is an alert;
+	// one of KeyUpdate size (27) after the handshake is handshake; client
+	// records before the ServerHello are 0-RTT application data (and then one
+	// of EndOfEarlyData size, 26, is handshake); any other is application data.
 	Inner     ContentType
 	Sure      bool      // Inner was read or follows from the wire type; false when judged by size or position
 	Version   uint16    // record layer version

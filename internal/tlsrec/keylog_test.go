@@ -7,7 +7,9 @@ import (
 	"testing"
 )
 
-func hexOf(b byte, n int) string { return strings.Repeat(string("0123456789abcdef"[b>>4])+string("0123456789abcdef"[b&15]), n) }
+func hexOf(b byte, n int) string {
+	return strings.Repeat(string("0123456789abcdef"[b>>4])+string("0123456789abcdef"[b&15]), n)
+}
 
 func TestKeyLogLabels(t *testing.T) {
 	cr := hexOf(0x11, 32)

@@ -202,37 +202,19 @@ func messages(t *testing.T, s *timedStream, responses bool) []httpMessage {
 	return out
 }
 
-// inferred is the request/response view built from records alone: a
-// request is a run of client application-data records after server data (or
-// first), its response the server's application-data records that follow.
-type inferredTx struct {
-	reqStart, reqEnd   time.Time
-	respStart, respEnd time.Time
-	answered           bool
-}
-
-func inferred(recs []dirRecord) []inferredTx {
-	var tx []inferredTx
-	last := ServerToClient
-	for _, x := range recs {
-		if x.r.Inner != TypeApplicationData {
-			continue
+// inferred runs the records through an Inferrer.
+func inferred(recs []dirRecord) []Exchange {
+	var x Inferrer
+	var out []Exchange
+	for _, r := range recs {
+		if e, ok := x.Add(r.d, r.r); ok {
+			out = append(out, e)
 		}
-		if x.d == ClientToServer {
-			if last == ServerToClient {
-				tx = append(tx, inferredTx{reqStart: x.r.First})
-			}
-			tx[len(tx)-1].reqEnd = x.r.Last
-		} else if len(tx) > 0 {
-			cur := &tx[len(tx)-1]
-			if !cur.answered {
-				cur.respStart, cur.answered = x.r.First, true
-			}
-			cur.respEnd = x.r.Last
-		}
-		last = x.d
 	}
-	return tx
+	if e, ok := x.Flush(); ok {
+		out = append(out, e)
+	}
+	return out
 }
 
 func within(got, want, tol float64) bool {
@@ -411,7 +393,7 @@ func checkInferred(t *testing.T, label string, recs []dirRecord, tc truthConn, t
 	}
 	answered := 0
 	for _, x := range tx {
-		if x.answered {
+		if x.Response.Records > 0 {
 			answered++
 		}
 	}
@@ -420,7 +402,7 @@ func checkInferred(t *testing.T, label string, recs []dirRecord, tc truthConn, t
 	}
 	var gaps []float64
 	for i := 1; i < len(tx); i++ {
-		if g := tx[i].reqStart.Sub(tx[i-1].respEnd).Seconds(); tx[i-1].answered && g > 0 {
+		if g := tx[i].Request.First.Sub(tx[i-1].Response.Last).Seconds(); tx[i-1].Response.Records > 0 && g > 0 {
 			gaps = append(gaps, g)
 		}
 	}
@@ -434,8 +416,8 @@ func checkInferred(t *testing.T, label string, recs []dirRecord, tc truthConn, t
 		}
 	}
 	for i, x := range tx {
-		if i < len(tc.Responses) && x.answered && !x.respEnd.Equal(mustTime(tc.Responses[i].EndAt)) {
-			t.Errorf("%s: inferred response %d ends %v, tshark %s", label, i+1, x.respEnd, tc.Responses[i].EndAt)
+		if i < len(tc.Responses) && x.Response.Records > 0 && !x.Response.Last.Equal(mustTime(tc.Responses[i].EndAt)) {
+			t.Errorf("%s: inferred response %d ends %v, tshark %s", label, i+1, x.Response.Last, tc.Responses[i].EndAt)
 		}
 	}
 }
