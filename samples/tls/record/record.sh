@@ -374,5 +374,8 @@ for s in "${scenarios[@]}"; do
     log "scenario $s"
     "scn_$s"
 done
+if grep -q '<!-- facts:begin -->' "$OUTDIR/README.md" 2>/dev/null; then
+    python3 "$HERE/truth.py" --readme "$OUTDIR"
+fi
 log "done; captures in $OUTDIR"
 du -ch "$OUTDIR"/*.pcap* | tail -1 >&2

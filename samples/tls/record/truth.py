@@ -2,12 +2,15 @@
 """Derive the per-connection truth of a TLS sample capture from tshark.
 
 usage: truth.py [--table] [--tcpdump-log LOG] [--describe JSON] CAPTURE KEYS PORT [PORT...]
+       truth.py --readme DIR
 
 Writes NAME.truth.json (schema httplife-tls-truth/v1) to stdout, or with
 --table a one-line-per-connection summary. KEYS is the capture's key log
 (NSS format), given to tshark as -o tls.keylog_file:KEYS; each PORT is decoded
 as TLS (-d tcp.port==PORT,tls). --describe adds the scenario's description
-(a JSON object: description, server, client) verbatim.
+(a JSON object: description, server, client) verbatim. --readme rewrites the
+generated block of DIR/README.md (between <!-- facts:begin --> and
+<!-- facts:end -->) from DIR/*.truth.json.
 
 tshark passes (the approach of samples/record/expect.py, over TLS):
   * TCP: every segment (stream, endpoints, flags, payload length);
@@ -78,8 +81,50 @@ def agg(v):
     return [x for x in v.split(AGG) if x != ""]
 
 
+SUITES = {"0x1301": "TLS_AES_128_GCM_SHA256", "0x1302": "TLS_AES_256_GCM_SHA384",
+          "0x1303": "TLS_CHACHA20_POLY1305_SHA256", "0xc02f": "ECDHE-RSA-AES128-GCM-SHA256",
+          "0xc030": "ECDHE-RSA-AES256-GCM-SHA384", "0xc013": "ECDHE-RSA-AES128-SHA",
+          "0xc027": "ECDHE-RSA-AES128-SHA256", "0xc028": "ECDHE-RSA-AES256-SHA384",
+          "0xcca8": "ECDHE-RSA-CHACHA20-POLY1305", "0x009c": "AES128-GCM-SHA256", "0x0035": "AES256-SHA"}
+
+
+def readme(d):
+    begin, end = "<!-- facts:begin -->", "<!-- facts:end -->"
+    lines = [begin]
+    for name in sorted(os.listdir(d)):
+        if not name.endswith(".truth.json"):
+            continue
+        doc = json.load(open(os.path.join(d, name)))
+        st = doc.get("tcpdump_stats") or {}
+        lines += ["", f"#### {doc['file']}", "", doc.get("description", ""), "",
+                  f"{len(doc['connections'])} connection(s), port {', '.join(map(str, doc['server_ports']))}; "
+                  f"tcpdump: {st.get('captured', '?')} packets captured, {st.get('dropped by kernel', '?')} dropped by kernel.", "",
+                  "| # | version, suite | SNI / ALPN | requests → statuses | idle gaps s | close_notify by | first FIN | RST |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for i, c in enumerate(doc["connections"], 1):
+            t = c["tls"]
+            extra = [x for x, on in (("resumed", t["resumed"]), ("HelloRetryRequest", t["hello_retry"]),
+                                     ("HTTP/2", c["http2"])) if on]
+            if sum(t["key_updates"].values()):
+                extra.append(f"KeyUpdates c{t['key_updates']['client']}/s{t['key_updates']['server']}")
+            lines.append(
+                f"| {i} | {t['version']} {SUITES.get(t['cipher'], t['cipher'])}{' (' + ', '.join(extra) + ')' if extra else ''} "
+                f"| {t['sni'] or '–'} / {t['alpn'] or '–'} "
+                f"| {' '.join(r['method'] + ' ' + r['uri'] for r in c['requests'])} → {' '.join(str(r['status']) for r in c['responses']) or '–'} "
+                f"| {', '.join('%.3f' % g for g in c['idle_gaps_s']) or '–'} | {t['close_notify_by'] or '–'} "
+                f"| {c['first_fin_by'] or '–'} | {c['rst_by'] or '–'} |")
+    lines += ["", end]
+    path = os.path.join(d, "README.md")
+    text = open(path).read()
+    a, b = text.index(begin), text.index(end) + len(end)
+    open(path, "w").write(text[:a] + "\n".join(lines) + text[b:])
+
+
 def main():
     args = sys.argv[1:]
+    if args and args[0] == "--readme":
+        readme(args[1])
+        return
     table, stats, desc = False, None, {}
     while args and args[0].startswith("--"):
         if args[0] == "--table":
