@@ -711,10 +711,14 @@ func (c *Conn) record13(d Dir, r *Record, body []byte) []byte {
 			}
 			return nil
 		}
-		if d == ClientToServer && !s.hsOK && c.ch != nil && c.ch.earlyData && s.cur <= phaseHS {
+		switch {
+		case d == ClientToServer && !s.hsOK && c.ch != nil && c.ch.earlyData && s.cur <= phaseHS:
 			// 0-RTT data under a key we do not have (or rejected by the server)
 			s.early++
-		} else {
+		case s.ciph[s.cur] == nil:
+			// a phase whose secret the key log lacks (e.g. only *_TRAFFIC_SECRET_0):
+			// its records cannot be opened, which is no failure
+		default:
 			c.failed(d, r)
 		}
 	} else if s.damaged {

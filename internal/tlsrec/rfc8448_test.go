@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -223,5 +224,24 @@ func TestRFC8448Splits(t *testing.T) {
 		if h, _ := run(merged, kl); len(h.recs) != len(ref.recs) || !bytes.Equal(h.plain[0], ref.plain[0]) {
 			t.Errorf("keys=%v: coalesced: %d records, want %d", k != "", len(h.recs), len(ref.recs))
 		}
+	}
+}
+
+// A key log with the application traffic secrets only: the handshake records
+// stay judged, the application data is decrypted, nothing counts as failed.
+func TestRFC8448TrafficSecretsOnly(t *testing.T) {
+	evs, keys := rfc8448Events(t)
+	var only []string
+	for _, l := range strings.Split(keys, "\n") {
+		if strings.Contains(l, "TRAFFIC_SECRET_0") {
+			only = append(only, l)
+		}
+	}
+	h, in := run(evs, mustKeyLog(t, strings.Join(only, "\n")))
+	if !in.Decrypted || in.AuthFailures != [2]int{} || len(in.Warnings) > 0 || len(h.plain[0]) != 50 || len(h.plain[1]) != 50 {
+		t.Errorf("decrypted %v failures %v warnings %q plaintext %d/%d", in.Decrypted, in.AuthFailures, in.Warnings, len(h.plain[0]), len(h.plain[1]))
+	}
+	if r := h.recs[2].r; r.Decrypted || r.Sure || r.Inner != TypeHandshake {
+		t.Errorf("server flight: %+v, want judged handshake", r)
 	}
 }
