@@ -201,3 +201,21 @@ func TestManyAuthFailures(t *testing.T) {
 		t.Errorf("failures %v records %v warnings %q", in.AuthFailures, in.Records, in.Warnings)
 	}
 }
+
+// Bytes lost inside the ClientHello: its facts are unknown, said once, and
+// the rest of the connection is still followed.
+func TestGapInHandshake(t *testing.T) {
+	evs, keys := rfc8448Events(t)
+	ch := evs[0].b
+	c := NewConn(&recorder{}, mustKeyLog(t, keys))
+	c.Data(ClientToServer, ch[:50], evs[0].t)
+	c.Gap(ClientToServer, 40)
+	c.Data(ClientToServer, ch[90:], evs[0].t)
+	for _, e := range evs[1:] {
+		c.Data(e.d, e.b, e.t)
+	}
+	in := c.Info()
+	if in.SNI != "" || in.Version != "TLS 1.3" || !hasWarning(in, "handshake bytes lost") || in.Records != [2]int{4, 5} || in.Decrypted || !hasWarning(in, "client random unknown (no ClientHello)") {
+		t.Errorf("sni %q version %q records %v decrypted %v warnings %q", in.SNI, in.Version, in.Records, in.Decrypted, in.Warnings)
+	}
+}
