@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"time"
 )
 
 // Link types (LINKTYPE_ values as stored in pcap and pcapng files).
@@ -17,6 +18,7 @@ const (
 	linkLinuxSLL  = 113
 	linkIPv4      = 228
 	linkIPv6      = 229
+	linkNFLOG     = 239
 	linkLinuxSLL2 = 276
 )
 
@@ -40,6 +42,8 @@ func LinkTypeName(lt uint32) string {
 		return "IPV6"
 	case linkLinuxSLL2:
 		return "LINUX_SLL2"
+	case linkNFLOG:
+		return "NFLOG"
 	}
 	return fmt.Sprintf("LINKTYPE_%d", lt)
 }
@@ -50,8 +54,10 @@ const (
 	resNonTCP          // not TCP (ARP, UDP, ICMP, ...): skipped silently
 	resCut             // headers cut by the capture's snaplen
 	resBad             // undecodable: malformed headers
-	resFragment        // TCP inside an IP fragment: undecodable, warned once
+	resFragment        // an IP fragment held for reassembly (Skipped.Fragments)
 	resLinkType        // link type not supported
+	resSlow            // the fast path does not know a header: decap decodes it
+	resFragDrop        // an IP fragment dropped: reassembly limit (warned once)
 )
 
 // problem describes why a packet could not be decoded. It is formatted only
@@ -81,28 +87,73 @@ func short(cut bool, what string, have, need int) (int, *problem) {
 	return resBad, &problem{"packet too short for the %s header (%d of %d bytes)", []any{what, have, need}}
 }
 
-// decode decodes one link-layer frame of link type link into seg (all fields
-// but N and Time). wireLen is the packet's length on the wire as the record
-// header announces it; len(data) < wireLen means the snaplen cut the packet.
-// seg.Payload aliases data.
-func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
+// decoder decodes packets: the fast path in this file for the common
+// headers (link layers, VLAN tags, IPv4, IPv6, TCP, VXLAN), the slow path
+// (decapper, built on gopacket) for everything else that can carry TCP.
+// The zero value is ready to use. A decoder is not safe for concurrent use.
+type decoder struct {
+	car  carrierBuf
+	slow *decapper // made on first use
+	// detached is set when the last segment's payload lies in a buffer
+	// of the decoder (a reassembled datagram), not in the packet.
+	detached bool
+}
+
+// packet decodes one link-layer frame of link type link captured at ts
+// into seg (all fields but N and Time): by the fast path, or the slow path
+// when the fast path does not know a header. wireLen is the packet's
+// length on the wire as the record header announces it; len(data) <
+// wireLen means the snaplen cut the packet. seg.Payload aliases data
+// unless d.detached.
+func (d *decoder) packet(link uint32, data []byte, wireLen int, ts time.Time, seg *Segment) (int, *problem) {
+	if res, p := d.decode(link, data, wireLen, seg); res != resSlow {
+		d.detached = false
+		return res, p
+	}
+	return d.slowPacket(link, data, wireLen, ts, seg)
+}
+
+// slowPacket runs the slow path.
+func (d *decoder) slowPacket(link uint32, data []byte, wireLen int, ts time.Time, seg *Segment) (int, *problem) {
+	d.detached = false
+	if d.slow == nil {
+		d.slow = newDecapper(d)
+	}
+	return d.slow.packet(link, data, wireLen, ts, seg)
+}
+
+// decode is the fast path: it decodes a frame made of the headers it
+// knows, and returns resSlow (having changed nothing the slow path needs)
+// at the first one it does not. seg.Payload aliases data.
+func (d *decoder) decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
+	res, p := d.fast(link, data, wireLen, seg)
+	if res == resTCP {
+		d.car.done(seg)
+	}
+	return res, p
+}
+
+// fast is decode without setting seg.Carrier and seg.CarrierKey: call
+// d.car.done(seg) after it returns resTCP.
+func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem) {
+	d.car.n = counts{}
 	cut := len(data) < wireLen
 	switch link {
 	case linkEthernet:
 		if len(data) < 14 {
 			return short(cut, "Ethernet", len(data), 14)
 		}
-		return decodeEther(be16(data[12:]), data, 14, cut, seg)
+		return d.ether(be16(data[12:]), data, 14, cut, seg)
 	case linkLinuxSLL:
 		if len(data) < 16 {
 			return short(cut, "Linux cooked (SLL)", len(data), 16)
 		}
-		return decodeEther(be16(data[14:]), data, 16, cut, seg)
+		return d.ether(be16(data[14:]), data, 16, cut, seg)
 	case linkLinuxSLL2:
 		if len(data) < 20 {
 			return short(cut, "Linux cooked v2 (SLL2)", len(data), 20)
 		}
-		return decodeEther(be16(data[0:]), data, 20, cut, seg)
+		return d.ether(be16(data[0:]), data, 20, cut, seg)
 	case linkNull, linkLoop:
 		if len(data) < 4 {
 			return short(cut, "loopback", len(data), 4)
@@ -115,9 +166,9 @@ func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem)
 		}
 		switch af {
 		case 2:
-			return decodeIPv4(data[4:], cut, seg)
+			return d.ipv4(data[4:], cut, seg)
 		case 24, 28, 30: // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
-			return decodeIPv6(data[4:], cut, seg)
+			return d.ipv6(data[4:], cut, seg)
 		}
 		return resNonTCP, nil
 	case linkRaw, linkRawBSD, linkRawOpen:
@@ -126,34 +177,49 @@ func decode(link uint32, data []byte, wireLen int, seg *Segment) (int, *problem)
 		}
 		switch data[0] >> 4 {
 		case 4:
-			return decodeIPv4(data, cut, seg)
+			return d.ipv4(data, cut, seg)
 		case 6:
-			return decodeIPv6(data, cut, seg)
+			return d.ipv6(data, cut, seg)
 		}
 		return resBad, &problem{"bad IP version %d", []any{data[0] >> 4}}
 	case linkIPv4:
-		return decodeIPv4(data, cut, seg)
+		return d.ipv4(data, cut, seg)
 	case linkIPv6:
-		return decodeIPv6(data, cut, seg)
+		return d.ipv6(data, cut, seg)
+	case linkNFLOG:
+		return resSlow, nil
 	}
 	return resLinkType, nil
 }
 
-// decodeEther continues after an Ethernet-style header whose EtherType is
-// et, with the next header at data[p:]. It skips 802.1Q/802.1ad VLAN tags.
-func decodeEther(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
+// ether continues after an Ethernet-style header whose EtherType is et,
+// with the next header at data[p:]. It records 802.1Q/802.1ad VLAN tags
+// and skips VN-Tags.
+func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
 	for range 8 {
+		if et == 0x0800 {
+			return d.ipv4(data[p:], cut, seg)
+		}
 		switch et {
-		case 0x0800:
-			return decodeIPv4(data[p:], cut, seg)
 		case 0x86dd:
-			return decodeIPv6(data[p:], cut, seg)
+			return d.ipv6(data[p:], cut, seg)
 		case 0x8100, 0x88a8, 0x9100, 0x9200, 0x9300:
 			if len(data) < p+4 {
 				return short(cut, "VLAN", len(data)-p, 4)
 			}
+			if !d.car.vlan(be16(data[p:]) & 0x0fff) {
+				return resBad, tooManyVLANs
+			}
 			et = be16(data[p+2:])
 			p += 4
+		case 0x8926: // Cisco VN-Tag: 4 bytes, then the EtherType
+			if len(data) < p+6 {
+				return short(cut, "VN-Tag", len(data)-p, 6)
+			}
+			et = be16(data[p+4:])
+			p += 6
+		case 0x8847, 0x8848, 0x8864: // MPLS, PPPoE session
+			return resSlow, nil
 		default:
 			return resNonTCP, nil
 		}
@@ -161,8 +227,23 @@ func decodeEther(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *p
 	return resBad, &problem{"more than 7 nested VLAN tags", nil}
 }
 
-// decodeIPv4 decodes an IPv4 packet at ip.
-func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, *problem) {
+var (
+	tooManyVLANs  = &problem{"more than %d VLAN tags", []any{maxVLAN}}
+	tooManyEncaps = &problem{"more than %d nested encapsulations (a tunnel cycle?)", []any{maxEncap}}
+)
+
+// carriesTCP reports whether a fragment of IP protocol proto may hold TCP
+// once reassembled: TCP itself, or a tunnel (UDP, IP-in-IP, GRE).
+func carriesTCP(proto uint8) bool {
+	switch proto {
+	case 6, 17, 4, 41, 47:
+		return true
+	}
+	return false
+}
+
+// ipv4 decodes an IPv4 packet at ip.
+func (d *decoder) ipv4(ip []byte, cut bool, seg *Segment) (int, *problem) {
 	if len(ip) < 20 {
 		return short(cut, "IPv4", len(ip), 20)
 	}
@@ -187,22 +268,30 @@ func decodeIPv4(ip []byte, cut bool, seg *Segment) (int, *problem) {
 	}
 	proto := ip[9]
 	if frag := be16(ip[6:]); frag&0x3fff != 0 { // MF set or offset non-zero
-		if proto == 6 {
-			return resFragment, &problem{"IPv4 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
+		if carriesTCP(proto) {
+			return resSlow, nil
 		}
 		return resNonTCP, nil
 	}
-	if proto != 6 {
-		return resNonTCP, nil
-	}
-	seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), 0)
-	seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), 0)
 	end := min(total, len(ip))
-	return decodeTCP(ip[hl:end], total-hl, cut, seg)
+	if proto == 6 {
+		seg.Src = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[12:16])), 0)
+		seg.Dst = netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[16:20])), 0)
+		seg.IPID = be16(ip[4:])
+		seg.TTL = ip[8]
+		return decodeTCP(ip[hl:end], total-hl, cut, seg)
+	}
+	switch proto {
+	case 17:
+		return d.udp(ip[hl:end], total-hl, cut, seg, ip)
+	case 4, 41, 47: // IP in IP, IPv6 in IP, GRE
+		return resSlow, nil
+	}
+	return resNonTCP, nil
 }
 
-// decodeIPv6 decodes an IPv6 packet at ip, walking the extension headers.
-func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, *problem) {
+// ipv6 decodes an IPv6 packet at ip, walking the extension headers.
+func (d *decoder) ipv6(ip []byte, cut bool, seg *Segment) (int, *problem) {
 	if len(ip) < 40 {
 		return short(cut, "IPv6", len(ip), 40)
 	}
@@ -223,7 +312,13 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, *problem) {
 		case 6:
 			seg.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[8:24])), 0)
 			seg.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(ip[24:40])), 0)
+			seg.IPID = 0
+			seg.TTL = ip[7]
 			return decodeTCP(ip[p:end], total-p, cut, seg)
+		case 17:
+			return d.udp(ip[p:end], total-p, cut, seg, ip)
+		case 4, 41, 47:
+			return resSlow, nil
 		case 0, 43, 60, 135, 139, 140, 51: // hop-by-hop, routing, destination, mobility, HIP, shim6, AH
 			if p+2 > total {
 				return resBad, &problem{"IPv6 extension header %d beyond the packet's length", []any{next}}
@@ -252,18 +347,117 @@ func decodeIPv6(ip []byte, cut bool, seg *Segment) (int, *problem) {
 			}
 			fo := be16(ip[p+2:])
 			if fo&0xfff9 != 0 { // offset non-zero or more fragments
-				if ip[p] == 6 {
-					return resFragment, &problem{"IPv6 fragment of a TCP segment skipped (IP reassembly is not supported)", nil}
+				if carriesTCP(ip[p]) {
+					return resSlow, nil
 				}
 				return resNonTCP, nil
 			}
 			// An atomic fragment: the whole packet.
 			next = ip[p]
 			p += 8
-		default: // UDP, ICMPv6, ESP, no next header, ...
+		default: // ICMPv6, ESP, no next header, ...
 			return resNonTCP, nil
 		}
 	}
+}
+
+// UDP ports of tunnels.
+const (
+	portVXLAN      = 4789
+	portVXLANLinux = 8472 // the Linux kernel's default before IANA's
+	portGeneve     = 6081
+	portTeredo     = 3544
+	portGREinUDP   = 4754 // RFC 8086
+)
+
+// udp looks at the UDP datagram at b (captured bytes, at most ipLen, the
+// length the IP header ip announces for it): VXLAN is decoded here, other
+// tunnels go to the slow path, the rest is not TCP.
+func (d *decoder) udp(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (int, *problem) {
+	if len(b) < 8 {
+		return resNonTCP, nil
+	}
+	switch be16(b[2:]) {
+	case portVXLAN, portVXLANLinux:
+		return d.vxlan(b, ipLen, cut, seg, ip)
+	case portGeneve, portTeredo, portGREinUDP:
+		return resSlow, nil
+	}
+	if be16(b) == portTeredo || teredoTCP(b, ipLen) {
+		return resSlow, nil
+	}
+	return resNonTCP, nil
+}
+
+// teredoTCP reports whether the UDP datagram at b (captured bytes; ipLen
+// is the length the IP header announces for it) is, by its shape, a
+// Teredo packet that carries TCP, on whatever ports (a Teredo client and
+// a relay talk between ports of their own; only servers use 3544): after
+// an origin indication, if any, an IPv6 header with next header TCP whose
+// payload length fills the datagram exactly. As Zeek and Wireshark's
+// heuristic do, but only for TCP.
+func teredoTCP(b []byte, ipLen int) bool {
+	n := int(be16(b[4:]))
+	if n == 0 || n > ipLen {
+		return false
+	}
+	off := 8
+	if len(b) >= 16 && b[8] == 0 && b[9] == 0 {
+		off = 16
+	}
+	if len(b) < off+40 {
+		return false
+	}
+	return b[off]>>4 == 6 && b[off+6] == 6 && off+40+int(be16(b[off+4:])) == n
+}
+
+// udpLen checks the length field of the UDP header at b against ipLen,
+// the length the IP header announces: the datagram's length.
+func udpLen(b []byte, ipLen int) (int, *problem) {
+	n := int(be16(b[4:]))
+	switch {
+	case n == 0: // a jumbogram, or segmentation offload
+		return ipLen, nil
+	case n < 8:
+		return 0, &problem{"UDP length %d < 8", []any{n}}
+	case n > ipLen:
+		return 0, &problem{"UDP length %d beyond the IP payload (%d bytes)", []any{n, ipLen}}
+	}
+	return n, nil
+}
+
+// outerAddrs returns the addresses of the IPv4 or IPv6 header at ip.
+func outerAddrs(ip []byte) (src, dst netip.Addr) {
+	if ip[0]>>4 == 4 {
+		return netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
+	}
+	return netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+}
+
+// vxlan decodes the VXLAN packet in the UDP datagram at b (see udp).
+func (d *decoder) vxlan(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (int, *problem) {
+	n, p := udpLen(b, ipLen)
+	if p != nil {
+		return resBad, p
+	}
+	if n < 16 {
+		return resBad, &problem{"UDP length %d too short for a VXLAN header", []any{n}}
+	}
+	if len(b) < 16 {
+		return short(cut, "VXLAN", len(b)-8, 8)
+	}
+	if b[8]&0x08 == 0 { // no I flag: no VNI, not VXLAN (RFC 7348)
+		return resNonTCP, nil
+	}
+	src, dst := outerAddrs(ip)
+	if !d.car.encap(Encap{Type: EncapVXLAN, OuterSrc: src, OuterDst: dst, ID: be32(b[12:]) >> 8, HasID: true}) {
+		return resBad, tooManyEncaps
+	}
+	inner := b[16:min(n, len(b))]
+	if len(inner) < 14 {
+		return short(cut, "Ethernet (in VXLAN)", len(inner), 14)
+	}
+	return d.ether(be16(inner[12:]), inner, 14, cut, seg)
 }
 
 // decodeTCP decodes the TCP segment at b (the captured bytes, at most
@@ -291,6 +485,7 @@ func decodeTCP(b []byte, segLen int, cut bool, seg *Segment) (int, *problem) {
 	seg.Ack = be32(b[8:])
 	seg.Flags = b[13]
 	seg.Window = be16(b[14:])
+	seg.TCPSum = be16(b[16:])
 	seg.Payload = b[off:]
 	seg.PayloadLen = segLen - off
 	return resTCP, nil

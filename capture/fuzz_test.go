@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"os"
@@ -90,7 +91,7 @@ func FuzzReader(f *testing.F) {
 		}
 		st := src.Stats()
 		sk := st.Skipped
-		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated {
+		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated+sk.Fragments {
 			t.Fatalf("counts do not add up: %+v", st)
 		}
 		if len(st.Warnings) > maxWarnings+3 {
@@ -109,6 +110,11 @@ func FuzzDecode(f *testing.F) {
 		f.Add(uint16(r.link), r.data, false)
 	}
 	f.Add(uint16(0), []byte{2, 0, 0, 0, 0x45}, true)
+	for _, s := range decapSeeds(f) {
+		for _, p := range s {
+			f.Add(uint16(p.link), p.data, false)
+		}
+	}
 	// Real packets: the first ones of each sample (handshakes, requests,
 	// responses, FINs) over Ethernet, IPv4 and IPv6.
 	samples, _ := filepath.Glob("../samples/*.pcap")
@@ -128,7 +134,8 @@ func FuzzDecode(f *testing.F) {
 			wire += 1000
 		}
 		var s Segment
-		res, p := decode(uint32(link), data, wire, &s)
+		var d decoder
+		res, p := d.decode(uint32(link), data, wire, &s)
 		_ = p.String()
 		switch res {
 		case resTCP:
@@ -138,7 +145,7 @@ func FuzzDecode(f *testing.F) {
 			if len(s.Payload) > 0 && !aliases(data, s.Payload) {
 				t.Fatalf("payload does not point into the packet")
 			}
-		case resNonTCP, resCut, resBad, resFragment, resLinkType:
+		case resNonTCP, resCut, resBad, resLinkType, resSlow:
 		default:
 			t.Fatalf("unknown result %d", res)
 		}
@@ -212,4 +219,182 @@ func benchRead(b *testing.B, data []byte) {
 		pkts += src.Stats().Packets
 	}
 	b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts/s")
+}
+
+// decapSeeds are packets in each encapsulation the decoder takes off, and
+// fragment sequences (each a list of packets of one link type).
+func decapSeeds(t testing.TB) [][]pkt {
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, 0, nil)
+	eth4 := ether(t, layers.EthernetTypeIPv4, v4)
+	en := layers.LinkTypeEthernet
+	one := func(link layers.LinkType, data []byte) []pkt { return []pkt{{link, data}} }
+	seeds := [][]pkt{
+		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 1, 4789, vxlan(t, 5, eth4)))),
+		one(en, ether(t, layers.EthernetTypeIPv6, udp6(t, o6a, o6b, 1, 8472, vxlan(t, 6, ether(t, layers.EthernetTypeIPv6, v6))))),
+		one(en, ether(t, layers.EthernetTypeDot1Q, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{KeyPresent: true, Key: 7, SeqPresent: true,
+			Protocol: layers.EthernetTypeTransparentEthernetBridging}, eth4)), &layers.Dot1Q{VLANIdentifier: 4, Type: layers.EthernetTypeIPv4})),
+		one(en, ether(t, layers.EthernetTypeMPLSUnicast, mplsStack(t, v4, 1, 2, 3))),
+		one(en, ether(t, layers.EthernetTypePPPoESession, serialize(t, &layers.PPPoE{Version: 1, Type: 1, SessionId: 9},
+			&layers.PPP{PPPType: layers.PPPTypeIPv6}, gopacket.Payload(v6)))),
+		one(en, ether(t, layers.EthernetTypeIPv4, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{SeqPresent: true, Protocol: layers.EthernetTypeERSPAN},
+			serialize(t, &layers.ERSPANII{Version: 1, SessionID: 3}, gopacket.Payload(eth4)))))),
+		one(en, ether(t, layers.EthernetTypeIPv4, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x22eb}, erspan3(8, 0, true, eth4))))),
+		one(layers.LinkTypeRaw, ip4(t, o1, o2, layers.IPProtocolIPv6, v6)),
+		one(layers.LinkTypeRaw, ip6(t, o6a, o6b, layers.IPProtocolIPv4, v4)),
+		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 3544, 2, append(append(teredoAuth(), teredoOrigin(1, o3)...), v6...)))),
+		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 2, 6081, serialize(t, &layers.Geneve{VNI: 1, Protocol: layers.EthernetTypeTransparentEthernetBridging,
+			Options: []*layers.GeneveOption{{Class: 1, Type: 2, Length: 8, Data: []byte{1, 2, 3, 4}}}}, gopacket.Payload(eth4))))),
+		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 2, 4754, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv4}, v4)))),
+		one(239, nflogRec(binary.LittleEndian, 2, v4, false)),
+		one(239, nflogRec(binary.BigEndian, 10, v6, true)),
+		one(en, ether(t, 0x8926, append([]byte{0x80, 1, 0, 2, 8, 0}, v4...))),
+	}
+	big := bigTCP(t, 1200, 0x77, v4src, v4dst)
+	var fr []pkt
+	for _, f := range frag4(big, [2]int{400, 800}, [2]int{0, 400}, [2]int{800, 1220}, [2]int{392, 808}) {
+		fr = append(fr, pkt{layers.LinkTypeRaw, f})
+	}
+	seeds = append(seeds, fr)
+	ip := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolTCP, SrcIP: v6src.AsSlice(), DstIP: v6dst.AsSlice()}
+	tl := tcpSeg()
+	tl.SetNetworkLayerForChecksum(ip)
+	var fr6 []pkt
+	for _, f := range fragIPv6(serialize(t, ip, tl, gopacket.Payload(big[40:])), 5, [2]int{600, 1220}, [2]int{0, 600}) {
+		fr6 = append(fr6, pkt{layers.LinkTypeIPv6, f})
+	}
+	seeds = append(seeds, fr6)
+	vx := udp4(t, o1, o2, 9, 4789, vxlan(t, 2, ether(t, layers.EthernetTypeIPv4, big)))
+	var frvx []pkt
+	for _, f := range frag4(vx, [2]int{0, 800}, [2]int{800, len(vx) - 20}) {
+		frvx = append(frvx, pkt{layers.LinkTypeRaw, f})
+	}
+	return append(seeds, frvx)
+}
+
+// packetList encodes packets for FuzzDecap: each a 2-byte length and its
+// bytes.
+func packetList(ps []pkt) []byte {
+	var b []byte
+	for _, p := range ps {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(p.data)))
+		b = append(b, p.data...)
+	}
+	return b
+}
+
+// FuzzDecap decodes a sequence of packets (see packetList) of one link
+// type with one decoder, fast and slow path and reassembly: never a panic,
+// consistent segments, and reassembly within its limits.
+func FuzzDecap(f *testing.F) {
+	for _, s := range decapSeeds(f) {
+		f.Add(uint16(s[0].link), packetList(s), false)
+	}
+	f.Fuzz(func(t *testing.T, link uint16, data []byte, cut bool) {
+		var d decoder
+		ts := t0
+		for len(data) >= 2 {
+			n := min(int(be16(data)), len(data)-2)
+			p := data[2 : 2+n]
+			data = data[2+n:]
+			wire := len(p)
+			if cut {
+				wire += 100
+			}
+			var s Segment
+			res, pr := d.packet(uint32(link), p, wire, ts, &s)
+			_ = pr.String()
+			if len(p) > 0 {
+				ts = ts.Add(time.Duration(p[len(p)-1]) * 200 * time.Millisecond)
+			}
+			switch res {
+			case resTCP:
+				if len(s.Payload) > s.PayloadLen || s.PayloadLen < 0 || !s.Src.IsValid() || !s.Dst.IsValid() {
+					t.Fatalf("bad segment: payload %d of %d, %v > %v", len(s.Payload), s.PayloadLen, s.Src, s.Dst)
+				}
+				if !d.detached && len(s.Payload) > 0 && !aliases(p, s.Payload) {
+					t.Fatalf("payload neither in the packet nor detached")
+				}
+				if c := s.Carrier; c != nil && (len(c.VLANs) > maxVLAN || len(c.Tunnel) > maxEncap || len(c.VLANs)+len(c.Tunnel) == 0) {
+					t.Fatalf("carrier %q beyond the bounds or empty", c)
+				}
+				if s.Carrier == nil && s.CarrierKey != 0 {
+					t.Fatalf("key %#x without a carrier", s.CarrierKey)
+				}
+			case resNonTCP, resCut, resBad, resFragment, resFragDrop, resLinkType:
+				if res != resNonTCP && res != resLinkType && res != resFragment && pr.String() == "" {
+					t.Fatalf("result %d without a reason", res)
+				}
+			default:
+				t.Fatalf("unknown result %d", res)
+			}
+			if d.slow == nil {
+				continue
+			}
+			r := d.slow.frags
+			held := 0
+			for _, e := range r.entries {
+				held += e.cost
+			}
+			if held != r.held || r.held > maxFragBytes || len(r.entries) > maxFragDatagrams {
+				t.Fatalf("reassembly holds %d bytes (%d counted), %d datagrams", held, r.held, len(r.entries))
+			}
+		}
+	})
+}
+
+// tunnelRecords wraps BenchmarkReadLarge's corpus packets, repeated to
+// about 64 MB, with wrap: given an Ethernet frame and whether it goes from
+// the client (the higher port) to the server, it returns the new frame.
+func tunnelRecords(b *testing.B, wrap func(frame []byte, up bool) []byte) []byte {
+	recs := records(b, corpusFile(b, "keepalive-race.pcap"))
+	var d decoder
+	var s Segment
+	var wrapped []record
+	for _, r := range recs {
+		if res, _ := d.decode(uint32(r.link), r.data, len(r.data), &s); res != resTCP || r.link != layers.LinkTypeEthernet {
+			b.Fatalf("keepalive-race.pcap: not an Ethernet TCP packet")
+		}
+		w := wrap(r.data, s.Src.Port() > s.Dst.Port())
+		r.data = w
+		r.ci.CaptureLength, r.ci.Length = len(w), len(w)
+		wrapped = append(wrapped, r)
+	}
+	var all []record
+	ts := t0
+	size := 0
+	for size < 64<<20 {
+		for _, r := range wrapped {
+			ts = ts.Add(time.Microsecond)
+			r.ci.Timestamp = ts
+			all = append(all, r)
+			size += len(r.data) + 16
+		}
+	}
+	return writePcap(b, all, pcapOpts{nanos: true})
+}
+
+// BenchmarkReadVXLAN reads a VXLAN-mirrored capture (BenchmarkReadLarge's
+// packets in VXLAN, VNI 42, the outer addresses following the inner
+// direction): the fast path.
+func BenchmarkReadVXLAN(b *testing.B) {
+	benchRead(b, tunnelRecords(b, func(frame []byte, up bool) []byte {
+		src, dst := o1, o2
+		if !up {
+			src, dst = dst, src
+		}
+		return ether(b, layers.EthernetTypeIPv4, udp4(b, src, dst, 40000, 4789, vxlan(b, 42, frame)))
+	}))
+}
+
+// BenchmarkReadGRE reads the same packets in GRE with a key and
+// transparent Ethernet bridging: the slow path, gopacket's decoders.
+func BenchmarkReadGRE(b *testing.B) {
+	benchRead(b, tunnelRecords(b, func(frame []byte, up bool) []byte {
+		src, dst := o1, o2
+		if !up {
+			src, dst = dst, src
+		}
+		return ether(b, layers.EthernetTypeIPv4, ip4(b, src, dst, layers.IPProtocolGRE,
+			gre(b, layers.GRE{KeyPresent: true, Key: 9, Protocol: layers.EthernetTypeTransparentEthernetBridging}, frame)))
+	}))
 }

@@ -106,8 +106,19 @@ func copySeg(s *Segment) seg {
 // result is everything a Source gave.
 type result struct {
 	segs  []seg
+	extra []segExtra // for each of segs
 	stats Stats
 	err   error // the error that ended the stream, nil for io.EOF
+}
+
+// segExtra is what a Segment says beyond seg: how it was carried and the
+// header fields that tell copies from retransmissions.
+type segExtra struct {
+	carrier      *Carrier
+	key          uint64
+	ipid, tcpSum uint16
+	ttl          uint8
+	detached     bool // PayloadBlock was nil for a payload read from a block
 }
 
 // drain reads src to its end and closes it.
@@ -127,6 +138,11 @@ func drain(t testing.TB, src Source) result {
 			t.Fatalf("packet %d: Truncated() disagrees with lengths", s.N)
 		}
 		r.segs = append(r.segs, copySeg(s))
+		x := segExtra{carrier: s.Carrier, key: s.CarrierKey, ipid: s.IPID, tcpSum: s.TCPSum, ttl: s.TTL}
+		if h, ok := src.(Holder); ok && len(s.Payload) > 0 {
+			x.detached = h.PayloadBlock() == nil
+		}
+		r.extra = append(r.extra, x)
 	}
 	r.stats = src.Stats().Clone()
 	if err := src.Close(); err != nil {

@@ -62,6 +62,7 @@ type source struct {
 	inBlock   bool   // the last record read lies in br's current block
 
 	seg      Segment
+	dec      decoder
 	stats    Stats
 	err      error // sticky end of stream
 	lastLink uint32
@@ -121,7 +122,17 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 	s.stats.LastPacketAt = ts
 
 	seg := &s.seg
-	res, p := decode(link, data, wireLen, seg)
+	// decoder.packet, by hand: the fast path is one call shallower.
+	res, p := s.dec.fast(link, data, wireLen, seg)
+	switch res {
+	case resTCP:
+		s.dec.car.done(seg)
+		s.dec.detached = false
+	case resSlow:
+		res, p = s.dec.slowPacket(link, data, wireLen, ts, seg)
+	default:
+		s.dec.detached = false
+	}
 	switch res {
 	case resTCP:
 		seg.N = n
@@ -148,12 +159,17 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 			s.moreBad++
 		}
 	case resFragment:
+		s.stats.Skipped.Fragments++
+	case resFragDrop:
 		s.stats.Skipped.Undecodable++
-		s.warnOnce(p.format, fmt.Sprintf("packet %d: %s; later fragments are counted as undecodable without a warning", n, p))
+		s.warnOnce("fragment limit", fmt.Sprintf("packet %d: %s; later drops are only counted", n, p))
 	case resLinkType:
 		s.stats.Skipped.Undecodable++
 		name := LinkTypeName(link)
 		s.warnOnce("link "+name, fmt.Sprintf("packet %d: link type %s (%d) is not supported; its packets are counted as undecodable", n, name, link))
+	default:
+		s.stats.Skipped.Undecodable++
+		s.warnOnce("internal", fmt.Sprintf("packet %d: internal error: decoder result %d", n, res))
 	}
 	return nil
 }
@@ -300,9 +316,10 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 }
 
 // PayloadBlock implements Holder: the block the last segment's payload
-// points into, nil for records longer than a block.
+// points into, nil for records longer than a block and for datagrams
+// reassembled from fragments.
 func (s *source) PayloadBlock() *Block {
-	if !s.inBlock {
+	if !s.inBlock || s.dec.detached {
 		return nil
 	}
 	return s.br.block()
@@ -333,6 +350,11 @@ func (s *source) warningList() []string {
 			parts = append(parts, fmt.Sprintf("%d more warnings", s.moreOther))
 		}
 		w = append(w, "... and "+strings.Join(parts, ", "))
+	}
+	if s.dec.slow != nil {
+		if f := s.dec.slow.frags.summary(); f != "" {
+			w = append(w, f)
+		}
 	}
 	w = append(w, s.final...)
 	if len(w) == 0 {

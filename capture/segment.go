@@ -2,9 +2,21 @@
 //
 // In: a pcap or pcapng file (optionally gzip-compressed; the format is found
 // from the magic bytes, never the file name), standard input, or (for watch)
-// a live interface. Link types: Ethernet (with 802.1Q VLAN tags), Linux
-// cooked v1 and v2, BSD loopback/NULL, raw IP; IPv4 and IPv6 with extension
-// headers.
+// a live interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
+// loopback/NULL, raw IP, NFLOG; IPv4 and IPv6 with extension headers.
+//
+// Tags and tunnels are taken off down to the innermost TCP segment, nested
+// up to 8 encapsulations deep: 802.1Q/802.1ad (QinQ) tags and VN-Tags;
+// VXLAN (UDP 4789 and 8472) and Geneve (6081); GRE with keys, sequence
+// numbers and routing, carrying IP, transparent Ethernet bridging, ERSPAN
+// I, II and III, PPP (PPTP) or WCCP redirects, also in UDP 4754; MPLS label
+// stacks (IP or an Ethernet pseudowire inside); PPPoE sessions; IPv4 and
+// IPv6 in IPv4 and IPv6; Teredo (UDP 3544, or any ports for a datagram
+// shaped like Teredo carrying TCP). IPv4 and IPv6 fragments, outside a
+// tunnel or inside, are reassembled within bounds (4096 datagrams, 16 MiB,
+// 30 s of capture time). VLAN tags and VXLAN are decoded by a fast path of
+// this package (decode.go), the rest by gopacket's layers (decap.go).
+// Each segment's Carrier says how it was carried.
 //
 // Out: a stream of *Segment values in capture order, one per TCP packet, and
 // Stats describing everything that was read, skipped or could not be decoded.
@@ -43,11 +55,30 @@ type Segment struct {
 	Src, Dst netip.AddrPort
 	Seq, Ack uint32
 	Flags    uint8
-	Window   uint16
-	Payload  []byte
+	// TTL is the IPv4 TTL / IPv6 hop limit of the innermost IP header.
+	TTL    uint8
+	Window uint16
+	// IPID is the IPv4 identification (0 for IPv6) and TCPSum the TCP
+	// checksum, as captured: with the other header fields they tell a
+	// copy of a packet (seen twice by -i any or a SPAN port) from a
+	// retransmission.
+	IPID, TCPSum uint16
+	Payload      []byte
 	// PayloadLen is the TCP payload length the IP header announces. It is
 	// larger than len(Payload) when the capture's snaplen cut the packet.
 	PayloadLen int
+	// Carrier says how the packet was carried: VLAN tags and tunnels,
+	// outer first. nil for an untagged, unencapsulated packet. Carriers
+	// are immutable and shared: the decoder reuses the pointer while
+	// packets have the same carrier (it compares before allocating).
+	Carrier *Carrier
+	// CarrierKey separates connections that share an inner 4-tuple but
+	// travel in different tunnels: a hash of the tunnel types and their
+	// direction-independent ids (VXLAN/Geneve VNI, GRE key, ERSPAN
+	// session, PPPoE session). MPLS labels, VLAN ids and outer addresses
+	// are NOT in it (they differ by direction on real networks). 0 when
+	// no such id.
+	CarrierKey uint64
 }
 
 // Has reports whether all bits in f are set in s.Flags.
@@ -61,6 +92,12 @@ type Skipped struct {
 	NonTCP      uint64 `json:"non_tcp"`
 	Undecodable uint64 `json:"undecodable"`
 	Truncated   uint64 `json:"truncated"`
+	// Fragments counts IP fragments held for reassembly: every fragment
+	// of a datagram but the one that completes it (that one is counted
+	// as what the datagram is: a TCP packet, non-TCP, ...), and those of
+	// datagrams that never completed. Fragments dropped as malformed or
+	// over the reassembly limits are Undecodable instead.
+	Fragments uint64 `json:"fragments"`
 }
 
 // Stats describes a source after (or while) it is read.

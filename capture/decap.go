@@ -1,0 +1,580 @@
+package capture
+
+import (
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+)
+
+// The slow path. The fast path (decode.go) hands over every packet with a
+// header it does not know that could carry TCP: GRE (with keys, sequence
+// numbers, routing, TEB, ERSPAN, PPTP, WCCP; also in UDP 4754), MPLS, PPPoE, IP in IP, Geneve,
+// Teredo, NFLOG and IP fragments. decapper decodes such a packet again
+// from its first byte: the headers the fast path knows (link layers,
+// Ethernet, VLAN, UDP) with the same small parsers, IPv4 and every tunnel
+// header with gopacket's layers (and this package's NFLOG, Teredo and
+// ERSPANIII), until the innermost TCP header, which the fast path's code
+// decodes. Fragments are reassembled (defrag.go) wherever they appear:
+// outside a tunnel, which is then taken off the whole datagram, or inside.
+
+// maxSteps bounds the headers of one packet (encapsulations and tags are
+// bounded on their own; this is the backstop).
+const maxSteps = 64
+
+// decapper is the slow path of a decoder.
+type decapper struct {
+	d      *decoder
+	fb     feedback
+	ip4    layers.IPv4
+	ip6f   layers.IPv6Fragment
+	udp    layers.UDP
+	gre    layers.GRE
+	vxlan  layers.VXLAN
+	geneve layers.Geneve
+	ers2   layers.ERSPANII
+	ers3   ERSPANIII
+	nflog  NFLOG
+	teredo Teredo
+	frags  *reassembler
+}
+
+func newDecapper(d *decoder) *decapper { return &decapper{d: d, frags: newReassembler()} }
+
+// feedback records whether a gopacket decoder found the packet truncated.
+type feedback struct{ truncated bool }
+
+func (f *feedback) SetTruncated() { f.truncated = true }
+
+// layerErr is the result for a header that gopacket could not decode:
+// cut by the snaplen when the capture cut the packet, malformed otherwise.
+func layerErr(cut bool, what string, err error) (int, *problem) {
+	if cut {
+		return resCut, &problem{"%s header cut by the snaplen (%v)", []any{what, err}}
+	}
+	return resBad, &problem{"%s: %v", []any{what, err}}
+}
+
+// stepVNTag is the walk's step for a Cisco VN-Tag (no gopacket layer).
+const stepVNTag gopacket.LayerType = -8926
+
+// etherNext is the header after an EtherType (or GRE/Geneve protocol type).
+func etherNext(et uint16) gopacket.LayerType {
+	switch et {
+	case 0x8926:
+		return stepVNTag
+	case 0x0800:
+		return layers.LayerTypeIPv4
+	case 0x86dd:
+		return layers.LayerTypeIPv6
+	case 0x8100, 0x88a8, 0x9100, 0x9200, 0x9300:
+		return layers.LayerTypeDot1Q
+	case 0x8847, 0x8848:
+		return layers.LayerTypeMPLS
+	case 0x8864:
+		return layers.LayerTypePPPoE
+	case 0x6558: // transparent Ethernet bridging
+		return layers.LayerTypeEthernet
+	case 0x88be:
+		return layers.LayerTypeERSPANII
+	case 0x22eb:
+		return LayerTypeERSPANIII
+	case 0x880b:
+		return layers.LayerTypePPP
+	}
+	return gopacket.LayerTypeZero
+}
+
+// packet decodes a frame the fast path gave up on; see decoder.packet.
+func (x *decapper) packet(link uint32, data []byte, wireLen int, ts time.Time, seg *Segment) (int, *problem) {
+	x.d.car.reset()
+	res, p := x.walk(link, data, len(data) < wireLen, ts, seg)
+	if res == resTCP {
+		x.d.car.finish(seg)
+	}
+	return res, p
+}
+
+func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segment) (int, *problem) {
+	car := &x.d.car
+	var typ gopacket.LayerType
+	switch link {
+	case linkEthernet:
+		typ = layers.LayerTypeEthernet
+	case linkLinuxSLL:
+		if len(b) < 16 {
+			return short(cut, "Linux cooked (SLL)", len(b), 16)
+		}
+		typ, b = etherNext(be16(b[14:])), b[16:]
+	case linkLinuxSLL2:
+		if len(b) < 20 {
+			return short(cut, "Linux cooked v2 (SLL2)", len(b), 20)
+		}
+		typ, b = etherNext(be16(b[0:])), b[20:]
+	case linkNull, linkLoop:
+		if len(b) < 4 {
+			return short(cut, "loopback", len(b), 4)
+		}
+		b = b[4:]
+		typ = nextByVersion(b)
+	case linkRaw, linkRawBSD, linkRawOpen, linkIPv4, linkIPv6:
+		typ = nextByVersion(b)
+	case linkNFLOG:
+		typ = LayerTypeNFLOG
+	default:
+		return resLinkType, nil
+	}
+	// src, dst: the addresses of the latest IP header, the outer ones of
+	// a tunnel that follows; ipLen: the length it announces for its
+	// payload, b.
+	var src, dst netip.Addr
+	ipLen := len(b)
+	for range maxSteps {
+		x.fb.truncated = false
+		switch typ {
+		case gopacket.LayerTypeZero:
+			return resNonTCP, nil
+
+		case layers.LayerTypeEthernet:
+			if len(b) < 14 {
+				return short(cut, "Ethernet", len(b), 14)
+			}
+			et := be16(b[12:])
+			if et < 0x0600 { // an 802.3 length: LLC, not IP
+				return resNonTCP, nil
+			}
+			typ, b = etherNext(et), b[14:]
+
+		case layers.LayerTypeDot1Q:
+			if len(b) < 4 {
+				return short(cut, "VLAN", len(b), 4)
+			}
+			if !car.vlan(be16(b) & 0x0fff) {
+				return resBad, tooManyVLANs
+			}
+			typ, b = etherNext(be16(b[2:])), b[4:]
+
+		case stepVNTag:
+			if len(b) < 6 {
+				return short(cut, "VN-Tag", len(b), 6)
+			}
+			typ, b = etherNext(be16(b[4:])), b[6:]
+
+		case layers.LayerTypeIPv4:
+			if len(b) > 0 && b[0]>>4 != 4 {
+				return resBad, &problem{"bad IP version %d in an IPv4 header", []any{b[0] >> 4}}
+			}
+			ip := &x.ip4
+			if err := ip.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut && x.fb.truncated, "IPv4", err)
+			}
+			if ip.Flags&layers.IPv4MoreFragments != 0 || ip.FragOffset != 0 {
+				if !carriesTCP(uint8(ip.Protocol)) {
+					return resNonTCP, nil
+				}
+				if want := int(ip.Length) - int(ip.IHL)*4; len(ip.Payload) < want {
+					if cut {
+						return resCut, &problem{"IPv4 fragment cut by the snaplen (%d of %d bytes)", []any{len(ip.Payload), want}}
+					}
+					return resBad, &problem{"IPv4 fragment shorter (%d bytes) than its length field says (%d)", []any{len(ip.Payload), want}}
+				}
+				whole, res, p := x.frags.add4(car.hash(), ip, ts)
+				if res != resTCP {
+					return res, p
+				}
+				x.d.detached = true
+				cut = false
+				b = whole
+				continue // the datagram, from its (new) IPv4 header
+			}
+			src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+			ipLen = int(ip.Length) - int(ip.IHL)*4
+			next, p := x.ipNext(uint8(ip.Protocol), src, dst)
+			if p != nil {
+				return resBad, p
+			}
+			if next == layers.LayerTypeTCP {
+				return x.d.ipv4(b, cut, seg)
+			}
+			typ, b = next, ip.Payload
+
+		case layers.LayerTypeIPv6:
+			res, p, next, rest, n := x.ipv6(b, cut, ts)
+			switch {
+			case res != resTCP:
+				return res, p
+			case n.whole != nil:
+				// A reassembled packet, from its (new) IPv6 header.
+				x.d.detached = true
+				cut = false
+				b = n.whole
+				continue
+			case next == layers.LayerTypeTCP:
+				return x.d.ipv6(b, cut, seg)
+			}
+			src, dst, ipLen = n.src, n.dst, n.ipLen
+			typ, b = next, rest
+
+		case layers.LayerTypeUDP:
+			if err := x.udp.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "UDP", err)
+			}
+			n, p := udpLen(b, ipLen)
+			if p != nil {
+				return resBad, p
+			}
+			teredo := teredoTCP(b, ipLen)
+			b = b[8:min(n, len(b))]
+			sport, dport := uint16(x.udp.SrcPort), uint16(x.udp.DstPort)
+			switch {
+			case dport == portVXLAN || dport == portVXLANLinux:
+				typ = layers.LayerTypeVXLAN
+			case dport == portGeneve:
+				typ = layers.LayerTypeGeneve
+			case dport == portTeredo || sport == portTeredo || teredo:
+				typ = LayerTypeTeredo
+			case dport == portGREinUDP:
+				typ = layers.LayerTypeGRE
+			default:
+				return resNonTCP, nil
+			}
+
+		case layers.LayerTypeVXLAN:
+			vx := &x.vxlan
+			if err := vx.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "VXLAN", err)
+			}
+			if !vx.ValidIDFlag {
+				return resNonTCP, nil
+			}
+			if !car.encap(Encap{Type: EncapVXLAN, OuterSrc: src, OuterDst: dst, ID: vx.VNI, HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = layers.LayerTypeEthernet, vx.Payload
+
+		case layers.LayerTypeGeneve:
+			g := &x.geneve
+			if err := g.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "Geneve", err)
+			}
+			// The options must fill the options length exactly (gopacket
+			// counts their end in a byte: compare modulo 256).
+			hl := 8 + int(g.OptionsLength)
+			if uint8(len(g.Contents)) != uint8(hl) {
+				return resBad, &problem{"Geneve options do not fill the header's options length (%d bytes)", []any{g.OptionsLength}}
+			}
+			if g.Version != 0 {
+				return resNonTCP, nil
+			}
+			if !car.encap(Encap{Type: EncapGeneve, OuterSrc: src, OuterDst: dst, ID: g.VNI, HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			switch typ = etherNext(uint16(g.Protocol)); typ {
+			case layers.LayerTypeEthernet, layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+			default:
+				return resNonTCP, nil
+			}
+			b = b[hl:]
+
+		case layers.LayerTypeGRE:
+			g := &x.gre
+			if err := g.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "GRE", err)
+			}
+			typ, b = etherNext(uint16(g.Protocol)), g.Payload
+			if g.Protocol == 0x883e {
+				// WCCP: a 4-byte redirect header (WCCPv2) before the
+				// redirected IP packet, or the packet itself (WCCPv1).
+				if len(b) > 0 && b[0]>>4 != 4 && len(b) >= 4 {
+					b = b[4:]
+				}
+				typ = nextByVersion(b)
+			}
+			switch {
+			case typ == layers.LayerTypeERSPANII && !g.SeqPresent:
+				// ERSPAN Type I: no ERSPAN header, the mirrored frame.
+				if !car.encap(Encap{Type: EncapERSPAN, OuterSrc: src, OuterDst: dst}) {
+					return resBad, tooManyEncaps
+				}
+				typ = layers.LayerTypeEthernet
+			case typ == layers.LayerTypeERSPANII || typ == LayerTypeERSPANIII:
+				// The ERSPAN header is the encapsulation that counts.
+			default:
+				// PPTP's enhanced GRE (version 1) has no key: its key
+				// field holds a payload length and a per-direction call id.
+				e := Encap{Type: EncapGRE, OuterSrc: src, OuterDst: dst}
+				if g.KeyPresent && g.Version == 0 {
+					e.ID, e.HasID = g.Key, true
+				}
+				if !car.encap(e) {
+					return resBad, tooManyEncaps
+				}
+			}
+
+		case layers.LayerTypeERSPANII:
+			e := &x.ers2
+			if err := e.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "ERSPAN II", err)
+			}
+			if !car.encap(Encap{Type: EncapERSPAN, OuterSrc: src, OuterDst: dst, ID: uint32(e.SessionID), HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = layers.LayerTypeEthernet, e.Payload
+
+		case LayerTypeERSPANIII:
+			e := &x.ers3
+			if err := e.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "ERSPAN III", err)
+			}
+			if !car.encap(Encap{Type: EncapERSPAN, OuterSrc: src, OuterDst: dst, ID: uint32(e.SessionID), HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = e.NextLayerType(), e.Payload
+
+		case layers.LayerTypeMPLS:
+			res, p, rest := x.mpls(b, cut)
+			if res != resTCP {
+				return res, p
+			}
+			typ, b = mplsNext(rest)
+
+		case layers.LayerTypePPPoE:
+			// gopacket decodes PPPoE and PPP only as whole packets;
+			// Lazy stops it after the PPP header.
+			pkt := gopacket.NewPacket(b, layers.EthernetTypePPPoESession, gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+			pe, _ := pkt.Layer(layers.LayerTypePPPoE).(*layers.PPPoE)
+			if pe == nil {
+				return layerErr(cut, "PPPoE", pktErr(pkt))
+			}
+			if !car.encap(Encap{Type: EncapPPPoE, ID: uint32(pe.SessionId), HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = x.ppp(pkt)
+
+		case layers.LayerTypePPP:
+			typ, b = x.ppp(gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}))
+
+		case LayerTypeTeredo:
+			t := &x.teredo
+			if err := t.DecodeFromBytes(b, &x.fb); err != nil {
+				if errors.Is(err, errNotTeredo) {
+					return resNonTCP, nil
+				}
+				return layerErr(cut, "Teredo", err)
+			}
+			if !car.encap(Encap{Type: EncapTeredo, OuterSrc: src, OuterDst: dst}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = layers.LayerTypeIPv6, t.Payload
+
+		case LayerTypeNFLOG:
+			n := &x.nflog
+			if err := n.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut && x.fb.truncated, "NFLOG", err)
+			}
+			typ, b = n.NextLayerType(), n.Payload
+
+		default:
+			return resNonTCP, nil
+		}
+	}
+	return resBad, &problem{"more than %d headers", []any{maxSteps}}
+}
+
+// ipNext is the header after an IP header of protocol proto from src to
+// dst; for IP in IP it records the tunnel.
+func (x *decapper) ipNext(proto uint8, src, dst netip.Addr) (gopacket.LayerType, *problem) {
+	switch proto {
+	case 6:
+		return layers.LayerTypeTCP, nil
+	case 17:
+		return layers.LayerTypeUDP, nil
+	case 47:
+		return layers.LayerTypeGRE, nil
+	case 4, 41:
+		t, next := EncapIPIP, layers.LayerTypeIPv4
+		if proto == 41 {
+			t, next = EncapIP6IP, layers.LayerTypeIPv6
+		}
+		if !x.d.car.encap(Encap{Type: t, OuterSrc: src, OuterDst: dst}) {
+			return 0, tooManyEncaps
+		}
+		return next, nil
+	}
+	return gopacket.LayerTypeZero, nil
+}
+
+// ip6Info is what ipv6 found out about an IPv6 packet.
+type ip6Info struct {
+	src, dst netip.Addr
+	ipLen    int    // the payload length announced for the header after the extension headers
+	whole    []byte // a reassembled packet
+}
+
+// ipv6 walks the IPv6 packet at b to the header after its extension
+// headers. It returns resTCP (meaning: go on) with the next layer type and
+// its bytes; for a fragment that completes a packet, resTCP, IPv6, nil and
+// the packet in info.whole; otherwise the result to give up with.
+func (x *decapper) ipv6(ip []byte, cut bool, ts time.Time) (int, *problem, gopacket.LayerType, []byte, ip6Info) {
+	var n ip6Info
+	if len(ip) < 40 {
+		res, p := short(cut, "IPv6", len(ip), 40)
+		return res, p, 0, nil, n
+	}
+	if v := ip[0] >> 4; v != 6 {
+		return resBad, &problem{"bad IP version %d in an IPv6 header", []any{v}}, 0, nil, n
+	}
+	total := 40 + int(be16(ip[4:]))
+	if total == 40 {
+		total = len(ip) // a jumbogram or segmentation offload, as in the fast path
+	}
+	end := min(total, len(ip))
+	n.src, n.dst = netip.AddrFrom16([16]byte(ip[8:24])), netip.AddrFrom16([16]byte(ip[24:40]))
+	next := ip[6]
+	p := 40
+	for range maxSteps {
+		switch next {
+		case 0, 43, 60, 135, 139, 140, 51: // as in the fast path
+			if p+2 > end {
+				res, pr := short(cut && p+2 <= total, "IPv6 extension", end-p, 2)
+				return res, pr, 0, nil, n
+			}
+			l := (int(ip[p+1]) + 1) * 8
+			if next == 51 {
+				l = (int(ip[p+1]) + 2) * 4
+			}
+			if p+l > end {
+				res, pr := short(cut && p+l <= total, "IPv6 extension", end-p, l)
+				return res, pr, 0, nil, n
+			}
+			next = ip[p]
+			p += l
+		case 44:
+			f := &x.ip6f
+			if err := f.DecodeFromBytes(ip[p:end], &x.fb); err != nil {
+				res, pr := layerErr(cut && p+8 <= total, "IPv6 fragment", err)
+				return res, pr, 0, nil, n
+			}
+			if f.FragmentOffset == 0 && !f.MoreFragments { // atomic: the whole packet
+				next = ip[p]
+				p += 8
+				continue
+			}
+			if !carriesTCP(uint8(f.NextHeader)) {
+				return resNonTCP, nil, 0, nil, n
+			}
+			if end < total {
+				if cut {
+					return resCut, &problem{"IPv6 fragment cut by the snaplen (%d of %d bytes)", []any{end - p - 8, total - p - 8}}, 0, nil, n
+				}
+				return resBad, &problem{"IPv6 fragment shorter (%d bytes) than its length field says (%d)", []any{end - p - 8, total - p - 8}}, 0, nil, n
+			}
+			whole, res, pr := x.frags.add6(x.d.car.hash(), n.src, n.dst, f, ip[7], ip[0]<<4|ip[1]>>4, ip[p+8:end], ts)
+			if res != resTCP {
+				return res, pr, 0, nil, n
+			}
+			n.whole = whole
+			return resTCP, nil, layers.LayerTypeIPv6, nil, n
+		default:
+			t, pr := x.ipNext(next, n.src, n.dst)
+			if pr != nil {
+				return resBad, pr, 0, nil, n
+			}
+			if t == gopacket.LayerTypeZero {
+				return resNonTCP, nil, 0, nil, n
+			}
+			n.ipLen = total - p
+			return resTCP, nil, t, ip[p:end], n
+		}
+	}
+	return resBad, &problem{"more than %d IPv6 extension headers", []any{maxSteps}}, 0, nil, n
+}
+
+// mpls decodes the label stack at b with gopacket, recording one
+// encapsulation per label; it returns resTCP and the bytes after the
+// stack, or the result to give up with.
+func (x *decapper) mpls(b []byte, cut bool) (int, *problem, []byte) {
+	// Find the bottom of the stack first, so that a stack without one
+	// costs nothing and gopacket decodes only the labels.
+	k := 0
+	for {
+		if len(b) < 4*(k+1) {
+			res, p := short(cut, "MPLS", len(b)-4*k, 4)
+			return res, p, nil
+		}
+		k++
+		if b[4*k-2]&1 != 0 {
+			break
+		}
+		if int(x.d.car.n.e)+k > maxEncap {
+			return resBad, tooManyEncaps, nil
+		}
+	}
+	if int(x.d.car.n.e)+k > maxEncap {
+		return resBad, tooManyEncaps, nil
+	}
+	pkt := gopacket.NewPacket(b[:4*k], layers.LayerTypeMPLS, gopacket.DecodeOptions{NoCopy: true})
+	labels := 0
+	for _, l := range pkt.Layers() {
+		m, ok := l.(*layers.MPLS)
+		if !ok {
+			break
+		}
+		x.d.car.encap(Encap{Type: EncapMPLS, ID: m.Label, HasID: true})
+		labels++
+	}
+	if labels != k {
+		return resBad, &problem{"MPLS: gopacket decoded %d of %d labels (%v)", []any{labels, k, pktErr(pkt)}}, nil
+	}
+	return resTCP, nil, b[4*k:]
+}
+
+// mplsNext guesses what follows an MPLS label stack, as Wireshark and
+// Zeek do: IPv4 or IPv6 by the version nibble; a pseudowire control word
+// (first nibble 0) and an Ethernet frame; otherwise an Ethernet frame.
+func mplsNext(b []byte) (gopacket.LayerType, []byte) {
+	if len(b) == 0 {
+		return gopacket.LayerTypeZero, b
+	}
+	switch b[0] >> 4 {
+	case 4:
+		if b[0]&0x0f >= 5 {
+			return layers.LayerTypeIPv4, b
+		}
+	case 6:
+		return layers.LayerTypeIPv6, b
+	case 0:
+		if len(b) < 4 {
+			return gopacket.LayerTypeZero, b
+		}
+		return layers.LayerTypeEthernet, b[4:]
+	}
+	return layers.LayerTypeEthernet, b
+}
+
+// ppp is the header after the PPP header of pkt (gopacket's decoding of a
+// PPPoE session or PPP frame) and its bytes; LayerTypeZero for anything
+// but IPv4 and IPv6 (LCP, IPCP, compressed or encrypted frames).
+func (x *decapper) ppp(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
+	pp, _ := pkt.Layer(layers.LayerTypePPP).(*layers.PPP)
+	if pp == nil {
+		return gopacket.LayerTypeZero, nil
+	}
+	switch pp.PPPType {
+	case layers.PPPTypeIPv4:
+		return layers.LayerTypeIPv4, pp.Payload
+	case layers.PPPTypeIPv6:
+		return layers.LayerTypeIPv6, pp.Payload
+	}
+	return gopacket.LayerTypeZero, nil
+}
+
+// pktErr is the error of a packet gopacket could not decode.
+func pktErr(pkt gopacket.Packet) error {
+	if el := pkt.ErrorLayer(); el != nil {
+		return el.Error()
+	}
+	return errors.New("no such header")
+}
