@@ -180,6 +180,7 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 					}
 					return resBad, &problem{"IPv4 fragment shorter (%d bytes) than its length field says (%d)", []any{len(ip.Payload), want}}
 				}
+				x.frags.packet = x.d.n
 				whole, res, p := x.frags.add4(car.hash(), ip, ts)
 				if res != resTCP {
 					return res, p
@@ -471,6 +472,7 @@ func (x *decapper) ipv6(ip []byte, cut bool, ts time.Time) (int, *problem, gopac
 				}
 				return resBad, &problem{"IPv6 fragment shorter (%d bytes) than its length field says (%d)", []any{end - p - 8, total - p - 8}}, 0, nil, n
 			}
+			x.frags.packet = x.d.n
 			whole, res, pr := x.frags.add6(x.d.car.hash(), n.src, n.dst, f, ip[7], ip[0]<<4|ip[1]>>4, ip[p+8:end], ts)
 			if res != resTCP {
 				return res, pr, 0, nil, n

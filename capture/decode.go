@@ -94,6 +94,7 @@ func short(cut bool, what string, have, need int) (int, *problem) {
 type decoder struct {
 	car  carrierBuf
 	slow *decapper // made on first use
+	n    uint64    // the number of the packet being decoded (for the reassembler's warnings)
 	// detached is set when the last segment's payload lies in a buffer
 	// of the decoder (a reassembled datagram), not in the packet.
 	detached bool

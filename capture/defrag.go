@@ -40,6 +40,7 @@ type fragEntry struct {
 	cost  int       // bytes charged against maxFragBytes
 	frags int       // fragments taken
 	last  time.Time // capture time of the latest
+	first uint64    // packet number of the first
 	six   *frag6    // IPv6: the fragments (IPv4's are in ip4defrag)
 }
 
@@ -51,6 +52,7 @@ type fragEntry struct {
 type reassembler struct {
 	v4      map[uint64]*v4space
 	entries map[fragKey]*fragEntry
+	packet  uint64 // the packet number of the fragment being added (set by the reader)
 	held    int
 	swept   time.Time
 
@@ -108,7 +110,7 @@ func (r *reassembler) sweep(ts time.Time) {
 // take charges a held fragment to its datagram's entry.
 func (r *reassembler) take(k fragKey, e *fragEntry, cost int, ts time.Time) *fragEntry {
 	if e == nil {
-		e = &fragEntry{}
+		e = &fragEntry{first: r.packet}
 		r.entries[k] = e
 		if !k.v6 {
 			r.v4[k.ns].n++
@@ -322,11 +324,18 @@ func (r *reassembler) summary() string {
 		parts = append(parts, fmt.Sprintf("%d datagrams (%d fragments) timed out incomplete after %v", r.expired, r.expiredFrags, fragTimeout))
 	}
 	if n := len(r.entries); n > 0 {
-		frags := 0
+		frags, first := 0, uint64(0)
 		for _, e := range r.entries {
 			frags += e.frags
+			if first == 0 || e.first != 0 && e.first < first {
+				first = e.first
+			}
 		}
-		parts = append(parts, fmt.Sprintf("%d datagrams (%d fragments) still incomplete", n, frags))
+		at := ""
+		if first != 0 {
+			at = fmt.Sprintf(", the first from packet %d", first)
+		}
+		parts = append(parts, fmt.Sprintf("%d datagrams (%d fragments) still incomplete%s", n, frags, at))
 	}
 	if parts == nil {
 		return ""

@@ -84,7 +84,8 @@ func (s tsharkSeg) String() string {
 // tsharkFields are the fields asked of tshark, all occurrences of each.
 var tsharkFields = []string{"frame.number", "frame.protocols", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
 	"tcp.srcport", "tcp.dstport", "tcp.seq_raw",
-	"vlan.id", "mpls.label", "vxlan.vni", "geneve.vni", "gre.key", "erspan.spanid", "pppoe.session_id"}
+	"vlan.id", "mpls.label", "vxlan.vni", "geneve.vni", "gre.key", "erspan.spanid", "pppoe.session_id",
+	"ieee8021ad.id"} // an 802.1ad (QinQ) outer tag is not a vlan.id to tshark
 
 // carrierSig describes a carrier in the terms tshark's fields allow: the
 // ids of each kind in order (vlan, mpls, vxlan, geneve, gre keys, erspan
@@ -216,7 +217,7 @@ func tsharkTCP(t *testing.T, path string) map[uint64]tsharkSeg {
 			}
 			return out
 		}
-		sig := carrierSig(ids(f[9]), ids(f[10]), ids(f[11]), ids(f[12]), ids(f[13]), ids(f[14]), ids(f[15]), gre, teredo, ips)
+		sig := carrierSig(append(ids(f[16]), ids(f[9])...), ids(f[10]), ids(f[11]), ids(f[12]), ids(f[13]), ids(f[14]), ids(f[15]), gre, teredo, ips)
 		segs[n] = tsharkSeg{netip.AddrPortFrom(src, uint16(sp)), netip.AddrPortFrom(dst, uint16(dp)), uint32(seq), sig}
 	}
 	return segs

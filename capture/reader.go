@@ -122,6 +122,7 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 	s.stats.LastPacketAt = ts
 
 	seg := &s.seg
+	s.dec.n = n
 	// decoder.packet, by hand: the fast path is one call shallower.
 	res, p := s.dec.fast(link, data, wireLen, seg)
 	switch res {

@@ -15,6 +15,7 @@ const Schema = "httplife/v1"
 // Skipped counts packets that carried no usable TCP segment.
 type Skipped struct {
 	NonTCP, Undecodable, Truncated uint64
+	Fragments                      uint64 // IP fragments held for reassembly (each counted in the datagram they made)
 }
 
 // CaptureInfo is the document's capture object.
@@ -26,9 +27,15 @@ type CaptureInfo struct {
 	Duration                    time.Duration
 	Packets, TCPPackets, Bytes  uint64
 	Skipped                     Skipped
-	Dropped                     *uint64 // live captures only
+	Dropped                     *uint64 // packets the kernel dropped: live captures, pcapng statistics blocks
 	Evicted                     uint64  // connections evicted by the table's cap
 	Warnings                    []string
+	// Files are the files read, in order, when more than one; Filter the
+	// packet filter expression ("" when none); Duplicates the packets
+	// dropped as copies of one captured before (-i any, mirrors).
+	Files      []string
+	Filter     string
+	Duplicates uint64
 }
 
 // Options is the document's options object.

@@ -176,6 +176,10 @@ type Transaction struct {
 	// The Connection headers (lower-cased) and the raw Keep-Alive header
 	// of the response; nil when absent.
 	RequestConnection, ResponseConnection, ResponseKeepAlive *string
+	// Inferred: on a TLS connection that was not decrypted, the
+	// transaction was inferred from the records (Method, URI, Status and
+	// versions are then empty; times and sizes are the records').
+	Inferred bool
 	// RequestID is the request's correlation id, the value of the first
 	// of X-Request-Id, X-Correlation-Id, X-Amzn-Trace-Id, traceparent or
 	// X-B3-TraceId it carried (at most 128 bytes); "" when none.
@@ -257,6 +261,33 @@ type Connection struct {
 	// History is each side's TCP events in the letters of Zeek's conn.log
 	// (upper case client, lower case server).
 	History string
+	// How the connection was carried and named across tools: the
+	// Community ID v1 of its (inner) 5-tuple, its 802.1Q/802.1ad ids
+	// (outer first; nil when untagged), its encapsulations (outermost
+	// first; nil when none), its TLS facts (nil for cleartext).
+	CommunityID string
+	VLAN        []uint16
+	Tunnel      []Tunnel
+	TLS         *TLS
+}
+
+// Tunnel is one encapsulation a connection's packets were carried in.
+type Tunnel struct {
+	Type     string // "vxlan", "geneve", "gre", "erspan", "mpls", "pppoe", "ipip", "ip6ip", "teredo"
+	OuterSrc netip.Addr
+	OuterDst netip.Addr
+	ID       uint32 // VNI, GRE key, ERSPAN session, MPLS label, PPPoE session, when HasID
+	HasID    bool
+}
+
+// TLS is what a TLS connection showed: the negotiated version, the
+// ClientHello's server name and the chosen ALPN protocol ("" when not
+// seen), whether its records were decrypted, who sent close_notify first.
+type TLS struct {
+	Version       string // "TLS 1.2", "TLS 1.3", …
+	SNI, ALPN     string
+	Decrypted     bool
+	CloseNotifyBy Side
 }
 
 // ClosedByReset reports whether a RST ended the connection (before both

@@ -337,7 +337,64 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.uint(c.StrayCRLFBytes)
 	e.key(`,"history":`)
 	e.string(c.History)
+	e.key(`,"community_id":`)
+	e.string(c.CommunityID)
+	e.key(`,"vlan":`)
+	if e.array(c.VLAN == nil, len(c.VLAN)) {
+		for i, v := range c.VLAN {
+			e.elem(i)
+			e.int(int64(v))
+		}
+		e.close(']')
+	}
+	e.key(`,"tunnel":`)
+	if e.array(c.Tunnel == nil, len(c.Tunnel)) {
+		for i := range c.Tunnel {
+			t := &c.Tunnel[i]
+			e.elem(i)
+			e.open('{')
+			e.key(`"type":`)
+			e.string(t.Type)
+			e.key(`,"outer_src":`)
+			e.b = append(t.OuterSrc.AppendTo(append(e.b, '"')), '"')
+			e.key(`,"outer_dst":`)
+			e.b = append(t.OuterDst.AppendTo(append(e.b, '"')), '"')
+			e.key(`,"id":`)
+			if t.HasID {
+				e.int(int64(t.ID))
+			} else {
+				e.null()
+			}
+			e.close('}')
+		}
+		e.close(']')
+	}
+	e.key(`,"tls":`)
+	if t := c.TLS; t == nil {
+		e.null()
+	} else {
+		e.open('{')
+		e.key(`"version":`)
+		e.string(t.Version)
+		e.key(`,"sni":`)
+		e.stringOrNull(t.SNI)
+		e.key(`,"alpn":`)
+		e.stringOrNull(t.ALPN)
+		e.key(`,"decrypted":`)
+		e.bool(t.Decrypted)
+		e.key(`,"close_notify_by":`)
+		e.side(t.CloseNotifyBy)
+		e.close('}')
+	}
 	e.close('}')
+}
+
+func (e *jsonEncoder) stringOrNull(s string) {
+	if s == "" {
+		e.null()
+	} else {
+		e.string(s)
+	}
 }
 
 // txRepeats remembers, within one record, where the previous
@@ -481,6 +538,8 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 	} else {
 		e.txRef(*r)
 	}
+	e.key(`,"inferred":`)
+	e.bool(t.Inferred)
 	e.close('}')
 }
 

@@ -288,6 +288,13 @@ func fullConnection() *httpflow.Connection {
 		Anomalies:          []string{"port-reused-in-time-wait", "<odd>"},
 		StrayCRLFBytes:     2,
 		History:            "ShADadFfR",
+		CommunityID:        "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+		VLAN:               []uint16{100, 4095},
+		Tunnel: []httpflow.Tunnel{
+			{Type: "vxlan", OuterSrc: netip.MustParseAddr("10.0.0.1"), OuterDst: netip.MustParseAddr("fd00::2"), ID: 4242, HasID: true},
+			{Type: "ipip", OuterSrc: netip.MustParseAddr("192.0.2.1"), OuterDst: netip.MustParseAddr("192.0.2.2")},
+		},
+		TLS: &httpflow.TLS{Version: "TLS 1.3", SNI: "example.com", ALPN: "http/1.1", Decrypted: true, CloseNotifyBy: httpflow.Server},
 	}
 }
 
@@ -302,6 +309,13 @@ func syntheticConnections() map[string]*httpflow.Connection {
 		"min and max ints": {ID: math.MinInt, StrayCRLFBytes: math.MaxUint64, Transactions: []httpflow.Transaction{{
 			Index: math.MaxInt, Status: math.MinInt, RequestBytes: math.MinInt64, ResponseBytes: math.MaxInt64, InterimStatuses: []int{-1, 0, math.MaxInt},
 		}}, KeepAlive: httpflow.KeepAlive{AdvertisedMax: ptr(-1)}},
+		"tls without names": func() *httpflow.Connection {
+			c := fullConnection()
+			c.TLS = &httpflow.TLS{Version: "TLS 1.2"}
+			c.VLAN, c.Tunnel = []uint16{}, []httpflow.Tunnel{}
+			c.Transactions[0].Inferred = true
+			return c
+		}(),
 		"zone in an address": func() *httpflow.Connection {
 			c := fullConnection()
 			c.Client = netip.AddrPortFrom(netip.MustParseAddr("fe80::1").WithZone("<eth0>&\"\x01"), 80)
@@ -325,6 +339,7 @@ func syntheticConnections() map[string]*httpflow.Connection {
 		c.Transactions[0].ResponseVersion, c.Transactions[0].RequestConnection = s, &s
 		c.Transactions[1].ResponseKeepAlive, c.Transactions[1].ResponseConnection = &s, &s
 		c.Close.Evidence, c.Close.Race.Method, c.History = s, s, s
+		c.TLS.SNI, c.TLS.ALPN, c.Tunnel[0].Type, c.CommunityID = s, s, s, s
 		c.Anomalies = []string{s, s}
 		out["hostile string "+strconv.Itoa(i)] = c
 	}

@@ -114,6 +114,7 @@ type WireTransaction struct {
 	RequestID          string      `json:"request_id,omitempty"` // extension: X-Request-Id, traceparent, …
 	Upstream           []WireTxRef `json:"upstream"`
 	Downstream         *WireTxRef  `json:"downstream"`
+	Inferred           bool        `json:"inferred"`
 }
 
 // WireTxRef names a transaction of another connection.
@@ -192,6 +193,27 @@ type WireConnection struct {
 	Anomalies          []string          `json:"anomalies"`
 	StrayCRLFBytes     uint64            `json:"stray_crlf_bytes"` // extension, as in the corpus truth
 	History            string            `json:"history"`
+	CommunityID        string            `json:"community_id"`
+	VLAN               []int             `json:"vlan"`
+	Tunnel             []WireTunnel      `json:"tunnel"`
+	TLS                *WireTLS          `json:"tls"`
+}
+
+// WireTunnel is one encapsulation, outermost first.
+type WireTunnel struct {
+	Type     string  `json:"type"`
+	OuterSrc string  `json:"outer_src"`
+	OuterDst string  `json:"outer_dst"`
+	ID       *uint32 `json:"id"`
+}
+
+// WireTLS is a TLS connection's facts.
+type WireTLS struct {
+	Version       string  `json:"version"`
+	SNI           *string `json:"sni"`
+	ALPN          *string `json:"alpn"`
+	Decrypted     bool    `json:"decrypted"`
+	CloseNotifyBy *string `json:"close_notify_by"`
 }
 
 func wirePerSide(p httpflow.PerSide) WirePerSide { return WirePerSide{p.Client, p.Server} }
@@ -227,6 +249,34 @@ func Wire(c *httpflow.Connection) WireConnection {
 		Anomalies:          c.Anomalies,
 		StrayCRLFBytes:     c.StrayCRLFBytes,
 		History:            c.History,
+		CommunityID:        c.CommunityID,
+	}
+	if c.VLAN != nil {
+		w.VLAN = make([]int, len(c.VLAN))
+		for i, v := range c.VLAN {
+			w.VLAN[i] = int(v)
+		}
+	}
+	if c.Tunnel != nil {
+		w.Tunnel = make([]WireTunnel, len(c.Tunnel))
+		for i, t := range c.Tunnel {
+			w.Tunnel[i] = WireTunnel{Type: t.Type, OuterSrc: t.OuterSrc.String(), OuterDst: t.OuterDst.String()}
+			if t.HasID {
+				id := t.ID
+				w.Tunnel[i].ID = &id
+			}
+		}
+	}
+	if t := c.TLS; t != nil {
+		w.TLS = &WireTLS{Version: t.Version, Decrypted: t.Decrypted, CloseNotifyBy: wireSide(t.CloseNotifyBy)}
+		if t.SNI != "" {
+			v := t.SNI
+			w.TLS.SNI = &v
+		}
+		if t.ALPN != "" {
+			v := t.ALPN
+			w.TLS.ALPN = &v
+		}
 	}
 	if h := c.Handshake; h != nil {
 		w.Handshake = &WireHandshake{SynAt: At(h.SynAt), SynAckAt: At(h.SynAckAt), AckAt: At(h.AckAt)}
@@ -314,6 +364,7 @@ func wireTransaction(t *httpflow.Transaction) WireTransaction {
 	if r := t.Downstream; r != nil {
 		w.Downstream = &WireTxRef{r.Conn, r.Tx}
 	}
+	w.Inferred = t.Inferred
 	return w
 }
 
@@ -332,6 +383,9 @@ type WireCapture struct {
 	Dropped       *uint64           `json:"dropped,omitempty"`
 	Evicted       uint64            `json:"evicted_connections,omitempty"`
 	Warnings      []string          `json:"warnings"`
+	Files         []string          `json:"files"`
+	Filter        *string           `json:"filter"`
+	Duplicates    uint64            `json:"duplicates"`
 }
 
 // WireCaptureOf returns the wire form of the capture object.
@@ -342,15 +396,22 @@ func WireCaptureOf(ci *httpflow.CaptureInfo) WireCapture {
 		}
 		return s
 	}
-	return WireCapture{
+	w := WireCapture{
 		Source: ci.Source, Format: ci.Format, LinkTypes: orEmpty(ci.LinkTypes),
 		FirstPacketAt: At(ci.FirstPacketAt), LastPacketAt: At(ci.LastPacketAt), Duration: Secs(ci.Duration),
 		Packets: ci.Packets, TCPPackets: ci.TCPPackets, Bytes: ci.Bytes,
 		Skipped: map[string]uint64{
 			"non_tcp": ci.Skipped.NonTCP, "undecodable": ci.Skipped.Undecodable, "truncated": ci.Skipped.Truncated,
+			"fragments": ci.Skipped.Fragments,
 		},
 		Dropped: ci.Dropped, Evicted: ci.Evicted, Warnings: orEmpty(ci.Warnings),
+		Files: ci.Files, Duplicates: ci.Duplicates,
 	}
+	if ci.Filter != "" {
+		f := ci.Filter
+		w.Filter = &f
+	}
+	return w
 }
 
 // WireOptions is the document's options object.
@@ -651,6 +712,7 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 			if r := t.Downstream; r != nil {
 				x.Downstream = &httpflow.TxRef{Conn: r.Connection, Tx: r.Transaction}
 			}
+			x.Inferred = t.Inferred
 		}
 	}
 	idle := func(i *WireIdle) httpflow.Idle {
@@ -698,6 +760,42 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 			return c, err
 		}
 		c.TimeWait = &httpflow.TimeWait{Holder: h, EnteredAt: tw.EnteredAt.Time, ExpiresAt: tw.ExpiresAt.Time}
+	}
+	c.CommunityID = w.CommunityID
+	if w.VLAN != nil {
+		c.VLAN = make([]uint16, len(w.VLAN))
+		for i, v := range w.VLAN {
+			c.VLAN[i] = uint16(v)
+		}
+	}
+	if w.Tunnel != nil {
+		c.Tunnel = make([]httpflow.Tunnel, len(w.Tunnel))
+		for i, t := range w.Tunnel {
+			x := httpflow.Tunnel{Type: t.Type}
+			if x.OuterSrc, err = netip.ParseAddr(t.OuterSrc); err != nil {
+				return c, fmt.Errorf("tunnel outer_src: %v", err)
+			}
+			if x.OuterDst, err = netip.ParseAddr(t.OuterDst); err != nil {
+				return c, fmt.Errorf("tunnel outer_dst: %v", err)
+			}
+			if t.ID != nil {
+				x.ID, x.HasID = *t.ID, true
+			}
+			c.Tunnel[i] = x
+		}
+	}
+	if t := w.TLS; t != nil {
+		x := &httpflow.TLS{Version: t.Version, Decrypted: t.Decrypted}
+		if t.SNI != nil {
+			x.SNI = *t.SNI
+		}
+		if t.ALPN != nil {
+			x.ALPN = *t.ALPN
+		}
+		if x.CloseNotifyBy, err = parseSide(t.CloseNotifyBy); err != nil {
+			return c, err
+		}
+		c.TLS = x
 	}
 	return c, nil
 }
