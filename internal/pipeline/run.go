@@ -237,7 +237,7 @@ func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
 		Packets:       st.Packets,
 		TCPPackets:    st.TCPPackets,
 		Bytes:         st.Bytes,
-		Skipped:       httpflow.Skipped{NonTCP: st.Skipped.NonTCP, Undecodable: st.Skipped.Undecodable, Truncated: st.Skipped.Truncated},
+		Skipped:       httpflow.Skipped{NonTCP: st.Skipped.NonTCP, Undecodable: st.Skipped.Undecodable, Truncated: st.Skipped.Truncated, Fragments: st.Skipped.Fragments},
 		Evicted:       ts.Evicted,
 		Warnings:      append([]string{}, st.Warnings...),
 	}
