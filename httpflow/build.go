@@ -45,6 +45,7 @@ func (f *flow) expand(m *Memory) []Transaction {
 			InterimStatuses:    noInterim,
 			Pipelined:          c.pipelined,
 			Complete:           c.complete,
+			Inferred:           c.inferred,
 		}
 		switch c.body {
 		case BodyTunnel:
@@ -84,6 +85,9 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 		IdlePeriods:        []Idle{},
 		StrayCRLFBytes:     f.stray,
 		History:            c.History(),
+	}
+	if f.tls != nil {
+		f.tlsRecord(r)
 	}
 	if c.SynSeen {
 		r.Handshake = &Handshake{SynAt: c.SynAt, SynAckAt: c.SynAckAt, AckAt: c.AckAt}

@@ -182,10 +182,7 @@ func classifyRules(f *closeFacts) verdict {
 			return verdict{reason: ReasonReset, evidence: ev}
 		}
 	}
-	if !finOK {
-		if rstOK {
-			return verdict{reason: ReasonUnknown, evidence: "a RST came after both FINs"}
-		}
+	if !finOK { // a RST without both FINs was rule 2
 		return verdict{reason: ReasonCaptureEnded, evidence: "no FIN or RST in the capture"}
 	}
 	closer := finBy.String()

@@ -22,6 +22,7 @@ package httpflow
 import (
 	"time"
 
+	"github.com/httplife/httplife/internal/tlsrec"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -34,6 +35,10 @@ type Config struct {
 	// Release, when set, is given each connection's tcpstate.Conn once
 	// its record was used (Finished.Done), e.g. tcpstate.Table.Recycle.
 	Release func(c *tcpstate.Conn)
+	// KeyLog holds TLS secrets (an SSLKEYLOGFILE, pcapng Decryption
+	// Secrets Blocks) that decrypt HTTPS connections; nil or empty: TLS
+	// connections get the inferred view (tls.go).
+	KeyLog *tlsrec.KeyLog
 }
 
 // Analyzer makes a flow per connection and hands each finished one over.
@@ -121,6 +126,13 @@ type flow struct {
 	stray      uint64
 	serverFIN  bool
 
+	// TLS (tls.go): the client's first bytes until they tell, then the
+	// record layer when they were a ClientHello.
+	sniffDone bool
+	sniffed   []byte
+	sniffAt   time.Time
+	tls       *tlsFlow
+
 	// The record's transactions and idle periods, expanded from txs when
 	// the connection is done.
 	rec   []Transaction
@@ -184,6 +196,13 @@ func (f *flow) anomaly(name string) {
 
 // Data implements tcpstate.Stream.
 func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
+	if f.tls != nil {
+		f.tls.conn.Data(tlsDir(d), b, t)
+		return
+	}
+	if !f.sniffDone && f.sniff(d, b, t) {
+		return
+	}
 	if d == tcpstate.ClientToServer {
 		f.req.feed(b, t)
 		if f.serverFIN && f.req.msg != nil && f.txs.n > 0 {
@@ -196,6 +215,14 @@ func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
 
 // Gap implements tcpstate.Stream.
 func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
+	if f.tls != nil {
+		f.tls.conn.Gap(tlsDir(d), n)
+		return
+	}
+	if !f.sniffDone {
+		f.sniffDone = true
+		f.flushSniff()
+	}
 	if d == tcpstate.ClientToServer {
 		f.req.gap(n, t)
 	} else {
@@ -205,6 +232,10 @@ func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
 
 // FIN implements tcpstate.Stream.
 func (f *flow) FIN(d tcpstate.Dir, t time.Time) {
+	if !f.sniffDone && d == tcpstate.ClientToServer {
+		f.sniffDone = true
+		f.flushSniff()
+	}
 	if d == tcpstate.ClientToServer {
 		f.req.close(true)
 		return
@@ -223,8 +254,14 @@ func (f *flow) RST(d tcpstate.Dir, t time.Time) {
 // handed over. Neither f nor c changes after Done, so its record may be
 // built on another goroutine.
 func (f *flow) Done(c *tcpstate.Conn) {
+	if !f.sniffDone {
+		f.flushSniff()
+	}
 	f.req.close(false)
 	f.resp.close(false)
+	if f.tls != nil {
+		f.finishTLS(c)
+	}
 	f.a.out(Finished{f, c})
 }
 

@@ -201,6 +201,12 @@ type Transaction struct {
 	Downstream *TxRef
 }
 
+// Answered reports whether the transaction got its final response: a
+// status, or for an inferred one, response records.
+func (t *Transaction) Answered() bool {
+	return t.Status != 0 || t.Inferred && !t.ResponseEndAt.IsZero()
+}
+
 // TxRef names a transaction: a connection id and a transaction index.
 type TxRef struct{ Conn, Tx int }
 
@@ -269,6 +275,10 @@ type Connection struct {
 	VLAN        []uint16
 	Tunnel      []Tunnel
 	TLS         *TLS
+	// Notes are warnings about this connection for the capture's list
+	// (a TLS connection without its secrets); not part of the record's
+	// wire form.
+	Notes []string
 }
 
 // Tunnel is one encapsulation a connection's packets were carried in.

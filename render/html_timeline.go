@@ -136,7 +136,7 @@ func (r *htmlReport) timelineRow(row *summary.Row) []any {
 		flags |= 2
 	}
 	return []any{
-		c.ID, r.str(c.Client.String()), r.str(c.Server.String()), r.at(c.FirstPacketAt), r.at(c.LastPacketAt),
+		c.ID, r.str(c.Client.String()), r.str(summary.ServerLabel(c)), r.at(c.FirstPacketAt), r.at(c.LastPacketAt),
 		r.str(cl.Reason.String()), r.str(cl.Evidence), htmlSideCode(cl.FirstFinBy), r.at(cl.FirstFinAt),
 		htmlSideCode(cl.RstBy), r.at(cl.RstAt), twH, twIn, twOut, syn, ack,
 		c.TCPKeepaliveProbes.Client, c.TCPKeepaliveProbes.Server, ka, r.str(strings.Join(c.Anomalies, ", ")),

@@ -389,6 +389,14 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 	e.close('}')
 }
 
+func (e *jsonEncoder) inferredString(inferred bool, s string) {
+	if inferred {
+		e.null()
+	} else {
+		e.string(s)
+	}
+}
+
 func (e *jsonEncoder) stringOrNull(s string) {
 	if s == "" {
 		e.null()
@@ -421,7 +429,7 @@ func (e *jsonEncoder) again(r *txRun) {
 // written as p's were.
 func sameHead(t, p *httpflow.Transaction) bool {
 	return t.Method == p.Method && t.URI == p.URI && t.RequestVersion == p.RequestVersion &&
-		t.Status == p.Status && t.ResponseVersion == p.ResponseVersion
+		t.Status == p.Status && t.ResponseVersion == p.ResponseVersion && t.Inferred == p.Inferred
 }
 
 func sameConn(t, p *httpflow.Transaction) bool {
@@ -445,12 +453,13 @@ func (e *jsonEncoder) transaction(t *httpflow.Transaction, rep *txRepeats) {
 		e.again(&rep.head)
 	} else {
 		from := len(e.b)
+		// An inferred transaction's request line is unknown: null.
 		e.key(`,"method":`)
-		e.string(t.Method)
+		e.inferredString(t.Inferred, t.Method)
 		e.key(`,"uri":`)
-		e.string(t.URI)
+		e.inferredString(t.Inferred, t.URI)
 		e.key(`,"request_version":`)
-		e.string(t.RequestVersion)
+		e.inferredString(t.Inferred, t.RequestVersion)
 		e.key(`,"status":`)
 		if t.Status == 0 {
 			e.null()

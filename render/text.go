@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ func writeLines(tw *errWriter, lines []summary.Line) {
 		if i > 0 {
 			tw.printf("\n")
 		}
-		tw.printf("server %s: %d connection%s\n", s, len(ls), plural(len(ls)))
+		tw.printf("server %s: %d connection%s%s\n", s, len(ls), plural(len(ls)), tlsNote(ls))
 		// Columns as wide as their widest value: with IPv4 clients, up
 		// to 99,999 connections, 9,999 requests on one and final idles
 		// under 1,000 s, a line fits in 80 columns.
@@ -77,6 +78,41 @@ func writeLines(tw *errWriter, lines []summary.Line) {
 				gapsWidth, gaps(l), finW, finalIdle(l), l.Closer, l.Reason)
 		}
 	}
+}
+
+// tlsNote says how many of a server's lines are TLS, their server names
+// and how many were decrypted: " (TLS 8, SNI api.example; 8 decrypted)".
+func tlsNote(ls []*summary.Line) string {
+	n, dec := 0, 0
+	var snis []string
+	for _, l := range ls {
+		if !l.TLS {
+			continue
+		}
+		n++
+		if l.Decrypted {
+			dec++
+		}
+		if l.SNI != "" && len(snis) < 3 && !slices.Contains(snis, l.SNI) {
+			snis = append(snis, l.SNI)
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	out := fmt.Sprintf(" (TLS %d", n)
+	if len(snis) > 0 {
+		out += ", SNI " + strings.Join(snis, ", ")
+	}
+	switch {
+	case dec == n:
+		out += "; decrypted)"
+	case dec > 0:
+		out += fmt.Sprintf("; %d decrypted, the rest inferred)", dec)
+	default:
+		out += "; inferred from records)"
+	}
+	return out
 }
 
 // notableKinds are the kinds of notable connection, in the order shown.

@@ -91,9 +91,9 @@ type WireHandshake struct {
 // WireTransaction is one request and its response.
 type WireTransaction struct {
 	Index              int         `json:"index"`
-	Method             string      `json:"method"`
-	URI                string      `json:"uri"`
-	RequestVersion     string      `json:"request_version"`
+	Method             *string     `json:"method"` // null for an inferred transaction
+	URI                *string     `json:"uri"`
+	RequestVersion     *string     `json:"request_version"`
 	Status             *int        `json:"status"`
 	ResponseVersion    *string     `json:"response_version"`
 	RequestStartAt     Time        `json:"request_start_at"`
@@ -321,9 +321,9 @@ func Wire(c *httpflow.Connection) WireConnection {
 func wireTransaction(t *httpflow.Transaction) WireTransaction {
 	w := WireTransaction{
 		Index:              t.Index,
-		Method:             t.Method,
-		URI:                t.URI,
-		RequestVersion:     t.RequestVersion,
+		Method:             strOrNil(!t.Inferred, t.Method),
+		URI:                strOrNil(!t.Inferred, t.URI),
+		RequestVersion:     strOrNil(!t.Inferred, t.RequestVersion),
 		RequestStartAt:     At(t.RequestStartAt),
 		RequestEndAt:       At(t.RequestEndAt),
 		ResponseStartAt:    At(t.ResponseStartAt),
@@ -680,7 +680,7 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 		c.Transactions = make([]httpflow.Transaction, len(w.Transactions))
 		for i := range w.Transactions {
 			t, x := &w.Transactions[i], &c.Transactions[i]
-			*x = httpflow.Transaction{Index: t.Index, Method: t.Method, URI: t.URI, RequestVersion: t.RequestVersion,
+			*x = httpflow.Transaction{Index: t.Index, Method: Deref(t.Method), URI: Deref(t.URI), RequestVersion: Deref(t.RequestVersion),
 				RequestStartAt: t.RequestStartAt.Time, RequestEndAt: t.RequestEndAt.Time,
 				ResponseStartAt: t.ResponseStartAt.Time, ResponseEndAt: t.ResponseEndAt.Time,
 				RequestBytes: t.RequestBytes, ResponseBytes: t.ResponseBytes,
@@ -816,4 +816,19 @@ func parseSide(s *string) (httpflow.Side, error) {
 		return httpflow.Both, nil
 	}
 	return httpflow.NoSide, fmt.Errorf("side %q", *s)
+}
+
+func strOrNil(ok bool, s string) *string {
+	if !ok {
+		return nil
+	}
+	return &s
+}
+
+// Deref is *s, or "" for nil (a WireTransaction's method, uri, request_version).
+func Deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

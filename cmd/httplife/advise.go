@@ -79,7 +79,10 @@ func adviseRun(o *adviseOptions) error {
 	}
 	bw := bufio.NewWriterSize(out, 1<<16)
 	defer bw.Flush()
-	cfg := o.runConfig()
+	cfg, err := o.runConfig()
+	if err != nil {
+		return err
+	}
 	if p := newProgress(o.s.ErrOut, o.Path); p != nil {
 		cfg.Progress = p.update
 		defer p.done()

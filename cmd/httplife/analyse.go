@@ -16,6 +16,7 @@ import (
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/internal/summary"
+	"github.com/httplife/httplife/internal/tlsrec"
 	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
@@ -33,6 +34,8 @@ type analyseOptions struct {
 	// All lists every connection in the text output (else a big capture's
 	// are summarised: those that matter, then the rest in groups).
 	All bool
+	// KeyLog is the SSLKEYLOGFILE that decrypts HTTPS ("": none).
+	KeyLog string
 }
 
 var formats = []string{"text", "json", "ndjson", "html"}
@@ -88,6 +91,7 @@ func addAnalysisFlags(f *pflag.FlagSet, opts *analyseOptions, ports, serverPorts
 	f.StringVar(serverPorts, "server-ports", "", "ports that mark the server side when no SYN was captured")
 	f.IntVar(&opts.MaxConns, "max-connections", tcpstate.DefaultConfig().MaxConns,
 		"cap on connections tracked at once; half-open ones are evicted first (0: no cap)")
+	f.StringVar(&opts.KeyLog, "keylog", "", "TLS key log file (SSLKEYLOGFILE format) that decrypts HTTPS connections")
 }
 
 func (o *analyseOptions) parse(ports, serverPorts string) error {
@@ -144,13 +148,29 @@ func portSet(p []uint16) map[uint16]bool {
 	return m
 }
 
-func (o *analyseOptions) runConfig() pipeline.Config {
+func (o *analyseOptions) runConfig() (pipeline.Config, error) {
 	tc := tcpstate.DefaultConfig()
 	tc.Ports = portSet(o.Ports)
 	tc.ServerPorts = portSet(o.ServerPorts)
 	tc.MaxConns = o.MaxConns
 	tc.TwoMSL = o.TwoMSL
-	return pipeline.Config{TCP: tc, PortsLabel: pipeline.PortsLabel(o.Ports)}
+	cfg := pipeline.Config{TCP: tc, PortsLabel: pipeline.PortsLabel(o.Ports)}
+	if o.KeyLog != "" {
+		f, err := os.Open(o.KeyLog)
+		if err != nil {
+			return cfg, usageError{fmt.Errorf("--keylog: %w", err)}
+		}
+		defer f.Close()
+		k := tlsrec.NewKeyLog()
+		if err := k.Read(f, o.KeyLog); err != nil {
+			return cfg, usageError{fmt.Errorf("--keylog %s: %w", o.KeyLog, err)}
+		}
+		if k.Len() == 0 {
+			return cfg, usageError{fmt.Errorf("--keylog %s: no TLS secrets in it (want SSLKEYLOGFILE lines such as CLIENT_RANDOM or CLIENT_TRAFFIC_SECRET_0)", o.KeyLog)}
+		}
+		cfg.KeyLog = k
+	}
+	return cfg, nil
 }
 
 // bigCapture is the file size from which an analysis prepares its heap
@@ -186,7 +206,10 @@ func analyseRun(o *analyseOptions) error {
 	}
 	bw := bufio.NewWriterSize(out, 1<<16)
 	defer bw.Flush()
-	cfg := o.runConfig()
+	cfg, err := o.runConfig()
+	if err != nil {
+		return err
+	}
 	if p := newProgress(o.s.ErrOut, o.Path); p != nil {
 		cfg.Progress = p.update
 		defer p.done()

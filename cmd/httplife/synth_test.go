@@ -3,97 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/httplife/httplife/internal/convtest"
 )
-
-// conversation writes one TCP connection between 10.0.0.1:40000 and
-// 10.0.0.2:80 as a pcap: a handshake, the given messages (each split into
-// segments of at most mss bytes and ACKed), and a close by the server.
-type conversation struct {
-	t        testing.TB
-	w        *pcapgo.Writer
-	buf      *bytes.Buffer
-	now      time.Time
-	seq      [2]uint32
-	skipNext bool // drop the next data segment from the capture (a kernel drop)
-}
-
-func newConversation(t testing.TB) *conversation {
-	c := &conversation{t: t, buf: &bytes.Buffer{}, now: time.Unix(1700000000, 0), seq: [2]uint32{1000, 5000}}
-	c.w = pcapgo.NewWriterNanos(c.buf)
-	c.w.WriteFileHeader(262144, layers.LinkTypeEthernet)
-	c.packet(0, layers.TCP{SYN: true}, nil)
-	c.seq[0]++
-	c.packet(1, layers.TCP{SYN: true, ACK: true}, nil)
-	c.seq[1]++
-	c.packet(0, layers.TCP{ACK: true}, nil)
-	return c
-}
-
-func (c *conversation) packet(from int, tcp layers.TCP, payload []byte) {
-	ips := [2][]byte{{10, 0, 0, 1}, {10, 0, 0, 2}}
-	ports := [2]layers.TCPPort{40000, 80}
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: ips[from], DstIP: ips[1-from]}
-	tcp.SrcPort, tcp.DstPort = ports[from], ports[1-from]
-	tcp.Seq = c.seq[from]
-	if !tcp.SYN || tcp.ACK {
-		tcp.ACK = true
-		tcp.Ack = c.seq[1-from]
-	}
-	tcp.Window = 65535
-	tcp.SetNetworkLayerForChecksum(ip)
-	sb := gopacket.NewSerializeBuffer()
-	if err := gopacket.SerializeLayers(sb, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true},
-		&layers.Ethernet{SrcMAC: make([]byte, 6), DstMAC: make([]byte, 6), EthernetType: layers.EthernetTypeIPv4},
-		ip, &tcp, gopacket.Payload(payload)); err != nil {
-		c.t.Fatal(err)
-	}
-	c.now = c.now.Add(time.Millisecond)
-	c.w.WritePacket(gopacket.CaptureInfo{Timestamp: c.now, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}, sb.Bytes())
-}
-
-// send writes msg from side from in segments of at most mss bytes, each
-// ACKed by the peer.
-func (c *conversation) send(from int, msg string, mss int) {
-	for len(msg) > 0 {
-		n := min(mss, len(msg))
-		if c.skipNext {
-			c.skipNext = false
-		} else {
-			c.packet(from, layers.TCP{PSH: true}, []byte(msg[:n]))
-		}
-		c.seq[from] += uint32(n)
-		c.packet(1-from, layers.TCP{}, nil)
-		msg = msg[n:]
-	}
-}
-
-func (c *conversation) idle(d time.Duration) { c.now = c.now.Add(d) }
-
-// serverClose: server FIN, client FIN, server's last ACK.
-func (c *conversation) serverClose() {
-	c.packet(1, layers.TCP{FIN: true}, nil)
-	c.seq[1]++
-	c.packet(0, layers.TCP{FIN: true}, nil)
-	c.seq[0]++
-	c.packet(1, layers.TCP{}, nil)
-}
-
-func (c *conversation) file() string {
-	p := filepath.Join(c.t.TempDir(), "synth.pcap")
-	if err := os.WriteFile(p, c.buf.Bytes(), 0o644); err != nil {
-		c.t.Fatal(err)
-	}
-	return p
-}
 
 type oneConn struct {
 	Transactions []struct {
@@ -150,15 +65,15 @@ func TestHostileHTTP(t *testing.T) {
 		{"two different content-lengths", "POST /a HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nab", okResp, 2, "conflicting-content-length", 200},
 	}
 	for _, tc := range tests {
-		c := newConversation(t)
-		c.send(0, tc.request, 1448)
-		c.send(1, tc.response, 1448)
-		c.idle(100 * time.Millisecond)
-		c.send(0, "GET /next HTTP/1.1\r\n\r\n", 1448)
-		c.send(1, okResp, 1448)
-		c.idle(2 * time.Second)
-		c.serverClose()
-		got := analyseOne(t, c.file())
+		c := convtest.New(t)
+		c.Send(0, tc.request, 1448)
+		c.Send(1, tc.response, 1448)
+		c.Idle(100 * time.Millisecond)
+		c.Send(0, "GET /next HTTP/1.1\r\n\r\n", 1448)
+		c.Send(1, okResp, 1448)
+		c.Idle(2 * time.Second)
+		c.Close(convtest.Server)
+		got := analyseOne(t, c.File())
 		if len(got.Transactions) < 1 || got.Transactions[0].URI != "/a" {
 			t.Errorf("%s: transactions %+v, want the first to be /a", tc.name, got.Transactions)
 		}
@@ -182,24 +97,24 @@ func TestHostileHTTP(t *testing.T) {
 // request is still found; no transaction is invented.
 func TestLossyCaptureResynchronises(t *testing.T) {
 	body := strings.Repeat("x", 5000)
-	c := newConversation(t)
-	c.send(0, "GET /big HTTP/1.1\r\n\r\n", 1448)
+	c := convtest.New(t)
+	c.Send(0, "GET /big HTTP/1.1\r\n\r\n", 1448)
 	resp := "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + body
-	c.send(1, resp[:1448], 1448)
-	c.skipNext = true
-	c.send(1, resp[1448:2896], 1448)
-	c.send(1, resp[2896:], 1448)
-	c.idle(300 * time.Millisecond)
+	c.Send(1, resp[:1448], 1448)
+	c.Drop(1)
+	c.Send(1, resp[1448:2896], 1448)
+	c.Send(1, resp[2896:], 1448)
+	c.Idle(300 * time.Millisecond)
 	// A request whose head is lost: parsing must pick up the one after it.
-	c.skipNext = true
-	c.send(0, "GET /lost HTTP/1.1\r\n\r\n", 1448)
-	c.send(1, okResp, 1448)
-	c.idle(300 * time.Millisecond)
-	c.send(0, "GET /after HTTP/1.1\r\n\r\n", 1448)
-	c.send(1, okResp, 1448)
-	c.idle(time.Second)
-	c.serverClose()
-	got := analyseOne(t, c.file())
+	c.Drop(1)
+	c.Send(0, "GET /lost HTTP/1.1\r\n\r\n", 1448)
+	c.Send(1, okResp, 1448)
+	c.Idle(300 * time.Millisecond)
+	c.Send(0, "GET /after HTTP/1.1\r\n\r\n", 1448)
+	c.Send(1, okResp, 1448)
+	c.Idle(time.Second)
+	c.Close(convtest.Server)
+	got := analyseOne(t, c.File())
 	var uris []string
 	for _, tx := range got.Transactions {
 		uris = append(uris, tx.URI)

@@ -302,7 +302,10 @@ func watchRun(o *watchOptions) error {
 		defer w.closePcap()
 	}
 
-	rc := o.runConfig()
+	rc, err := o.runConfig()
+	if err != nil {
+		return err
+	}
 	w.opts = httpflow.Options{TwoMSL: rc.TCP.WithDefaults().TwoMSL, Ports: rc.PortsLabel}
 	w.sb = summary.New(summary.Config{Text: o.Format == "text", All: o.All, Timeline: o.Report != ""})
 	rc.Builder = w.sb

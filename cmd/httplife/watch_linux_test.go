@@ -348,7 +348,7 @@ func factsOf(c *render.WireConnection) connFacts {
 		if x.Status != nil {
 			st = strconv.Itoa(*x.Status)
 		}
-		f.txns = append(f.txns, x.Method+" "+x.URI+" "+st)
+		f.txns = append(f.txns, render.Deref(x.Method)+" "+render.Deref(x.URI)+" "+st)
 	}
 	for _, p := range c.IdlePeriods {
 		f.idle = append(f.idle, float64(p.Duration))

@@ -33,6 +33,7 @@ import (
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/summary"
+	"github.com/httplife/httplife/internal/tlsrec"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -62,6 +63,9 @@ type Config struct {
 	// the goroutine that calls emit).
 	Summary summary.Config
 	Builder *summary.Builder
+	// KeyLog holds the TLS secrets that decrypt HTTPS connections
+	// (--keylog, pcapng Decryption Secrets Blocks); nil: none.
+	KeyLog *tlsrec.KeyLog
 }
 
 // Live is what a run over a live source needs besides Config.
@@ -153,7 +157,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	}
 	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
 	var tab *tcpstate.Table
-	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }}
+	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }, KeyLog: cfg.KeyLog}
 	r := &reader{src: src, cfg: &cfg}
 	if live, ok := src.(capture.LiveSource); ok && cfg.Live != nil {
 		r.live = live
@@ -213,6 +217,10 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 		res.Options.Ports = "any"
 	}
 	res.Summary, _ = sb.Final(res.Options)
+	res.Capture.Warnings = append(res.Capture.Warnings, sb.Notes()...)
+	if cfg.KeyLog != nil {
+		res.Capture.Warnings = append(res.Capture.Warnings, cfg.KeyLog.Warnings()...)
+	}
 	if err != nil {
 		if r.live != nil {
 			res.Capture.Warnings = append(res.Capture.Warnings, st.Source+": capture failed after packet "+

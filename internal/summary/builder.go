@@ -18,6 +18,7 @@
 package summary
 
 import (
+	"fmt"
 	"net/netip"
 	"sort"
 	"time"
@@ -50,6 +51,9 @@ type Builder struct {
 	// The time the records span: earliest and latest packet, latest
 	// TIME_WAIT expiry.
 	first, last, twMax time.Time
+
+	notes        []string // the records' notes, for the capture's warnings
+	notesDropped int
 }
 
 // New returns an empty builder.
@@ -88,6 +92,27 @@ func (b *Builder) Add(c *httpflow.Connection) {
 	if b.report != nil {
 		b.report.add(c)
 	}
+	for _, n := range c.Notes {
+		if len(b.notes) < maxNotes {
+			b.notes = append(b.notes, fmt.Sprintf("connection %d: %s", c.ID, n))
+		} else {
+			b.notesDropped++
+		}
+	}
+}
+
+// maxNotes bounds the connections' notes kept for the capture's warnings.
+const maxNotes = 50
+
+// Notes returns the warnings the records carried (httpflow.Connection
+// Notes), each naming its connection, at most maxNotes, and a last line
+// counting the rest.
+func (b *Builder) Notes() []string {
+	out := append([]string(nil), b.notes...)
+	if b.notesDropped > 0 {
+		out = append(out, fmt.Sprintf("%d more connection warnings not listed", b.notesDropped))
+	}
+	return out
 }
 
 // Connections is the number of records added.
@@ -187,6 +212,10 @@ type Line struct {
 	Closer         string // "client", "server", "RST cl", "RST sv", "open"
 	Reason         httpflow.Reason
 	Why            string // for a notable: "race", "reset", "error", "longest", "slowest"
+	// TLS connections: TLS set, their server name, whether decrypted
+	// (else the transactions were inferred from the records).
+	TLS, Decrypted bool
+	SNI            string
 
 	// What the digest sorts lines by, kept from the record.
 	errorSeen         bool          // a 4xx/5xx or unanswered request
@@ -219,6 +248,12 @@ func lineOf(c *httpflow.Connection) Line {
 	l.errorSeen, l.duration, l.slowest = hasError(c), connDuration(c), slowestServerTime(c)
 	if len(c.Transactions) > 0 {
 		l.version = c.Transactions[0].RequestVersion
+	}
+	if t := c.TLS; t != nil {
+		l.TLS, l.Decrypted, l.SNI = true, t.Decrypted, t.SNI
+		if l.version == "" {
+			l.version = t.Version + " (inferred)"
+		}
 	}
 	return l
 }

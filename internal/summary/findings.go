@@ -127,7 +127,7 @@ func (f *findingStats) add(c *httpflow.Connection) {
 		if t.Pipelined {
 			f.pipelined++
 		}
-		if t.Status == 0 {
+		if !t.Answered() {
 			f.unanswered++
 		} else if t.Status >= 400 {
 			f.errs++

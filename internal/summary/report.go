@@ -395,7 +395,7 @@ func (r *reportStore) table(c *httpflow.Connection) {
 	if r.rowsOver && c.ID > r.rowsMaxID {
 		return // not among the lowest ids kept
 	}
-	row := TableRow{ID: c.ID, Client: c.Client.String(), Server: c.Server.String(), Requests: len(c.Transactions),
+	row := TableRow{ID: c.ID, Client: c.Client.String(), Server: ServerLabel(c), Requests: len(c.Transactions),
 		NGaps: len(c.IdlePeriods), Reason: c.Close.Reason, Evidence: c.Close.Evidence}
 	side, how := c.Closer()
 	row.Closer, row.CloserSide = "open", side.String()
@@ -723,4 +723,28 @@ func tableRowOf(c *httpflow.Connection, total int) TableRow {
 	row := r.rows[0]
 	row.Requests = total
 	return row
+}
+
+// ServerLabel is the server's address, and for a TLS connection its
+// server name and whether it was decrypted: "10.0.0.5:443 (TLS, SNI
+// api.example, decrypted)".
+func ServerLabel(c *httpflow.Connection) string {
+	s := c.Server.String()
+	t := c.TLS
+	if t == nil {
+		return s
+	}
+	s += " (" + t.Version
+	if t.Version == "" {
+		s += "TLS"
+	}
+	if t.SNI != "" {
+		s += ", SNI " + t.SNI
+	}
+	if t.Decrypted {
+		s += ", decrypted)"
+	} else {
+		s += ", inferred from records)"
+	}
+	return s
 }

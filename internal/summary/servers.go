@@ -255,7 +255,7 @@ func (s *serverSet) add(c *httpflow.Connection) {
 			end = t.RequestStartAt
 		}
 		a.end = end.UnixNano()
-		if t.Status != 0 {
+		if t.Answered() {
 			a.flags |= arrivalAnswered
 		}
 		if t.Method == "POST" || t.Method == "PATCH" {

@@ -1,0 +1,169 @@
+package httpflow_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/convtest"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// analyse runs a pcap through capture, tcpstate and httpflow, as the
+// pipeline does on one goroutine, and returns the records in the order
+// the connections finished.
+func analyse(t *testing.T, pcap []byte) []*httpflow.Connection {
+	t.Helper()
+	src, err := capture.OpenReader("conv.pcap", bytes.NewReader(pcap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var out []*httpflow.Connection
+	an := httpflow.NewAnalyzer(httpflow.Config{}, httpflow.Emitting(nil, func(c *httpflow.Connection) { out = append(out, c) }))
+	tab := tcpstate.NewTable(tcpstate.DefaultConfig(), an.Factory())
+	for {
+		seg, err := src.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		tab.Add(seg)
+	}
+	tab.Flush()
+	return out
+}
+
+const (
+	get     = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+	get10   = "GET / HTTP/1.0\r\n\r\n"
+	ok      = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	ok10    = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	okClose = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+	okMax1  = "HTTP/1.1 200 OK\r\nKeep-Alive: timeout=5, max=1\r\nContent-Length: 2\r\n\r\nok"
+	okEOF   = "HTTP/1.1 200 OK\r\n\r\nuntil the close"
+)
+
+func exchange(req, resp string) func(c *convtest.Conv) {
+	return func(c *convtest.Conv) {
+		c.Send(convtest.Client, req, 0)
+		c.Send(convtest.Server, resp, 0)
+	}
+}
+
+// Every close reason of the spec, and for every pair of rules that can
+// both apply, the earlier rule wins: one conversation per row, real
+// packets through capture, tcpstate and httpflow.
+func TestCloseReasons(t *testing.T) {
+	type build func(c *convtest.Conv)
+	seq := func(steps ...build) build {
+		return func(c *convtest.Conv) {
+			for _, s := range steps {
+				s(c)
+			}
+		}
+	}
+	idle := func(d time.Duration) build { return func(c *convtest.Conv) { c.Idle(d) } }
+	closeBy := func(side int) build { return func(c *convtest.Conv) { c.Close(side) } }
+	rst := func(side int) build { return func(c *convtest.Conv) { c.RST(side) } }
+	first := exchange(get, ok)
+	tests := []struct {
+		name   string
+		steps  build
+		reason httpflow.Reason
+		race   httpflow.RaceKind
+		inEv   string // a phrase the evidence must hold
+	}{
+		// One row per reason.
+		{"in-flight race", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.SendUnacked(convtest.Client, get) // crosses the FIN: does not acknowledge it
+			c.FIN(convtest.Server)
+			c.RST(convtest.Server)
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceInFlight, "crossed"},
+		{"stale-reuse race", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.FIN(convtest.Server)
+			c.ACK(convtest.Client) // the client has the FIN
+			c.Idle(10 * time.Millisecond)
+			c.SendUnacked(convtest.Client, get)
+			c.RST(convtest.Server)
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceStaleReuse, "acknowledged the FIN"},
+		{"silent-drop race", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.SendUnacked(convtest.Client, get)
+			c.RST(convtest.Server)
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceSilentDrop, "answered by the server's RST"},
+		{"reset", seq(first, rst(convtest.Client)), httpflow.ReasonReset, 0, "client RST"},
+		{"http10-no-keepalive", seq(exchange(get10, ok10), closeBy(convtest.Server)), httpflow.ReasonHTTP10, 0, "HTTP/1.0 request"},
+		{"client-close-header", seq(exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", ok), closeBy(convtest.Server)), httpflow.ReasonClientCloseHeader, 0, "Connection: close"},
+		// Apache counts max down: max=1 on response 1 allows one more; the
+		// last response says Connection: close.
+		{"max-requests", seq(exchange(get, okMax1), exchange(get, ok), closeBy(convtest.Server)), httpflow.ReasonMaxRequests, 0, "max=1"},
+		{"server-close-header", seq(exchange(get, okClose), closeBy(convtest.Server)), httpflow.ReasonServerCloseHeader, 0, "Connection: close"},
+		{"close-delimited", seq(exchange(get, okEOF), closeBy(convtest.Server)), httpflow.ReasonCloseDelimited, 0, "no Content-Length"},
+		{"server-idle-timeout", seq(first, idle(5*time.Second), closeBy(convtest.Server)), httpflow.ReasonServerIdleTimeout, 0, "server FIN 5.00"},
+		{"client-idle-close", seq(first, idle(2*time.Second), closeBy(convtest.Client)), httpflow.ReasonClientIdleClose, 0, "client FIN"},
+		{"capture-ended", first, httpflow.ReasonCaptureEnded, 0, "no FIN or RST"},
+		{"unknown: FIN while a request is in flight", seq(func(c *convtest.Conv) {
+			c.Send(convtest.Client, get, 0)
+			c.FIN(convtest.Server)
+			c.Send(convtest.Server, ok, 0)
+		}), httpflow.ReasonUnknown, 0, "in flight"},
+		{"a RST after both FINs is no reset", seq(first, idle(time.Second), closeBy(convtest.Server), rst(convtest.Client)), httpflow.ReasonServerIdleTimeout, 0, ""},
+
+		// Precedence: the earlier rule wins.
+		{"race over reset", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.SendUnacked(convtest.Client, get)
+			c.RST(convtest.Server)
+			c.RST(convtest.Client)
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceSilentDrop, ""},
+		{"race over http10", seq(exchange("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"),
+			idle(time.Second), func(c *convtest.Conv) {
+				c.SendUnacked(convtest.Client, get10)
+				c.FIN(convtest.Server)
+			}), httpflow.ReasonKeepaliveRace, httpflow.RaceInFlight, ""},
+		{"reset over http10", seq(exchange(get10, ok10), rst(convtest.Server)), httpflow.ReasonReset, 0, "server RST"},
+		{"reset over client-close-header", seq(exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", ok), rst(convtest.Client)), httpflow.ReasonReset, 0, ""},
+		{"reset over close-delimited", seq(exchange(get, okEOF), rst(convtest.Server)), httpflow.ReasonReset, 0, ""},
+		{"http10 over client-close-header", seq(exchange("GET / HTTP/1.0\r\nConnection: close\r\n\r\n", ok10), closeBy(convtest.Server)), httpflow.ReasonHTTP10, 0, ""},
+		{"http10 over server-close-header", seq(exchange(get10, "HTTP/1.0 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"), closeBy(convtest.Server)), httpflow.ReasonHTTP10, 0, ""},
+		{"client-close-header over max-requests", seq(exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", okMax1), closeBy(convtest.Server)), httpflow.ReasonClientCloseHeader, 0, ""},
+		{"client-close-header over server-close-header", seq(exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", okClose), closeBy(convtest.Server)), httpflow.ReasonClientCloseHeader, 0, ""},
+		{"client-close-header over client FIN", seq(exchange("GET / HTTP/1.1\r\nConnection: close\r\n\r\n", ok), closeBy(convtest.Client)), httpflow.ReasonClientCloseHeader, 0, ""},
+		{"max-requests over server-close-header", seq(exchange(get, okMax1), exchange(get, okClose), closeBy(convtest.Server)), httpflow.ReasonMaxRequests, 0, ""},
+		{"max-requests over close-delimited", seq(exchange(get, okMax1), exchange(get, okEOF), closeBy(convtest.Server)), httpflow.ReasonMaxRequests, 0, ""},
+		{"max-requests needs the server's FIN", seq(exchange(get, okMax1), exchange(get, ok), closeBy(convtest.Client)), httpflow.ReasonClientIdleClose, 0, ""},
+		{"server-close-header over close-delimited", seq(exchange(get, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the close"), closeBy(convtest.Server)), httpflow.ReasonServerCloseHeader, 0, ""},
+		{"server-close-header over server-idle-timeout", seq(exchange(get, okClose), idle(5*time.Second), closeBy(convtest.Server)), httpflow.ReasonServerCloseHeader, 0, ""},
+		{"close-delimited over server-idle-timeout", seq(exchange(get, okEOF), idle(5*time.Second), closeBy(convtest.Server)), httpflow.ReasonCloseDelimited, 0, ""},
+		{"an answered request after idle is no race", seq(first, idle(time.Second), first, closeBy(convtest.Server)), httpflow.ReasonServerIdleTimeout, 0, ""},
+	}
+	for _, tc := range tests {
+		c := convtest.New(t)
+		tc.steps(c)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want 1", tc.name, len(recs))
+			continue
+		}
+		r := recs[0]
+		if r.Close.Reason != tc.reason {
+			t.Errorf("%s: reason %s (%s), want %s", tc.name, r.Close.Reason, r.Close.Evidence, tc.reason)
+			continue
+		}
+		switch {
+		case tc.race == 0 && r.Close.Race != nil:
+			t.Errorf("%s: race %+v, want none", tc.name, *r.Close.Race)
+		case tc.race != 0 && (r.Close.Race == nil || r.Close.Race.Kind != tc.race):
+			t.Errorf("%s: race %+v, want %s (%s)", tc.name, r.Close.Race, tc.race, r.Close.Evidence)
+		}
+		if !strings.Contains(r.Close.Evidence, tc.inEv) || !strings.Contains(r.Close.Evidence, "; TCP history ") {
+			t.Errorf("%s: evidence %q lacks %q or the TCP history", tc.name, r.Close.Evidence, tc.inEv)
+		}
+	}
+}

@@ -1,0 +1,223 @@
+package httpflow
+
+import (
+	"encoding/hex"
+	"time"
+
+	"github.com/httplife/httplife/internal/tlsrec"
+	"github.com/httplife/httplife/tcpstate"
+)
+
+// HTTPS. A connection whose client opens with a TLS ClientHello (on any
+// port) is followed by tlsrec: its records, and with the connection's
+// secrets (Config.KeyLog) their plaintext, which goes to the HTTP/1.x
+// framers as cleartext does, each record's bytes timed from the capture
+// time of its first byte to that of its last. Without plaintext (no keys,
+// or ALPN h2) the transactions are inferred from the records
+// (tlsrec.Inferrer): a request is a run of client application-data
+// records, its response the server's records that follow; they carry
+// times and sizes, no method, URI or status, and Inferred. Either way the
+// close is classified as for cleartext, from the same TCP facts.
+
+// sniffLen is how many of the client's first bytes decide whether it
+// speaks TLS (tlsrec.Looks).
+const sniffLen = 6
+
+// maxInferred bounds the inferred exchanges one connection keeps.
+const maxInferred = 1 << 20
+
+// tlsFlow is the TLS side of a flow.
+type tlsFlow struct {
+	conn    *tlsrec.Conn
+	inf     tlsrec.Inferrer
+	ex      []tlsrec.Exchange
+	plain   bool // plaintext reached the framers: the transactions are HTTP's
+	h2      bool // ALPN h2: plaintext is HTTP/2, not parsed
+	checked bool // ALPN looked at (on the first plaintext)
+	dropped int  // exchanges over maxInferred
+}
+
+// sniff decides, from the client's first bytes, whether the connection is
+// TLS. It returns true when b was taken (kept for later, or handed to
+// tlsrec); false when the caller feeds it (and what was kept) to the
+// framers.
+func (f *flow) sniff(d tcpstate.Dir, b []byte, t time.Time) bool {
+	if d != tcpstate.ClientToServer {
+		f.sniffDone = true // a server that speaks first: not TLS
+		f.flushSniff()
+		return false
+	}
+	need := sniffLen - len(f.sniffed)
+	if len(f.sniffed) == 0 && len(b) >= sniffLen {
+		f.sniffDone = true
+		if tlsrec.Looks(b) {
+			f.startTLS()
+			f.tls.conn.Data(tlsrec.ClientToServer, b, t)
+			return true
+		}
+		return false
+	}
+	// A ClientHello split before its sixth byte: keep what came.
+	take := min(need, len(b))
+	f.sniffed = append(f.sniffed, b[:take]...)
+	if len(f.sniffed) == 1 {
+		f.sniffAt = t
+	}
+	if len(f.sniffed) < sniffLen && f.sniffed[0] == 0x16 && (len(f.sniffed) < 2 || f.sniffed[1] == 3) {
+		return true // maybe TLS: wait for more (take == len(b) here)
+	}
+	f.sniffDone = true
+	if tlsrec.Looks(f.sniffed) {
+		f.startTLS()
+		f.tls.conn.Data(tlsrec.ClientToServer, f.sniffed[:len(f.sniffed)-take], f.sniffAt)
+		f.tls.conn.Data(tlsrec.ClientToServer, b, t)
+		f.sniffed = f.sniffed[:0]
+		return true
+	}
+	// Not TLS: what was kept goes to the framer first, then the rest.
+	kept := f.sniffed[:len(f.sniffed)-take]
+	if len(kept) > 0 {
+		f.req.feed(kept, f.sniffAt)
+	}
+	f.sniffed = f.sniffed[:0]
+	return false
+}
+
+// flushSniff hands bytes kept by sniff to the request framer.
+func (f *flow) flushSniff() {
+	if len(f.sniffed) > 0 {
+		f.req.feed(f.sniffed, f.sniffAt)
+		f.sniffed = f.sniffed[:0]
+	}
+}
+
+func (f *flow) startTLS() {
+	f.tls = &tlsFlow{}
+	f.tls.conn = tlsrec.NewConn((*tlsHandler)(f), f.a.cfg.KeyLog)
+}
+
+func tlsDir(d tcpstate.Dir) tlsrec.Dir {
+	if d == tcpstate.ClientToServer {
+		return tlsrec.ClientToServer
+	}
+	return tlsrec.ServerToClient
+}
+
+type tlsHandler flow
+
+// Record implements tlsrec.Handler: every record feeds the inferred view.
+func (h *tlsHandler) Record(d tlsrec.Dir, r tlsrec.Record) {
+	x := (*flow)(h).tls
+	if ex, ok := x.inf.Add(d, r); ok {
+		x.keep(ex)
+	}
+}
+
+func (x *tlsFlow) keep(ex tlsrec.Exchange) {
+	if len(x.ex) >= maxInferred {
+		x.dropped++
+		return
+	}
+	x.ex = append(x.ex, ex)
+}
+
+// Plaintext implements tlsrec.Handler: decrypted application data is
+// HTTP/1.x (unless ALPN chose h2), its first byte timed at the record's
+// first byte and the rest at its last.
+func (h *tlsHandler) Plaintext(d tlsrec.Dir, b []byte, first, last time.Time) {
+	f := (*flow)(h)
+	x := f.tls
+	if !x.checked {
+		x.checked = true
+		if in := x.conn.Info(); in.ALPN == "h2" {
+			x.h2 = true
+		}
+	}
+	if x.h2 || len(b) == 0 {
+		return
+	}
+	x.plain = true
+	fr := &f.resp
+	if d == tlsrec.ClientToServer {
+		fr = &f.req
+	}
+	fr.feed(b[:1], first)
+	if len(b) > 1 {
+		fr.feed(b[1:], last)
+	}
+	if d == tlsrec.ClientToServer && f.serverFIN && f.req.msg != nil && f.txs.n > 0 {
+		f.txs.last().afterServerFIN = true
+	}
+}
+
+// finishTLS, when the streams ended, makes the transactions of a TLS
+// connection that gave no plaintext from its inferred exchanges.
+func (f *flow) finishTLS(c *tcpstate.Conn) {
+	x := f.tls
+	if ex, ok := x.inf.Flush(); ok {
+		x.keep(ex)
+	}
+	if x.plain || len(x.ex) == 0 {
+		return
+	}
+	svFIN := c.Server().FinAt
+	for i, e := range x.ex {
+		cx := ctx{
+			reqStart: f.clk.off(e.Request.First), reqEnd: f.clk.off(e.Request.Last),
+			respStart: noTime, respEnd: noTime,
+			reqBytes: e.Request.Bytes, respBytes: e.Response.Bytes,
+			reqSeq: uint64(i + 1), reqDone: true, reqComplete: true,
+			inferred: true,
+		}
+		if e.Response.Records > 0 {
+			cx.respStart, cx.respEnd = f.clk.off(e.Response.First), f.clk.off(e.Response.Last)
+			cx.respDone, cx.complete = true, true
+		}
+		if !svFIN.IsZero() && e.Request.First.After(svFIN) {
+			cx.afterServerFIN = true
+		}
+		if prev := f.txs.last(); prev != nil {
+			if prev.respDone && prev.respEnd <= cx.reqStart {
+				cx.afterIdle = true
+			} else {
+				cx.pipelined = true
+			}
+		}
+		f.txs.add(cx)
+	}
+	x.ex = nil
+}
+
+// tlsRecord is the record's tls object and the notes for the capture's
+// warnings.
+func (f *flow) tlsRecord(r *Connection) {
+	x := f.tls
+	in := x.conn.Info()
+	t := &TLS{Version: in.Version, SNI: in.SNI, ALPN: in.ALPN, Decrypted: in.Decrypted && x.plain}
+	if in.Decrypted && x.h2 {
+		t.Decrypted = true
+	}
+	if d, ok := in.CloseNotifyBy(); ok {
+		t.CloseNotifyBy = Server
+		if d == tlsrec.ClientToServer {
+			t.CloseNotifyBy = Client
+		}
+	}
+	if t.Version == "" {
+		t.Version = in.ClientVersion
+	}
+	r.TLS = t
+	if x.h2 {
+		f.anomaly("http2")
+	}
+	if k := f.a.cfg.KeyLog; k != nil && k.Len() > 0 && !in.HaveKeys && in.ClientRandom != ([32]byte{}) {
+		f.anomaly("tls-keys-missing")
+		r.Notes = append(r.Notes, "no TLS secrets for client random "+hex.EncodeToString(in.ClientRandom[:])+": its transactions are inferred from the records")
+	}
+	for _, w := range in.Warnings {
+		r.Notes = append(r.Notes, "TLS: "+w)
+	}
+	if x.dropped > 0 {
+		f.anomaly("tls-exchanges-capped")
+	}
+}
