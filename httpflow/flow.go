@@ -55,6 +55,9 @@ type Finished struct {
 	c *tcpstate.Conn
 }
 
+// Conn returns the connection's TCP facts.
+func (x Finished) Conn() *tcpstate.Conn { return x.c }
+
 // Transactions is the number of transactions the record will hold: the
 // weight of building it.
 func (x Finished) Transactions() int { return x.f.txs.n }

@@ -83,6 +83,7 @@ type Conn struct {
 	reported  bool      // Done was called
 	finished  bool      // RST seen, or both FINs sent and acknowledged
 	doneAt    time.Time // capture time when finished became true
+	finishN   uint64    // the packet number that made it finished (queued)
 	stream    Stream
 	factory   Factory
 	key       key
@@ -119,6 +120,10 @@ func first(a, b time.Time) (Dir, time.Time, bool) {
 // Finished reports whether the connection ended in the capture (a RST, or
 // both FINs sent and acknowledged).
 func (c *Conn) Finished() bool { return c.finished }
+
+// FinishedBy is the packet number of the segment that finished the
+// connection (a RST, or the last ACK of both FINs), 0 when none did.
+func (c *Conn) FinishedBy() uint64 { return c.finishN }
 
 // Stream receives what tcpstate reassembles for one connection, in capture
 // order. Call order, for one connection:

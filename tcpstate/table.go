@@ -49,7 +49,20 @@ type Config struct {
 	MaxHalfOpen int
 	// MaxBuffered caps the out-of-order bytes buffered per direction.
 	MaxBuffered int
+	// Shard makes the table one of several that share a capture, each
+	// fed the segments of its own connections (internal/pipeline's
+	// sharded run): a connection's ID is the packet number of its first
+	// packet (the caller renumbers them in first-packet order), and Add
+	// neither sweeps nor moves the clock past the segment: the caller
+	// calls Advance with the capture's clock before each segment and
+	// Sweep where a single table's Add would have swept (every SweepEvery
+	// of capture time).
+	Shard bool
 }
+
+// SweepEvery is how often, in capture time, a table reports the finished
+// connections whose linger passed and forgets expired TIME_WAITs.
+const SweepEvery = sweepEvery
 
 // DefaultConfig returns the defaults of the CLI.
 func DefaultConfig() Config {
@@ -123,6 +136,17 @@ const sweepEvery = 250 * time.Millisecond
 // words most likely to differ first.
 func (k *key) eq(o *key) bool {
 	return k.pa == o.pa && k.pb == o.pb && k.a1 == o.a1 && k.b1 == o.b1 && k.a0 == o.a0 && k.b0 == o.b0 && k.v6 == o.v6
+}
+
+// ShardOf returns which of n tables (Config.Shard) seg's connection goes
+// to: a hash of its endpoints, the same both ways.
+func ShardOf(seg *capture.Segment, n int) int {
+	k := makeKey(seg.Src, seg.Dst)
+	h := k.a1 ^ k.a0<<1
+	h = h*0x9e3779b97f4a7c15 ^ k.b1 ^ k.b0<<1
+	h = h*0x9e3779b97f4a7c15 ^ uint64(k.pa)<<16 ^ uint64(k.pb)
+	h *= 0x9e3779b97f4a7c15
+	return int((h >> 32) * uint64(n) >> 32)
 }
 
 // recentSlots is the size of the table's cache of recent connections.
@@ -220,7 +244,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		t.stats.Filtered++
 		return
 	}
-	if !t.now.Before(t.sweepAt) {
+	if !t.cfg.Shard && !t.now.Before(t.sweepAt) {
 		t.sweep()
 	}
 	k := makeKey(seg.Src, seg.Dst)
@@ -264,10 +288,22 @@ func (t *Table) Add(seg *capture.Segment) {
 		t.recent[slot] = nil
 	}
 	if c.finished && !c.queued {
-		c.queued = true
+		c.queued, c.finishN = true, seg.N
 		t.closing = append(t.closing, connRef{c, c.gen})
 	}
 }
+
+// Advance moves the table's clock to now when it is later (Config.Shard:
+// the capture's clock, which other tables' packets moved).
+func (t *Table) Advance(now time.Time) {
+	if now.After(t.now) {
+		t.now = now
+	}
+}
+
+// Sweep moves the clock to now and reports the finished connections whose
+// linger passed, as Add does every SweepEvery (Config.Shard).
+func (t *Table) Sweep(now time.Time) { t.Tick(now) }
 
 func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	if t.cfg.MaxConns > 0 && len(t.conns) >= t.cfg.MaxConns {
@@ -283,6 +319,9 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 		c = new(Conn)
 	}
 	c.ID, c.key, c.FirstPacketAt, c.twoMSL = t.nextID, k, seg.Time, t.cfg.TwoMSL
+	if t.cfg.Shard {
+		c.ID = int(seg.N)
+	}
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c

@@ -37,7 +37,9 @@ func main() {
 	// For performance work and reports: HTTPLIFE_CPUPROFILE=FILE writes a
 	// CPU profile of the run (for `go tool pprof`), HTTPLIFE_TRACE=FILE an
 	// execution trace (for `go tool trace`: which stage waits for which).
-	stop, err := startProfiles(os.Getenv("HTTPLIFE_CPUPROFILE"), os.Getenv("HTTPLIFE_TRACE"))
+	// HTTPLIFE_MEMPROFILE=FILE writes the heap profile at the end (its
+	// alloc_space view says what allocated the most).
+	stop, err := startProfiles(os.Getenv("HTTPLIFE_CPUPROFILE"), os.Getenv("HTTPLIFE_TRACE"), os.Getenv("HTTPLIFE_MEMPROFILE"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "httplife:", err)
 		os.Exit(exitUsage)
@@ -49,7 +51,7 @@ func main() {
 
 // startProfiles starts the CPU profile and the execution trace asked for
 // (empty paths: none) and returns what stops them.
-func startProfiles(cpuPath, tracePath string) (stop func(), err error) {
+func startProfiles(cpuPath, tracePath, memPath string) (stop func(), err error) {
 	var stops []func()
 	stop = func() {
 		for _, s := range stops {
@@ -76,6 +78,14 @@ func startProfiles(cpuPath, tracePath string) (stop func(), err error) {
 			return func() {}, fmt.Errorf("HTTPLIFE_TRACE: %w", err)
 		}
 		stops = append(stops, func() { trace.Stop(); f.Close() })
+	}
+	if memPath != "" {
+		f, err := os.Create(memPath)
+		if err != nil {
+			stop()
+			return func() {}, fmt.Errorf("HTTPLIFE_MEMPROFILE: %w", err)
+		}
+		stops = append(stops, func() { pprof.Lookup("allocs").WriteTo(f, 0); f.Close() })
 	}
 	return stop, nil
 }

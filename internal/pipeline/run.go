@@ -66,6 +66,10 @@ type Config struct {
 	// KeyLog holds the TLS secrets that decrypt HTTPS connections
 	// (--keylog, pcapng Decryption Secrets Blocks); nil: none.
 	KeyLog *tlsrec.KeyLog
+	// Shards spreads the connections of a file over this many analysis
+	// workers (shard.go); 0: one per CPU but one from four CPUs on, none
+	// below; negative: none.
+	Shards int
 }
 
 // Live is what a run over a live source needs besides Config.
@@ -111,6 +115,7 @@ type Lines struct {
 	NewEncoder func() func(dst []byte, c *httpflow.Connection) ([]byte, error)
 	// Write writes an encoded record where emit would have written the
 	// record, or takes its error (with no bytes). It is called in record
+	// order; a sharded run may pass a record's line in several pieces, in
 	// order.
 	Write func(line []byte, err error)
 }
@@ -162,9 +167,17 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	if live, ok := src.(capture.LiveSource); ok && cfg.Live != nil {
 		r.live = live
 	}
+	nShards := 0
+	if r.live == nil && !cfg.Sequential {
+		if n := shardCount(&cfg); n >= 2 {
+			nShards = n
+		}
+	}
 	var out *emitter
 	var finish func(httpflow.Finished)
-	if parallel {
+	if nShards > 0 {
+		finish = func(httpflow.Finished) { panic("pipeline: sharded run finished a connection on the lone table") }
+	} else if parallel {
 		if r.live != nil {
 			out = newEmitter(deliver, cfg.Live, r.snapshot)
 			r.afterBatch = out.flush
@@ -185,7 +198,11 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	r.tab = tab
 
 	var err error
-	if parallel {
+	var shardStats *tcpstate.Stats
+	if nShards > 0 {
+		st, serr := r.sharded(nShards, hcfg, deliver, sb.Add, lines)
+		shardStats, err = &st, serr
+	} else if parallel {
 		err = r.pipelined()
 	} else {
 		err = r.sequential()
@@ -193,7 +210,9 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
-	if out == nil {
+	if shardStats != nil {
+		// every record was emitted by the merger
+	} else if out == nil {
 		tab.Flush()
 	} else {
 		// The records of the connections still open are built (and
@@ -204,10 +223,14 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 		out.close(t)
 	}
 	st := src.Stats()
+	ts := tab.Stats()
+	if shardStats != nil {
+		ts = *shardStats
+	}
 	res := &Result{
-		Capture: CaptureInfo(st, tab.Stats()),
+		Capture: CaptureInfo(st, ts),
 		Options: httpflow.Options{TwoMSL: tab.Config().TwoMSL, Ports: cfg.PortsLabel},
-		Table:   tab.Stats(),
+		Table:   ts,
 		Builder: sb,
 	}
 	if r.live != nil {

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/pipeline"
+	"github.com/httplife/httplife/render"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -59,7 +61,7 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 	}
 	for _, p := range paths {
 		seq, rs := emitted(t, p, true)
-		par, rp := emitted(t, p, false)
+		par, rp := emittedCfg(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Shards: -1})
 		if len(seq) != len(par) {
 			t.Errorf("%s: sequential emitted %d records, pipelined %d", p, len(seq), len(par))
 			continue
@@ -76,6 +78,71 @@ func TestPipelinedEqualsSequential(t *testing.T) {
 			t.Errorf("%s: results differ:\n%s\n%s", p, a, b)
 		}
 	}
+}
+
+// The sharded run (connections spread over N tables, records merged back)
+// emits exactly what the sequential one does, in the same order, with the
+// same summary, for every shard count; and with Lines, the same encoded
+// lines.
+func TestShardedEqualsSequential(t *testing.T) {
+	paths := captures(t)
+	more, _ := filepath.Glob("../../samples/*/*.pcap")
+	paths = append(paths, more...)
+	if big := os.Getenv("HTTPLIFE_BIG_CAPTURE"); big != "" {
+		paths = append(paths, big)
+	}
+	for _, p := range paths {
+		seq, rs := emitted(t, p, true)
+		a, _ := json.Marshal(rs)
+		for _, n := range []int{2, 3, 8} {
+			sh, rsh := emittedCfg(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Shards: n})
+			if len(seq) != len(sh) {
+				t.Errorf("%s: sequential emitted %d records, %d shards %d", p, len(seq), n, len(sh))
+				continue
+			}
+			for i := range seq {
+				if seq[i] != sh[i] {
+					t.Errorf("%s: record %d differs with %d shards:\nsequential %.300s\nsharded    %.300s", p, i, n, seq[i], sh[i])
+					break
+				}
+			}
+			if b, _ := json.Marshal(rsh); string(a) != string(b) {
+				t.Errorf("%s: results differ with %d shards:\n%s\n%s", p, n, a, b)
+			}
+			// Lines: encoded on the shards, renumbered by the merger.
+			want := ndjsonLines(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: true})
+			got := ndjsonLines(t, p, pipeline.Config{TCP: tcpstate.DefaultConfig(), Shards: n, Transient: true})
+			if got != want {
+				t.Errorf("%s: NDJSON lines differ with %d shards (%d bytes, want %d)", p, n, len(got), len(want))
+			}
+		}
+	}
+}
+
+// ndjsonLines runs a capture as the CLI's --format ndjson does and returns
+// the lines.
+func ndjsonLines(tb testing.TB, path string, cfg pipeline.Config) string {
+	tb.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer src.Close()
+	var out bytes.Buffer
+	nd := render.NewNDJSON(&out)
+	cfg.Lines = &pipeline.Lines{
+		NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) { return new(render.LineEncoder).Append },
+		Write: func(line []byte, err error) {
+			if err != nil {
+				tb.Fatalf("%s: %v", path, err)
+			}
+			nd.Write(line)
+		},
+	}
+	if _, err := pipeline.Run(src, cfg, func(c *httpflow.Connection) { nd.Connection(c) }); err != nil {
+		tb.Fatalf("%s: %v", path, err)
+	}
+	return out.String()
 }
 
 // With RunConfig.Transient the records' memory is reused from one record
@@ -113,9 +180,10 @@ func BenchmarkPipeline(b *testing.B) {
 		}
 	}
 	for _, mode := range []struct {
-		name string
-		seq  bool
-	}{{"sequential", true}, {"pipelined", false}} {
+		name   string
+		seq    bool
+		shards int
+	}{{"sequential", true, 0}, {"pipelined", false, -1}, {"sharded-2", false, 2}, {"sharded-4", false, 4}} {
 		b.Run(mode.name, func(b *testing.B) {
 			b.SetBytes(size)
 			b.ReportAllocs()
@@ -125,7 +193,7 @@ func BenchmarkPipeline(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					pipeline.Run(src, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: mode.seq}, nil)
+					pipeline.Run(src, pipeline.Config{TCP: tcpstate.DefaultConfig(), Sequential: mode.seq, Shards: mode.shards}, nil)
 					src.Close()
 				}
 			}
