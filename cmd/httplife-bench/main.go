@@ -33,6 +33,7 @@ type config struct {
 	body       int
 	abRequests int
 	capture    string
+	scaling    bool
 }
 
 func main() {
@@ -62,6 +63,7 @@ func main() {
 	flag.DurationVar(&cfg.duration, "duration", 20*time.Second, "when making the capture, stop wrk after this long at the latest")
 	flag.IntVar(&cfg.body, "body", 5000, "size in bytes of the file nginx serves when making the capture")
 	flag.IntVar(&cfg.abRequests, "ab-requests", 20000, "ab's requests (one connection each) when making the capture")
+	flag.BoolVar(&cfg.scaling, "scaling", false, "also measure how httplife scales with cores: GOMAXPROCS from 1 to the machine's, ndjson, text and report, and NCPU captures at once")
 	flag.Usage = func() {
 		fmt.Fprintf(os.Stderr, "usage: go run ./cmd/httplife-bench [flags] [CAPTURE]\n\n"+
 			"Measures httplife, the floor, tshark and tcptrace on CAPTURE; without CAPTURE,\n"+
@@ -202,7 +204,12 @@ func run(ctx context.Context, cfg config, w io.Writer) error {
 	}
 
 	if cfg.append4 && h != nil {
-		return appendFour(ctx, cfg, w, file, dir, httplifeArgs, self, h)
+		if err := appendFour(ctx, cfg, w, file, dir, httplifeArgs, self, h); err != nil {
+			return err
+		}
+	}
+	if cfg.scaling && h != nil && f != nil {
+		return scaling(ctx, cfg, w, file, hl, self, f)
 	}
 	return nil
 }

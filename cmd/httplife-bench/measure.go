@@ -20,6 +20,7 @@ type result struct {
 	name       string
 	argv       []string
 	keepStdout bool          // else stdout goes to /dev/null
+	env        []string      // added to the environment
 	best       time.Duration // best wall time over the runs
 	bestCPU    time.Duration // best user + system CPU time over the runs
 	peakKiB    int64         // largest ru_maxrss over the runs
@@ -42,6 +43,9 @@ func measure(ctx context.Context, rs []result, n int) {
 func (r *result) runOnce(ctx context.Context) time.Duration {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, r.argv[0], r.argv[1:]...)
+	if len(r.env) > 0 {
+		cmd.Env = append(os.Environ(), r.env...)
+	}
 	if r.keepStdout {
 		cmd.Stdout = &stdout // nil would be /dev/null
 	}
