@@ -114,8 +114,23 @@ type Stats struct {
 	// TruncatedPayloads counts TCP segments returned with a payload the
 	// snaplen cut short (Segment.Truncated); they are also in TCPPackets.
 	TruncatedPayloads uint64
-	Dropped           uint64   // live sources: packets the kernel or ring dropped
-	Warnings          []string // human-readable, each names the packet number where it applies
+	// Dropped is the number of packets the kernel or ring dropped (live
+	// sources), or that a pcapng file's statistics blocks (else its
+	// packets' drop counts) say were dropped while capturing. DropCounts
+	// says whether a file said (for a live source, Format "live" says
+	// that Dropped is known).
+	Dropped    uint64
+	DropCounts bool
+	// Filtered counts the packet records the filter rejected; they are
+	// not in Packets (but are numbered: Segment.N counts them). Filter is
+	// the filter expression, "" for none.
+	Filtered uint64
+	Filter   string
+	// Files are the files read, in the order they were first read, when
+	// there are more than one (Source is then the first argument as
+	// given).
+	Files    []string
+	Warnings []string // human-readable, each names the packet number where it applies
 }
 
 // Source yields TCP segments. See the package comment for the call order.
