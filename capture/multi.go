@@ -91,7 +91,11 @@ func OpenInputs(args []string, o Options) (Source, error) {
 		}
 		s := src.(*source)
 		if filt != nil {
-			if err := filt.check(s); err != nil {
+			err := filt.check(s)
+			if err == nil {
+				err = filt.allNone(s.name)
+			}
+			if err != nil {
 				s.Close()
 				return nil, err
 			}
@@ -135,6 +139,11 @@ func OpenInputs(args []string, o Options) (Source, error) {
 	}
 	if len(m.pend) == 0 {
 		return nil, firstErr
+	}
+	if filt != nil {
+		if err := filt.allNone(m.pend[0].path); err != nil {
+			return nil, err
+		}
 	}
 	// Files without a packet first (they are only read for their
 	// warnings), then by first packet, in the order given for equal times.
