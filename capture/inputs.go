@@ -81,8 +81,12 @@ func Inputs(args []string, noRotated bool) (files, notes []string, err error) {
 			if !noRotated {
 				if s := rotatedSet(a); len(s) > 1 {
 					set = s
-					notes = append(notes, fmt.Sprintf("%s: read with the rest of its rotated set (%d files, %s to %s); --no-rotated reads only the file named",
-						a, len(s), filepath.Base(s[1]), filepath.Base(s[len(s)-1])))
+					rest := filepath.Base(s[1])
+					if len(s) > 2 {
+						rest += " to " + filepath.Base(s[len(s)-1])
+					}
+					notes = append(notes, fmt.Sprintf("%s: read with the rest of its rotated set, %s (%d files); --no-rotated reads only the file named",
+						a, rest, len(s)))
 				}
 			}
 			for _, p := range set {

@@ -95,10 +95,10 @@ func TestInputs(t *testing.T) {
 		note      string   // a note containing this
 		err       string
 	}{
-		{"rotated -C set in numeric order", []string{"cap.pcap"}, false, capSet, "11 files, cap.pcap1 to cap.pcap10", ""},
+		{"rotated -C set in numeric order", []string{"cap.pcap"}, false, capSet, "rotated set, cap.pcap1 to cap.pcap10 (11 files)", ""},
 		{"--no-rotated", []string{"cap.pcap"}, true, []string{"cap.pcap"}, "", ""},
 		{"a later member alone", []string{"cap.pcap3"}, false, []string{"cap.pcap3"}, "", ""},
-		{"gzip'd set", []string{"z.pcap.gz"}, false, []string{"z.pcap.gz", "z.pcap1.gz", "z.pcap2"}, "3 files", ""},
+		{"gzip'd set", []string{"z.pcap.gz"}, false, []string{"z.pcap.gz", "z.pcap1.gz", "z.pcap2"}, "rotated set, z.pcap1.gz to z.pcap2 (3 files)", ""},
 		{"directory: captures only, natural order, not recursive", []string{"sub"}, false,
 			[]string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz"}, "2 files that are not pcap or pcapng captures skipped", ""},
 		{"glob in natural order", []string{"cap.pcap?*"}, false, capSet[1:], "", ""},
