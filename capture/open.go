@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 )
 
@@ -105,7 +106,7 @@ func OpenReader(name string, r io.Reader) (Source, error) {
 
 // openReader opens r; size is its length when known, else -1.
 func openReader(name string, r io.Reader, size int64) (*source, error) {
-	s := &source{name: name}
+	s := &source{name: name, prevTS: math.MinInt64}
 	s.stats.Source = name
 	s.raw = &countReader{r: r, ioErr: &s.ioErr}
 	s.cnt = s.raw

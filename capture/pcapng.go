@@ -35,8 +35,9 @@ type ngReader struct {
 	pending error
 
 	// What the options of the packet block next returned last say (EPB
-	// and PB only; reset by every packet): opts is set when the block had
-	// any option at all, and then the fields below hold what they said.
+	// and PB only): opts is set when the block had any option at all, and
+	// only then do the fields below hold what they said (else they are
+	// stale).
 	opts    bool
 	flags   uint32 // epb_flags; 0 when absent
 	drops   uint64 // epb_dropcount or the PB's drops count
@@ -356,6 +357,7 @@ func (r *ngReader) iface(body []byte) error {
 // padded packet data); pb marks the obsolete Packet Block, whose drop
 // count is in its header.
 func (r *ngReader) packetOptions(b []byte, pb bool) {
+	r.flags, r.drops, r.dropsOK, r.comment = 0, 0, false, nil
 	r.options(b, func(code uint16, v []byte) {
 		r.opts = true
 		switch {
@@ -446,7 +448,7 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 		var id, caplen, origlen uint32
 		var stamp uint64
-		r.opts, r.flags, r.drops, r.dropsOK, r.comment = false, 0, 0, false, nil
+		r.opts = false
 		switch typ {
 		case ngSHB:
 			if err := r.section(body); err != nil {
@@ -478,6 +480,9 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 				r.packetOptions(body[(int(caplen)+3)&^3:], true)
 			}
 			if drops != 0 && drops != 0xffff { // 0xffff: not known
+				if !r.opts {
+					r.flags, r.comment = 0, nil
+				}
 				r.opts, r.drops, r.dropsOK = true, uint64(drops), true
 			}
 		case ngISB:

@@ -82,10 +82,11 @@ type source struct {
 	fileN uint64
 
 	// What the file says about itself, for its warnings and Stats.
-	prevTS   time.Time // the previous record's timestamp
-	back     uint64    // records with a timestamp before the previous one's
-	backAt   uint64    // the first of them
-	llErr    uint64    // packets flagged with link-layer errors (pcapng epb_flags)
+	prevTS   int64         // the previous record's timestamp (Unix ns; math.MinInt64 before the first)
+	back     uint64        // records with a timestamp before the previous one's
+	backAt   uint64        // the first of them
+	backMax  time.Duration // the longest step back
+	llErr    uint64        // packets flagged with link-layer errors (pcapng epb_flags)
 	llErrAt  uint64
 	llBits   uint32   // the error bits seen
 	drops    uint64   // packets lost, by the packets' drop counts (pcapng)
@@ -134,10 +135,11 @@ func (s *source) Next() (*Segment, error) {
 			s.err = err
 			return nil, err
 		}
-		if ts.Before(s.prevTS) {
-			s.backwards(s.recs + 1)
+		ns := ts.UnixNano()
+		if ns < s.prevTS {
+			s.backwards(s.recs+1, s.prevTS-ns)
 		}
-		s.prevTS = ts
+		s.prevTS = ns
 		if seg := s.take(link, data, ts, wireLen); seg != nil {
 			return seg, nil
 		}
@@ -161,20 +163,23 @@ func (s *source) record() (data []byte, ts time.Time, wireLen int, link uint32, 
 		s.err = err
 		return nil, ts, 0, 0, err
 	}
-	if ts.Before(s.prevTS) {
-		s.backwards(s.recs + 1)
+	ns := ts.UnixNano()
+	if ns < s.prevTS {
+		s.backwards(s.recs+1, s.prevTS-ns)
 	}
-	s.prevTS = ts
+	s.prevTS = ns
 	s.recs++
 	return data, ts, wireLen, link, nil
 }
 
-// backwards notes that record n has a timestamp before the previous one's.
-func (s *source) backwards(n uint64) {
+// backwards notes that record n has a timestamp d ns before the previous
+// one's.
+func (s *source) backwards(n uint64, d int64) {
 	if s.back == 0 {
 		s.backAt = n
 	}
 	s.back++
+	s.backMax = max(s.backMax, time.Duration(d))
 }
 
 // take counts one packet record of link type link and decodes it: the
@@ -528,7 +533,7 @@ func (s *source) facts() []string {
 	var w []string
 	name := displayName(s.name)
 	if s.back > 0 {
-		w = append(w, fmt.Sprintf("timestamps go backwards %d times (first at file %s packet %d)", s.back, name, s.backAt))
+		w = append(w, fmt.Sprintf("timestamps go backwards %d times (first at file %s packet %d; at most %v back)", s.back, name, s.backAt, s.backMax))
 	}
 	if s.ng == nil {
 		return w
