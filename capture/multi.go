@@ -26,6 +26,9 @@ type Options struct {
 	MaxOpen int
 	// Stdin is read for "-" (nil: os.Stdin).
 	Stdin io.Reader
+	// Expanded, when set, is called with the files the arguments expand
+	// to, before any is opened (the CLI prepares its heap by their size).
+	Expanded func(files []string)
 }
 
 // DefaultMaxOpen is Options.MaxOpen's default.
@@ -73,6 +76,9 @@ func OpenInputs(args []string, o Options) (Source, error) {
 	}
 	if len(files) == 0 {
 		return nil, openErr("", nil, "no capture file given")
+	}
+	if o.Expanded != nil {
+		o.Expanded(files)
 	}
 	filt := newPktFilter(o.Filter)
 	if len(files) == 1 {
@@ -363,7 +369,19 @@ func (m *multiSource) Stats() *Stats {
 	st.Files = st.Files[:0]
 	w := append([]string(nil), m.notes...)
 	w = append(w, m.acct.warningList()...)
+	var back uint64
+	var backFiles int
+	var backFirst *source
+	var backMax time.Duration
 	for _, f := range m.opened {
+		if f.src.back > 0 {
+			back += f.src.back
+			backFiles++
+			backMax = max(backMax, f.src.backMax)
+			if backFirst == nil {
+				backFirst = f.src
+			}
+		}
 		fs := f.src.Stats()
 		if st.Format == "" {
 			st.Format = fs.Format
@@ -375,6 +393,9 @@ func (m *multiSource) Stats() *Stats {
 		}
 		st.Files = append(st.Files, f.path)
 		w = append(w, fs.Warnings...)
+	}
+	if back > 0 {
+		w = append(w, backwardsWarning(back, backFiles, backFirst.name, backFirst.backAt, backMax))
 	}
 	if len(w) == 0 {
 		w = nil

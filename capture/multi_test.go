@@ -557,6 +557,19 @@ func TestPcapngFileFacts(t *testing.T) {
 		t.Errorf("two pcapng files: dropped %d (%v), warnings %q", st.Dropped, st.DropCounts, st.Warnings)
 	}
 
+	// Timestamps going back in several files: one warning for all.
+	two := fieldDirRel + "dumpcap-two-if.pcapng"
+	b, err := os.ReadFile(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := writeFile(t, t.TempDir(), "copy.pcapng", b)
+	_, st = readAll(t, openInputs(t, []string{two, cp}, Options{}))
+	want := "timestamps go backwards 8 times in 2 files (first at file " + two + " packet 49; at most 166.326186ms back)"
+	if n := len(slices.DeleteFunc(slices.Clone(st.Warnings), func(w string) bool { return !strings.HasPrefix(w, "timestamps") })); n != 1 || !slices.Contains(st.Warnings, want) {
+		t.Errorf("two files with timestamps going back: warnings %q, want one: %q", st.Warnings, want)
+	}
+
 	p := "../samples/tls/nginx-tls13-curl.dsb.pcapng"
 	keys, err := os.ReadFile("../samples/tls/nginx-tls13-curl.keys")
 	if err != nil {

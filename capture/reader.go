@@ -532,8 +532,8 @@ func (s *source) dropped() (n uint64, ok bool) {
 func (s *source) facts() []string {
 	var w []string
 	name := displayName(s.name)
-	if s.back > 0 {
-		w = append(w, fmt.Sprintf("timestamps go backwards %d times (first at file %s packet %d; at most %v back)", s.back, name, s.backAt, s.backMax))
+	if s.back > 0 && s.file == "" { // a multi-file source sums its files'
+		w = append(w, backwardsWarning(s.back, 1, name, s.backAt, s.backMax))
 	}
 	if s.ng == nil {
 		return w
@@ -555,6 +555,20 @@ func (s *source) facts() []string {
 		w = append(w, fmt.Sprintf("%s: %d decryption secrets blocks not kept (not TLS key logs, malformed, or past %d MiB)", name, s.ng.secLost, maxSecrets>>20))
 	}
 	return w
+}
+
+// backwardsWarning says that timestamps went back n times in files files,
+// first at packet at of file name, by up to most.
+func backwardsWarning(n uint64, files int, name string, at uint64, most time.Duration) string {
+	in := ""
+	if files > 1 {
+		in = fmt.Sprintf(" in %d files", files)
+	}
+	times := "times"
+	if n == 1 {
+		times = "time"
+	}
+	return fmt.Sprintf("timestamps go backwards %d %s%s (first at file %s packet %d; at most %v back)", n, times, in, name, at, most)
 }
 
 // Secrets implements Secrets: the TLS key logs of the file's Decryption

@@ -231,15 +231,23 @@ func (o *analyseOptions) runConfig() pipeline.Config {
 const bigCapture = 64 << 20
 
 // openSource opens the inputs: files, directories, globs, "-" for
-// standard input, with the filter.
+// standard input, with the filter. The heap is prepared for big inputs:
+// standard input, or files of bigCapture bytes in all.
 func openSource(o *analyseOptions) (capture.Source, error) {
-	for _, p := range o.Inputs {
-		if fi, err := os.Stat(p); p == "-" || err == nil && fi.Size() >= bigCapture {
-			prepareHeap()
-			break
+	big := func(files []string) {
+		var size int64
+		for _, p := range files {
+			fi, err := os.Stat(p)
+			if err == nil {
+				size += fi.Size()
+			}
+			if p == "-" || size >= bigCapture {
+				prepareHeap()
+				return
+			}
 		}
 	}
-	return capture.OpenInputs(o.Inputs, capture.Options{Filter: o.Expr, NoRotated: o.NoRotated, Stdin: o.s.In})
+	return capture.OpenInputs(o.Inputs, capture.Options{Filter: o.Expr, NoRotated: o.NoRotated, Stdin: o.s.In, Expanded: big})
 }
 
 // inputErr is the run's read error, or else the error of the files of a
