@@ -32,10 +32,12 @@ import (
 //     of the same directory whose names differ from X only in its runs of
 //     two or more digits, when X comes first in name order, the digits
 //     that differ read as a clock (hours, minutes, seconds: two digits
-//     each, or a 10-digit Unix time) agree with the files' first packet
-//     times (the first file may be opened before its first packet, each
-//     later one is named by the time its first packet came, within a few
-//     seconds), and no file's first packet comes before X's.
+//     each, with minutes or seconds; or a 10-digit Unix time) agree with
+//     the files' first packet times (the first file may be opened before
+//     its first packet, each later one is named by the time its first
+//     packet came, within a few seconds), and no file's first packet comes
+//     before X's. Names of hours alone (cap-%H.pcap) are not recognised:
+//     time zones make them agree with any time.
 //
 // Files are listed once each, in the order given, directories and globs
 // in natural order (cap.pcap2 before cap.pcap10). Notes are lines for the

@@ -100,8 +100,9 @@ the shell leaves them: 'cap-*.pcap') are read as one capture, merged in time
 order: connections continue across files. A file that is the first of a
 rotated set brings the rest with it: tcpdump -C's cap.pcap, cap.pcap1,
 cap.pcap2, ... (also gzip'd by -z gzip), and tcpdump -G's time-named files
-(cap-%H%M%S.pcap) whose names and first packets agree; --no-rotated reads
-only the files named. A file that cannot be read is named in the warnings,
+whose names carry minutes or seconds (cap-%H%M%S.pcap) agreeing with their
+first packets (for hourly names give a glob); --no-rotated reads only the
+files named. A file that cannot be read is named in the warnings,
 the others are analysed, and the exit status is 1.
 
 A tcpdump filter expression may follow the files, as one argument or as
