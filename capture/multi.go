@@ -296,6 +296,7 @@ func (m *multiSource) advance(f *member) bool {
 		m.failed = append(m.failed, f.src.final[len(f.src.final)-1])
 	}
 	f.src.Close()
+	f.src.release() // the blocks the caller still holds live on without the reader
 	return false
 }
 

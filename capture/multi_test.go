@@ -633,3 +633,39 @@ func FuzzMulti(f *testing.F) {
 		}
 	})
 }
+
+// A file read to its end keeps no buffers: a long rotated set holds the
+// memory of the files open at once, not of all it read.
+func TestFinishedMembersReleased(t *testing.T) {
+	src := openInputs(t, []string{fieldDirRel + "rotated-C.pcap.gz"}, Options{})
+	m := src.(*multiSource)
+	var first *member
+	for {
+		_, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil && len(m.opened) > 1 && !slices.Contains(m.heap, m.opened[0]) {
+			first = m.opened[0] // the first file ended, the second is read
+			if first.src.br != nil || first.src.cnt != nil {
+				t.Errorf("%s still holds its reader after its end", first.path)
+			}
+		}
+	}
+	if first == nil {
+		t.Fatal("the second file was never opened")
+	}
+	st := src.Stats()
+	if st.Bytes == 0 || len(st.Files) != 2 {
+		t.Errorf("stats after the release: %d bytes, files %q", st.Bytes, st.Files)
+	}
+	for _, f := range m.opened {
+		if f.src.br != nil {
+			t.Errorf("%s still holds its reader at the end", f.path)
+		}
+	}
+	src.Close()
+}

@@ -505,7 +505,9 @@ func (s *source) PayloadBlock() *Block {
 // Stats returns the statistics so far. The pointer stays valid; its
 // contents are updated by every call to Stats.
 func (s *source) Stats() *Stats {
-	s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	if s.br != nil {
+		s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	}
 	if d, ok := s.dropped(); ok {
 		s.stats.Dropped, s.stats.DropCounts = d, true
 	}
@@ -639,6 +641,19 @@ func (s *source) Close() error {
 		return c.Close()
 	}
 	return nil
+}
+
+// release drops the buffers of a source read to its end and closed, so
+// that a multi-file source's finished files keep only their counters,
+// warnings and secrets. Stats stays valid; Next returns s.err.
+func (s *source) release() {
+	if s.br != nil {
+		s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	}
+	s.br, s.big, s.gz, s.raw, s.cnt, s.inBlock = nil, nil, nil, nil, nil, false
+	if s.ng != nil {
+		s.ng.br, s.ng.big, s.ng.comment = nil, nil, nil
+	}
 }
 
 // Clone returns a deep copy of the statistics.
