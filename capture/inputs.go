@@ -441,12 +441,12 @@ func sameShape(base, n string, vary []bool) bool {
 
 // firstPacketTime reads the time of a file's first packet record.
 func firstPacketTime(p string) (time.Time, bool) {
-	src, err := Open(p)
+	src, err := openFile(p, probeSize)
 	if err != nil {
 		return time.Time{}, false
 	}
 	defer src.Close()
-	_, ts, _, _, err := src.(*source).record()
+	_, ts, _, _, err := src.record()
 	return ts, err == nil
 }
 

@@ -121,7 +121,7 @@ func OpenInputs(args []string, o Options) (Source, error) {
 	var firstErr error
 	for i, p := range files {
 		f := &member{path: p, idx: i}
-		src, err := Open(p)
+		s, err := openFile(p, probeSize)
 		if err != nil {
 			if firstErr == nil {
 				firstErr = err
@@ -129,7 +129,6 @@ func OpenInputs(args []string, o Options) (Source, error) {
 			m.fail(f, err, errors.Is(err, ErrEmpty))
 			continue
 		}
-		s := src.(*source)
 		if filt != nil {
 			if err := filt.check(s); err != nil {
 				s.Close()
