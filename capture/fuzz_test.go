@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -91,11 +92,28 @@ func FuzzReader(f *testing.F) {
 		}
 		st := src.Stats()
 		sk := st.Skipped
-		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated+sk.Fragments {
+		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated+sk.Fragments || st.Filtered != 0 {
 			t.Fatalf("counts do not add up: %+v", st)
 		}
-		if len(st.Warnings) > maxWarnings+3 {
+		if last > st.Packets {
+			t.Fatalf("segment %d of %d packets", last, st.Packets)
+		}
+		if len(st.Warnings) > maxWarnings+maxComments+maxNotes+10 {
 			t.Fatalf("%d warnings", len(st.Warnings))
+		}
+		for _, w := range st.Warnings {
+			if len(w) > 2*maxCommentLen+200 || strings.ContainsAny(w, "\n\r") {
+				t.Fatalf("warning of %d bytes or lines: %q", len(w), w)
+			}
+		}
+		if sec := src.(Secrets).Secrets(); len(sec) > 0 {
+			n := 0
+			for _, s := range sec {
+				n += len(s)
+			}
+			if n > maxSecrets || n > len(data) && (len(data) < 2 || data[0] != 0x1f) {
+				t.Fatalf("%d bytes of secrets from %d bytes", n, len(data))
+			}
 		}
 		if st.Bytes > uint64(len(data)) && (len(data) < 2 || data[0] != 0x1f) {
 			t.Fatalf("Bytes %d > file size %d", st.Bytes, len(data))

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 )
 
@@ -64,6 +65,18 @@ func Open(path string) (Source, error) {
 	if path == "-" {
 		return OpenReader(path, os.Stdin)
 	}
+	s, err := openFile(path, bufSize)
+	if err != nil {
+		return nil, err // not a nil *source in an interface
+	}
+	return s, nil
+}
+
+// probeSize is the block size of a file opened only for its first packet.
+const probeSize = 64 << 10
+
+// openFile opens a file with blocks of at most bs bytes.
+func openFile(path string, bs int) (*source, error) {
 	if path == "" {
 		return nil, openErr(path, nil, "no capture file given")
 	}
@@ -80,7 +93,7 @@ func Open(path string) (Source, error) {
 	if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
 		size = fi.Size()
 	}
-	src, err := openReader(path, f, size)
+	src, err := openReaderSize(path, f, size, bs)
 	if err != nil {
 		f.Close()
 		return nil, err
@@ -105,7 +118,12 @@ func OpenReader(name string, r io.Reader) (Source, error) {
 
 // openReader opens r; size is its length when known, else -1.
 func openReader(name string, r io.Reader, size int64) (*source, error) {
-	s := &source{name: name}
+	return openReaderSize(name, r, size, bufSize)
+}
+
+// openReaderSize is openReader with blocks of at most bufLen bytes.
+func openReaderSize(name string, r io.Reader, size int64, bufLen int) (*source, error) {
+	s := &source{name: name, prevTS: math.MinInt64}
 	s.stats.Source = name
 	s.raw = &countReader{r: r, ioErr: &s.ioErr}
 	s.cnt = s.raw
@@ -131,11 +149,11 @@ func openReader(name string, r io.Reader, size int64) (*source, error) {
 		}
 		s.gz = zr
 		s.cnt = &countReader{r: zr}
-		s.br = newBlockReader(s.cnt, bufSize)
+		s.br = newBlockReader(s.cnt, bufLen)
 		gz = "gzip: "
 	} else {
-		bs := bufSize
-		if size >= 0 && size+64 < bufSize {
+		bs := bufLen
+		if size >= 0 && size+64 < int64(bufLen) {
 			bs = max(int(size)+64, 4096)
 		}
 		s.br = newBlockReader(in, bs)

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ngReader reads the packets of a pcapng stream (draft-ietf-opsawg-pcapng):
@@ -27,6 +30,42 @@ type ngReader struct {
 	be     bool      // the section's byte order is big-endian
 	ifaces []ngIface // the section's interfaces, by ID
 	big    []byte    // a packet longer than a block
+	// pending is the error of a block read ahead by leadingInterfaces,
+	// returned by the next call to next.
+	pending error
+
+	// What the options of the packet block next returned last say (EPB
+	// and PB only): opts is set when the block had any option at all, and
+	// only then do the fields below hold what they said (else they are
+	// stale).
+	opts    bool
+	flags   uint32 // epb_flags; 0 when absent
+	drops   uint64 // epb_dropcount or the PB's drops count
+	dropsOK bool   // a drop count was given
+	comment []byte // the first opt_comment; points into the block
+
+	// What the other blocks said, collected as they go by.
+	sections int      // sections seen, less one (the key of stats)
+	notes    []ngNote // section and interface comments, in file order
+	stats    []ngStat // the last statistics block of each interface
+	secrets  [][]byte // Decryption Secrets Blocks of TLS key logs (copies)
+	secLen   int      // bytes in secrets
+	secLost  int      // secrets blocks not kept: over maxSecrets or another kind
+}
+
+// ngNote is a comment of a section header or an interface description.
+type ngNote struct {
+	iface int // -1: the section's
+	text  string
+}
+
+// ngStat is what the last Interface Statistics Block of an interface
+// said: the counters are from the start of the capture, so the last one
+// counts everything.
+type ngStat struct {
+	section, iface int
+	ifdrop, osdrop uint64
+	hasIf, hasOS   bool
 }
 
 // ngIface is what an Interface Description Block says about its packets.
@@ -42,7 +81,22 @@ const (
 	ngIDB = 1          // Interface Description Block
 	ngPB  = 2          // Packet Block (obsolete)
 	ngSPB = 3          // Simple Packet Block
+	ngISB = 5          // Interface Statistics Block
 	ngEPB = 6          // Enhanced Packet Block
+	ngDSB = 10         // Decryption Secrets Block
+
+	ngOptComment   = 1 // opt_comment, in every block
+	ngOptEPBFlags  = 2 // epb_flags (also the PB's pack_flags)
+	ngOptEPBDrops  = 4 // epb_dropcount
+	ngOptISBIfDrop = 5 // isb_ifdrop
+	ngOptISBOSDrop = 7 // isb_osdrop
+
+	// ngSecretsTLS is the secrets type of an NSS key log ("TLSK").
+	ngSecretsTLS = 0x544c534b
+	// maxSecrets bounds the key log bytes kept from a capture.
+	maxSecrets = 64 << 20
+	// maxNotes bounds the section and interface comments kept.
+	maxNotes = 64
 
 	ngByteOrderMagic uint32 = 0x1a2b3c4d
 
@@ -80,7 +134,7 @@ func (r *ngReader) u64(b []byte) uint64 {
 
 // newNgReader reads the Section Header Block at the start of br.
 func newNgReader(br *blockReader) (*ngReader, error) {
-	r := &ngReader{br: br}
+	r := &ngReader{br: br, sections: -1}
 	typ, body, _, err := r.block()
 	if err != nil {
 		return nil, unexpected(err)
@@ -91,7 +145,29 @@ func newNgReader(br *blockReader) (*ngReader, error) {
 	if err := r.section(body); err != nil {
 		return nil, err
 	}
+	r.leadingInterfaces()
 	return r, nil
+}
+
+// leadingInterfaces reads the Interface Description Blocks that follow
+// the section header, so that the link types of a file are known before
+// its first packet (a filter is compiled for them when the file is
+// opened). An error is kept for next.
+func (r *ngReader) leadingInterfaces() {
+	for {
+		h, _ := r.br.Peek(8)
+		if len(h) < 8 || r.u32(h) != ngIDB {
+			return
+		}
+		_, body, _, err := r.block()
+		if err == nil {
+			err = r.iface(body)
+		}
+		if err != nil {
+			r.pending = err
+			return
+		}
+	}
 }
 
 // unexpected turns the end of the stream inside a block into
@@ -150,9 +226,10 @@ func (r *ngReader) block() (typ uint32, body []byte, inBlock bool, err error) {
 		r.br.Discard(size)
 		return typ, b[8 : size-4], true, nil
 	}
-	// Longer than a block: only a packet block is worth the copy.
+	// Longer than a block: only a packet block (or a key log) is worth
+	// the copy.
 	r.br.Discard(8)
-	if typ != ngEPB && typ != ngSPB && typ != ngPB {
+	if typ != ngEPB && typ != ngSPB && typ != ngPB && typ != ngDSB {
 		if k, err := r.br.Discard(size - 8); k < size-8 {
 			return 0, nil, false, unexpected(err)
 		}
@@ -182,7 +259,50 @@ func (r *ngReader) section(body []byte) error {
 		return fmt.Errorf("pcapng version %d.%d is not supported", major, minor)
 	}
 	r.ifaces = r.ifaces[:0]
+	r.sections++
+	r.options(body[16:], func(code uint16, v []byte) {
+		if code == ngOptComment {
+			r.note(-1, v)
+		}
+	})
 	return nil
+}
+
+// note keeps a section (iface -1) or interface comment.
+func (r *ngReader) note(iface int, v []byte) {
+	if len(r.notes) < maxNotes {
+		if t := cleanComment(v); t != "" {
+			r.notes = append(r.notes, ngNote{iface, t})
+		}
+	}
+}
+
+// maxCommentLen is the length, in bytes, a comment is cut to.
+const maxCommentLen = 200
+
+// cleanComment makes a comment fit for a one-line warning: control
+// characters (newlines) become spaces, runs of spaces one, invalid UTF-8
+// the replacement character, at most maxCommentLen bytes (cut at a
+// character boundary, "..." added).
+func cleanComment(v []byte) string {
+	var b strings.Builder
+	space := false
+	for _, r := range strings.ToValidUTF8(string(v[:min(len(v), 4*maxCommentLen)]), "\uFFFD") {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			space = b.Len() > 0
+			continue
+		}
+		if space {
+			b.WriteByte(' ')
+			space = false
+		}
+		if b.Len()+utf8.RuneLen(r) > maxCommentLen {
+			b.WriteString("...")
+			break
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // options calls f for each option in b, up to the end-of-options option or
@@ -222,6 +342,8 @@ func (r *ngReader) iface(body []byte) error {
 			}
 		case code == ngOptTSOffset && len(v) >= 8:
 			in.offset = int64(r.u64(v))
+		case code == ngOptComment:
+			r.note(len(r.ifaces), v)
 		}
 	})
 	if err != nil {
@@ -229,6 +351,79 @@ func (r *ngReader) iface(body []byte) error {
 	}
 	r.ifaces = append(r.ifaces, in)
 	return nil
+}
+
+// packetOptions reads the options of a packet block (b: after the
+// padded packet data); pb marks the obsolete Packet Block, whose drop
+// count is in its header.
+func (r *ngReader) packetOptions(b []byte, pb bool) {
+	r.flags, r.drops, r.dropsOK, r.comment = 0, 0, false, nil
+	r.options(b, func(code uint16, v []byte) {
+		r.opts = true
+		switch {
+		case code == ngOptComment && r.comment == nil:
+			r.comment = v
+		case code == ngOptEPBFlags && len(v) >= 4:
+			r.flags = r.u32(v)
+		case code == ngOptEPBDrops && len(v) >= 8 && !pb:
+			r.drops, r.dropsOK = r.u64(v), true
+		}
+	})
+}
+
+// statistics keeps what an Interface Statistics Block says about drops.
+// A block too short for its header is ignored (Wireshark rejects it, but
+// the packets around it are good).
+func (r *ngReader) statistics(body []byte) {
+	if len(body) < 12 {
+		return
+	}
+	st := ngStat{section: r.sections, iface: int(r.u32(body))}
+	r.options(body[12:], func(code uint16, v []byte) {
+		switch {
+		case code == ngOptISBIfDrop && len(v) >= 8:
+			st.ifdrop, st.hasIf = r.u64(v), true
+		case code == ngOptISBOSDrop && len(v) >= 8:
+			st.osdrop, st.hasOS = r.u64(v), true
+		}
+	})
+	if !st.hasIf && !st.hasOS {
+		return
+	}
+	for i := range r.stats {
+		if r.stats[i].section == st.section && r.stats[i].iface == st.iface {
+			r.stats[i] = st // the counters run from the start: the last block counts all
+			return
+		}
+	}
+	if len(r.stats) < maxNotes {
+		r.stats = append(r.stats, st)
+	}
+}
+
+// decryptionSecrets keeps a copy of a TLS key log from a Decryption
+// Secrets Block; other kinds of secrets are counted in secLost.
+func (r *ngReader) decryptionSecrets(body []byte) {
+	if len(body) < 8 {
+		return
+	}
+	typ, n := r.u32(body), r.u32(body[4:])
+	if typ != ngSecretsTLS || uint64(n) > uint64(len(body)-8) || r.secLen+int(n) > maxSecrets {
+		r.secLost++
+		return
+	}
+	r.secrets = append(r.secrets, append([]byte(nil), body[8:8+n]...))
+	r.secLen += int(n)
+}
+
+// dropped sums the drop counters of the interfaces' last statistics
+// blocks; ok is false when no block gave one.
+func (r *ngReader) dropped() (ifdrop, osdrop uint64, ok bool) {
+	for _, st := range r.stats {
+		ifdrop += st.ifdrop
+		osdrop += st.osdrop
+	}
+	return ifdrop, osdrop, len(r.stats) > 0
 }
 
 // time converts a timestamp of interface in, in its units, to a time.
@@ -242,6 +437,10 @@ func (in *ngIface) time(ts uint64) time.Time {
 // next returns the next packet: its bytes, time, length on the wire, link
 // type, and whether the bytes lie in br's current block.
 func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, inBlock bool, err error) {
+	if r.pending != nil {
+		err, r.pending = r.pending, nil
+		return nil, ts, 0, 0, false, err
+	}
 	for {
 		typ, body, inBlock, err := r.block()
 		if err != nil {
@@ -249,6 +448,7 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 		var id, caplen, origlen uint32
 		var stamp uint64
+		r.opts = false
 		switch typ {
 		case ngSHB:
 			if err := r.section(body); err != nil {
@@ -266,12 +466,31 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 			}
 			id, stamp = r.u32(body), uint64(r.u32(body[4:]))<<32|uint64(r.u32(body[8:]))
 			caplen, origlen, body = r.u32(body[12:]), r.u32(body[16:]), body[20:]
+			if uint64(caplen)+3 < uint64(len(body)) {
+				r.packetOptions(body[(int(caplen)+3)&^3:], false)
+			}
 		case ngPB:
 			if len(body) < 20 {
 				return nil, ts, 0, 0, false, fmt.Errorf("packet block of %d bytes", len(body)+12)
 			}
 			id, stamp = uint32(r.u16(body)), uint64(r.u32(body[4:]))<<32|uint64(r.u32(body[8:]))
+			drops := r.u16(body[2:])
 			caplen, origlen, body = r.u32(body[12:]), r.u32(body[16:]), body[20:]
+			if uint64(caplen)+3 < uint64(len(body)) {
+				r.packetOptions(body[(int(caplen)+3)&^3:], true)
+			}
+			if drops != 0 && drops != 0xffff { // 0xffff: not known
+				if !r.opts {
+					r.flags, r.comment = 0, nil
+				}
+				r.opts, r.drops, r.dropsOK = true, uint64(drops), true
+			}
+		case ngISB:
+			r.statistics(body)
+			continue
+		case ngDSB:
+			r.decryptionSecrets(body)
+			continue
 		case ngSPB:
 			if len(body) < 4 {
 				return nil, ts, 0, 0, false, fmt.Errorf("simple packet block of %d bytes", len(body)+12)

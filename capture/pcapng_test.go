@@ -3,7 +3,9 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +231,170 @@ func ngSeeds() [][]byte {
 		b.pb(1, 2<<20, []byte(ip))
 		b.block(5, make([]byte, 16))
 		out = append(out, bytes.Clone(b.buf.Bytes()))
+		// Statistics, comments, flags, drop counts, secrets.
+		out = append(out, optionsCapture(bo))
+		// A key log longer than a read block.
+		b = &ngBuilder{bo: bo}
+		b.section(0)
+		b.iface(101, 0)
+		b.dsb(ngSecretsTLS, bytes.Repeat([]byte("CLIENT_RANDOM 00 00\n"), bufSize/20+10))
+		b.epbOpts(0, 1, []byte(rawTCP), b.option(ngOptComment, []byte("after the secrets")))
+		out = append(out, bytes.Clone(b.buf.Bytes()))
 	}
 	return out
+}
+
+// epbOpts is an Enhanced Packet Block with the given options (no default
+// comment, unlike epb).
+func (b *ngBuilder) epbOpts(id uint32, ts uint64, data []byte, opts ...[]byte) {
+	body := b.bo.AppendUint32(nil, id)
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(ts>>32)), uint32(ts))
+	body = b.bo.AppendUint32(b.bo.AppendUint32(body, uint32(len(data))), uint32(len(data)))
+	body = append(body, data...)
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	for _, o := range opts {
+		body = append(body, o...)
+	}
+	if len(opts) > 0 {
+		body = append(body, 0, 0, 0, 0)
+	}
+	b.block(ngEPB, body)
+}
+
+// isb is an Interface Statistics Block for interface id.
+func (b *ngBuilder) isb(id uint32, opts ...[]byte) {
+	body := b.bo.AppendUint32(nil, id)
+	body = append(body, make([]byte, 8)...)
+	for _, o := range opts {
+		body = append(body, o...)
+	}
+	b.block(ngISB, append(body, 0, 0, 0, 0))
+}
+
+// dsb is a Decryption Secrets Block.
+func (b *ngBuilder) dsb(typ uint32, secret []byte) {
+	body := b.bo.AppendUint32(b.bo.AppendUint32(nil, typ), uint32(len(secret)))
+	b.block(ngDSB, append(body, secret...))
+}
+
+func (b *ngBuilder) u64opt(code uint16, v uint64) []byte {
+	return b.option(code, b.bo.AppendUint64(nil, v))
+}
+func (b *ngBuilder) u32opt(code uint16, v uint32) []byte {
+	return b.option(code, b.bo.AppendUint32(nil, v))
+}
+
+// rawTCP is an IPv4 TCP SYN.
+const rawTCP = "E\x00\x00(\x00\x01\x00\x00@\x06\x00\x00\x7f\x00\x00\x01\x7f\x00\x00\x01" +
+	"\x00P\x1f\x90\x00\x00\x00\x01\x00\x00\x00\x00P\x02\xff\xff\x00\x00\x00\x00"
+
+// optionsCapture is a pcapng file, in byte order bo, with every block and
+// option the reader takes something from.
+func optionsCapture(bo byteOrder) []byte {
+	b := &ngBuilder{bo: bo}
+	ip := rawTCP
+	// A section header with a comment of two lines.
+	body := b.bo.AppendUint32(nil, ngByteOrderMagic)
+	body = b.bo.AppendUint16(b.bo.AppendUint16(body, 1), 0)
+	body = b.bo.AppendUint64(body, ^uint64(0))
+	body = append(body, b.option(ngOptComment, []byte("capture of\r\n  the   outage"))...)
+	b.block(ngSHB, append(body, 0, 0, 0, 0))
+	b.iface(101, 0, b.option(ngOptComment, []byte("uplink")))
+	b.iface(101, 0)
+	b.dsb(ngSecretsTLS, []byte("CLIENT_RANDOM 01 02\n"))
+	b.dsb(0x5353484b, []byte("ssh key")) // SSH: not kept
+	b.epbOpts(0, 1, []byte(ip), b.option(ngOptComment, []byte("retransmitted?")))
+	b.epbOpts(1, 2, []byte(ip), b.u32opt(ngOptEPBFlags, 1|1<<24|1<<31), b.u64opt(ngOptEPBDrops, 0))
+	b.epbOpts(0, 3, []byte(ip), b.u64opt(ngOptEPBDrops, 7), b.option(ngOptComment, []byte("")))
+	b.epbOpts(1, 4, []byte(ip), b.u32opt(ngOptEPBFlags, 2|1<<24), b.u64opt(ngOptEPBDrops, 5))
+	b.isb(0, b.u64opt(ngOptISBIfDrop, 10), b.u64opt(ngOptISBOSDrop, 1))
+	b.isb(0, b.u64opt(ngOptISBIfDrop, 40), b.u64opt(ngOptISBOSDrop, 2), b.option(ngOptComment, []byte("Counters provided by dumpcap"))) // the last counts
+	b.isb(1, b.u64opt(ngOptISBIfDrop, 3))
+	b.isb(2, b.u64opt(4, 99))          // isb_ifrecv only: no drop counter
+	b.block(ngISB, []byte{1, 2, 3, 4}) // too short: ignored
+	return b.buf.Bytes()
+}
+
+// The pcapng options the reader takes: comments of sections, interfaces
+// and packets; epb_flags errors and drop counts; interface statistics;
+// decryption secrets. Both byte orders.
+func TestNgOptions(t *testing.T) {
+	for _, bo := range []byteOrder{binary.LittleEndian, binary.BigEndian} {
+		src, err := OpenReader("opts.pcapng", bytes.NewReader(optionsCapture(bo)))
+		if err != nil {
+			t.Fatalf("%v: %v", bo, err)
+		}
+		r := drain(t, src)
+		if len(r.segs) != 4 {
+			t.Errorf("%v: %d segments, want 4", bo, len(r.segs))
+		}
+		want := []string{
+			"file opts.pcapng: comment: capture of the outage",
+			"file opts.pcapng: interface 0: comment: uplink",
+			"packet 1: comment: retransmitted?",
+			"opts.pcapng: 45 packets dropped while capturing (pcapng statistics: 43 by the interface, 2 by the operating system)",
+			"opts.pcapng: 12 packets lost while capturing, by the packets' drop counts (pcapng), the first before packet 3",
+			"opts.pcapng: 2 packets flagged with link-layer errors (symbol, CRC) by the capturing interface, the first packet 2",
+			"opts.pcapng: 1 decryption secrets blocks not kept (not TLS key logs, malformed, or past 64 MiB)",
+		}
+		if !slices.Equal(r.stats.Warnings, want) {
+			t.Errorf("%v: warnings\n%q\nwant\n%q", bo, r.stats.Warnings, want)
+		}
+		if r.stats.Dropped != 45 || !r.stats.DropCounts {
+			t.Errorf("%v: dropped %d (known %v), want 45 from the last statistics of each interface", bo, r.stats.Dropped, r.stats.DropCounts)
+		}
+		sec := src.(Secrets).Secrets()
+		if len(sec) != 1 || string(sec[0]) != "CLIENT_RANDOM 01 02\n" {
+			t.Errorf("%v: secrets %q, want the TLS key log", bo, sec)
+		}
+	}
+	// Without statistics blocks the packets' drop counts are the drops.
+	b := &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(101, 0)
+	b.epbOpts(0, 1, []byte(rawTCP), b.u64opt(ngOptEPBDrops, 4))
+	r := mustRead(t, "drops.pcapng", b.buf.Bytes())
+	if r.stats.Dropped != 4 || !r.stats.DropCounts {
+		t.Errorf("drop counts only: dropped %d (known %v), want 4", r.stats.Dropped, r.stats.DropCounts)
+	}
+	// Neither: unknown.
+	b = &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(101, 0)
+	b.epbOpts(0, 1, []byte(rawTCP))
+	if r := mustRead(t, "plain.pcapng", b.buf.Bytes()); r.stats.DropCounts || r.stats.Warnings != nil {
+		t.Errorf("no counters: known %v, warnings %q; want unknown, none", r.stats.DropCounts, r.stats.Warnings)
+	}
+}
+
+// Comments are cut to one line of bounded length; past maxComments they
+// are only counted.
+func TestNgComments(t *testing.T) {
+	long := strings.Repeat("é", 150) // 300 bytes
+	tests := []struct{ in, want string }{
+		{"plain", "plain"},
+		{"  two\nlines\t\x00end  ", "two lines end"},
+		{"bad \xff utf8", "bad \ufffd utf8"},
+		{long, strings.Repeat("é", 100) + "..."},
+		{"\n\n", ""},
+	}
+	for _, tc := range tests {
+		if got := cleanComment([]byte(tc.in)); got != tc.want {
+			t.Errorf("cleanComment(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	b := &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(101, 0)
+	for i := range maxComments + 5 {
+		b.epbOpts(0, uint64(i), []byte(rawTCP), b.option(ngOptComment, fmt.Appendf(nil, "note %d", i+1)))
+	}
+	r := mustRead(t, "many.pcapng", b.buf.Bytes())
+	w := r.stats.Warnings
+	if len(w) != maxComments+1 || w[0] != "packet 1: comment: note 1" || w[maxComments-1] != fmt.Sprintf("packet %d: comment: note %d", maxComments, maxComments) ||
+		w[maxComments] != "... and 5 more packet comments" {
+		t.Errorf("%d comments: warnings %q", maxComments+5, w)
+	}
 }

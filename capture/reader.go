@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -68,6 +69,39 @@ type source struct {
 	lastLink uint32
 	links    []uint32
 
+	// recs counts the packet records taken (those a filter rejected too):
+	// the number of the last one, Segment.N.
+	recs uint64
+	filt *pktFilter // nil: every packet passes
+
+	// file and fileN, when file is set, say where the packet being taken
+	// lies: its file and its number there (a multi-file source's
+	// decoding source). file is also set on a multi-file source's
+	// readers, which name their file in their warnings.
+	file  string
+	fileN uint64
+
+	// What the file says about itself, for its warnings and Stats.
+	prevTS   int64         // the previous record's timestamp (Unix ns; math.MinInt64 before the first)
+	back     uint64        // records with a timestamp before the previous one's
+	backAt   uint64        // the first of them
+	backMax  time.Duration // the longest step back
+	llErr    uint64        // packets flagged with link-layer errors (pcapng epb_flags)
+	llErrAt  uint64
+	llBits   uint32   // the error bits seen
+	drops    uint64   // packets lost, by the packets' drop counts (pcapng)
+	dropsAt  uint64   // the first packet with a drop count > 0
+	dropsOK  bool     // a packet had a drop count
+	comments []string // packet comments, at most maxComments
+	// commentsLeft is the number of packet comments still kept; a
+	// multi-file source's readers share their source's.
+	commentsLeft *int
+	moreComments uint64
+	corrupt      bool // reading stopped at corrupt data (not a truncation)
+	// inputNotes are OpenInputs's notes about the input (the first
+	// warnings).
+	inputNotes []string
+
 	warnings  []string // per-packet warnings, at most maxWarnings
 	final     []string // end-of-stream warnings, always kept
 	once      map[string]bool
@@ -101,19 +135,65 @@ func (s *source) Next() (*Segment, error) {
 			s.err = err
 			return nil, err
 		}
+		ns := ts.UnixNano()
+		if ns < s.prevTS {
+			s.backwards(s.recs+1, s.prevTS-ns)
+		}
+		s.prevTS = ns
 		if seg := s.take(link, data, ts, wireLen); seg != nil {
 			return seg, nil
 		}
 	}
 }
 
+// record reads the next packet record without decoding it, for a
+// multi-file source: its bytes (valid until the next call), time, length
+// on the wire and link type. The record is counted in s.recs.
+func (s *source) record() (data []byte, ts time.Time, wireLen int, link uint32, err error) {
+	if s.err != nil {
+		return nil, ts, 0, 0, s.err
+	}
+	if s.ng != nil {
+		data, ts, wireLen, link, err = s.readNg()
+	} else {
+		data, ts, wireLen, err = s.readPcap()
+		link = s.link
+	}
+	if err != nil {
+		s.err = err
+		return nil, ts, 0, 0, err
+	}
+	ns := ts.UnixNano()
+	if ns < s.prevTS {
+		s.backwards(s.recs+1, s.prevTS-ns)
+	}
+	s.prevTS = ns
+	s.recs++
+	return data, ts, wireLen, link, nil
+}
+
+// backwards notes that record n has a timestamp d ns before the previous
+// one's.
+func (s *source) backwards(n uint64, d int64) {
+	if s.back == 0 {
+		s.backAt = n
+	}
+	s.back++
+	s.backMax = max(s.backMax, time.Duration(d))
+}
+
 // take counts one packet record of link type link and decodes it: the
 // segment, or nil for a packet that is skipped (counted and, where it
 // applies, warned about). The live sources share it with the file reader.
 func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segment {
+	s.recs++
+	n := s.recs
+	if s.filt != nil && !s.pass(link, data, wireLen) {
+		s.stats.Filtered++
+		return nil
+	}
 	s.stats.Packets++
-	n := s.stats.Packets
-	if n == 1 {
+	if s.stats.Packets == 1 {
 		s.stats.FirstPacketAt = ts
 		s.noteLink(link)
 	} else if link != s.lastLink {
@@ -148,14 +228,14 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 	case resCut:
 		s.stats.Skipped.Truncated++
 		if len(s.warnings) < maxWarnings {
-			s.warnings = append(s.warnings, fmt.Sprintf("packet %d: %s", n, p))
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: %s", s.at(n), p))
 		} else {
 			s.moreCut++
 		}
 	case resBad:
 		s.stats.Skipped.Undecodable++
 		if len(s.warnings) < maxWarnings {
-			s.warnings = append(s.warnings, fmt.Sprintf("packet %d: undecodable: %s", n, p))
+			s.warnings = append(s.warnings, fmt.Sprintf("%s: undecodable: %s", s.at(n), p))
 		} else {
 			s.moreBad++
 		}
@@ -163,16 +243,46 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 		s.stats.Skipped.Fragments++
 	case resFragDrop:
 		s.stats.Skipped.Undecodable++
-		s.warnOnce("fragment limit", fmt.Sprintf("packet %d: %s; later drops are only counted", n, p))
+		s.warnOnce("fragment limit", fmt.Sprintf("%s: %s; later drops are only counted", s.at(n), p))
 	case resLinkType:
 		s.stats.Skipped.Undecodable++
 		name := LinkTypeName(link)
-		s.warnOnce("link "+name, fmt.Sprintf("packet %d: link type %s (%d) is not supported; its packets are counted as undecodable", n, name, link))
+		s.warnOnce("link "+name, fmt.Sprintf("%s: link type %s (%d) is not supported; its packets are counted as undecodable", s.at(n), name, link))
 	default:
 		s.stats.Skipped.Undecodable++
-		s.warnOnce("internal", fmt.Sprintf("packet %d: internal error: decoder result %d", n, res))
+		s.warnOnce("internal", fmt.Sprintf("%s: internal error: decoder result %d", s.at(n), res))
 	}
 	return nil
+}
+
+// at says where packet n (the one being taken) is, for a warning:
+// "packet n", or "file F: packet m" for a multi-file source.
+func (s *source) at(n uint64) string {
+	if s.file == "" {
+		return loc("", n)
+	}
+	return loc(s.file, s.fileN)
+}
+
+// loc is "packet n", or "file F: packet n" when file is set.
+func loc(file string, n uint64) string {
+	if file == "" {
+		return "packet " + strconv.FormatUint(n, 10)
+	}
+	return "file " + displayName(file) + ": packet " + strconv.FormatUint(n, 10)
+}
+
+// pass runs the filter on a packet record.
+func (s *source) pass(link uint32, data []byte, wireLen int) bool {
+	f := s.filt
+	if link != f.link || f.cur == nil {
+		if err := f.use(link); err != nil {
+			name := LinkTypeName(link)
+			s.warnOnce("filter "+name, fmt.Sprintf("%s: the filter cannot be compiled for link type %s (%v): its packets are rejected", s.at(s.recs), name, err))
+			return false
+		}
+	}
+	return f.cur.Match(data, wireLen)
 }
 
 func (s *source) noteLink(link uint32) {
@@ -214,6 +324,7 @@ func (s *source) end(format string, args ...any) error {
 	}
 	if format != "" {
 		s.final = append(s.final, displayName(s.name)+": "+fmt.Sprintf(format, args...))
+		s.corrupt = format != truncated
 	}
 	// Consume what is left so that Bytes counts everything read.
 	s.br.Discard(s.br.Buffered())
@@ -229,12 +340,16 @@ func (s *source) endErr(err error) error {
 	return s.end(format, args...)
 }
 
+// truncated is the warning of a file cut short: the only end-of-stream
+// warning that does not mark the file corrupt.
+const truncated = "file truncated after packet %d"
+
 // errMsg is the warning for a stream that failed with err.
 func (s *source) errMsg(err error) (string, []any) {
-	n := s.stats.Packets
+	n := s.recs
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return "file truncated after packet %d", []any{n}
+		return truncated, []any{n}
 	case isGzipErr(err):
 		return "corrupt gzip data after packet %d (%v); stopped reading", []any{n, err}
 	}
@@ -263,7 +378,7 @@ func (s *source) readPcap() (data []byte, ts time.Time, wireLen int, err error) 
 	}
 	if uint64(caplen) > uint64(s.limit) {
 		return nil, ts, 0, s.end("packet %d: corrupt record header (captured length %d > %d); stopped reading",
-			s.stats.Packets+1, caplen, s.limit)
+			s.recs+1, caplen, s.limit)
 	}
 	n := int(caplen)
 	if s.nanos {
@@ -309,11 +424,72 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 			return nil, ts, 0, 0, s.end("")
 		}
 		if s.ioErr == nil && err != io.ErrUnexpectedEOF && !isGzipErr(err) {
-			return nil, ts, 0, 0, s.end("corrupt pcapng block after packet %d (%v); stopped reading", s.stats.Packets, err)
+			return nil, ts, 0, 0, s.end("corrupt pcapng block after packet %d (%v); stopped reading", s.recs, err)
 		}
 		return nil, ts, 0, 0, s.endErr(err)
 	}
+	if s.ng.opts {
+		s.packetOptions()
+	}
 	return data, ts, wireLen, link, nil
+}
+
+// maxComments bounds the packet comments kept as warnings (per source;
+// a multi-file source's files share it).
+const maxComments = 20
+
+// packetOptions takes what the options of the pcapng packet just read
+// (record s.recs+1) say: a comment, link-layer errors, a drop count.
+func (s *source) packetOptions() {
+	n := s.recs + 1
+	ng := s.ng
+	if ng.comment != nil {
+		if s.commentsLeft == nil {
+			left := maxComments
+			s.commentsLeft = &left
+		}
+		switch t := cleanComment(ng.comment); {
+		case t == "":
+		case *s.commentsLeft > 0:
+			*s.commentsLeft--
+			s.comments = append(s.comments, loc(s.file, n)+": comment: "+t)
+		default:
+			s.moreComments++
+		}
+	}
+	if e := ng.flags & epbErrors; e != 0 {
+		if s.llErr == 0 {
+			s.llErrAt = n
+		}
+		s.llErr++
+		s.llBits |= e
+	}
+	if ng.dropsOK {
+		s.dropsOK = true
+		if ng.drops > 0 && s.drops == 0 {
+			s.dropsAt = n
+		}
+		s.drops += ng.drops
+	}
+}
+
+// epbErrors are the link-layer error bits of epb_flags, highest first.
+const epbErrors = 0xffff0000
+
+var epbErrorNames = []string{"symbol", "preamble", "start frame delimiter", "unaligned frame", "wrong inter-frame gap", "packet too short", "packet too long", "CRC"}
+
+// linkErrors names the error bits in bits (epb_flags).
+func linkErrors(bits uint32) string {
+	var names []string
+	for i, name := range epbErrorNames {
+		if bits&(1<<(31-i)) != 0 {
+			names = append(names, name)
+		}
+	}
+	if bits&0x00ff0000 != 0 {
+		names = append(names, fmt.Sprintf("other (%#x)", bits&0x00ff0000))
+	}
+	return strings.Join(names, ", ")
 }
 
 // PayloadBlock implements Holder: the block the last segment's payload
@@ -329,15 +505,99 @@ func (s *source) PayloadBlock() *Block {
 // Stats returns the statistics so far. The pointer stays valid; its
 // contents are updated by every call to Stats.
 func (s *source) Stats() *Stats {
-	s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	if s.br != nil {
+		s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	}
+	if d, ok := s.dropped(); ok {
+		s.stats.Dropped, s.stats.DropCounts = d, true
+	}
 	s.stats.Warnings = s.warningList()
 	return &s.stats
+}
+
+// dropped is the number of packets a pcapng file says were dropped while
+// capturing: by its Interface Statistics Blocks (the interfaces' drop
+// counters), or else by its packets' drop counts; ok is false when it
+// says nothing.
+func (s *source) dropped() (n uint64, ok bool) {
+	if s.ng == nil {
+		return 0, false
+	}
+	if ifd, osd, ok := s.ng.dropped(); ok {
+		return ifd + osd, true
+	}
+	return s.drops, s.dropsOK
+}
+
+// facts are the warnings about the file as a whole: timestamps that go
+// backwards, and what a pcapng file says about drops and errors.
+func (s *source) facts() []string {
+	var w []string
+	name := displayName(s.name)
+	if s.back > 0 && s.file == "" { // a multi-file source sums its files'
+		w = append(w, backwardsWarning(s.back, 1, name, s.backAt, s.backMax))
+	}
+	if s.ng == nil {
+		return w
+	}
+	if ifd, osd, ok := s.ng.dropped(); ok && ifd+osd > 0 {
+		if osd == 0 {
+			w = append(w, fmt.Sprintf("%s: %d packets dropped by the kernel while capturing (pcapng statistics)", name, ifd))
+		} else {
+			w = append(w, fmt.Sprintf("%s: %d packets dropped while capturing (pcapng statistics: %d by the interface, %d by the operating system)", name, ifd+osd, ifd, osd))
+		}
+	}
+	if s.drops > 0 {
+		w = append(w, fmt.Sprintf("%s: %d packets lost while capturing, by the packets' drop counts (pcapng), the first before packet %d", name, s.drops, s.dropsAt))
+	}
+	if s.llErr > 0 {
+		w = append(w, fmt.Sprintf("%s: %d packets flagged with link-layer errors (%s) by the capturing interface, the first packet %d", name, s.llErr, linkErrors(s.llBits), s.llErrAt))
+	}
+	if s.ng.secLost > 0 {
+		w = append(w, fmt.Sprintf("%s: %d decryption secrets blocks not kept (not TLS key logs, malformed, or past %d MiB)", name, s.ng.secLost, maxSecrets>>20))
+	}
+	return w
+}
+
+// backwardsWarning says that timestamps went back n times in files files,
+// first at packet at of file name, by up to most.
+func backwardsWarning(n uint64, files int, name string, at uint64, most time.Duration) string {
+	in := ""
+	if files > 1 {
+		in = fmt.Sprintf(" in %d files", files)
+	}
+	times := "times"
+	if n == 1 {
+		times = "time"
+	}
+	return fmt.Sprintf("timestamps go backwards %d %s%s (first at file %s packet %d; at most %v back)", n, times, in, name, at, most)
+}
+
+// Secrets implements Secrets: the TLS key logs of the file's Decryption
+// Secrets Blocks read so far.
+func (s *source) Secrets() [][]byte {
+	if s.ng == nil {
+		return nil
+	}
+	return s.ng.secrets
 }
 
 // warningList returns the warnings kept, a line for those only counted,
 // then the end-of-stream warnings; nil when there are none.
 func (s *source) warningList() []string {
-	w := make([]string, 0, len(s.warnings)+len(s.final)+1)
+	var notes []string
+	if s.ng != nil {
+		for _, n := range s.ng.notes {
+			if n.iface < 0 {
+				notes = append(notes, "file "+displayName(s.name)+": comment: "+n.text)
+			} else {
+				notes = append(notes, fmt.Sprintf("file %s: interface %d: comment: %s", displayName(s.name), n.iface, n.text))
+			}
+		}
+	}
+	w := make([]string, 0, len(s.inputNotes)+len(notes)+len(s.warnings)+len(s.comments)+len(s.final)+4)
+	w = append(w, s.inputNotes...)
+	w = append(w, notes...)
 	w = append(w, s.warnings...)
 	if more := s.moreBad + s.moreCut + s.moreOther; more > 0 {
 		var parts []string
@@ -352,11 +612,16 @@ func (s *source) warningList() []string {
 		}
 		w = append(w, "... and "+strings.Join(parts, ", "))
 	}
+	w = append(w, s.comments...)
+	if s.moreComments > 0 {
+		w = append(w, fmt.Sprintf("... and %d more packet comments", s.moreComments))
+	}
 	if s.dec.slow != nil {
 		if f := s.dec.slow.frags.summary(); f != "" {
 			w = append(w, f)
 		}
 	}
+	w = append(w, s.facts()...)
 	w = append(w, s.final...)
 	if len(w) == 0 {
 		w = nil
@@ -378,10 +643,24 @@ func (s *source) Close() error {
 	return nil
 }
 
+// release drops the buffers of a source read to its end and closed, so
+// that a multi-file source's finished files keep only their counters,
+// warnings and secrets. Stats stays valid; Next returns s.err.
+func (s *source) release() {
+	if s.br != nil {
+		s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
+	}
+	s.br, s.big, s.gz, s.raw, s.cnt, s.inBlock = nil, nil, nil, nil, nil, false
+	if s.ng != nil {
+		s.ng.br, s.ng.big, s.ng.comment = nil, nil, nil
+	}
+}
+
 // Clone returns a deep copy of the statistics.
 func (st *Stats) Clone() Stats {
 	c := *st
 	c.LinkTypes = append([]string(nil), st.LinkTypes...)
 	c.Warnings = append([]string(nil), st.Warnings...)
+	c.Files = append([]string(nil), st.Files...)
 	return c
 }

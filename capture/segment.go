@@ -1,8 +1,10 @@
 // Package capture turns packet sources into decoded TCP segments.
 //
 // In: a pcap or pcapng file (optionally gzip-compressed; the format is found
-// from the magic bytes, never the file name), standard input, or (for watch)
-// a live interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
+// from the magic bytes, never the file name), standard input, several files
+// merged into one stream in time order (OpenInputs: lists, directories,
+// globs, rotated sets, with a tcpdump filter), or (for watch) a live
+// interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
 // loopback/NULL, raw IP, NFLOG; IPv4 and IPv6 with extension headers.
 //
 // Tags and tunnels are taken off down to the innermost TCP segment, nested
@@ -19,7 +21,9 @@
 // Each segment's Carrier says how it was carried.
 //
 // Out: a stream of *Segment values in capture order, one per TCP packet, and
-// Stats describing everything that was read, skipped or could not be decoded.
+// Stats describing everything that was read, skipped or could not be decoded
+// (with what pcapng files say: drops, comments; their TLS key logs through
+// Secrets).
 //
 // Call order for a Source: Next until it returns io.EOF (or another error,
 // which is fatal for the source: everything returned before it stays valid),
@@ -50,7 +54,7 @@ const (
 // Payload aliases the source's read buffer: it is valid only until the next
 // call to Next. Copy what you keep.
 type Segment struct {
-	N        uint64    // 1-based packet number in the capture (all packets, not only TCP)
+	N        uint64    // 1-based packet number in the capture (all packets, not only TCP; those a filter rejected too; across the files of a merged input, in the order read)
 	Time     time.Time // capture timestamp, exactly as recorded
 	Src, Dst netip.AddrPort
 	Seq, Ack uint32
@@ -114,8 +118,23 @@ type Stats struct {
 	// TruncatedPayloads counts TCP segments returned with a payload the
 	// snaplen cut short (Segment.Truncated); they are also in TCPPackets.
 	TruncatedPayloads uint64
-	Dropped           uint64   // live sources: packets the kernel or ring dropped
-	Warnings          []string // human-readable, each names the packet number where it applies
+	// Dropped is the number of packets the kernel or ring dropped (live
+	// sources), or that a pcapng file's statistics blocks (else its
+	// packets' drop counts) say were dropped while capturing. DropCounts
+	// says whether a file said (for a live source, Format "live" says
+	// that Dropped is known).
+	Dropped    uint64
+	DropCounts bool
+	// Filtered counts the packet records the filter rejected; they are
+	// not in Packets (but are numbered: Segment.N counts them). Filter is
+	// the filter expression, "" for none.
+	Filtered uint64
+	Filter   string
+	// Files are the files read, in the order they were first read, when
+	// there are more than one (Source is then the first argument as
+	// given).
+	Files    []string
+	Warnings []string // human-readable, each names the packet number where it applies
 }
 
 // Source yields TCP segments. See the package comment for the call order.

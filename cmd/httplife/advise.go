@@ -23,8 +23,9 @@ type adviseOptions struct {
 func newCmdAdvise(s *streams, runF func(*adviseOptions) error) *cobra.Command {
 	opts := &adviseOptions{analyseOptions{s: s}}
 	var ports, serverPorts string
+	in := &inputFlags{}
 	cmd := &cobra.Command{
-		Use:   "advise [flags] CAPTURE|-",
+		Use:   "advise [flags] CAPTURE... [FILTER EXPRESSION]",
 		Short: "Say which timeouts are out of order and what to set, from a capture",
 		Long: `Analyses a capture like "httplife analyse" and prints only the answers: for
 each server endpoint the idle timeout in force (inferred from the
@@ -32,17 +33,16 @@ connections it closed while idle) beside the one it advertised, its clients'
 idle closes, its keep-alive races by kind, the proxy legs behind them, and
 a what-if table that replays the capture's own requests against other idle
 timeouts (handshakes, idle connections held, TIME_WAIT, races); then the
-advice, most important first, each with its numbers and connection ids.`,
+advice, most important first, each with its numbers and connection ids.
+
+` + inputsHelp,
 		Example: `  httplife advise capture.pcap
   httplife advise --format json --ports 8080 capture.pcapng.gz`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("advise takes one capture file or -, got %d arguments", len(args))}
-			}
-			return nil
-		},
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Path = args[0]
+			if err := opts.inputs("advise", in, args); err != nil {
+				return usageError{err}
+			}
 			if opts.Format != "text" && opts.Format != "json" {
 				return usageError{fmt.Errorf("--format %q: want text or json", opts.Format)}
 			}
@@ -58,12 +58,13 @@ advice, most important first, each with its numbers and connection ids.`,
 	f := cmd.Flags()
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text or json")
 	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
+	addInputFlags(f, &opts.analyseOptions, in)
 	addAnalysisFlags(f, &opts.analyseOptions, &ports, &serverPorts)
 	return cmd
 }
 
 func adviseRun(o *adviseOptions) error {
-	src, err := openSource(o.s, o.Path)
+	src, err := openSource(&o.analyseOptions)
 	if err != nil {
 		return usageError{err}
 	}
@@ -96,5 +97,5 @@ func adviseRun(o *adviseOptions) error {
 	} else {
 		werr = render.WriteAdvice(bw, res.Digest())
 	}
-	return finish(&o.analyseOptions, res.Capture.Warnings, rerr, werr, bw)
+	return finish(&o.analyseOptions, res.Capture.Warnings, inputErr(src, rerr), werr, bw)
 }

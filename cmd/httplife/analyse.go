@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -23,8 +24,15 @@ import (
 
 // analyseOptions holds the parsed flags of `httplife analyse`.
 type analyseOptions struct {
-	s           *streams
+	s *streams
+	// Path is the first input as given (for messages); Inputs are all of
+	// them (files, directories, globs, "-"), Expr the packet filter
+	// (--filter or the words after the inputs), NoRotated says to read
+	// only the files named (not the rest of a rotated set).
 	Path        string
+	Inputs      []string
+	Expr        string
+	NoRotated   bool
 	Format      string
 	Output      string
 	TwoMSL      time.Duration
@@ -45,27 +53,31 @@ var formats = []string{"text", "json", "ndjson", "html"}
 func newCmdAnalyse(s *streams, runF func(*analyseOptions) error) *cobra.Command {
 	opts := &analyseOptions{s: s}
 	var ports, serverPorts string
+	in := &inputFlags{}
 	cmd := &cobra.Command{
-		Use:     "analyse [flags] CAPTURE|-",
+		Use:     "analyse [flags] CAPTURE... [FILTER EXPRESSION]",
 		Aliases: []string{"analyze"},
 		Short:   "Report the lifecycle of every TCP connection in a capture file",
-		Long: `Reads a pcap or pcapng file (optionally gzip-compressed; "-" for standard
+		Long: `Reads pcap or pcapng files (optionally gzip-compressed; "-" for standard
 input) and reports, for every TCP connection: the handshake, each HTTP/1.x
 request and response, every keep-alive idle period, who sent the first FIN
 or the RST, each side's TCP state, who holds TIME_WAIT, and why the
-connection closed.`,
+connection closed.
+
+` + inputsHelp,
 		Example: `  httplife analyse capture.pcap
   httplife analyse --format json capture.pcapng.gz
   tcpdump -i eth0 -w - | httplife analyse -
-  httplife analyse --format ndjson big.pcap > conns.ndjson`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usageError{fmt.Errorf("analyse takes one capture file or -, got %d arguments", len(args))}
-			}
-			return nil
-		},
+  httplife analyse --format ndjson big.pcap > conns.ndjson
+  httplife analyse cap.pcap                  # and cap.pcap1, cap.pcap2, ... (tcpdump -C)
+  httplife analyse 'cap-*.pcap' captures/    # a glob, a directory: merged in time order
+  httplife analyse cap.pcap tcp port 80 and host 10.0.0.1
+  httplife analyse -r a.pcap -r b.pcap --filter 'port 8080'`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts.Path = args[0]
+			if err := opts.inputs("analyse", in, args); err != nil {
+				return usageError{err}
+			}
 			if err := opts.parse(ports, serverPorts); err != nil {
 				return usageError{err}
 			}
@@ -79,8 +91,69 @@ connection closed.`,
 	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson or html")
 	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
 	f.BoolVar(&opts.All, "all", false, "text: list every connection (by default a big capture's are summarised)")
+	addInputFlags(f, opts, in)
 	addAnalysisFlags(f, opts, &ports, &serverPorts)
 	return cmd
+}
+
+// inputsHelp is the help on inputs and filters of analyse, report and
+// advise.
+const inputsHelp = `Several files, directories (their capture files) and globs (quoted, so that
+the shell leaves them: 'cap-*.pcap') are read as one capture, merged in time
+order: connections continue across files. A file that is the first of a
+rotated set brings the rest with it: tcpdump -C's cap.pcap, cap.pcap1,
+cap.pcap2, ... (also gzip'd by -z gzip), and tcpdump -G's time-named files
+whose names carry minutes or seconds (cap-%H%M%S.pcap) agreeing with their
+first packets (for hourly names give a glob); --no-rotated reads only the
+files named. A file that cannot be read is named in the warnings,
+the others are analysed, and the exit status is 1.
+
+A tcpdump filter expression may follow the files, as one argument or as
+several words (the first argument that is not a file, directory or glob
+starts it), or be given with --filter: only the packets it accepts are
+analysed, as tcpdump -r would show them.`
+
+// inputFlags are the raw input flags, for analyseOptions.inputs.
+type inputFlags struct {
+	reads  []string
+	filter string
+}
+
+// addInputFlags adds the flags that say what to read, shared by analyse,
+// report and advise.
+func addInputFlags(f *pflag.FlagSet, opts *analyseOptions, in *inputFlags) {
+	f.StringArrayVarP(&in.reads, "read", "r", nil, "read this capture file (as tcpdump -r; repeatable; the same as naming it)")
+	f.StringVar(&in.filter, "filter", "", "tcpdump filter expression, e.g. 'tcp port 80' (or give it after the files)")
+	f.BoolVar(&opts.NoRotated, "no-rotated", false, "read only the files named, not the rest of their rotated set (tcpdump -C/-G)")
+}
+
+// inputs sorts the positional arguments into inputs and the filter
+// expression, as tcpdump does: after the -r files (or, without -r, the
+// first argument, always an input), each argument that names an existing
+// file or directory, or a glob with a match, is an input; the first that
+// does not starts the expression, which is the rest, joined by spaces.
+func (o *analyseOptions) inputs(command string, in *inputFlags, args []string) error {
+	inputs := append([]string(nil), in.reads...)
+	rest := args
+	if len(inputs) == 0 {
+		if len(rest) == 0 {
+			return fmt.Errorf("%s takes a capture file, directory or glob (or -r FILE, or - for standard input)", command)
+		}
+		inputs, rest = append(inputs, rest[0]), rest[1:]
+	}
+	for len(rest) > 0 && capture.IsInput(rest[0]) {
+		inputs, rest = append(inputs, rest[0]), rest[1:]
+	}
+	expr := strings.TrimSpace(strings.Join(rest, " "))
+	flag := strings.TrimSpace(in.filter)
+	if expr != "" && flag != "" {
+		return fmt.Errorf("a filter both in --filter (%q) and after the files (%q): give one", flag, expr)
+	}
+	if expr == "" {
+		expr = flag
+	}
+	o.Inputs, o.Path, o.Expr = inputs, inputs[0], expr
+	return nil
 }
 
 // addAnalysisFlags adds the flags that tune the analysis, shared by analyse,
@@ -178,19 +251,40 @@ func (o *analyseOptions) runConfig() (pipeline.Config, error) {
 // collection of a few milliseconds, would be a cost of its own.
 const bigCapture = 64 << 20
 
-// openSource opens the capture named by path ("-": standard input).
-func openSource(s *streams, path string) (capture.Source, error) {
-	if fi, err := os.Stat(path); path == "-" || err == nil && fi.Size() >= bigCapture {
-		prepareHeap()
+// openSource opens the inputs: files, directories, globs, "-" for
+// standard input, with the filter. The heap is prepared for big inputs:
+// standard input, or files of bigCapture bytes in all.
+func openSource(o *analyseOptions) (capture.Source, error) {
+	big := func(files []string) {
+		var size int64
+		for _, p := range files {
+			fi, err := os.Stat(p)
+			if err == nil {
+				size += fi.Size()
+			}
+			if p == "-" || size >= bigCapture {
+				prepareHeap()
+				return
+			}
+		}
 	}
-	if path == "-" {
-		return capture.OpenReader("-", s.In)
+	return capture.OpenInputs(o.Inputs, capture.Options{Filter: o.Expr, NoRotated: o.NoRotated, Stdin: o.s.In, Expanded: big})
+}
+
+// inputErr is the run's read error, or else the error of the files of a
+// multi-file input that could not be read.
+func inputErr(src capture.Source, rerr error) error {
+	if rerr != nil {
+		return rerr
 	}
-	return capture.Open(path)
+	if p, ok := src.(capture.Partial); ok {
+		return p.Failed()
+	}
+	return nil
 }
 
 func analyseRun(o *analyseOptions) error {
-	src, err := openSource(o.s, o.Path)
+	src, err := openSource(o)
 	if err != nil {
 		return usageError{err}
 	}
@@ -237,12 +331,12 @@ func analyseRun(o *analyseOptions) error {
 		if werr == nil {
 			werr = nd.End(res.Summary, res.Capture)
 		}
-		return finish(o, res.Capture.Warnings, rerr, werr, bw)
+		return finish(o, res.Capture.Warnings, inputErr(src, rerr), werr, bw)
 	}
 	if o.Format == "json" {
 		doc, _, rerr := pipeline.Analyse(src, cfg)
 		werr := render.WriteJSON(bw, doc)
-		return finish(o, doc.Capture.Warnings, rerr, werr, bw)
+		return finish(o, doc.Capture.Warnings, inputErr(src, rerr), werr, bw)
 	}
 	// Text and HTML draw from the run's digest: records are summarised as
 	// they finish, in bounded memory, and forgotten.
@@ -255,7 +349,7 @@ func analyseRun(o *analyseOptions) error {
 	} else {
 		werr = render.WriteText(bw, res.Digest())
 	}
-	return finish(o, res.Capture.Warnings, rerr, werr, bw)
+	return finish(o, res.Capture.Warnings, inputErr(src, rerr), werr, bw)
 }
 
 // finish reports warnings on stderr (text output shows them itself) and
@@ -271,6 +365,10 @@ func finish(o *analyseOptions, warnings []string, rerr, werr error, bw *bufio.Wr
 	}
 	if werr != nil {
 		return fmt.Errorf("writing output: %w", werr)
+	}
+	var ie *capture.InputError
+	if errors.As(rerr, &ie) {
+		return fmt.Errorf("%w (the report covers the other files)", rerr)
 	}
 	if rerr != nil {
 		return fmt.Errorf("%s: %w (the report covers everything before it)", o.Path, rerr)

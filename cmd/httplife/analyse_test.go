@@ -17,16 +17,16 @@ func TestAnalyseFlags(t *testing.T) {
 		wantErr  string
 		wantOpts analyseOptions
 	}{
-		{args: []string{"x.pcap"}, wantOpts: analyseOptions{Path: "x.pcap", Format: "text", TwoMSL: time.Minute, MaxConns: 100000}},
+		{args: []string{"x.pcap"}, wantOpts: analyseOptions{Path: "x.pcap", Inputs: []string{"x.pcap"}, Format: "text", TwoMSL: time.Minute, MaxConns: 100000}},
 		{args: []string{"--format", "json", "--two-msl", "30s", "--ports", "8080, 80,80", "--server-ports", "9000", "-"},
-			wantOpts: analyseOptions{Path: "-", Format: "json", TwoMSL: 30 * time.Second, Ports: []uint16{80, 8080}, ServerPorts: []uint16{9000}, MaxConns: 100000}},
-		{args: []string{"-f", "ndjson", "--max-connections", "0", "a"}, wantOpts: analyseOptions{Path: "a", Format: "ndjson", TwoMSL: time.Minute}},
+			wantOpts: analyseOptions{Path: "-", Inputs: []string{"-"}, Format: "json", TwoMSL: 30 * time.Second, Ports: []uint16{80, 8080}, ServerPorts: []uint16{9000}, MaxConns: 100000}},
+		{args: []string{"-f", "ndjson", "--max-connections", "0", "a"}, wantOpts: analyseOptions{Path: "a", Inputs: []string{"a"}, Format: "ndjson", TwoMSL: time.Minute}},
 		{args: []string{"--format", "xml", "a"}, wantErr: `--format "xml": want one of text, json, ndjson, html`},
 		{args: []string{"--ports", "80,http", "a"}, wantErr: `"http" is not a port number`},
 		{args: []string{"--ports", "70000", "a"}, wantErr: `"70000" is not a port number`},
 		{args: []string{"--two-msl", "-1s", "a"}, wantErr: "must not be negative"},
-		{args: []string{}, wantErr: "analyse takes one capture file or -, got 0 arguments"},
-		{args: []string{"a", "b"}, wantErr: "got 2 arguments"},
+		{args: []string{}, wantErr: "analyse takes a capture file, directory or glob (or -r FILE, or - for standard input)"},
+		{args: []string{"a", "b"}, wantOpts: analyseOptions{Path: "a", Inputs: []string{"a"}, Expr: "b", Format: "text", TwoMSL: time.Minute, MaxConns: 100000}},
 		{args: []string{"--bogus", "a"}, wantErr: "unknown flag: --bogus"},
 	}
 	for _, tc := range tests {

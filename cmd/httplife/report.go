@@ -11,15 +11,18 @@ import (
 // --format html, writing to a file by default.
 func newCmdReport(s *streams, runF func(*analyseOptions) error) *cobra.Command {
 	cmd := newCmdAnalyse(s, runF)
-	cmd.Use = "report [flags] CAPTURE|-"
+	cmd.Use = "report [flags] CAPTURE... [FILTER EXPRESSION]"
 	cmd.Aliases = nil
 	cmd.Short = "Write a self-contained HTML timeline report of a capture"
 	cmd.Long = `Analyses a capture like "httplife analyse" and writes one self-contained
 HTML file (no network access needed to open it): the connection timeline,
 keep-alive idle histograms, who closed and why, requests per connection,
-open, idle and TIME_WAIT connections over time, and a table of connections.`
+open, idle and TIME_WAIT connections over time, and a table of connections.
+
+` + inputsHelp
 	cmd.Example = `  httplife report capture.pcap -o report.html
-  httplife report --ports 8080 capture.pcapng.gz -o -   # to standard output`
+  httplife report --ports 8080 capture.pcapng.gz -o -   # to standard output
+  httplife report -o day.html 'cap-*.pcap' tcp port 443`
 	f := cmd.Flags()
 	f.Lookup("format").DefValue = "html"
 	f.Set("format", "html")

@@ -275,13 +275,17 @@ func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
 	if !st.FirstPacketAt.IsZero() {
 		ci.Duration = st.LastPacketAt.Sub(st.FirstPacketAt)
 	}
-	if st.Format == "live" {
+	if st.Format == "live" || st.DropCounts {
 		d := st.Dropped
 		ci.Dropped = &d
-		if d > 0 {
+		if d > 0 && st.Format == "live" { // a file's source warns itself
 			ci.Warnings = append(ci.Warnings, strconv.FormatUint(d, 10)+" packets dropped by the kernel or the ring")
 		}
 	}
+	if len(st.Files) > 1 {
+		ci.Files = append([]string(nil), st.Files...)
+	}
+	ci.Filter = st.Filter
 	if ts.Evicted > 0 {
 		ci.Warnings = append(ci.Warnings, strconv.FormatUint(ts.Evicted, 10)+
 			" connections evicted by the connection-table cap (half-open first)")

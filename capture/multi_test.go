@@ -1,0 +1,671 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+)
+
+const fieldDirRel = "../samples/field/"
+
+// writeFile writes data to dir/name and returns the path.
+func writeFile(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tcpAt is one Ethernet TCP packet at time ts.
+func tcpAt(t testing.TB, ts time.Time) record {
+	r := seedPackets(t)[0]
+	r.ci.Timestamp = ts
+	return r
+}
+
+// pcapAt is a pcap file of one TCP packet at each of the times.
+func pcapAt(t testing.TB, times ...time.Time) []byte {
+	var recs []record
+	for _, ts := range times {
+		recs = append(recs, tcpAt(t, ts))
+	}
+	if len(recs) == 0 {
+		return writePcap(t, nil, pcapOpts{})
+	}
+	return writePcap(t, recs, pcapOpts{nanos: true})
+}
+
+func rel(dir string, paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if r, err := filepath.Rel(dir, p); err == nil {
+			out[i] = r
+		} else {
+			out[i] = p
+		}
+	}
+	return out
+}
+
+// Inputs expands directories, globs and rotated sets, in numeric order.
+func TestInputs(t *testing.T) {
+	dir := t.TempDir()
+	hdr := pcapAt(t)
+	// tcpdump -C: cap.pcap, cap.pcap1 ... cap.pcap10 (written out of order)
+	for _, k := range []string{"10", "2", "", "1", "3", "4", "5", "6", "7", "8", "9"} {
+		writeFile(t, dir, "cap.pcap"+k, hdr)
+	}
+	// tcpdump -C -z gzip: the last file not yet compressed
+	writeFile(t, dir, "z.pcap.gz", gzipBytes(t, hdr))
+	writeFile(t, dir, "z.pcap1.gz", gzipBytes(t, hdr))
+	writeFile(t, dir, "z.pcap2", hdr)
+	// a directory of captures and other files
+	sub := filepath.Join(dir, "sub")
+	os.Mkdir(sub, 0o755)
+	writeFile(t, sub, "b-10.pcapng", writePcapng(t, nil))
+	writeFile(t, sub, "b-9.pcap", hdr)
+	writeFile(t, sub, "b-9.pcap.truth.json", []byte(`{"schema": 1}`))
+	writeFile(t, sub, "README", []byte("not a capture"))
+	writeFile(t, sub, "c.pcap.gz", gzipBytes(t, hdr))
+	os.Mkdir(filepath.Join(sub, "deeper"), 0o755)
+	writeFile(t, filepath.Join(sub, "deeper"), "d.pcap", hdr)
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+
+	capSet := []string{"cap.pcap"}
+	for k := 1; k <= 10; k++ {
+		capSet = append(capSet, fmt.Sprintf("cap.pcap%d", k))
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		noRotated bool
+		want      []string // relative to dir
+		note      string   // a note containing this
+		err       string
+	}{
+		{"rotated -C set in numeric order", []string{"cap.pcap"}, false, capSet, "rotated set, cap.pcap1 to cap.pcap10 (11 files)", ""},
+		{"--no-rotated", []string{"cap.pcap"}, true, []string{"cap.pcap"}, "", ""},
+		{"a later member alone", []string{"cap.pcap3"}, false, []string{"cap.pcap3"}, "", ""},
+		{"gzip'd set", []string{"z.pcap.gz"}, false, []string{"z.pcap.gz", "z.pcap1.gz", "z.pcap2"}, "rotated set, z.pcap1.gz to z.pcap2 (3 files)", ""},
+		{"directory: captures only, natural order, not recursive", []string{"sub"}, false,
+			[]string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz"}, "2 files that are not pcap or pcapng captures skipped", ""},
+		{"glob in natural order", []string{"cap.pcap?*"}, false, capSet[1:], "", ""},
+		{"glob matching a directory", []string{"su?"}, false, []string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz"}, "", ""},
+		{"explicit list keeps its order, duplicates once", []string{"z.pcap2", "cap.pcap5", "./z.pcap2"}, false, []string{"z.pcap2", "cap.pcap5"}, "", ""},
+		{"standard input", []string{"-"}, false, []string{"-"}, "", ""},
+		{"standard input with files", []string{"-", "z.pcap2"}, false, nil, "", "standard input cannot be read with other files"},
+		{"missing file", []string{"nope.pcap"}, false, nil, "", "nope.pcap: no such file or directory"},
+		{"glob without a match", []string{"nope-*.pcap"}, false, nil, "", "nope-*.pcap: no file matches the pattern"},
+		{"empty directory", []string{"empty"}, false, nil, "", "empty: no pcap or pcapng files in the directory"},
+	}
+	t.Chdir(dir)
+	for _, tc := range tests {
+		files, notes, err := Inputs(tc.args, tc.noRotated)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) || !errors.Is(err, ErrOpen) {
+				t.Errorf("%s: Inputs(%q) = %q, %v; want an ErrOpen containing %q", tc.name, tc.args, files, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: Inputs(%q): %v", tc.name, tc.args, err)
+			continue
+		}
+		got := make([]string, len(files))
+		for i, f := range files {
+			got[i] = filepath.ToSlash(filepath.Clean(f))
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Inputs(%q) = %q, want %q", tc.name, tc.args, got, tc.want)
+		}
+		joined := strings.Join(notes, "\n")
+		if tc.note != "" && !strings.Contains(joined, tc.note) || tc.note == "" && len(notes) > 0 {
+			t.Errorf("%s: Inputs(%q) notes %q, want one containing %q", tc.name, tc.args, notes, tc.note)
+		}
+	}
+}
+
+// tcpdump -G sets are recognised by names that agree with the files'
+// first packets, and only then.
+func TestTimeSets(t *testing.T) {
+	// The real set: rotated-G-02, -04, -06 (tcpdump -G 2 -w rotated-G-%S.pcap).
+	files, _, err := Inputs([]string{fieldDirRel + "rotated-G-02.pcap"}, false)
+	want := []string{fieldDirRel + "rotated-G-02.pcap", fieldDirRel + "rotated-G-04.pcap", fieldDirRel + "rotated-G-06.pcap"}
+	if err != nil || !slices.Equal(rel(".", files), rel(".", want)) {
+		t.Errorf("rotated-G-02.pcap: %q, %v; want %q", files, err, want)
+	}
+	// Other samples with digits in their names are no set.
+	for _, name := range []string{"vxlan-4789.pcap", "erspan2.pcap", "snaplen-96.pcap", "rotated-G-04.pcap"} {
+		files, notes, err := Inputs([]string{fieldDirRel + name}, false)
+		if err != nil || len(files) != 1 || len(notes) != 0 {
+			t.Errorf("%s: %q %q %v; want the file alone", name, files, notes, err)
+		}
+	}
+
+	// Synthetic sets: 20:09:03 local to the capture is 20:09:03 UTC here;
+	// the names carry the time their first packet came (the first file's:
+	// when tcpdump started).
+	base := time.Date(2026, 12, 4, 20, 9, 3, 554_000_000, time.UTC)
+	at := func(d float64) time.Time { return base.Add(time.Duration(d * float64(time.Second))) }
+	tests := []struct {
+		name  string
+		files map[string][]time.Time
+		first string
+		want  int // files in the set (0: none)
+	}{
+		{"seconds, wrapping at the minute", map[string][]time.Time{
+			"s-58.pcap": {at(55.5), at(56.5)}, "s-00.pcap": {at(57.1), at(58.5)}, "s-02.pcap": {at(59.1)},
+		}, "s-00.pcap", 0}, // s-00 is first by name but not by time: not the first of the set
+		{"hours, minutes, seconds", map[string][]time.Time{
+			"c-200902.pcap": {at(0), at(50)}, "c-201002.pcap": {at(59.2), at(100)}, "c-201102.pcap": {at(118.6)},
+		}, "c-200902.pcap", 3},
+		{"minutes", map[string][]time.Time{
+			"m-2009.pcap": {at(0)}, "m-2019.pcap": {at(600 - 3 + 0.4)}, "m-2029.pcap": {at(1200 - 3 + 20)},
+		}, "m-2009.pcap", 3},
+		{"unix time", map[string][]time.Time{
+			fmt.Sprintf("u-%d.pcap", base.Unix()-1): {at(0)}, fmt.Sprintf("u-%d.pcap", base.Unix()+9): {at(9.1)},
+		}, fmt.Sprintf("u-%d.pcap", base.Unix()-1), 2},
+		{"an empty first file", map[string][]time.Time{
+			"e-02.pcap": nil, "e-04.pcap": {at(1.1)}, "e-06.pcap": {at(3.2)},
+		}, "e-02.pcap", 3},
+		{"names that disagree with the times", map[string][]time.Time{
+			"test-01.pcap": {at(0), at(10)}, "test-02.pcap": {at(317), at(320)},
+		}, "test-01.pcap", 0},
+		{"port numbers", map[string][]time.Time{
+			"port4242.pcap": {at(0)}, "port4243.pcap": {at(0.5)},
+		}, "port4242.pcap", 0},
+		{"no clock: 89 is no second or minute", map[string][]time.Time{
+			"v-4789.pcap": {at(0)}, "v-8472.pcap": {at(5)},
+		}, "v-4789.pcap", 0},
+		{"hours alone are not enough", map[string][]time.Time{
+			"h-20.pcap": {at(0)}, "h-21.pcap": {at(3000)},
+		}, "h-20.pcap", 0},
+		{"single digits never vary", map[string][]time.Time{
+			"d1.pcap": {at(0)}, "d2.pcap": {at(1.1)},
+		}, "d1.pcap", 0},
+	}
+	for _, tc := range tests {
+		dir := t.TempDir()
+		for name, times := range tc.files {
+			writeFile(t, dir, name, pcapAt(t, times...))
+		}
+		files, _, err := Inputs([]string{filepath.Join(dir, tc.first)}, false)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		got := len(files)
+		if got == 1 {
+			got = 0
+		}
+		if got != tc.want {
+			t.Errorf("%s: %s expands to %q, want a set of %d", tc.name, tc.first, rel(dir, files), tc.want)
+		}
+	}
+}
+
+// readAll drains src like the pipeline does: payloads are retained in
+// their blocks (Holder) until the end, and only then compared with a copy
+// taken when each segment was read.
+func readAll(t *testing.T, src Source) (segs []seg, st Stats) {
+	t.Helper()
+	var held []*Block
+	var views [][]byte
+	for {
+		s, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("Next: %v", err)
+		}
+		segs = append(segs, copySeg(s))
+		views = append(views, s.Payload)
+		if h, ok := src.(Holder); ok && len(s.Payload) > 0 {
+			if b := h.PayloadBlock(); b != nil {
+				b.Retain()
+				held = append(held, b)
+			} else {
+				views[len(views)-1] = bytes.Clone(s.Payload)
+			}
+		}
+	}
+	for i, v := range views {
+		if string(v) != segs[i].Payload {
+			t.Fatalf("segment %d (#%d): payload changed while its block was held", i, segs[i].N)
+		}
+	}
+	for _, b := range held {
+		b.Release()
+	}
+	st = src.Stats().Clone()
+	src.Close()
+	return segs, st
+}
+
+func openInputs(t *testing.T, args []string, o Options) Source {
+	t.Helper()
+	src, err := OpenInputs(args, o)
+	if err != nil {
+		t.Fatalf("OpenInputs(%q): %v", args, err)
+	}
+	return src
+}
+
+// A capture split into two files, named in either order, reads back as
+// the capture itself: the same segments in the same order, numbered 1..
+// across the input; warnings name the file and its packet number.
+func TestMergeSplitCapture(t *testing.T) {
+	src := "../samples/client-rst-race.pcap"
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, data)
+	// Every third packet to b, and one broken packet in b (its Ethernet
+	// header cut) to see where warnings point.
+	var a, b []record
+	for i, r := range recs {
+		if i%3 == 1 {
+			b = append(b, r)
+		} else {
+			a = append(a, r)
+		}
+	}
+	for i := 1; i < len(recs); i++ {
+		if !recs[i].ci.Timestamp.After(recs[i-1].ci.Timestamp) {
+			t.Fatalf("%s: packets %d and %d have the same time: the merge's order between files would be arbitrary", src, i, i+1)
+		}
+	}
+	bad := b[1] // at the same time as b[1], after it
+	bad.data = bad.data[:10]
+	bad.ci.Length = 10
+	b = slices.Insert(b, 2, bad)
+	all := slices.Clone(recs)
+	all = slices.Insert(all, 1+slices.IndexFunc(all, func(r record) bool { return r.ci.Timestamp.Equal(bad.ci.Timestamp) }), bad)
+	dir := t.TempDir()
+	pa := writeFile(t, dir, "a.pcap", writePcap(t, a, pcapOpts{}))
+	pb := writeFile(t, dir, "b.pcap", writePcap(t, b, pcapOpts{}))
+	want, wantSt := readAll(t, openInputs(t, []string{writeFile(t, dir, "all.pcap", writePcap(t, all, pcapOpts{}))}, Options{}))
+	for _, order := range [][]string{{pa, pb}, {pb, pa}} {
+		got, st := readAll(t, openInputs(t, order, Options{}))
+		if err := diffSegs(got, want); err != nil {
+			t.Errorf("%q: %v", rel(dir, order), err)
+		}
+		if st.Packets != wantSt.Packets || st.TCPPackets != wantSt.TCPPackets || st.Skipped != wantSt.Skipped {
+			t.Errorf("%q: counts %d/%d %+v, want %d/%d %+v", rel(dir, order), st.Packets, st.TCPPackets, st.Skipped,
+				wantSt.Packets, wantSt.TCPPackets, wantSt.Skipped)
+		}
+		if !st.FirstPacketAt.Equal(wantSt.FirstPacketAt) || !st.LastPacketAt.Equal(wantSt.LastPacketAt) {
+			t.Errorf("%q: packets from %v to %v, want %v to %v", rel(dir, order), st.FirstPacketAt, st.LastPacketAt, wantSt.FirstPacketAt, wantSt.LastPacketAt)
+		}
+		wantFiles := []string{pa, pb} // by first packet: a holds the first
+		if st.Source != order[0] || !slices.Equal(st.Files, wantFiles) || st.Format != "pcap" {
+			t.Errorf("%q: source %q, files %q, format %q; want %q, %q, pcap", rel(dir, order), st.Source, st.Files, st.Format, order[0], wantFiles)
+		}
+		if fi1, fi2 := fileSize(t, pa), fileSize(t, pb); st.Bytes != fi1+fi2 {
+			t.Errorf("%q: %d bytes, want %d", rel(dir, order), st.Bytes, fi1+fi2)
+		}
+		wantWarn := fmt.Sprintf("file %s: packet 3: undecodable: packet too short for the Ethernet header (10 of 14 bytes)", pb)
+		if !slices.Contains(st.Warnings, wantWarn) {
+			t.Errorf("%q: warnings %q, want %q", rel(dir, order), st.Warnings, wantWarn)
+		}
+	}
+}
+
+func fileSize(t *testing.T, p string) uint64 {
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(fi.Size())
+}
+
+// The real rotated sets read as the one capture mergecap makes of them
+// (the truth's numbers), a connection continuing across the files.
+func TestRotatedSets(t *testing.T) {
+	for _, name := range []string{"rotated-C.pcap.gz", "rotated-G-02.pcap"} {
+		p := fieldDirRel + name
+		tr := readTruth(t, p)
+		segs, st := readAll(t, openInputs(t, []string{p}, Options{}))
+		if st.Packets != tr.Capture.Packets || st.TCPPackets != tr.Capture.TCPPackets || uint64(len(segs)) != tr.Capture.TCPPackets {
+			t.Errorf("%s: %d packets, %d TCP (%d segments); want %d, %d", name, st.Packets, st.TCPPackets, len(segs), tr.Capture.Packets, tr.Capture.TCPPackets)
+		}
+		if got := st.FirstPacketAt.Format(time.RFC3339Nano); !sameInstant(got, tr.Capture.FirstPacketAt) {
+			t.Errorf("%s: first packet %s, want %s", name, got, tr.Capture.FirstPacketAt)
+		}
+		if got := st.LastPacketAt.Format(time.RFC3339Nano); !sameInstant(got, tr.Capture.LastPacketAt) {
+			t.Errorf("%s: last packet %s, want %s", name, got, tr.Capture.LastPacketAt)
+		}
+		if len(st.Files) < 2 {
+			t.Fatalf("%s: files %q, want the set", name, st.Files)
+		}
+		for i := 1; i < len(segs); i++ {
+			if segs[i].N <= segs[i-1].N || segs[i].Time.Before(segs[i-1].Time) {
+				t.Fatalf("%s: segment %v after %v", name, segs[i], segs[i-1])
+			}
+		}
+		// The first connection (its client sent the first SYN) has
+		// packets in every file of the set.
+		client := segs[0].Src
+		for _, f := range st.Files {
+			fs, _ := readAll(t, openInputs(t, []string{f}, Options{NoRotated: true}))
+			lo, hi := fs[0].Time, fs[len(fs)-1].Time
+			if !slices.ContainsFunc(segs, func(s seg) bool {
+				return (s.Src == client || s.Dst == client) && !s.Time.Before(lo) && !s.Time.After(hi)
+			}) {
+				t.Errorf("%s: the first connection (client %v) has no packet in %s", name, client, f)
+			}
+		}
+	}
+}
+
+func sameInstant(a, b string) bool {
+	x, err1 := time.Parse(time.RFC3339Nano, a)
+	y, err2 := time.Parse(time.RFC3339Nano, b)
+	return err1 == nil && err2 == nil && x.Equal(y)
+}
+
+// A file that cannot be opened, or breaks, among others: a warning that
+// names it (and the packet where it broke), the others read, Failed says
+// so. A truncated last file is only a warning.
+func TestBrokenMember(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	good1 := writeFile(t, dir, "1.pcap", pcapAt(t, t0, t0.Add(time.Second)))
+	good3 := writeFile(t, dir, "3.pcap", pcapAt(t, t0.Add(4*time.Second)))
+	corrupt := pcapAt(t, t0.Add(2*time.Second), t0.Add(3*time.Second))
+	binaryLE.PutUint32(corrupt[24+16+len(tcpAt(t, t0).data)+8:], 1<<30) // the second record's captured length
+	full := pcapAt(t, t0.Add(2*time.Second), t0.Add(3*time.Second))
+	tests := []struct {
+		name   string
+		data   []byte
+		segs   int // segments read in all; -1: any
+		warn   string
+		failed bool
+	}{
+		{"not a capture", []byte("<html>"), 3, "2.pcap: not a pcap or pcapng file (magic 3c68746d); the other files were read", true},
+		{"empty", nil, 3, "2.pcap: empty file: skipped", false},
+		{"corrupt record header", corrupt, 4, "2.pcap: packet 2: corrupt record header (captured length 1073741824 > 262144); stopped reading", true},
+		{"truncated", full[:len(full)-5], 4, "2.pcap: file truncated after packet 1", false},
+		{"corrupt gzip", func() []byte { g := gzipBytes(t, full); g[len(g)/2] ^= 0xff; return g }(), -1, "corrupt", true},
+	}
+	for _, tc := range tests {
+		p := writeFile(t, dir, "2.pcap", tc.data)
+		src := openInputs(t, []string{good1, p, good3}, Options{})
+		segs, st := readAll(t, src)
+		if tc.segs >= 0 && len(segs) != tc.segs {
+			t.Errorf("%s: %d segments, want %d", tc.name, len(segs), tc.segs)
+		}
+		if !slices.ContainsFunc(st.Warnings, func(w string) bool {
+			return strings.HasPrefix(w, filepath.Join(dir, "2.pcap")) && strings.Contains(w, strings.TrimPrefix(tc.warn, "2.pcap"))
+		}) {
+			t.Errorf("%s: warnings %q, want one naming the file: %q", tc.name, st.Warnings, tc.warn)
+		}
+		ferr := src.(Partial).Failed()
+		var ie *InputError
+		if tc.failed != (ferr != nil) || ferr != nil && (!errors.As(ferr, &ie) || ie.Files != 3 || len(ie.Failed) != 1 || !strings.Contains(ie.Failed[0], p)) {
+			t.Errorf("%s: Failed() = %v, want failed %v naming %s", tc.name, ferr, tc.failed, p)
+		}
+	}
+	// No file can be opened: the first one's error.
+	bad := writeFile(t, dir, "bad.pcap", []byte("nope"))
+	bad2 := writeFile(t, dir, "bad2.pcap", []byte("<html>"))
+	if _, err := OpenInputs([]string{bad, bad2}, Options{}); err == nil || !errors.Is(err, ErrOpen) || !strings.Contains(err.Error(), "bad.pcap: not a pcap") {
+		t.Errorf("all files bad: %v, want bad.pcap's open error", err)
+	}
+}
+
+// Files that overlap in time beyond MaxOpen are still all read; the merge
+// says it could not keep time order.
+func TestMaxOpen(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var paths []string
+	for i := range 5 {
+		paths = append(paths, writeFile(t, dir, fmt.Sprintf("f%d.pcap", i), pcapAt(t, t0.Add(time.Duration(i)*time.Millisecond), t0.Add(time.Second+time.Duration(i)*time.Millisecond))))
+	}
+	for _, max := range []int{2, 5} {
+		segs, st := readAll(t, openInputs(t, paths, Options{MaxOpen: max}))
+		ordered := slices.IsSortedFunc(segs, func(a, b seg) int { return a.Time.Compare(b.Time) })
+		crowded := slices.ContainsFunc(st.Warnings, func(w string) bool { return strings.Contains(w, "more than 2 files overlap in time") })
+		if len(segs) != 10 || ordered != (max == 5) || crowded != (max == 2) {
+			t.Errorf("MaxOpen %d: %d segments, in time order %v, warned %v; want 10, %v, %v", max, len(segs), ordered, crowded, max == 5, max == 2)
+		}
+	}
+}
+
+// The filter: only matching packets come out, with the numbers they have
+// in the file; the rejected ones are counted apart; every link type of
+// the input gets its own program.
+func TestFilterInputs(t *testing.T) {
+	p := fieldDirRel + "dumpcap-two-if.pcapng"
+	all, allSt := readAll(t, openInputs(t, []string{p}, Options{}))
+	tests := []struct {
+		expr string
+		keep func(s seg) bool
+	}{
+		{"tcp port 8080 and host 10.51.0.1", func(s seg) bool { return s.Src.Addr().String() == "10.51.0.1" || s.Dst.Addr().String() == "10.51.0.1" }},
+		{"tcp[tcpflags] & tcp-syn != 0", func(s seg) bool { return s.Flags&SYN != 0 }},
+		{"  ", func(seg) bool { return true }},
+		{"udp", func(seg) bool { return false }},
+	}
+	for _, tc := range tests {
+		got, st := readAll(t, openInputs(t, []string{p}, Options{Filter: tc.expr}))
+		var want []seg
+		for _, s := range all {
+			if tc.keep(s) {
+				want = append(want, s)
+			}
+		}
+		if err := diffSegs(got, want); err != nil {
+			t.Errorf("filter %q: %v", tc.expr, err)
+		}
+		wantFilter := tc.expr
+		if strings.TrimSpace(tc.expr) == "" {
+			wantFilter = ""
+		}
+		if st.Packets+st.Filtered != allSt.Packets || st.Filter != wantFilter || st.TCPPackets != uint64(len(want)) {
+			t.Errorf("filter %q: %d packets + %d filtered (want %d in all), %d TCP (want %d), filter %q", tc.expr, st.Packets, st.Filtered, allSt.Packets, st.TCPPackets, len(want), st.Filter)
+		}
+	}
+	// Two link types: raw IP and Ethernet, merged.
+	dir := t.TempDir()
+	pk := seedPackets(t)
+	eth, raw := pk[1], pk[6]
+	if eth.link != layers.LinkTypeEthernet || raw.link != layers.LinkTypeRaw {
+		t.Fatal("seed packets changed")
+	}
+	raw.ci.Timestamp = eth.ci.Timestamp.Add(time.Second)
+	pe := writeFile(t, dir, "eth.pcap", writePcap(t, []record{eth}, pcapOpts{}))
+	pr := writeFile(t, dir, "raw.pcap", writePcap(t, []record{raw}, pcapOpts{}))
+	for _, tc := range []struct {
+		expr string
+		n    int
+	}{{"ip or ip6", 2}, {"ip", 1}, {"ip6", 1}, {"arp", 0},
+		{"tcp", 1}, // as in tcpdump: "tcp" does not look behind the IPv6 packet's hop-by-hop header
+	} {
+		got, _ := readAll(t, openInputs(t, []string{pe, pr}, Options{Filter: tc.expr}))
+		if len(got) != tc.n {
+			t.Errorf("filter %q over Ethernet and raw IP: %d segments, want %d", tc.expr, len(got), tc.n)
+		}
+	}
+	// Expressions that do not compile, for the file's link type.
+	for _, tc := range []struct {
+		args []string
+		expr string
+		msg  string
+	}{
+		{[]string{p}, "tcp port", `dumpcap-two-if.pcapng (link type EN10MB): bpf: filter "tcp port": syntax error`},
+		{[]string{pe, pr}, "ether host 1:2:3:4:5:6", `raw.pcap (link type RAW): bpf: filter "ether host 1:2:3:4:5:6"`},
+		{[]string{fieldDirRel + "nflog.pcap"}, "tcp", "nflog.pcap (link type NFLOG): bpf: unsupported link type 239"},
+		{[]string{p}, "inbound", "inbound/outbound not supported on Ethernet"},
+		{[]string{pr}, "arp", `raw.pcap (link type RAW): bpf: filter "arp": expression rejects all packets`},
+	} {
+		_, err := OpenInputs(tc.args, Options{Filter: tc.expr})
+		var fe *FilterError
+		if !errors.As(err, &fe) || !errors.Is(err, ErrFilter) || !strings.Contains(err.Error(), tc.msg) {
+			t.Errorf("filter %q on %q: %v, want a FilterError containing %q", tc.expr, tc.args, err, tc.msg)
+		}
+	}
+}
+
+// What pcapng files say about themselves, from the project's field
+// captures and the TLS sample with a Decryption Secrets Block.
+func TestPcapngFileFacts(t *testing.T) {
+	tests := []struct {
+		file     string
+		dropped  uint64
+		counts   bool
+		warnings []string
+	}{
+		{"pcapng-drops.pcapng.gz", 22720, true, []string{"pcapng-drops.pcapng.gz: 22720 packets dropped by the kernel while capturing (pcapng statistics)"}},
+		{"dumpcap-two-if.pcapng", 0, true, []string{"timestamps go backwards 4 times (first at file " + fieldDirRel + "dumpcap-two-if.pcapng packet 49; at most 166.326186ms back)"}},
+		{"pcapng-comments.pcapng", 0, false, []string{
+			"file " + fieldDirRel + "pcapng-comments.pcapng: comment: httplife field sample: three connections to nginx 10.10.0.2:8080 (keepalive_timeout 1s)",
+			"packet 3: comment: first SYN (client 10.10.0.1)",
+			"packet 6: comment: first request: GET /",
+			"packet 20: comment: nginx closes the idle connection"}},
+		{"rotated-G-04.pcap", 0, false, nil},
+	}
+	for _, tc := range tests {
+		_, st := readAll(t, openInputs(t, []string{fieldDirRel + tc.file}, Options{}))
+		w := slices.Clone(st.Warnings)
+		for i := range w {
+			w[i] = strings.TrimPrefix(w[i], fieldDirRel)
+		}
+		if st.Dropped != tc.dropped || st.DropCounts != tc.counts || !slices.Equal(w, tc.warnings) && !slices.Equal(st.Warnings, tc.warnings) {
+			t.Errorf("%s: dropped %d (known %v), warnings %q; want %d (%v), %q", tc.file, st.Dropped, st.DropCounts, st.Warnings, tc.dropped, tc.counts, tc.warnings)
+		}
+	}
+	// Merged with another file, the drops add up and the comments name
+	// their file.
+	_, st := readAll(t, openInputs(t, []string{fieldDirRel + "pcapng-drops.pcapng.gz", fieldDirRel + "pcapng-comments.pcapng"}, Options{}))
+	if st.Dropped != 22720 || !st.DropCounts || !slices.Contains(st.Warnings, "file "+fieldDirRel+"pcapng-comments.pcapng: packet 6: comment: first request: GET /") {
+		t.Errorf("two pcapng files: dropped %d (%v), warnings %q", st.Dropped, st.DropCounts, st.Warnings)
+	}
+
+	// Timestamps going back in several files: one warning for all.
+	two := fieldDirRel + "dumpcap-two-if.pcapng"
+	b, err := os.ReadFile(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := writeFile(t, t.TempDir(), "copy.pcapng", b)
+	_, st = readAll(t, openInputs(t, []string{two, cp}, Options{}))
+	want := "timestamps go backwards 8 times in 2 files (first at file " + two + " packet 49; at most 166.326186ms back)"
+	if n := len(slices.DeleteFunc(slices.Clone(st.Warnings), func(w string) bool { return !strings.HasPrefix(w, "timestamps") })); n != 1 || !slices.Contains(st.Warnings, want) {
+		t.Errorf("two files with timestamps going back: warnings %q, want one: %q", st.Warnings, want)
+	}
+
+	p := "../samples/tls/nginx-tls13-curl.dsb.pcapng"
+	keys, err := os.ReadFile("../samples/tls/nginx-tls13-curl.keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{p}, {p, "../samples/tls/nginx-tls13-curl.pcap"}} {
+		src := openInputs(t, args, Options{})
+		readAll(t, src)
+		sec := src.(Secrets).Secrets()
+		if len(sec) != 1 || !bytes.Equal(sec[0], keys) {
+			t.Errorf("%q: %d secrets, want the key log nginx-tls13-curl.keys", args, len(sec))
+		}
+	}
+}
+
+// FuzzMulti reads two fuzzed files as one input, with a filter: never a
+// panic or an error from Next; segments numbered in increasing order;
+// counts that add up to the files' records; the bounds on warnings.
+func FuzzMulti(f *testing.F) {
+	files := append(seedFiles(f), ngSeeds()...)
+	for i := range files {
+		f.Add(files[i], files[(i+1)%len(files)], i%2 == 0)
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, a, b []byte, filter bool) {
+		pa := writeFile(t, dir, "a", a)
+		pb := writeFile(t, dir, "b", b)
+		o := Options{MaxOpen: 1 + len(a)%3}
+		if filter {
+			o.Filter = "tcp or ip6"
+		}
+		src, err := OpenInputs([]string{pa, pb}, o)
+		if err != nil {
+			if !errors.Is(err, ErrOpen) && !errors.Is(err, ErrFilter) {
+				t.Fatalf("open error %v is neither ErrOpen nor ErrFilter", err)
+			}
+			return
+		}
+		defer src.Close()
+		var last uint64
+		for {
+			s, err := src.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("Next: %v", err)
+			}
+			if s.N <= last || len(s.Payload) > s.PayloadLen {
+				t.Fatalf("bad segment N=%d after %d, payload %d of %d", s.N, last, len(s.Payload), s.PayloadLen)
+			}
+			last = s.N
+		}
+		st := src.Stats()
+		sk := st.Skipped
+		if st.Packets != st.TCPPackets+sk.NonTCP+sk.Undecodable+sk.Truncated+sk.Fragments || last > st.Packets+st.Filtered {
+			t.Fatalf("counts do not add up: %+v (last segment %d)", st, last)
+		}
+		if len(st.Warnings) > 2*(maxWarnings+maxComments+maxNotes+10) {
+			t.Fatalf("%d warnings", len(st.Warnings))
+		}
+	})
+}
+
+// A file read to its end keeps no buffers: a long rotated set holds the
+// memory of the files open at once, not of all it read.
+func TestFinishedMembersReleased(t *testing.T) {
+	src := openInputs(t, []string{fieldDirRel + "rotated-C.pcap.gz"}, Options{})
+	m := src.(*multiSource)
+	var first *member
+	for {
+		_, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil && len(m.opened) > 1 && !slices.Contains(m.heap, m.opened[0]) {
+			first = m.opened[0] // the first file ended, the second is read
+			if first.src.br != nil || first.src.cnt != nil {
+				t.Errorf("%s still holds its reader after its end", first.path)
+			}
+		}
+	}
+	if first == nil {
+		t.Fatal("the second file was never opened")
+	}
+	st := src.Stats()
+	if st.Bytes == 0 || len(st.Files) != 2 {
+		t.Errorf("stats after the release: %d bytes, files %q", st.Bytes, st.Files)
+	}
+	for _, f := range m.opened {
+		if f.src.br != nil {
+			t.Errorf("%s still holds its reader at the end", f.path)
+		}
+	}
+	src.Close()
+}
