@@ -221,3 +221,20 @@ func TestKeyLogErrors(t *testing.T) {
 		t.Errorf("warnings %q do not name the client random without secrets", w)
 	}
 }
+
+// A pcapng with the key log injected (editcap --inject-secrets) is
+// decrypted without --keylog.
+func TestTLSDecryptionSecretsBlock(t *testing.T) {
+	var got tlsDoc
+	if err := json.Unmarshal(analyseJSONBytes(t, "../../samples/tls/nginx-tls13-curl.dsb.pcapng"), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Connections) != 2 {
+		t.Fatalf("%d connections, want 2", len(got.Connections))
+	}
+	for _, c := range got.Connections {
+		if c.TLS == nil || !c.TLS.Decrypted || len(c.Transactions) == 0 || c.Transactions[0].Inferred || strp(c.Transactions[0].Method) != "GET" {
+			t.Errorf("%s: tls %+v transactions %+v, want decrypted GETs", c.Client, c.TLS, c.Transactions)
+		}
+	}
+}

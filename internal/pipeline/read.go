@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/httplife/httplife/capture"
+	"github.com/httplife/httplife/internal/tlsrec"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -25,6 +26,13 @@ type reader struct {
 	// afterBatch, when set, is called by the analyser after each batch.
 	afterBatch func()
 
+	// TLS secrets the source carries (pcapng Decryption Secrets Blocks)
+	// go into keys as they are read: secrets says how many were taken,
+	// pulled counts packets since the last look.
+	keys    *tlsrec.KeyLog
+	secrets int
+	pulled  int
+
 	// The state published for Live.Frame by the reader and the analyser
 	// (pipelined runs).
 	mu   sync.Mutex
@@ -37,6 +45,7 @@ type reader struct {
 func (r *reader) next() (seg *capture.Segment, tick time.Time, err error) {
 	if r.live == nil {
 		seg, err = r.src.Next()
+		r.pullSecrets()
 		return seg, time.Time{}, err
 	}
 	seg, err = r.live.NextTimeout(r.cfg.Live.Poll)
@@ -61,6 +70,28 @@ func (r *reader) next() (seg *capture.Segment, tick time.Time, err error) {
 		return nil, time.Time{}, nil
 	}
 	return nil, time.Time{}, err
+}
+
+// pullSecrets hands the key log the Decryption Secrets Blocks the source
+// read since the last look: after the first packet (a DSB comes before
+// the packets it decrypts; editcap --inject-secrets puts it first), then
+// every 4,096 packets.
+func (r *reader) pullSecrets() {
+	if r.keys == nil {
+		return
+	}
+	if r.pulled++; r.pulled != 1 && r.pulled&4095 != 0 {
+		return
+	}
+	sec, ok := r.src.(capture.Secrets)
+	if !ok {
+		return
+	}
+	all := sec.Secrets()
+	for _, b := range all[min(r.secrets, len(all)):] {
+		r.keys.AddDSB(tlsrec.SecretsTypeTLS, b)
+	}
+	r.secrets = max(r.secrets, len(all))
 }
 
 // sequential reads and analyses on this goroutine.

@@ -162,8 +162,12 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	}
 	parallel := !cfg.Sequential && runtime.GOMAXPROCS(0) >= 2
 	var tab *tcpstate.Table
-	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }, KeyLog: cfg.KeyLog}
-	r := &reader{src: src, cfg: &cfg}
+	keys := cfg.KeyLog
+	if _, ok := src.(capture.Secrets); ok && keys == nil {
+		keys = tlsrec.NewKeyLog() // for the capture's own secrets; empty, it warns of nothing
+	}
+	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }, KeyLog: keys}
+	r := &reader{src: src, cfg: &cfg, keys: keys}
 	if live, ok := src.(capture.LiveSource); ok && cfg.Live != nil {
 		r.live = live
 	}
@@ -241,8 +245,8 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	}
 	res.Summary, _ = sb.Final(res.Options)
 	res.Capture.Warnings = append(res.Capture.Warnings, sb.Notes()...)
-	if cfg.KeyLog != nil {
-		res.Capture.Warnings = append(res.Capture.Warnings, cfg.KeyLog.Warnings()...)
+	if keys != nil {
+		res.Capture.Warnings = append(res.Capture.Warnings, keys.Warnings()...)
 	}
 	if err != nil {
 		if r.live != nil {

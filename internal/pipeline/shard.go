@@ -374,6 +374,7 @@ func (r *reader) sharded(n int, hcfg httpflow.Config, deliver, summaryAdd func(*
 		}
 		for {
 			seg, err := r.src.Next()
+			r.pullSecrets()
 			if err != nil {
 				rerr = err
 				break
