@@ -18,6 +18,7 @@ type reader struct {
 	live capture.LiveSource // src, when it is live and Config.Live is set
 	cfg  *Config
 	tab  *tcpstate.Table
+	tap  Tap // Config.Tap
 
 	// The quiet-wire clock (live sources): the last packet's time, when it
 	// was read (wall clock), and the packet time the table was moved to.
@@ -109,7 +110,7 @@ func (r *reader) sequential() error {
 		}
 		switch {
 		case seg != nil:
-			r.tab.Add(seg)
+			r.add(seg)
 			n++
 			if r.cfg.Progress != nil && n&0xffff == 0 {
 				st := r.src.Stats()
@@ -125,6 +126,20 @@ func (r *reader) sequential() error {
 					Table: r.tab.Stats(), Open: r.tab.Open(), Clock: r.clock})
 			}
 		}
+	}
+}
+
+// add gives seg to the table, then to the Tap when there is one and the
+// table took it.
+func (r *reader) add(seg *capture.Segment) {
+	if r.tap == nil {
+		r.tab.Add(seg)
+		return
+	}
+	before := r.tab.Stats()
+	r.tab.Add(seg)
+	if after := r.tab.Stats(); after.Filtered == before.Filtered && after.Late == before.Late {
+		r.tap.Segment(seg)
 	}
 }
 
@@ -233,7 +248,7 @@ func (r *reader) pipelined() error {
 	}()
 	for b := range full {
 		for i := range b.segs {
-			r.tab.Add(&b.segs[i])
+			r.add(&b.segs[i])
 			b.segs[i].Payload = nil
 		}
 		if !b.tick.IsZero() {

@@ -70,6 +70,28 @@ type Config struct {
 	// workers (shard.go); 0: one per CPU but one from four CPUs on, none
 	// below; negative: none.
 	Shards int
+	// Observe, when set, sees every record the summary does (the records
+	// Lines writes included), in order, right before emit; calls never
+	// overlap, though with Lines they may come from two goroutines in
+	// turn. The record is emit's: reused after both return when Transient.
+	Observe func(*httpflow.Connection)
+	// Tap, when set, sees the packets of each connection (see Tap).
+	Tap Tap
+}
+
+// Tap sees each segment the connection table took and each connection's
+// end, on the goroutine that analyses (in capture order per connection;
+// nothing is assumed about the order across connections). A connection's
+// record is built after its Done. Nil costs nothing. A run with a Tap is
+// not sharded (Config.Shards): its calls come from one goroutine.
+type Tap interface {
+	// Segment is called after the table took seg (not for segments it
+	// filtered out by port or found late, after their connection's end);
+	// seg and its payload are valid only during the call.
+	Segment(seg *capture.Segment)
+	// Done is called when the table ends connection c, before its record
+	// is built; c is valid only during the call.
+	Done(c *tcpstate.Conn)
 }
 
 // Live is what a run over a live source needs besides Config.
@@ -154,8 +176,12 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	if emit == nil {
 		lines = nil
 	}
+	add := sb.Add
+	if obs := cfg.Observe; obs != nil {
+		add = func(c *httpflow.Connection) { sb.Add(c); obs(c) }
+	}
 	deliver := func(c *httpflow.Connection) {
-		sb.Add(c)
+		add(c)
 		if emit != nil {
 			emit(c)
 		}
@@ -172,7 +198,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 		r.live = live
 	}
 	nShards := 0
-	if r.live == nil && !cfg.Sequential {
+	if r.live == nil && !cfg.Sequential && cfg.Tap == nil { // a Tap is called on one goroutine
 		if n := shardCount(&cfg); n >= 2 {
 			nShards = n
 		}
@@ -198,13 +224,18 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 		inner, wrap := factory, cfg.Live.Wrap
 		factory = func(c *tcpstate.Conn) tcpstate.Stream { return wrap(inner(c)) }
 	}
+	if cfg.Tap != nil {
+		inner, tap := factory, cfg.Tap
+		factory = func(c *tcpstate.Conn) tcpstate.Stream { return tapStream{inner(c), tap} }
+	}
 	tab = tcpstate.NewTable(cfg.TCP, factory)
 	r.tab = tab
+	r.tap = cfg.Tap
 
 	var err error
 	var shardStats *tcpstate.Stats
 	if nShards > 0 {
-		st, serr := r.sharded(nShards, hcfg, deliver, sb.Add, lines)
+		st, serr := r.sharded(nShards, hcfg, deliver, add, lines)
 		shardStats, err = &st, serr
 	} else if parallel {
 		err = r.pipelined()
@@ -221,7 +252,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	} else {
 		// The records of the connections still open are built (and
 		// encoded) two at a time, on this goroutine and the emitter's.
-		t := &tail{add: sb.Add, emit: emit, lines: lines}
+		t := &tail{add: add, emit: emit, lines: lines}
 		finish = func(x httpflow.Finished) { t.items = append(t.items, x) }
 		tab.Flush()
 		out.close(t)
@@ -382,4 +413,15 @@ func proxyCauses(conns []httpflow.Connection) {
 		c.Close.Evidence = fmt.Sprintf("request %d after %s of idle was never answered: the proxy closed this connection because the upstream request it caused (connection %d, transaction %d) %s; not a crossing with this leg's idle timeout%s",
 			r.Transaction, summary.Secs(r.IdleBefore.Seconds()), last.Conn, last.Tx, what, history)
 	}
+}
+
+// tapStream tells the Tap of its connection's end before the stream below.
+type tapStream struct {
+	tcpstate.Stream
+	tap Tap
+}
+
+func (s tapStream) Done(c *tcpstate.Conn) {
+	s.tap.Done(c)
+	s.Stream.Done(c)
 }

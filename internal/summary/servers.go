@@ -287,6 +287,19 @@ func (s *serverSet) add(c *httpflow.Connection) {
 	}
 }
 
+// InferTimeout is the idle timeout that final idles (seconds) show, as the
+// summary infers a server's (idle_timeout_s) and its clients' pools'
+// (client_idle_close_s): the median of the largest cluster of values,
+// its half-width and size; ok is false when the cluster has fewer than
+// the 3 values an inference needs.
+func InferTimeout(finalIdles []float64) (timeout, spread time.Duration, basis int, ok bool) {
+	m, sp, n := cluster(finalIdles)
+	if n < minBasis {
+		return 0, 0, n, false
+	}
+	return secsDuration(m), secsDuration(sp), n, true
+}
+
 // cluster finds the largest cluster of values (within max(10 ms, 5 %) of
 // its smallest) and returns its median, half-width and size.
 func cluster(v []float64) (median, spread float64, n int) {
