@@ -35,10 +35,11 @@ const DefaultTriggers = "race,reset"
 // them (response-bad-chunk-size).
 var Anomalies = []string{
 	"bad-chunk-framing", "bad-chunk-size", "bad-content-length", "conflicting-content-length", "content-gap",
-	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "last-request-unanswered",
+	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "http2", "last-request-unanswered",
 	"line-too-long", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
 	"request-after-server-fin", "request-answered-by-server-rst", "request-lost-at-server-close", "request-unanswered",
-	"request-unknown-transfer-encoding", "response-without-request", "stray-crlf", "tunnel",
+	"request-unknown-transfer-encoding", "response-without-request", "stray-crlf", "tls-exchanges-capped",
+	"tls-keys-missing", "tunnel",
 }
 
 // ParseTriggers reads a comma-separated list of the words above.
