@@ -155,6 +155,7 @@ type page struct {
 	Pcap      string
 	Incidents []*incident
 	More      int // incidents of the file not listed
+	Full      int // incidents of the minute not kept: the file was full
 }
 
 var reportTemplate = template.Must(template.New("evidence").Parse(`<!DOCTYPE html>
@@ -192,6 +193,7 @@ code,pre{font:12px ui-monospace,monospace} pre{white-space:pre-wrap;word-break:b
 <details><summary>The record (JSON)</summary><pre>{{.JSON}}</pre></details>
 {{end}}
 {{if .More}}<p>… and {{.More}} more incidents in this file, not listed here.</p>{{end}}
+{{if .Full}}<p>{{.Full}} more incidents of this minute are not in the file: it reached its size limit.</p>{{end}}
 </body></html>
 `))
 

@@ -54,12 +54,17 @@ type sharedFile struct {
 	size    int64
 	servers map[string]bool
 	page    page
+	full    int // incidents not kept: the file reached sharedMax
 }
 
 const (
 	maxSharedListed = 200     // incidents a shared file's report lists
 	sharedJSON      = 8 << 10 // bytes of each one's record it shows
 )
+
+// sharedMax bounds a minute's shared pcap: a twentieth of MaxDisk, at
+// least 64 KiB (so a storm leaves room for the minutes before and after).
+func (w *writer) sharedMax() int64 { return max(w.cfg.MaxDisk/20, 64<<10) }
 
 func newWriter(cfg *Config) (*writer, error) {
 	w := &writer{cfg: cfg, minute: -1}
@@ -283,7 +288,8 @@ func (w *writer) appendShared(inc *incident, minute int64) bool {
 		w.count(func(st *writerStats) { st.files++ })
 	}
 	pkts := b.Bytes()[pcapHeader:]
-	if !w.room(int64(len(pkts)), s.page.Pcap) {
+	if s.size+int64(len(pkts)) > w.sharedMax() || !w.room(int64(len(pkts)), s.page.Pcap) {
+		s.full++
 		return false
 	}
 	if _, err := s.f.Write(pkts); err != nil {
@@ -320,6 +326,7 @@ func (w *writer) closeShared() {
 		return
 	}
 	n := len(s.page.Incidents) + s.page.More
+	s.page.Full = s.full
 	what := "servers"
 	if len(s.servers) == 1 {
 		for k := range s.servers {
