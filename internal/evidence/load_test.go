@@ -22,8 +22,8 @@ type driver struct {
 	rec  *Recorder
 	now  time.Time
 	step time.Duration // between packets (0: 20 µs)
-	seg capture.Segment
-	pay []byte
+	seg  capture.Segment
+	pay  []byte
 }
 
 func (d *driver) packet(src, dst netip.AddrPort, flags uint8, n int) {
