@@ -44,9 +44,11 @@ type analyseOptions struct {
 	All bool
 	// KeyLog is the SSLKEYLOGFILE that decrypts HTTPS ("": none).
 	KeyLog string
+	// MetricsFile receives the capture's Prometheus metrics (metrics.go).
+	MetricsFile string
 }
 
-var formats = []string{"text", "json", "ndjson", "html"}
+var formats = []string{"text", "json", "ndjson", "html", "parquet"}
 
 // newCmdAnalyse parses and validates; runF does the work (analyseRun by
 // default; tests inject their own).
@@ -88,8 +90,9 @@ connection closed.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson or html")
-	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output")
+	f.StringVarP(&opts.Format, "format", "f", "text", "output format: text, json, ndjson, html or parquet (-o DIR: docs/parquet.md)")
+	f.StringVarP(&opts.Output, "output", "o", "", "write to this file instead of standard output (parquet: to this directory)")
+	f.StringVar(&opts.MetricsFile, "metrics", "", "also write the capture's Prometheus metrics to this file (text format, for node_exporter's textfile collector)")
 	f.BoolVar(&opts.All, "all", false, "text: list every connection (by default a big capture's are summarised)")
 	addInputFlags(f, opts, in)
 	addAnalysisFlags(f, opts, &ports, &serverPorts)
@@ -284,6 +287,9 @@ func inputErr(src capture.Source, rerr error) error {
 }
 
 func analyseRun(o *analyseOptions) error {
+	if o.Format == "parquet" {
+		return analyseParquet(o) // parquet.go
+	}
 	src, err := openSource(o)
 	if err != nil {
 		return usageError{err}
@@ -308,6 +314,7 @@ func analyseRun(o *analyseOptions) error {
 		cfg.Progress = p.update
 		defer p.done()
 	}
+	mt := o.startMetrics(&cfg)
 	if o.Format == "ndjson" {
 		cfg.Transient = true // each record is written out, then forgotten
 		nd := render.NewNDJSON(bw)
@@ -331,11 +338,12 @@ func analyseRun(o *analyseOptions) error {
 		if werr == nil {
 			werr = nd.End(res.Summary, res.Capture)
 		}
+		werr = mt.write(res, werr)
 		return finish(o, res.Capture.Warnings, inputErr(src, rerr), werr, bw)
 	}
 	if o.Format == "json" {
-		doc, _, rerr := pipeline.Analyse(src, cfg)
-		werr := render.WriteJSON(bw, doc)
+		doc, res, rerr := pipeline.Analyse(src, cfg)
+		werr := mt.write(res, render.WriteJSON(bw, doc))
 		return finish(o, doc.Capture.Warnings, inputErr(src, rerr), werr, bw)
 	}
 	// Text and HTML draw from the run's digest: records are summarised as
@@ -349,6 +357,7 @@ func analyseRun(o *analyseOptions) error {
 	} else {
 		werr = render.WriteText(bw, res.Digest())
 	}
+	werr = mt.write(res, werr)
 	return finish(o, res.Capture.Warnings, inputErr(src, rerr), werr, bw)
 }
 

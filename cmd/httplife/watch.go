@@ -20,6 +20,7 @@ import (
 
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
+	"github.com/httplife/httplife/internal/evidence"
 	"github.com/httplife/httplife/internal/pipeline"
 	"github.com/httplife/httplife/internal/summary"
 	"github.com/httplife/httplife/render"
@@ -41,6 +42,12 @@ type watchOptions struct {
 	Write     string // raw packets, as pcap
 	// Live draws the terminal view: --format text on a terminal.
 	Live bool
+	// MetricsAddr serves /metrics there (metrics.go); Evidence keeps the
+	// packets of incidents in that directory (--evidence-on, --evidence-max).
+	MetricsAddr, Evidence         string
+	EvidenceMax                   int64
+	evidenceOnRaw, evidenceMaxRaw string
+	evidenceOn                    evidence.Triggers
 }
 
 var watchFormats = []string{"text", "json", "ndjson"}
@@ -116,6 +123,10 @@ flags); it runs in the kernel. Capturing needs root or CAP_NET_RAW.`,
 	f.StringVar(&opts.Report, "report", "", "write the HTML report to this file, rewritten every few seconds and at the end")
 	f.StringVarP(&opts.Write, "write", "w", "", "also write the raw packets to this pcap file")
 	f.BoolVar(&opts.All, "all", false, "text: list every connection at the end (by default a big capture's are summarised)")
+	f.StringVar(&opts.MetricsAddr, "metrics", "", "serve Prometheus metrics on this address, e.g. 127.0.0.1:9187 (GET /metrics)")
+	f.StringVar(&opts.Evidence, "evidence", "", "write the packets (a pcap and a small report) of each incident to this directory")
+	f.StringVar(&opts.evidenceOnRaw, "evidence-on", "", "--evidence: the incidents, e.g. race,reset (the default), stale-reuse, server-idle-timeout, anomaly, content-gap, all")
+	f.StringVar(&opts.evidenceMaxRaw, "evidence-max", "", "--evidence: the most the directory's evidence takes, the oldest going first (default 100MiB)")
 	addAnalysisFlags(f, &opts.analyseOptions, &ports, &serverPorts)
 	return cmd
 }
@@ -151,7 +162,7 @@ func (o *watchOptions) parseWatch(ports, serverPorts, buffer string) error {
 	if o.Report != "" && o.Report == o.Write {
 		return fmt.Errorf("--report and -w name the same file %q", o.Report)
 	}
-	return nil
+	return o.parseExtras()
 }
 
 // parseSize reads a byte count with an optional k, M or G suffix (powers
@@ -316,6 +327,11 @@ func watchRun(o *watchOptions) error {
 		live.Wrap = w.wrap
 	}
 	rc.Live = live
+	ext, err := w.startExtras(&rc, live)
+	if err != nil {
+		return usageError{err}
+	}
+	defer ext.stop()
 	w.out = bufio.NewWriterSize(o.s.Out, 1<<16)
 	if o.Format == "ndjson" {
 		w.nd = render.NewNDJSON(w.out)
@@ -354,6 +370,7 @@ func watchRun(o *watchOptions) error {
 	}
 	res, rerr := pipeline.Run(src, rc, w.emit)
 	close(ended)
+	ext.finish(w, res)
 
 	ci, ls := res.Capture, res.Live
 	switch {
