@@ -1,19 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	pq "github.com/parquet-go/parquet-go"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/internal/parquet"
 )
 
@@ -236,5 +240,94 @@ func TestWatchExtraFlags(t *testing.T) {
 	if code := run([]string{"watch", "-i", "lo", "--metrics", "256.0.0.1:1", "--duration", "1s"}, nil, &out, &errOut); code != exitUsage ||
 		!strings.Contains(errOut.String(), "--metrics") {
 		t.Errorf("watch --metrics on a bad address: exit %d, %s", code, errOut.String())
+	}
+}
+
+// writeScan writes a raw-IP capture of a port scan: for each of n server
+// ports, conns connections (a SYN answered by a RST).
+func writeScan(t *testing.T, path string, n, conns int) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	w, err := capture.NewPcapWriter(bw, 65535, 101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1700000000, 0)
+	p := make([]byte, 40)
+	packet := func(src, dst [4]byte, sport, dport uint16, flags byte, seq, ack uint32) {
+		clear(p)
+		p[0], p[8], p[9] = 0x45, 64, 6
+		binary.BigEndian.PutUint16(p[2:], 40)
+		copy(p[12:16], src[:])
+		copy(p[16:20], dst[:])
+		binary.BigEndian.PutUint16(p[20:], sport)
+		binary.BigEndian.PutUint16(p[22:], dport)
+		binary.BigEndian.PutUint32(p[24:], seq)
+		binary.BigEndian.PutUint32(p[28:], ack)
+		p[32], p[33] = 5<<4, flags
+		binary.BigEndian.PutUint16(p[34:], 1024)
+		now = now.Add(10 * time.Microsecond)
+		if err := w.WritePacket(now, p, len(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scanner, target := [4]byte{198, 51, 100, 7}, [4]byte{192, 0, 2, 1}
+	for i := 0; i < n; i++ {
+		for k := 0; k < conns; k++ {
+			sport := uint16(20000 + k)
+			packet(scanner, target, sport, uint16(1+i), 0x02, 1000, 0)
+			packet(target, scanner, uint16(1+i), sport, 0x14, 0, 1001)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A hostile capture, a scan of 60,000 server ports, does not grow the
+// label set: with one connection a port no server earns a label; with two
+// at most 50 do; every connection is counted, under "other" if need be.
+func TestScanCaptureLabelsCapped(t *testing.T) {
+	for _, c := range []struct{ conns, maxServers int }{{1, 0}, {2, 50}} {
+		dir := t.TempDir()
+		pcap, prom := filepath.Join(dir, "scan.pcap"), filepath.Join(dir, "scan.prom")
+		const ports = 60000
+		writeScan(t, pcap, ports, c.conns)
+		var out, errOut bytes.Buffer
+		if code := run([]string{"analyse", "--format", "ndjson", "--metrics", prom, pcap}, nil, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		text, err := os.ReadFile(prom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fams := readProm(t, text)
+		servers := map[string]bool{}
+		for _, mf := range fams {
+			for _, m := range mf.Metric {
+				for _, l := range m.Label {
+					if l.GetName() == "server" && l.GetValue() != "other" {
+						servers[l.GetValue()] = true
+					}
+				}
+			}
+		}
+		if len(servers) > c.maxServers {
+			t.Errorf("%d connections a port: %d server labels, want at most %d", c.conns, len(servers), c.maxServers)
+		}
+		if got := promSum(fams, "httplife_connections_closed_total"); got != ports*float64(c.conns) {
+			t.Errorf("%d connections a port: %v connections counted, want %d", c.conns, got, ports*c.conns)
+		}
+		if got := promSum(fams, "httplife_resets_total", "server=other"); got < ports*float64(c.conns)-50*float64(c.conns) {
+			t.Errorf("%d connections a port: other's resets %v", c.conns, got)
+		}
+		if len(text) > 128<<10 { // 50 servers, each a few series
+			t.Errorf("%d connections a port: %d bytes of metrics", c.conns, len(text))
+		}
 	}
 }

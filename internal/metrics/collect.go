@@ -95,7 +95,9 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		counter(descTxs, s.transactions, s.label)
-		ch <- prometheus.MustNewConstHistogram(descIdle, s.idle.n, s.idle.sum, s.idle.cumulative(), s.label)
+		if s.idle.n > 0 {
+			ch <- prometheus.MustNewConstHistogram(descIdle, s.idle.n, s.idle.sum, s.idle.cumulative(), s.label)
+		}
 		for side := range s.final {
 			if h := &s.final[side]; h.n > 0 {
 				ch <- prometheus.MustNewConstHistogram(descFinal, h.n, h.sum, h.cumulative(), s.label, sideNames[side])
