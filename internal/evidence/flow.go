@@ -26,6 +26,11 @@ const pktOverhead = 64
 
 func (p *pkt) cost() int { return pktOverhead + cap(p.data) }
 
+// flowOverhead is what a connection followed costs besides its packets
+// (the flow, its map entry, the slices' growth): measured, 200,000
+// one-SYN connections took 64 MiB of heap.
+const flowOverhead = 280
+
 // flow is the packets kept of one connection: the first few (the
 // handshake) and a ring of the latest. Flows not sealed yet are in an LRU
 // list, the most recently active first.

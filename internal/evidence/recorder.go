@@ -72,8 +72,8 @@ type Config struct {
 // The defaults of Config.
 const (
 	DefaultMaxDisk   = 100 << 20
-	DefaultMaxMemory = 64 << 20
-	DefaultMaxFlows  = 200000
+	DefaultMaxMemory = 32 << 20
+	DefaultMaxFlows  = 100000
 	DefaultHead      = 4
 	DefaultRing      = 60
 	DefaultSnap      = 1024
@@ -195,7 +195,8 @@ func (r *Recorder) Segment(seg *capture.Segment) {
 		if len(r.flows) >= r.cfg.MaxFlows {
 			r.evict(r.oldest)
 		}
-		f = &flow{a: seg.Src, b: seg.Dst}
+		f = &flow{a: seg.Src, b: seg.Dst, bytes: flowOverhead}
+		r.mem.Add(flowOverhead)
 		r.flows[k] = f
 		r.link(f)
 	case f != r.newest:
