@@ -197,6 +197,38 @@ func TestAnalyseParquet(t *testing.T) {
 	if strings.Join(files, " ") != strings.Join(want, " ") {
 		t.Errorf("files %v, want %v", files, want)
 	}
+	// many captures: a partition each; their metrics in one file
+	lake2 := t.TempDir()
+	prom := filepath.Join(t.TempDir(), "all.prom")
+	inputs := []string{p, "../../samples/curl-post.pcap", "../../samples/lighttpd.pcap"}
+	errOut.Reset()
+	if code := run(append([]string{"analyse", "--format", "parquet", "-o", lake2, "--metrics", prom}, inputs...), nil, &out, &errOut); code != 0 {
+		t.Fatalf("analyse --format parquet of 3 captures: exit %d: %s", code, errOut.String())
+	}
+	wantConns, wantPackets := 0, 0
+	for _, in := range inputs {
+		var d docSummary
+		out.Reset()
+		run([]string{"analyse", "--format", "json", in}, nil, &out, &errOut)
+		json.Unmarshal(out.Bytes(), &d)
+		wantConns += d.Summary.Connections
+		wantPackets += d.Capture.Packets
+		rows, err := pq.ReadFile[parquet.ConnectionRow](filepath.Join(lake2, "connections", parquet.Partition(in), "connections.parquet"))
+		if err != nil || len(rows) != d.Summary.Connections || len(rows) > 0 && rows[0].CaptureSource != in {
+			t.Errorf("%s: %d rows (%v), want %d with capture_source %q", in, len(rows), err, d.Summary.Connections, in)
+		}
+	}
+	text, err := os.ReadFile(prom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := readProm(t, text)
+	if got := promSum(fams, "httplife_connections_closed_total"); got != float64(wantConns) {
+		t.Errorf("the metrics of 3 captures count %v connections, want %d", got, wantConns)
+	}
+	if got := promSum(fams, "httplife_packets_captured_total"); got != float64(wantPackets) {
+		t.Errorf("the metrics of 3 captures count %v packets, want %d", got, wantPackets)
+	}
 	errOut.Reset()
 	if code := run([]string{"analyse", "--format", "parquet", p}, nil, &out, &errOut); code != exitUsage || !strings.Contains(errOut.String(), "-o DIR") {
 		t.Errorf("parquet without -o: exit %d, %s", code, errOut.String())

@@ -94,27 +94,41 @@ func TestTapAndObserve(t *testing.T) {
 	if segs == 0 || filtered == 0 || late == 0 {
 		t.Errorf("segments seen %d, filtered %d, late %d: want some of each", segs, filtered, late)
 	}
-	// With Lines the tail's records reach Observe (and not emit).
-	src, err := capture.Open("../../samples/client-rst-race.pcap")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	observed, written := 0, 0
-	cfg := pipeline.Config{TCP: tcpstate.DefaultConfig(), Transient: true, Observe: func(*httpflow.Connection) { observed++ },
-		Lines: &pipeline.Lines{
-			NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) {
-				return func(b []byte, _ *httpflow.Connection) ([]byte, error) { return append(b, 'x'), nil }
-			},
-			Write: func([]byte, error) { written++ },
-		}}
-	emitted := 0
-	res, err := pipeline.Run(src, cfg, func(*httpflow.Connection) { emitted++ })
-	if err != nil {
-		t.Fatal(err)
-	}
-	if observed != res.Summary.Connections || observed != emitted+written {
-		t.Errorf("with Lines: observed %d, emitted %d + written %d, summary %d", observed, emitted, written, res.Summary.Connections)
+	// With Lines the tail's records reach Observe (and not emit); sharded
+	// too. A Tap keeps a run from being sharded: it still sees everything.
+	for _, shards := range []int{-1, 3} {
+		for _, tapped := range []bool{false, true} {
+			src, err := capture.Open("../../samples/client-rst-race.pcap")
+			if err != nil {
+				t.Fatal(err)
+			}
+			observed, written := 0, 0
+			cfg := pipeline.Config{TCP: tcpstate.DefaultConfig(), Transient: true, Shards: shards, Observe: func(*httpflow.Connection) { observed++ },
+				Lines: &pipeline.Lines{
+					NewEncoder: func() func([]byte, *httpflow.Connection) ([]byte, error) {
+						return func(b []byte, _ *httpflow.Connection) ([]byte, error) {
+							return append(b, '{', '"', 'i', 'd', '"', ':', '1', '}'), nil
+						}
+					},
+					Write: func([]byte, error) { written++ },
+				}}
+			tap := &countingTap{open: map[[2]netip.AddrPort]int{}, done: map[int]int{}}
+			if tapped {
+				cfg.Tap = tap
+			}
+			emitted := 0
+			res, err := pipeline.Run(src, cfg, func(*httpflow.Connection) { emitted++ })
+			src.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if observed != res.Summary.Connections || observed != emitted+written || observed != 10 {
+				t.Errorf("shards %d, tap %v, with Lines: observed %d, emitted %d + written %d, summary %d", shards, tapped, observed, emitted, written, res.Summary.Connections)
+			}
+			if tapped && (len(tap.done) != 10 || tap.segs != 102) {
+				t.Errorf("shards %d: the Tap saw %d ends and %d segments, want 10 and 102", shards, len(tap.done), tap.segs)
+			}
+		}
 	}
 }
 
