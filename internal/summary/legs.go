@@ -1,7 +1,9 @@
 package summary
 
 import (
+	"cmp"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -44,7 +46,7 @@ func (s *serverSet) link() {
 		clientsOf[a.server][a.client] = true
 	}
 	for _, idx := range byServer {
-		sort.Slice(idx, func(x, y int) bool { return s.arr(idx[x]).start < s.arr(idx[y]).start })
+		slices.SortFunc(idx, func(x, y int) int { return cmp.Compare(s.arr(x).start, s.arr(y).start) })
 	}
 	for d, ds := range s.list {
 		for u, us := range s.list {

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"runtime"
@@ -417,7 +418,7 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 		if len(arr) == 0 {
 			continue
 		}
-		sort.SliceStable(arr, func(x, y int) bool { return arr[x].start < arr[y].start })
+		slices.SortStableFunc(arr, func(x, y *arrival) int { return cmp.Compare(x.start, y.start) })
 		rtts := append([]float64(nil), sv.rtts...)
 		sort.Float64s(rtts)
 		rttHalf := 50 * time.Microsecond
