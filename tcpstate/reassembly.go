@@ -21,6 +21,12 @@ type half struct {
 	ack       Seq // highest acknowledgement this side sent
 	ooo       []pending
 	oooBytes  int
+	// procEnd is one past the highest sequence number (SYN and FIN
+	// counted) of the segments processed: a peer's acknowledgement
+	// beyond it acknowledges bytes still to come (order.go).
+	procEnd   Seq
+	procValid bool
+	dups      dupRing // identities of the last segments, for copies
 }
 
 // pending is an out-of-order segment waiting for the bytes before it.
@@ -54,7 +60,26 @@ func (c *Conn) restartedBy(seg *capture.Segment) bool {
 	if c.Sides[0].State == TimeWait || c.Sides[1].State == TimeWait {
 		return true
 	}
+	if !s.h.isnValid && c.answered(1-i, Seq(seg.Seq)) {
+		return false // its SYN-ACK came first (a capture that reorders)
+	}
 	return !(s.h.isnValid && Seq(seg.Seq) == s.h.isn)
+}
+
+// answered reports whether side p sent a SYN-ACK for the SYN whose
+// sequence number is isn, processed or held.
+func (c *Conn) answered(p int, isn Seq) bool {
+	ps := &c.Sides[p]
+	if ps.h.isnValid && ps.h.ackValid && ps.h.ack == isn.Add(1) && !ps.SynAt.IsZero() {
+		return true
+	}
+	for k := range c.held {
+		h := &c.held[k]
+		if h.Src == ps.Addr && h.Has(capture.SYN|capture.ACK) && Seq(h.Ack) == isn.Add(1) {
+			return true
+		}
+	}
+	return false
 }
 
 // halfOpen reports a connection that never carried data nor completed a
@@ -141,7 +166,14 @@ func looksLikeRequest(b []byte) bool {
 func (c *Conn) add(t *Table, seg *capture.Segment) {
 	i := c.sideOf(seg)
 	now := seg.Time
-	c.LastPacketAt = now
+	// Held segments and captures whose times go backwards come out of
+	// time order: the first and last packet times are the extremes.
+	if now.After(c.LastPacketAt) {
+		c.LastPacketAt = now
+	}
+	if now.Before(c.FirstPacketAt) {
+		c.FirstPacketAt = now
+	}
 	syn, ack, fin, rst := seg.Has(capture.SYN), seg.Has(capture.ACK), seg.Has(capture.FIN), seg.Has(capture.RST)
 
 	if syn && !c.roleKnown {
@@ -153,6 +185,8 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 			c.SynSeen = true
 			c.setRoles(t, i, false)
 		}
+	} else if syn && !ack && c.ClientGuessed && c.sideOf(seg) == 0 {
+		c.ClientGuessed = false // the SYN came after its SYN-ACK: the guess is confirmed
 	}
 	if !c.roleKnown && seg.PayloadLen > 0 && !rst {
 		c.setRoles(t, c.guessClient(t, i, seg.Payload), true)
@@ -164,6 +198,12 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 	firstFromSide := !s.h.seen
 	s.h.seen = true
 	seq := Seq(seg.Seq)
+	if firstFromSide {
+		s.Carrier = seg.Carrier
+	}
+	if end := seq.Add(seg.PayloadLen + b2i(syn) + b2i(fin)); !s.h.procValid || end.After(s.h.procEnd) {
+		s.h.procEnd, s.h.procValid = end, true
+	}
 
 	if syn {
 		if s.SynAt.IsZero() {
@@ -347,10 +387,13 @@ func (c *Conn) deliver(i int, seq Seq, data []byte, plen int, t time.Time) {
 		st.Data(Dir(i), b, t)
 	}
 	if lost := n - len(b); lost > 0 {
-		s.MissingBytes += uint64(lost)
-		c.hist.gap(i)
+		// Bytes of this segment that the snaplen cut: seen on the wire,
+		// not captured. Not missing (no sequence-space gap), no 'G'.
+		s.CutBytes += uint64(lost)
 		if st := c.sink(); st != nil {
+			c.inCut = true
 			st.Gap(Dir(i), lost, t)
+			c.inCut = false
 		}
 	}
 	s.h.next = seq.Add(plen)
