@@ -388,7 +388,27 @@ func (f *framer) parsePartialStart(line []byte) (sl startFields, ok bool) {
 			return sl, false
 		}
 	}
-	return startFields{method: line[:sp], uri: line[sp+1:]}, true
+	uri := line[sp+1:]
+	if j := bytes.LastIndexByte(uri, ' '); j > 0 && isVersionPrefix(uri[j+1:]) {
+		uri = uri[:j] // the target ended; the version was cut
+	}
+	return startFields{method: line[:sp], uri: uri}, true
+}
+
+// isVersionPrefix reports whether b is the beginning of an HTTP version
+// ("HTTP/1.1" cut anywhere).
+func isVersionPrefix(b []byte) bool {
+	const v = "HTTP/1.1"
+	if len(b) > len(v) {
+		return false
+	}
+	for i, c := range b {
+		switch {
+		case i < 5 && c != v[i], i == 5 && (c < '0' || c > '9'), i == 6 && c != '.', i == 7 && (c < '0' || c > '9'):
+			return false
+		}
+	}
+	return true
 }
 
 // restart begins, in psResync, the message whose start line the current

@@ -94,8 +94,7 @@ func (t *Table) pairOf(k key, seg *capture.Segment) *Conn {
 		return nil
 	}
 	c := w.c
-	end, ok := c.sentEnd(w.src)
-	if d := end.Diff(Seq(seg.Ack)); !ok || d < 0 || d >= 1<<24 {
+	if !c.acksSent(w.src, seg) {
 		return nil
 	}
 	delete(t.oneWay, k.tuple())
@@ -105,13 +104,32 @@ func (t *Table) pairOf(k key, seg *capture.Segment) *Conn {
 	return c
 }
 
-// sentEnd is one past the highest sequence number src sent on c, as far
-// as processed or held segments show.
-func (c *Conn) sentEnd(src netip.AddrPort) (Seq, bool) {
+// acksSent reports whether seg's acknowledgement falls in what src sent
+// on c: past src's ISN (one past it for a SYN-ACK) when its SYN was seen,
+// and no further than its last byte seen, within 1 MiB.
+func (c *Conn) acksSent(src netip.AddrPort, seg *capture.Segment) bool {
 	h := &c.Sides[0].h
 	if c.Sides[1].Addr == src {
 		h = &c.Sides[1].h
 	}
+	a := Seq(seg.Ack)
+	if h.isnValid && (a.AtOrBefore(h.isn) || seg.Has(capture.SYN) && a != h.isn.Add(1)) {
+		return false
+	}
+	for k := range c.held { // a SYN still held
+		if s := &c.held[k]; s.Src == src && s.Has(capture.SYN) &&
+			(a.AtOrBefore(Seq(s.Seq)) || seg.Has(capture.SYN) && a != Seq(s.Seq).Add(1)) {
+			return false
+		}
+	}
+	end, ok := c.sentEnd(h, src)
+	d := end.Diff(a)
+	return ok && d >= 0 && d < 1<<20
+}
+
+// sentEnd is one past the highest sequence number src (whose reassembly
+// state is h) sent on c, as far as processed or held segments show.
+func (c *Conn) sentEnd(h *half, src netip.AddrPort) (Seq, bool) {
 	end, ok := h.procEnd, h.procValid
 	for k := range c.held {
 		s := &c.held[k]

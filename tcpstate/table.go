@@ -100,10 +100,14 @@ type Stats struct {
 // records read: timestamps that went backwards, payloads the snaplen cut.
 func (s Stats) Warnings() []string {
 	var w []string
-	if s.Backwards > 0 {
+	switch {
+	case s.Backwards > 0 && s.BackwardsMax >= time.Millisecond:
 		w = append(w, fmt.Sprintf("timestamps went backwards %d times (by up to %v): a merged or multi-interface capture "+
 			"(dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured",
 			s.Backwards, s.BackwardsMax))
+	case s.Backwards > 0:
+		w = append(w, fmt.Sprintf("timestamps went backwards %d times (by up to %v: packets stamped on several CPUs or interfaces); "+
+			"packets are analysed in capture order, times as captured", s.Backwards, s.BackwardsMax))
 	}
 	if s.CutSegments > 0 {
 		w = append(w, fmt.Sprintf("%d segments cut by the snaplen (%d bytes); responses and bodies past the cut are counted, not parsed",
