@@ -106,11 +106,16 @@ type Conn struct {
 	holdOff   bool      // no more holds: the capture does not show what they wait for
 	inCut     bool      // a Stream.Gap call in progress is of bytes the snaplen cut
 
-	// The key of the peer's direction when its tunnel id differs (key.go),
-	// and whether the connection is in the table's one-way index.
-	alias    key
+	// Whether the peer's direction has a key of its own (its tunnel id
+	// differs: Table.alias, key.go), and whether the connection is in the
+	// table's one-way index.
 	hasAlias bool
 	inOneWay bool
+
+	// The identities of each side's last segments, for copies (order.go),
+	// by Sides index; last, after every pointer, so that the garbage
+	// collector does not scan them.
+	dups [2]dupRing
 }
 
 // InCut reports, during a Stream.Gap call, whether the gap is bytes the

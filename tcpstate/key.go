@@ -70,7 +70,7 @@ func (k *key) slot() uint32 {
 // that has carried one direction only is indexed by its endpoints alone
 // (Table.oneWay); a segment of the other direction whose own key matches
 // no connection, and whose acknowledgement falls in what the first
-// direction sent, joins it under that second key (Conn.alias). Two
+// direction sent, joins it under that second key (Table.alias). Two
 // tunnels carrying the same 4-tuple both ways stay two connections.
 
 // oneWay is a connection in the index and the endpoint it heard from.
@@ -99,7 +99,8 @@ func (t *Table) pairOf(k key, seg *capture.Segment) *Conn {
 	}
 	delete(t.oneWay, k.tuple())
 	c.inOneWay = false
-	c.alias, c.hasAlias = k, true
+	c.hasAlias = true
+	t.alias[c] = k
 	t.conns[k] = c
 	return c
 }

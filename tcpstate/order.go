@@ -65,15 +65,11 @@ const (
 	dupWindowSum = 200 * time.Microsecond
 )
 
-// dupEntry is a segment's identity and capture time (Unix ns).
-type dupEntry struct {
-	fp uint64 // 0: empty
-	at int64
-}
-
-// dupRing holds the identities of a side's last dupSlots segments.
+// dupRing holds the identities (0: none) and capture times (Unix ns) of a
+// side's last dupSlots segments: one cache line of identities to scan.
 type dupRing struct {
-	e    [dupSlots]dupEntry
+	fp   [dupSlots]uint64
+	at   [dupSlots]int64
 	next uint8
 }
 
@@ -100,23 +96,22 @@ func fingerprint(seg *capture.Segment) uint64 {
 // within the window its identity allows; if not, it is remembered. It
 // returns the time of the original.
 func (r *dupRing) copyOf(fp uint64, at int64, withID bool) (int64, bool) {
-	for i := range r.e {
-		e := &r.e[i]
-		if e.fp>>16 != fp>>16 {
+	for i, e := range &r.fp {
+		if e>>16 != fp>>16 {
 			continue
 		}
-		d := at - e.at
+		d := at - r.at[i]
 		if d < 0 {
 			d = -d
 		}
 		switch {
 		case withID && d <= int64(dupWindowID),
-			e.fp == fp && d <= int64(dupWindow),
+			e == fp && d <= int64(dupWindow),
 			d <= int64(dupWindowSum):
-			return e.at, true
+			return r.at[i], true
 		}
 	}
-	r.e[r.next] = dupEntry{fp, at}
+	r.fp[r.next], r.at[r.next] = fp, at
 	r.next = (r.next + 1) % dupSlots
 	return 0, false
 }
@@ -125,13 +120,13 @@ func (r *dupRing) copyOf(fp uint64, at int64, withID bool) (int64, bool) {
 // moments before (or, in a capture whose times go backwards, after); a
 // copy is counted and changes nothing else. A copy with the earlier time
 // gives it to an original still held.
-func (c *Conn) duplicate(t *Table, seg *capture.Segment) bool {
+// at is seg.Time in Unix ns.
+func (c *Conn) duplicate(t *Table, seg *capture.Segment, at int64) bool {
 	if seg.IPID == 0 && seg.TCPSum == 0 {
 		return false // nothing tells a copy from a retransmission (a made-up segment)
 	}
 	fp := fingerprint(seg)
-	at := seg.Time.UnixNano()
-	orig, dup := c.Sides[c.sideOf(seg)].h.dups.copyOf(fp, at, seg.IPID != 0)
+	orig, dup := c.dups[c.sideOf(seg)].copyOf(fp, at, seg.IPID != 0)
 	if !dup {
 		return false
 	}

@@ -26,7 +26,6 @@ type half struct {
 	// beyond it acknowledges bytes still to come (order.go).
 	procEnd   Seq
 	procValid bool
-	dups      dupRing // identities of the last segments, for copies
 }
 
 // pending is an out-of-order segment waiting for the bytes before it.
@@ -111,6 +110,7 @@ func (c *Conn) setRoles(t *Table, client int, guessed bool) {
 		c.Sides[0], c.Sides[1] = c.Sides[1], c.Sides[0]
 		c.hist.swap()
 		c.hist.flipped() // the first packet came from the server
+		c.dups[0], c.dups[1] = c.dups[1], c.dups[0]
 	}
 	c.factory = t.factory
 }

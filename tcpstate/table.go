@@ -172,7 +172,7 @@ type Table struct {
 	free    chan *Conn
 	nextID  int
 	now     time.Time
-	last    time.Time // the previous segment's time
+	last    int64 // the previous segment's time, Unix ns
 	sweepAt time.Time // when Add runs sweep next: sweepEvery after the last
 	stats   Stats
 	// Connections holding segments (order.go), in the order their holds
@@ -183,13 +183,14 @@ type Table struct {
 	// Connections in a tunnel with an id that carried one direction
 	// only, by their endpoints (key.go).
 	oneWay map[key]oneWay
+	alias  map[*Conn]key // the second key of connections that have one
 }
 
 // NewTable returns an empty table. factory is called once per connection,
 // when its client side is known.
 func NewTable(cfg Config, factory Factory) *Table {
 	cfg = cfg.WithDefaults()
-	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay),
+	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay), alias: make(map[*Conn]key),
 		recent: new([recentSlots]*Conn), free: make(chan *Conn, maxFreeConns)}
 }
 
@@ -204,15 +205,16 @@ func (t *Table) Open() int { return len(t.conns) }
 
 // Add processes one segment. seg and its payload are not retained.
 func (t *Table) Add(seg *capture.Segment) {
+	ns := seg.Time.UnixNano()
 	if seg.Time.After(t.now) {
 		t.now = seg.Time
-	} else if seg.Time.Before(t.last) {
+	} else if ns < t.last {
 		t.stats.Backwards++
-		if d := t.last.Sub(seg.Time); d > t.stats.BackwardsMax {
+		if d := time.Duration(t.last - ns); d > t.stats.BackwardsMax {
 			t.stats.BackwardsMax = d
 		}
 	}
-	t.last = seg.Time
+	t.last = ns
 	if len(t.cfg.Ports) > 0 && !t.cfg.Ports[seg.Src.Port()] && !t.cfg.Ports[seg.Dst.Port()] {
 		t.stats.Filtered++
 		return
@@ -230,7 +232,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	// cache miss or two per packet.
 	slot := k.slot()
 	c := t.recent[slot]
-	if c == nil || !c.key.eq(&k) && !(c.hasAlias && c.alias.eq(&k)) {
+	if c == nil || !c.key.eq(&k) {
 		c = t.conns[k]
 		if c == nil && k.ck != 0 {
 			c = t.pairOf(k, seg)
@@ -239,7 +241,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	if c != nil && c.inOneWay {
 		t.heard(c, seg)
 	}
-	if c != nil && c.duplicate(t, seg) {
+	if c != nil && c.duplicate(t, seg, ns) {
 		return
 	}
 	if c != nil && syn && c.restartedBy(seg) {
@@ -253,7 +255,7 @@ func (t *Table) Add(seg *capture.Segment) {
 			return
 		}
 		c = t.newConn(k, seg)
-		c.duplicate(t, seg) // remembers its identity
+		c.duplicate(t, seg, ns) // remembers its identity
 		if syn && t.cfg.MaxHalfOpen > 0 {
 			t.halfQ = append(t.halfQ, connRef{c, c.gen})
 			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
@@ -277,7 +279,9 @@ func (t *Table) Add(seg *capture.Segment) {
 	if c.reported {
 		t.recent[slot] = nil
 	}
-	t.settle(c)
+	if c.finished && !c.queued {
+		t.settle(c)
+	}
 }
 
 // settle queues c for its report once it finished.
@@ -427,11 +431,15 @@ func (t *Table) done(c *Conn) {
 		}
 		c.inOneWay = false
 	}
-	if c.hasAlias {
-		if t.conns[c.alias] == c {
-			delete(t.conns, c.alias)
+	var alias key
+	hasAlias := c.hasAlias
+	if hasAlias {
+		alias = t.alias[c]
+		delete(t.alias, c)
+		if t.conns[alias] == c {
+			delete(t.conns, alias)
 		}
-		if slot := c.alias.slot(); t.recent[slot] == c {
+		if slot := alias.slot(); t.recent[slot] == c {
 			t.recent[slot] = nil
 		}
 	}
@@ -451,9 +459,9 @@ func (t *Table) done(c *Conn) {
 			tb := tomb{expires: instantOf(expires), tw: tw}
 			t.tombs[c.key] = tb
 			t.tombQ = append(t.tombQ, tombEntry{c.key, tb.expires})
-			if c.hasAlias {
-				t.tombs[c.alias] = tb
-				t.tombQ = append(t.tombQ, tombEntry{c.alias, tb.expires})
+			if hasAlias {
+				t.tombs[alias] = tb
+				t.tombQ = append(t.tombQ, tombEntry{alias, tb.expires})
 			}
 		}
 	}
