@@ -172,7 +172,7 @@ type Table struct {
 	free    chan *Conn
 	nextID  int
 	now     time.Time
-	last    int64 // the previous segment's time, Unix ns
+	last    int64     // the previous segment's time, Unix ns
 	sweepAt time.Time // when Add runs sweep next: sweepEvery after the last
 	stats   Stats
 	// Connections holding segments (order.go), in the order their holds
