@@ -49,8 +49,9 @@ type Side struct {
 	AckedPeerFINAt time.Time
 	// CutBytes counts payload bytes of captured segments that the
 	// capture's snaplen cut off: their sequence space was seen, their
-	// content was not (Stream.Gap reports them). They are in
-	// PayloadBytes, not in MissingBytes.
+	// content was not (Stream.Gap reports them, Conn.InCut says so).
+	// They are in PayloadBytes and, as bytes the capture lacks, in
+	// MissingBytes; unlike segments the capture lacks they make no 'G'.
 	CutBytes uint64
 	// Carrier is how this side's first packet was carried: VLAN tags and
 	// tunnels (shared, immutable); nil for a plain packet.

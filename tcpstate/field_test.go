@@ -51,8 +51,8 @@ func feedField(t *testing.T, v6 bool, segs []fseg) fieldRun {
 		c, s = cli6, srv6
 	}
 	t0 := time.Unix(1000, 0)
-	for _, x := range segs {
-		cs := &capture.Segment{Time: t0.Add(time.Duration(x.us) * time.Microsecond), Src: c, Dst: s, Flags: x.flags,
+	for i, x := range segs {
+		cs := &capture.Segment{N: uint64(i + 1), Time: t0.Add(time.Duration(x.us) * time.Microsecond), Src: c, Dst: s, Flags: x.flags,
 			Seq: x.seq, Ack: x.ack, Payload: []byte(x.data), PayloadLen: len(x.data), IPID: x.id, TCPSum: x.sum,
 			CarrierKey: x.ck, Window: 500}
 		if x.plen > 0 {
@@ -335,8 +335,8 @@ func TestBackwardsTimestampsAreCountedAndKept(t *testing.T) {
 		{30000, false, A, 5004, 1004, "", 21, 0x21, 0, 0},
 	})
 	r := feedField(t, false, segs)
-	if r.stats.Backwards != 2 || r.stats.BackwardsMax != 30*time.Millisecond {
-		t.Errorf("backwards %d by up to %v, want 2 by up to 30ms", r.stats.Backwards, r.stats.BackwardsMax)
+	if r.stats.Backwards != 2 || r.stats.BackwardsMax != 30*time.Millisecond || r.stats.FirstBackwards != 5 {
+		t.Errorf("backwards %d from packet %d by up to %v, want 2 from packet 5 by up to 30ms", r.stats.Backwards, r.stats.FirstBackwards, r.stats.BackwardsMax)
 	}
 	if w := strings.Join(r.stats.Warnings(), "\n"); !strings.Contains(w, "timestamps went backwards 2 times") {
 		t.Errorf("warnings %q, want one on the backwards timestamps", w)
@@ -366,13 +366,18 @@ func (l cutLog) FIN(Dir, time.Time) {}
 func (l cutLog) RST(Dir, time.Time) {}
 func (l cutLog) Done(*Conn)         {}
 
-func TestSnaplenCutIsNotMissing(t *testing.T) {
+// Bytes the snaplen cut are told apart from segments the capture lacks:
+// cut (InCut during their Gap, CutBytes), missing both, 'G' only for the
+// lost segments.
+func TestSnaplenCutBytes(t *testing.T) {
 	var events []string
 	var conn *Conn
 	tab := NewTable(DefaultConfig(), func(c *Conn) Stream { conn = c; return cutLog{c, &events} })
 	t0 := time.Unix(1000, 0)
+	n := uint64(0)
 	add := func(ms int, fromCli bool, flags uint8, seq, ack uint32, data string, plen int) {
-		s := &capture.Segment{Time: t0.Add(time.Duration(ms) * time.Millisecond), Src: cli, Dst: srv, Flags: flags,
+		n++
+		s := &capture.Segment{N: n, Time: t0.Add(time.Duration(ms) * time.Millisecond), Src: cli, Dst: srv, Flags: flags,
 			Seq: seq, Ack: ack, Payload: []byte(data), PayloadLen: plen}
 		if !fromCli {
 			s.Src, s.Dst = srv, cli
@@ -400,8 +405,8 @@ server data "late"`
 		t.Errorf("stream calls:\n%s\nwant\n%s", got, want)
 	}
 	cl, sv := conn.Client(), conn.Server()
-	if cl.CutBytes != 78 || sv.CutBytes != 314 || cl.MissingBytes != 0 || sv.MissingBytes != 54 {
-		t.Errorf("cut %d/%d missing %d/%d, want cut 78/314, missing 0/54", cl.CutBytes, sv.CutBytes, cl.MissingBytes, sv.MissingBytes)
+	if cl.CutBytes != 78 || sv.CutBytes != 314 || cl.MissingBytes != 78 || sv.MissingBytes != 314+54 {
+		t.Errorf("cut %d/%d missing %d/%d, want cut 78/314, missing 78/368", cl.CutBytes, sv.CutBytes, cl.MissingBytes, sv.MissingBytes)
 	}
 	if cl.PayloadBytes != 96 || sv.PayloadBytes != 331+4+4 {
 		t.Errorf("payload bytes %d/%d, want 96/339", cl.PayloadBytes, sv.PayloadBytes)
@@ -413,7 +418,7 @@ server data "late"`
 	if st.CutSegments != 2 || st.CutBytes != 78+314 {
 		t.Errorf("stats: %d segments cut, %d bytes; want 2, 392", st.CutSegments, st.CutBytes)
 	}
-	if w := strings.Join(st.Warnings(), "\n"); !strings.Contains(w, "2 segments cut by the snaplen (392 bytes)") {
+	if w := strings.Join(st.Warnings(), "\n"); !strings.Contains(w, "2 segments cut by the snaplen (392 bytes) from packet 4") {
 		t.Errorf("warnings %q, want the snaplen one", w)
 	}
 }
@@ -468,9 +473,12 @@ func TestWarnings(t *testing.T) {
 	}{
 		{Stats{}, nil},
 		{Stats{Duplicates: 5, Held: 3}, nil}, // capture.duplicates says it
-		{Stats{Backwards: 4, BackwardsMax: 166 * time.Millisecond}, []string{"timestamps went backwards 4 times (by up to 166ms): a merged or multi-interface capture"}},
-		{Stats{Backwards: 2, BackwardsMax: 9 * time.Microsecond}, []string{"timestamps went backwards 2 times (by up to 9µs: packets stamped on several CPUs"}},
-		{Stats{CutSegments: 14, CutBytes: 6028}, []string{"14 segments cut by the snaplen (6028 bytes); responses and bodies past the cut are counted, not parsed"}},
+		{Stats{Backwards: 4, BackwardsMax: 166 * time.Millisecond, FirstBackwards: 37},
+			[]string{"timestamps went backwards 4 times from packet 37 (by up to 166ms): a merged or multi-interface capture"}},
+		{Stats{Backwards: 2, BackwardsMax: 9 * time.Microsecond, FirstBackwards: 5},
+			[]string{"timestamps went backwards 2 times from packet 5 (by up to 9µs: packets stamped on several CPUs"}},
+		{Stats{CutSegments: 14, CutBytes: 6028, FirstCut: 6},
+			[]string{"14 segments cut by the snaplen (6028 bytes) from packet 6; responses and bodies past the cut are counted, not parsed"}},
 	}
 	for _, tt := range tests {
 		got := tt.st.Warnings()

@@ -388,7 +388,8 @@ func (c *Conn) deliver(i int, seq Seq, data []byte, plen int, t time.Time) {
 	}
 	if lost := n - len(b); lost > 0 {
 		// Bytes of this segment that the snaplen cut: seen on the wire,
-		// not captured. Not missing (no sequence-space gap), no 'G'.
+		// not captured. Missing, but no sequence-space gap: no 'G'.
+		s.MissingBytes += uint64(lost)
 		s.CutBytes += uint64(lost)
 		if st := c.sink(); st != nil {
 			c.inCut = true

@@ -94,6 +94,9 @@ type Stats struct {
 	// CutSegments counts segments whose payload the snaplen cut, CutBytes
 	// the payload bytes cut off them (duplicates not counted).
 	CutSegments, CutBytes uint64
+	// The packet numbers (capture.Segment.N) of the first backwards step
+	// and the first cut segment, for the warnings.
+	FirstBackwards, FirstCut uint64
 }
 
 // Warnings says, for people, what in the counters changes how a capture's
@@ -102,16 +105,16 @@ func (s Stats) Warnings() []string {
 	var w []string
 	switch {
 	case s.Backwards > 0 && s.BackwardsMax >= time.Millisecond:
-		w = append(w, fmt.Sprintf("timestamps went backwards %d times (by up to %v): a merged or multi-interface capture "+
+		w = append(w, fmt.Sprintf("timestamps went backwards %d times from packet %d (by up to %v): a merged or multi-interface capture "+
 			"(dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured",
-			s.Backwards, s.BackwardsMax))
+			s.Backwards, s.FirstBackwards, s.BackwardsMax))
 	case s.Backwards > 0:
-		w = append(w, fmt.Sprintf("timestamps went backwards %d times (by up to %v: packets stamped on several CPUs or interfaces); "+
-			"packets are analysed in capture order, times as captured", s.Backwards, s.BackwardsMax))
+		w = append(w, fmt.Sprintf("timestamps went backwards %d times from packet %d (by up to %v: packets stamped on several CPUs or interfaces); "+
+			"packets are analysed in capture order, times as captured", s.Backwards, s.FirstBackwards, s.BackwardsMax))
 	}
 	if s.CutSegments > 0 {
-		w = append(w, fmt.Sprintf("%d segments cut by the snaplen (%d bytes); responses and bodies past the cut are counted, not parsed",
-			s.CutSegments, s.CutBytes))
+		w = append(w, fmt.Sprintf("%d segments cut by the snaplen (%d bytes) from packet %d; responses and bodies past the cut are counted, not parsed",
+			s.CutSegments, s.CutBytes, s.FirstCut))
 	}
 	return w
 }
@@ -209,6 +212,9 @@ func (t *Table) Add(seg *capture.Segment) {
 	if seg.Time.After(t.now) {
 		t.now = seg.Time
 	} else if ns < t.last {
+		if t.stats.Backwards == 0 {
+			t.stats.FirstBackwards = seg.N
+		}
 		t.stats.Backwards++
 		if d := time.Duration(t.last - ns); d > t.stats.BackwardsMax {
 			t.stats.BackwardsMax = d
@@ -271,6 +277,9 @@ func (t *Table) Add(seg *capture.Segment) {
 		}
 	}
 	if seg.PayloadLen > len(seg.Payload) {
+		if t.stats.CutSegments == 0 {
+			t.stats.FirstCut = seg.N
+		}
 		t.stats.CutSegments++
 		t.stats.CutBytes += uint64(seg.PayloadLen - len(seg.Payload))
 	}

@@ -175,10 +175,10 @@ done`
 	if c.Client().KeepaliveProbes != 2 {
 		t.Errorf("client keep-alive probes %d, want 2", c.Client().KeepaliveProbes)
 	}
-	// The 10 bytes never captured are missing; the 3 the snaplen cut off a
-	// captured segment are cut, not missing.
-	if c.Server().MissingBytes != 10 || c.Server().CutBytes != 3 {
-		t.Errorf("server missing bytes %d, cut bytes %d; want 10 and 3", c.Server().MissingBytes, c.Server().CutBytes)
+	// The 10 bytes never captured and the 3 the snaplen cut off a captured
+	// segment are missing; the 3 are also cut.
+	if c.Server().MissingBytes != 13 || c.Server().CutBytes != 3 {
+		t.Errorf("server missing bytes %d, cut bytes %d; want 13 and 3", c.Server().MissingBytes, c.Server().CutBytes)
 	}
 	// Payload bytes are the bytes of segments seen, each once: the 10 bytes
 	// never captured are missing, not payload; the snaplen-cut ones were seen.
