@@ -491,3 +491,36 @@ func TestWarnings(t *testing.T) {
 		}
 	}
 }
+
+// Without a SYN and without HTTP to tell, the client is guessed from the
+// endpoints: a Teredo address is a client's; a well-known or common HTTP
+// port is a server's, though the client's ephemeral port is lower (older
+// Windows: 1025-5000); else the higher port is the client's.
+func TestGuessClientFromEndpoints(t *testing.T) {
+	ap := netip.MustParseAddrPort
+	tests := []struct {
+		first, second netip.AddrPort // the first packet's source and destination
+		client        netip.AddrPort
+	}{
+		{ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286"), ap("[2001:4860:0:2001::68]:80"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286")},
+		{ap("[2001:4860:0:2001::68]:80"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286")},
+		{ap("[2001:4860:0:2001::68]:9999"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:50000"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:50000")},
+		{ap("[2001:4860:0:2001::68]:5555"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286"), ap("[2001:0:4137:9e50:8000:f12a:b9c8:2815]:1286")},
+		{ap("10.0.0.2:8080"), ap("10.0.0.1:1286"), ap("10.0.0.1:1286")},
+		{ap("10.0.0.1:1286"), ap("10.0.0.2:8080"), ap("10.0.0.1:1286")},
+		{ap("10.0.0.2:443"), ap("10.0.0.1:60000"), ap("10.0.0.1:60000")},
+		{ap("10.0.0.2:20000"), ap("10.0.0.1:40000"), ap("10.0.0.1:40000")},
+	}
+	for _, tt := range tests {
+		var conns []*Conn
+		tab := NewTable(DefaultConfig(), func(c *Conn) Stream { return &log{conns: &conns} })
+		t0 := time.Unix(1000, 0)
+		tab.Add(&capture.Segment{Time: t0, Src: tt.first, Dst: tt.second, Flags: A, Seq: 7, Ack: 9})
+		tab.Add(&capture.Segment{Time: t0, Src: tt.second, Dst: tt.first, Flags: A, Seq: 9, Ack: 7})
+		tab.Add(&capture.Segment{Time: t0, Src: tt.first, Dst: tt.second, Flags: PA, Seq: 7, Ack: 9, Payload: []byte{1}, PayloadLen: 1})
+		tab.Flush()
+		if len(conns) != 1 || conns[0].Client().Addr != tt.client || !conns[0].ClientGuessed {
+			t.Errorf("%v -> %v: client %v (of %d connections), want %v, guessed", tt.first, tt.second, conns[0].Client().Addr, len(conns), tt.client)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package tcpstate
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 
 	"github.com/httplife/httplife/capture"
@@ -127,7 +128,11 @@ func (c *Conn) sink() Stream {
 
 // guessClient picks the client of a connection whose SYN was not captured:
 // the sender of a request line, the receiver of a status line, the side
-// that is not on a server port, else the higher (ephemeral) port.
+// that is not on a configured server port, the side with a Teredo address
+// (2001::/32: Teredo serves clients behind NATs, whose ephemeral ports
+// are often below the server's, 1025-5000 on older Windows), the side not
+// on a well-known or common HTTP server port, else the higher
+// (ephemeral) port.
 func (c *Conn) guessClient(t *Table, i int, payload []byte) int {
 	if looksLikeRequest(payload) {
 		return i
@@ -142,10 +147,41 @@ func (c *Conn) guessClient(t *Table, i int, payload []byte) int {
 		}
 		return 0
 	}
+	if t0, t1 := teredo(c.Sides[0].Addr.Addr()), teredo(c.Sides[1].Addr.Addr()); t0 != t1 {
+		if t0 {
+			return 0
+		}
+		return 1
+	}
+	if s0, s1 := serverPort(p0), serverPort(p1); s0 != s1 {
+		if s0 {
+			return 1
+		}
+		return 0
+	}
 	if p1 > p0 {
 		return 1
 	}
 	return 0
+}
+
+// teredo reports whether a is a Teredo address (2001:0::/32, RFC 4380).
+func teredo(a netip.Addr) bool {
+	if !a.Is6() || a.Is4In6() {
+		return false
+	}
+	b := a.As16()
+	return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0
+}
+
+// serverPort reports whether p is a port servers listen on: a well-known
+// port (below 1024) or a common HTTP one.
+func serverPort(p uint16) bool {
+	switch p {
+	case 1080, 3128, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9080, 9443:
+		return true
+	}
+	return p < 1024 && p != 0
 }
 
 var methods = [][]byte{
