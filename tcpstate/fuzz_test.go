@@ -59,6 +59,10 @@ func FuzzSegments(f *testing.F) {
 	}
 	f.Add(seed)
 	f.Add([]byte{0, S, 0, 0, 0, 0, 1, S | A, 0, 1, 0, 0, 0, A, 1, 1, 0, 0, 0, PA, 1, 1, 200, 0, 0, R, 0, 0, 0, 0})
+	// Reordered: the server's SYN-ACK and response (acknowledging the
+	// request) before the client's SYN and request; then a response
+	// acknowledging bytes never sent.
+	f.Add([]byte{1, S | A, 0, 1, 0, 0, 1, PA, 1, 4, 3, 0, 0, S, 0, 0, 0, 0, 0, A, 1, 1, 0, 0, 0, PA, 1, 1, 3, 0, 1, PA, 4, 90, 9, 2})
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var streams []*counter
 		tab := NewTable(Config{MaxBuffered: 1 << 12, MaxConns: 4}, func(c *Conn) Stream {
