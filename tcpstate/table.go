@@ -1,15 +1,23 @@
 // Package tcpstate follows TCP connections through a capture.
 //
 // In: decoded TCP segments (capture.Segment) in capture order, through
-// Table.Add, then Table.Flush at the end of the input.
+// Table.Add, then Table.Flush at the end of the input. A connection is its
+// two endpoints and the tunnel that carries it (Segment.CarrierKey).
+// Captures as they come from the field are taken as they are (order.go):
+// a packet captured twice is processed once (Stats.Duplicates); a segment
+// that acknowledges peer bytes not seen yet waits for them, so a mirror
+// that delays one direction makes one connection with the right roles;
+// times that go backwards and payloads the snaplen cut are counted
+// (Stats.Warnings).
 //
 // Out: for every connection a Stream (made by the caller's Factory) receives
 // the connection's payload in sequence order per direction, with the capture
 // time of the packet that carried each byte, gaps where the capture lacks
-// bytes, the FIN and RST of each side, and finally Done with the Conn facts:
-// handshake, packets and bytes per side, retransmissions, TCP keep-alive
-// probes, missing bytes, first FIN and RST, each side's RFC 9293 state and
-// TIME_WAIT.
+// bytes (Conn.InCut tells the snaplen's from lost segments), the FIN and RST
+// of each side, and finally Done with the Conn facts: handshake, packets and
+// bytes per side, retransmissions, TCP keep-alive probes, missing and cut
+// bytes, first FIN and RST, each side's RFC 9293 state and TIME_WAIT, and
+// how each side's first packet was carried.
 //
 // Call order: Add for every segment, in capture order; Flush once at the end.
 // Streams are called synchronously from Add and Flush. The clock is the
