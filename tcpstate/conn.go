@@ -78,6 +78,9 @@ type Conn struct {
 	SynSeen       bool
 	FirstPacketAt time.Time
 	LastPacketAt  time.Time
+	// The same as Unix ns, compared for each segment: held segments and
+	// captures whose times go backwards come out of time order.
+	firstNs, lastNs int64
 	// Handshake times; zero when not captured.
 	SynAt, SynAckAt, AckAt time.Time
 	// Anomalies found at the TCP level, e.g. "port-reused-in-time-wait".

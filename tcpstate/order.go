@@ -55,7 +55,7 @@ const (
 
 // Duplicate detection.
 const (
-	dupSlots = 8 // segments remembered per side
+	dupSlots = 5 // segments remembered per side: a ring fills one cache line
 	// dupWindowID is how far apart in capture time two IPv4 segments
 	// with the same IP id and header are copies; dupWindow for those
 	// without an id, which must have the same checksum too, and
@@ -65,11 +65,14 @@ const (
 	dupWindowSum = 200 * time.Microsecond
 )
 
-// dupRing holds the identities (0: none) and capture times (Unix ns) of a
-// side's last dupSlots segments: one cache line of identities to scan.
+// dupRing holds the identities (0: none) and capture times of a side's
+// last dupSlots segments, in one cache line (a segment costs one line
+// more than without it, with thousands of connections interleaved): the
+// times in µs, as uint32, compared by their difference (right within 35
+// minutes, the windows are milliseconds).
 type dupRing struct {
 	fp   [dupSlots]uint64
-	at   [dupSlots]int64
+	at   [dupSlots]uint32
 	next uint8
 }
 
@@ -94,25 +97,44 @@ func fingerprint(seg *capture.Segment) uint64 {
 // copyOf reports whether a segment with identity fp captured at at
 // (Unix ns) is a copy of one in the ring, captured before or after it
 // within the window its identity allows; if not, it is remembered. It
-// returns the time of the original.
-func (r *dupRing) copyOf(fp uint64, at int64, withID bool) (int64, bool) {
+// returns how much later than the original the copy was captured (< 0:
+// earlier).
+func (r *dupRing) copyOf(fp uint64, at int64, withID bool) (time.Duration, bool) {
+	us := uint32(at / 1000)
+	// Unrolled: the common case, no identity alike, is five compares.
+	if h := fp >> 16; r.fp[0]>>16 == h || r.fp[1]>>16 == h || r.fp[2]>>16 == h || r.fp[3]>>16 == h || r.fp[4]>>16 == h {
+		if later, ok := r.match(fp, us, withID); ok {
+			return later, true
+		}
+	}
+	r.fp[r.next], r.at[r.next] = fp, us
+	if r.next++; r.next == dupSlots {
+		r.next = 0
+	}
+	return 0, false
+}
+
+// copyOf's unrolled compares cover the ring.
+var _ = [1]struct{}{}[dupSlots-5]
+
+// match is copyOf's slow path: an identity alike is in the ring.
+func (r *dupRing) match(fp uint64, us uint32, withID bool) (time.Duration, bool) {
 	for i, e := range &r.fp {
 		if e>>16 != fp>>16 {
 			continue
 		}
-		d := at - r.at[i]
+		later := int64(int32(us - r.at[i]))
+		d := later
 		if d < 0 {
 			d = -d
 		}
-		switch {
+		switch d *= 1000; {
 		case withID && d <= int64(dupWindowID),
 			e == fp && d <= int64(dupWindow),
 			d <= int64(dupWindowSum):
-			return r.at[i], true
+			return time.Duration(later) * time.Microsecond, true
 		}
 	}
-	r.fp[r.next], r.at[r.next] = fp, at
-	r.next = (r.next + 1) % dupSlots
 	return 0, false
 }
 
@@ -120,18 +142,24 @@ func (r *dupRing) copyOf(fp uint64, at int64, withID bool) (int64, bool) {
 // moments before (or, in a capture whose times go backwards, after); a
 // copy is counted and changes nothing else. A copy with the earlier time
 // gives it to an original still held.
-// at is seg.Time in Unix ns.
-func (c *Conn) duplicate(t *Table, seg *capture.Segment, at int64) bool {
+// at is seg.Time in Unix ns, i the index in c.Sides of its sender.
+func (c *Conn) duplicate(t *Table, seg *capture.Segment, at int64, i int) bool {
 	if seg.IPID == 0 && seg.TCPSum == 0 {
 		return false // nothing tells a copy from a retransmission (a made-up segment)
 	}
 	fp := fingerprint(seg)
-	orig, dup := c.dups[c.sideOf(seg)].copyOf(fp, at, seg.IPID != 0)
-	if !dup {
-		return false
+	later, dup := c.dups[i].copyOf(fp, at, seg.IPID != 0)
+	if dup {
+		c.dropCopy(t, seg, fp, later)
 	}
+	return dup
+}
+
+// dropCopy counts seg, a copy captured later than its original (< 0:
+// earlier); an earlier copy gives its time to an original still held.
+func (c *Conn) dropCopy(t *Table, seg *capture.Segment, fp uint64, later time.Duration) {
 	t.stats.Duplicates++
-	if at < orig {
+	if later < 0 {
 		for k := range c.held {
 			if h := &c.held[k]; fingerprint(h)>>16 == fp>>16 && h.Src == seg.Src {
 				h.Time = seg.Time
@@ -139,7 +167,6 @@ func (c *Conn) duplicate(t *Table, seg *capture.Segment, at int64) bool {
 			}
 		}
 	}
-	return true
 }
 
 // holdRef is the table's reference to a connection holding segments since
@@ -170,24 +197,26 @@ func (c *Conn) ready(y *capture.Segment, i int, z *capture.Segment) bool {
 // nothing is held and it acknowledges nothing still to come; else merged
 // with the held segments, each side in capture order, each segment after
 // the peer's bytes it acknowledges; what cannot be processed yet is held.
-func (c *Conn) submit(t *Table, seg *capture.Segment) {
+// i is the index in c.Sides of seg's sender, ns seg.Time in Unix ns.
+func (c *Conn) submit(t *Table, seg *capture.Segment, i int, ns int64) {
 	if len(c.held) == 0 {
-		if c.ready(seg, c.sideOf(seg), nil) {
-			c.add(t, seg)
+		if c.ready(seg, i, nil) {
+			c.add(t, seg, ns)
 		} else {
 			c.hold(t, seg)
 		}
 		return
 	}
-	if c.merge(t, seg) {
+	if c.merge(t, seg, ns) {
 		return
 	}
 	c.hold(t, seg)
 }
 
-// merge processes what is ready of the held segments and seg (nil: none),
-// oldest first, and reports whether seg was processed.
-func (c *Conn) merge(t *Table, seg *capture.Segment) (consumed bool) {
+// merge processes what is ready of the held segments and seg (nil: none;
+// ns its time in Unix ns), oldest first, and reports whether seg was
+// processed.
+func (c *Conn) merge(t *Table, seg *capture.Segment, ns int64) (consumed bool) {
 	for {
 		// The next segment waiting from each side: the first held one,
 		// else seg. at is its index in held, -1 for seg.
@@ -222,12 +251,12 @@ func (c *Conn) merge(t *Table, seg *capture.Segment) (consumed bool) {
 				continue
 			}
 			if at[j] < 0 {
-				c.add(t, seg)
+				c.add(t, seg, ns)
 				consumed = true
 			} else {
 				h := c.held[at[j]]
 				c.unhold(t, at[j])
-				c.add(t, &h)
+				c.add(t, &h, h.Time.UnixNano())
 			}
 			progressed = true
 			break
@@ -285,7 +314,7 @@ func (c *Conn) endHold(t *Table) {
 	}
 	t.stats.HoldsExpired++
 	c.expiries++
-	c.merge(t, nil)
+	c.merge(t, nil, 0)
 	c.flushHeld(t)
 	if c.expiries >= holdExpiries {
 		c.holdOff = true
@@ -297,7 +326,7 @@ func (c *Conn) flushHeld(t *Table) {
 	for len(c.held) > 0 {
 		h := c.held[0]
 		c.unhold(t, 0)
-		c.add(t, &h)
+		c.add(t, &h, h.Time.UnixNano())
 	}
 	c.held = nil
 }

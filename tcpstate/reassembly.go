@@ -198,17 +198,17 @@ func looksLikeRequest(b []byte) bool {
 	return false
 }
 
-// add processes one segment of this connection.
-func (c *Conn) add(t *Table, seg *capture.Segment) {
+// add processes one segment of this connection; ns is its time in Unix ns.
+func (c *Conn) add(t *Table, seg *capture.Segment, ns int64) {
 	i := c.sideOf(seg)
 	now := seg.Time
 	// Held segments and captures whose times go backwards come out of
 	// time order: the first and last packet times are the extremes.
-	if now.After(c.LastPacketAt) {
-		c.LastPacketAt = now
+	if ns > c.lastNs {
+		c.LastPacketAt, c.lastNs = now, ns
 	}
-	if now.Before(c.FirstPacketAt) {
-		c.FirstPacketAt = now
+	if ns < c.firstNs {
+		c.FirstPacketAt, c.firstNs = now, ns
 	}
 	syn, ack, fin, rst := seg.Has(capture.SYN), seg.Has(capture.ACK), seg.Has(capture.FIN), seg.Has(capture.RST)
 

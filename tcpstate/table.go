@@ -26,6 +26,7 @@ package tcpstate
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -255,7 +256,7 @@ func (t *Table) Add(seg *capture.Segment) {
 	if c != nil && c.inOneWay {
 		t.heard(c, seg)
 	}
-	if c != nil && c.duplicate(t, seg, ns) {
+	if c != nil && c.duplicate(t, seg, ns, c.sideOf(seg)) {
 		return
 	}
 	if c != nil && syn && c.restartedBy(seg) {
@@ -269,7 +270,7 @@ func (t *Table) Add(seg *capture.Segment) {
 			return
 		}
 		c = t.newConn(k, seg)
-		c.duplicate(t, seg, ns) // remembers its identity
+		c.duplicate(t, seg, ns, 0) // remembers its identity
 		if syn && t.cfg.MaxHalfOpen > 0 {
 			t.halfQ = append(t.halfQ, connRef{c, c.gen})
 			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
@@ -291,7 +292,11 @@ func (t *Table) Add(seg *capture.Segment) {
 		t.stats.CutSegments++
 		t.stats.CutBytes += uint64(seg.PayloadLen - len(seg.Payload))
 	}
-	c.submit(t, seg)
+	if i := c.sideOf(seg); len(c.held) == 0 && c.ready(seg, i, nil) {
+		c.add(t, seg, ns) // submit's common case, inline
+	} else {
+		c.submit(t, seg, i, ns)
+	}
 	t.recent[slot] = c
 	if c.reported {
 		t.recent[slot] = nil
@@ -323,6 +328,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 		c = new(Conn)
 	}
 	c.ID, c.key, c.FirstPacketAt, c.twoMSL = t.nextID, k, seg.Time, t.cfg.TwoMSL
+	c.firstNs, c.lastNs = seg.Time.UnixNano(), math.MinInt64
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
