@@ -532,7 +532,7 @@ func TestPcapngFileFacts(t *testing.T) {
 		warnings []string
 	}{
 		{"pcapng-drops.pcapng.gz", 22720, true, []string{"pcapng-drops.pcapng.gz: 22720 packets dropped by the kernel while capturing (pcapng statistics)"}},
-		{"dumpcap-two-if.pcapng", 0, true, []string{"timestamps go backwards 4 times (first at file " + fieldDirRel + "dumpcap-two-if.pcapng packet 49; at most 166.326186ms back)"}},
+		{"dumpcap-two-if.pcapng", 0, true, []string{"timestamps go backwards 4 times (first at file " + fieldDirRel + "dumpcap-two-if.pcapng packet 49; at most 166.326186ms back: a merged or multi-interface capture: dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured"}},
 		{"pcapng-comments.pcapng", 0, false, []string{
 			"file " + fieldDirRel + "pcapng-comments.pcapng: comment: httplife field sample: three connections to nginx 10.10.0.2:8080 (keepalive_timeout 1s)",
 			"packet 3: comment: first SYN (client 10.10.0.1)",
@@ -565,7 +565,7 @@ func TestPcapngFileFacts(t *testing.T) {
 	}
 	cp := writeFile(t, t.TempDir(), "copy.pcapng", b)
 	_, st = readAll(t, openInputs(t, []string{two, cp}, Options{}))
-	want := "timestamps go backwards 8 times in 2 files (first at file " + two + " packet 49; at most 166.326186ms back)"
+	want := "timestamps go backwards 8 times in 2 files (first at file " + two + " packet 49; at most 166.326186ms back: a merged or multi-interface capture: dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured"
 	if n := len(slices.DeleteFunc(slices.Clone(st.Warnings), func(w string) bool { return !strings.HasPrefix(w, "timestamps") })); n != 1 || !slices.Contains(st.Warnings, want) {
 		t.Errorf("two files with timestamps going back: warnings %q, want one: %q", st.Warnings, want)
 	}

@@ -570,7 +570,12 @@ func backwardsWarning(n uint64, files int, name string, at uint64, most time.Dur
 	if n == 1 {
 		times = "time"
 	}
-	return fmt.Sprintf("timestamps go backwards %d %s%s (first at file %s packet %d; at most %v back)", n, times, in, name, at, most)
+	why := "packets stamped on several CPUs or interfaces"
+	if most >= time.Millisecond {
+		why = "a merged or multi-interface capture: dumpcap -i a -i b writes each interface's packets in batches"
+	}
+	return fmt.Sprintf("timestamps go backwards %d %s%s (first at file %s packet %d; at most %v back: %s); packets are analysed in capture order, times as captured",
+		n, times, in, name, at, most, why)
 }
 
 // Secrets implements Secrets: the TLS key logs of the file's Decryption

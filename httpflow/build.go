@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/tcpstate"
 )
 
@@ -92,6 +93,8 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	if c.SynSeen {
 		r.Handshake = &Handshake{SynAt: c.SynAt, SynAckAt: c.SynAckAt, AckAt: c.AckAt}
 	}
+	r.CommunityID = capture.CommunityID(cl.Addr, sv.Addr, 6)
+	r.VLAN, r.Tunnel = carrierOf(c.Carrier())
 	idles := 0
 	for i := 1; i < f.txs.n; i++ {
 		if f.txs.at(i).afterIdle {
@@ -146,6 +149,27 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	}
 	r.Anomalies = anomalies
 	return r
+}
+
+// carrierOf is the record's vlan and tunnel of a carrier (the client's
+// first packet's): nil and nil for a plain connection. The carrier is
+// shared and immutable; the record gets copies.
+func carrierOf(cr *capture.Carrier) ([]uint16, []Tunnel) {
+	if cr == nil {
+		return nil, nil
+	}
+	var vlan []uint16
+	if len(cr.VLANs) > 0 {
+		vlan = append([]uint16(nil), cr.VLANs...)
+	}
+	var tun []Tunnel
+	if len(cr.Tunnel) > 0 {
+		tun = make([]Tunnel, len(cr.Tunnel))
+		for i, e := range cr.Tunnel {
+			tun[i] = Tunnel{Type: e.Type.String(), OuterSrc: e.OuterSrc, OuterDst: e.OuterDst, ID: e.ID, HasID: e.HasID}
+		}
+	}
+	return vlan, tun
 }
 
 func contains(l []string, s string) bool {
@@ -327,6 +351,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		rst:              [2]time.Time{cl.RstAt, sv.RstAt},
 		clientAckedFINAt: cl.AckedPeerFINAt,
 		rstAcksAll:       rstAcksAll(cl, sv),
+		finBy:            r.Close.FirstFinBy,
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
 		history:          r.History,
@@ -341,6 +366,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 			respDone: x.respDone, afterIdle: x.afterIdle, afterServerFIN: x.afterServerFIN,
 			reqHTTP10: t.RequestVersion == "HTTP/1.0", reqClose: x.reqClose, reqKeepAlive: x.reqKeepAlive,
 			respClose: x.respClose, body: x.body, persist: f.persistsAfter(i),
+			reqHidden: x.reqHidden, respHidden: x.respHidden,
 		}
 		if v := t.ResponseKeepAlive; v != nil {
 			if v != prev {

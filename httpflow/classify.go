@@ -27,7 +27,14 @@ type txFact struct {
 	respClose      bool // Connection: close on the response
 	body           BodyKind
 	persist        Persistence
+	// The request's or the response's header section was not captured
+	// whole (the snaplen cut it, or a gap): its Connection header unknown.
+	reqHidden, respHidden bool
 }
+
+// promptClose is how soon after a response a FIN is the close the
+// exchange's headers asked for rather than an idle timeout.
+const promptClose = 10 * time.Millisecond
 
 // kaMax is a response that advertised Keep-Alive: max=.
 type kaMax struct{ index, max int }
@@ -38,6 +45,9 @@ type closeFacts struct {
 	// Each side's first FIN and RST, by tcpstate.Dir (0: the client);
 	// zero when none was captured.
 	fin, rst [2]time.Time
+	// finBy is who sent the first FIN when the FINs' acknowledgements say
+	// it against their times (tcpstate.Conn.FirstFIN); NoSide: by times.
+	finBy Side
 	// When the client acknowledged the server's FIN (zero: it did not).
 	clientAckedFINAt time.Time
 	// The server's RST acknowledged every byte the client sent.
@@ -96,6 +106,9 @@ func classify(f *closeFacts) verdict {
 func classifyRules(f *closeFacts) verdict {
 	const cl, sv = 0, 1
 	finBy, finAt, finOK := first(f.fin)
+	if finOK && f.finBy != NoSide && f.finBy != finBy {
+		finBy, finAt = f.finBy, f.fin[f.finBy-Client]
+	}
 	rstBy, rstAt, rstOK := first(f.rst)
 	var last *txFact
 	if n := len(f.txs); n > 0 {
@@ -196,6 +209,15 @@ func classifyRules(f *closeFacts) verdict {
 		// 4. client-close-header
 		if last.reqClose {
 			return verdict{reason: ReasonClientCloseHeader, evidence: "request " + strconv.Itoa(last.index) + " carried Connection: close; " + closer + " FIN " + sinceResp(finAt)}
+		}
+		// Neither message's headers were captured whole, and the close
+		// came at once: what Connection: close on the request makes (a
+		// server that closes by itself after a first response on a
+		// connection it would keep is the rarer case).
+		if last.reqHidden && last.respHidden && !finAt.Before(last.respEnd) && finAt.Sub(last.respEnd) <= promptClose {
+			return verdict{reason: ReasonClientCloseHeader, evidence: "the headers of request " + strconv.Itoa(last.index) +
+				" and its response were not captured (snaplen or gap); " + closer + " FIN " + sinceResp(finAt) +
+				", as Connection: close on the request makes (assumed)"}
 		}
 		// 5. max-requests
 		if finBy == Server {

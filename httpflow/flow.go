@@ -112,7 +112,11 @@ func Emitting(m *Memory, emit func(*Connection)) func(Finished) {
 
 // Factory returns the tcpstate.Factory that feeds this analyzer.
 func (a *Analyzer) Factory() tcpstate.Factory {
-	return func(c *tcpstate.Conn) tcpstate.Stream { return newFlow(a) }
+	return func(c *tcpstate.Conn) tcpstate.Stream {
+		f := newFlow(a)
+		f.conn = c
+		return f
+	}
 }
 
 // flow follows the HTTP exchange of one connection.
@@ -128,6 +132,7 @@ type flow struct {
 	anomalies  []string
 	stray      uint64
 	serverFIN  bool
+	conn       *tcpstate.Conn // whose Gap calls say whether the snaplen cut the bytes
 
 	// TLS (tls.go): the client's first bytes until they tell, then the
 	// record layer when they were a ClientHello.
@@ -226,10 +231,11 @@ func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
 		f.sniffDone = true
 		f.flushSniff()
 	}
+	cut := f.conn != nil && f.conn.InCut()
 	if d == tcpstate.ClientToServer {
-		f.req.gap(n, t)
+		f.req.gap(n, t, cut)
 	} else {
-		f.resp.gap(n, t)
+		f.resp.gap(n, t, cut)
 	}
 }
 
@@ -288,6 +294,9 @@ type reqHandler flow
 
 func (h *reqHandler) begin(m *message) {
 	f := (*flow)(h)
+	// A response whose end the capture hid was over when its last byte
+	// came before this request.
+	f.resp.endOpen(m.start)
 	c := ctx{
 		method:         f.strs.refString(m.method),
 		uri:            f.strs.ref(m.uri),
@@ -335,6 +344,13 @@ func (h *reqHandler) headers(m *message) (BodyKind, int64, bool) {
 	return kind, n, false
 }
 
+// headersCut notes a request whose header section was not captured whole.
+func (h *reqHandler) headersCut(m *message) {
+	if c := (*flow)(h).txs.last(); c != nil && c.reqSeq == m.seq {
+		c.reqHidden = true
+	}
+}
+
 func (h *reqHandler) end(m *message) {
 	f := (*flow)(h)
 	c := f.txs.last()
@@ -359,6 +375,9 @@ type respHandler flow
 
 func (h *respHandler) begin(m *message) {
 	f := (*flow)(h)
+	// A request whose end the capture hid was over when its last byte
+	// came before its response.
+	f.req.endOpen(m.start)
 	f.respTarget = -1
 	if f.nextResp < f.txs.n {
 		f.respTarget = f.nextResp
@@ -415,6 +434,31 @@ func (h *respHandler) headers(m *message) (BodyKind, int64, bool) {
 		f.anomaly("tunnel")
 	}
 	return kind, n, incomplete
+}
+
+// headersCut counts a response whose header section was not captured
+// whole: its status is known; what only the missing headers tell (the
+// body's framing, Connection) is unknown, not guessed, unless the status
+// and method decide it (no body, a tunnel).
+func (h *respHandler) headersCut(m *message) {
+	f := (*flow)(h)
+	kind, _, _ := h.headers(m) // the header lines captured, if any
+	if m.interim || f.respTarget < 0 {
+		return
+	}
+	c := f.txs.at(f.respTarget)
+	if c.respSeq != m.seq {
+		return
+	}
+	c.respHidden = true
+	if kind != BodyNone && kind != BodyTunnel {
+		c.body = BodyUnknown
+		c.persist = persistence(&exchangeHeaders{
+			reqVersion: f.strs.str(c.reqVer), respVersion: m.version,
+			reqClose: c.reqClose, reqKeepAlive: c.reqKeepAlive, respClose: c.respClose, respKeepAlive: c.respKeepAlive,
+			respBody: BodyUnknown, haveResponse: true,
+		})
+	}
 }
 
 func (h *respHandler) end(m *message) {

@@ -24,7 +24,7 @@ const (
 	psChunkCRLF               // the line ending after chunk data
 	psTrailers                // trailer section after the last chunk
 	psBodyClose               // close-delimited body
-	psResync                  // after a gap or garbage: looking for a start line
+	psResync                  // after a gap or garbage: looking for a start line (msg, when set, is a message whose end was not captured)
 	psTunnel                  // CONNECT or Upgrade: not HTTP any more
 	psDead                    // the direction ended
 )
@@ -37,6 +37,7 @@ type message struct {
 	bytes      int64
 	complete   bool
 	gap        bool
+	begun      bool // its start line was valid (begin was called)
 
 	// start line
 	method, version string
@@ -66,6 +67,11 @@ type handler interface {
 	// length for BodyLength, and whether the message is already known to
 	// be incomplete (an invalid length).
 	headers(m *message) (kind BodyKind, bodyLen int64, incomplete bool)
+	// headersCut is called instead of headers when the capture lacks the
+	// rest of the header section (a gap, the snaplen) after the start
+	// line: the message is counted, its framing unknown; it ends where
+	// the next message starts, or at the close.
+	headersCut(m *message)
 	// end is called when the message is complete, or cut short.
 	end(m *message)
 	anomaly(name string)
@@ -139,16 +145,14 @@ func (f *framer) feed(b []byte, t time.Time) {
 			b = b[n:]
 			if f.lineDone() {
 				if sl, ok := f.parseStart(f.trimLine()); ok {
-					f.msg = f.newMessage(f.lineAt, t, f.lineLen)
-					f.state = psHeaders
-					f.startLine(sl)
-					f.resetLine()
+					f.restart(sl, t)
 					continue
 				}
+				f.account(f.lineLen, t) // of a message whose end was not captured, if any
 				f.resetLine()
 			}
 		case psHeaders, psChunkSize, psChunkCRLF, psTrailers:
-			if f.state == psHeaders && f.lineLen == 0 && f.msg.version != "" {
+			if f.state == psHeaders && f.lineLen == 0 && f.msg.begun {
 				if n := f.headerLines(b, t); n > 0 {
 					b = b[n:]
 					continue
@@ -299,7 +303,7 @@ func (f *framer) onLine(line []byte) {
 	}
 	switch f.state {
 	case psHeaders:
-		if f.msg.version == "" {
+		if !f.msg.begun {
 			sl, ok := f.parseStart(line)
 			if !ok {
 				if !f.seen {
@@ -363,9 +367,68 @@ func (f *framer) parseStart(line []byte) (sl startFields, ok bool) {
 	return sl, ok
 }
 
+// parsePartialStart parses the beginning of a start line whose end the
+// capture lacks: a status line with its code (parseStatusLine needs no
+// more), or a request line's method (upper-case letters) and the start of
+// its target, the version unknown.
+func (f *framer) parsePartialStart(line []byte) (sl startFields, ok bool) {
+	if !f.request {
+		sl.version, sl.status, ok = parseStatusLine(line)
+		return sl, ok
+	}
+	if sl.method, sl.uri, sl.version, ok = parseRequestLine(line); ok {
+		return sl, true
+	}
+	sp := bytes.IndexByte(line, ' ')
+	if sp <= 0 || sp == len(line)-1 || !isToken(line[:sp]) {
+		return sl, false
+	}
+	for _, c := range line[:sp] {
+		if c < 'A' || c > 'Z' {
+			return sl, false
+		}
+	}
+	uri := line[sp+1:]
+	if j := bytes.LastIndexByte(uri, ' '); j > 0 && isVersionPrefix(uri[j+1:]) {
+		uri = uri[:j] // the target ended; the version was cut
+	}
+	return startFields{method: line[:sp], uri: uri}, true
+}
+
+// isVersionPrefix reports whether b is the beginning of an HTTP version
+// ("HTTP/1.1" cut anywhere).
+func isVersionPrefix(b []byte) bool {
+	const v = "HTTP/1.1"
+	if len(b) > len(v) {
+		return false
+	}
+	for i, c := range b {
+		switch {
+		case i < 5 && c != v[i], i == 5 && (c < '0' || c > '9'), i == 6 && c != '.', i == 7 && (c < '0' || c > '9'):
+			return false
+		}
+	}
+	return true
+}
+
+// restart begins, in psResync, the message whose start line the current
+// line is: a message whose end was not captured ends (incomplete) where it
+// begins.
+func (f *framer) restart(sl startFields, t time.Time) {
+	at, n := f.lineAt, f.lineLen
+	if f.msg != nil {
+		f.finish(false) // the line stays where it is: sl still reads it
+	}
+	f.msg = f.newMessage(at, t, n)
+	f.state = psHeaders
+	f.startLine(sl)
+	f.resetLine()
+}
+
 // startLine begins the message whose start line parseStart accepted.
 func (f *framer) startLine(sl startFields) {
 	f.seen = true
+	f.msg.begun = true
 	f.msg.version, f.msg.status = internBytes(sl.version), sl.status
 	if f.request {
 		f.msg.method, f.msg.uri = internBytes(sl.method), sl.uri
@@ -474,7 +537,7 @@ func (f *framer) finish(complete bool) {
 	m.complete = complete && !m.gap
 	f.state = psStart
 	f.resetLine()
-	if m.version != "" { // begun: its start line was valid
+	if m.begun {
 		f.h.end(m)
 	}
 }
@@ -493,17 +556,34 @@ func (f *framer) abandon() {
 	f.resetLine()
 }
 
-// gap reports n bytes lost from the capture at this point of the stream.
-func (f *framer) gap(n int, t time.Time) {
-	switch f.state {
-	case psDead, psTunnel:
+// gap reports n bytes of the stream that the capture lacks at this point:
+// segments it did not capture, or (cut) the part of a captured segment,
+// carried at t, that its snaplen cut off. A gap is a content-gap anomaly;
+// a cut is not (the capture says so once). Either way what the bytes hid
+// is unknown, not an error: a body keeps its framing where its length is
+// known; a message whose start line was captured is counted, its end
+// where the next message starts; the rest is skipped to the next start
+// line.
+func (f *framer) gap(n int, t time.Time, cut bool) {
+	if f.state == psDead || f.state == psTunnel {
 		return
+	}
+	if !cut {
+		f.h.anomaly("content-gap")
+	}
+	m := f.msg
+	hidden := func(k int64) { // k bytes of m not captured
+		m.gap = true
+		m.bytes += k
+		if cut && t.After(m.end) {
+			m.end = t
+		}
+	}
+	switch f.state {
 	case psBody, psChunkData:
 		if int64(n) <= f.rem {
-			f.msg.gap = true
-			f.h.anomaly("content-gap")
+			hidden(int64(n))
 			f.rem -= int64(n)
-			f.msg.bytes += int64(n)
 			if f.rem == 0 {
 				if f.state == psBody {
 					f.finish(false)
@@ -513,20 +593,57 @@ func (f *framer) gap(n int, t time.Time) {
 			}
 			return
 		}
+		if f.state == psBody { // the message ends inside the gap; the next begins in it
+			hidden(f.rem)
+			f.finish(false)
+			f.state = psResync
+			return
+		}
+		hidden(int64(n)) // past the chunk: the chunk framing was not captured
 	case psBodyClose:
-		f.msg.gap = true
-		f.msg.bytes += int64(n)
-		f.h.anomaly("content-gap")
+		hidden(int64(n))
 		return
-	}
-	f.h.anomaly("content-gap")
-	if f.msg != nil {
-		f.msg.gap = true
-		f.msg.bytes += int64(n)
-		f.cut()
+	case psHeaders:
+		if !m.begun {
+			sl, ok := f.parsePartialStart(f.trimLine())
+			if !ok || f.lineLen == 0 {
+				f.msg = nil // no start line: nothing to count
+				break
+			}
+			f.startLine(sl)
+		}
+		hidden(int64(n))
+		f.h.headersCut(m)
+	case psChunkSize, psChunkCRLF, psTrailers:
+		hidden(int64(n))
+	case psResync:
+		if f.lineLen > 0 { // a line the gap cut: perhaps the start of a message
+			if sl, ok := f.parsePartialStart(f.trimLine()); ok {
+				f.restart(sl, t)
+				m = f.msg
+				hidden(int64(n))
+				f.h.headersCut(m)
+				break
+			}
+			f.account(f.lineLen, t)
+		}
+		if m != nil {
+			hidden(int64(n))
+		}
+	default: // psStart: the next message begins in the gap
 	}
 	f.state = psResync
 	f.resetLine()
+}
+
+// endOpen ends, incomplete, a message whose end the capture hid (psResync
+// with a message) if its last byte came at or before at: the other
+// direction's next message shows it was over.
+func (f *framer) endOpen(at time.Time) {
+	if f.state == psResync && f.msg != nil && !f.msg.end.After(at) {
+		f.finish(false)
+		f.state = psResync
+	}
 }
 
 // close ends the direction: a FIN (clean) or a RST.

@@ -37,6 +37,13 @@ func (r *recorder) headers(m *message) (BodyKind, int64, bool) {
 	return responseBody(method, m.status, &m.length)
 }
 
+func (r *recorder) headersCut(m *message) {
+	r.events = append(r.events, "headers cut")
+	if m.method == "" && (m.status >= 200 || m.status == 101) {
+		r.n++ // this response used its request, as headers would have
+	}
+}
+
 func (r *recorder) end(m *message) {
 	r.events = append(r.events, fmt.Sprintf("end %d bytes complete=%v framing=%s", m.bytes, m.complete, m.body))
 }
@@ -173,7 +180,7 @@ func TestFramingGapInBodyKeepsFraming(t *testing.T) {
 	r := &recorder{}
 	f := &framer{h: r}
 	f.feed([]byte("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), time.Unix(0, 0))
-	f.gap(4, time.Unix(0, 0))
+	f.gap(4, time.Unix(0, 0), false)
 	f.feed([]byte("xyzHTTP/1.1 204 No Content\r\n\r\n"), time.Unix(0, 0))
 	want := "begin 200\nanomaly content-gap\nend 49 bytes complete=false framing=content-length\nbegin 204\nend 27 bytes complete=true framing=no-body"
 	if got := strings.Join(r.events, "\n"); got != want {
@@ -185,10 +192,12 @@ func TestFramingResyncAfterGapInHeaders(t *testing.T) {
 	r := &recorder{}
 	f := &framer{request: true, h: r}
 	f.feed([]byte("GET /a HTTP/1.1\r\nHo"), time.Unix(0, 0))
-	f.gap(100, time.Unix(0, 0))
+	f.gap(100, time.Unix(0, 0), false)
 	f.feed([]byte("rest of something\r\nGET /b HTTP/1.1\r\n\r\n"), time.Unix(0, 0))
 	got := strings.Join(r.events, "\n")
-	want := "begin GET /a\nanomaly content-gap\nend 119 bytes complete=false framing=\nbegin GET /b\nend 19 bytes complete=true framing=no-body"
+	// The request is counted; its end is where the next request starts:
+	// the line after the gap is its.
+	want := "begin GET /a\nanomaly content-gap\nheaders cut\nend 138 bytes complete=false framing=\nbegin GET /b\nend 19 bytes complete=true framing=no-body"
 	if got != want {
 		t.Errorf("gap in headers:\ngot\n%s\nwant\n%s", got, want)
 	}
@@ -206,9 +215,10 @@ func (nopHandler) headers(m *message) (BodyKind, int64, bool) {
 	}
 	return responseBody("GET", m.status, &m.length)
 }
-func (nopHandler) end(*message)    {}
-func (nopHandler) anomaly(string)  {}
-func (nopHandler) strayCRLF(n int) {}
+func (nopHandler) headersCut(*message) {}
+func (nopHandler) end(*message)        {}
+func (nopHandler) anomaly(string)      {}
+func (nopHandler) strayCRLF(n int)     {}
 
 // BenchmarkFraming frames the samples' real request and response streams,
 // each fed as one segment.

@@ -228,3 +228,55 @@ func TestTransientReuseEncodesFresh(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFramingCuts feeds the framer segments whose ends are cut or lost
+// (the input's script says where and how much) and checks it never
+// panics, keeps its line buffer bounded, and reports every message it ends
+// after it began it, with a byte count no smaller than what was fed of it.
+func FuzzFramingCuts(f *testing.F) {
+	for _, tc := range framingCases {
+		f.Add([]byte(tc.in), tc.request, []byte{byte(len(tc.in) / 3), 30, 0x80 | byte(len(tc.in)/2), 200})
+	}
+	f.Add([]byte("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 4000\r\n\r\nabc"), false, []byte{29, 200, 30, 255})
+	f.Add([]byte("GET /a/long/uri HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n"), true, []byte{10, 90, 0x80 | 20, 4})
+	f.Add([]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc"), false, []byte{52, 13, 2, 40})
+	f.Fuzz(func(t *testing.T, in []byte, request bool, script []byte) {
+		if len(in) > 1<<16 || len(script) > 64 {
+			return
+		}
+		r := &recorder{methods: []string{"GET", "HEAD", "POST", "CONNECT"}}
+		fr := &framer{request: request, h: r}
+		at := time.Unix(0, 0)
+		// Pairs of script bytes: feed the next k bytes, then a gap of
+		// n bytes (the high bit of k: lost, else cut).
+		for i := 0; i+1 < len(script) && len(in) > 0; i += 2 {
+			k := min(int(script[i]&0x7f), len(in))
+			fr.feed(in[:k], at)
+			in = in[k:]
+			if n := int(script[i+1]); n > 0 {
+				fr.gap(n, at, script[i]&0x80 == 0)
+			}
+			at = at.Add(time.Millisecond)
+			if cap(fr.line) > 2*maxLine {
+				t.Fatalf("line buffer grew to %d bytes", cap(fr.line))
+			}
+		}
+		fr.feed(in, at)
+		fr.close(true)
+		open := false
+		for _, e := range r.events {
+			switch {
+			case strings.HasPrefix(e, "begin "):
+				open = true
+			case strings.HasPrefix(e, "end "):
+				if !open {
+					t.Fatalf("an end without a begin: %q", r.events)
+				}
+				open = false
+				if strings.HasPrefix(e, "end -") {
+					t.Fatalf("negative byte count: %q", e)
+				}
+			}
+		}
+	})
+}

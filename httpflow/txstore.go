@@ -93,6 +93,7 @@ type ctx struct {
 	reqDone, respDone, reqComplete                   bool // request ended (complete or cut); final response ended
 	afterIdle, afterServerFIN                        bool // started after the previous response ended; bytes after the server's FIN
 	inferred                                         bool // from TLS records (tls.go)
+	reqHidden, respHidden                            bool // the header section was not captured whole (a gap, the snaplen)
 }
 
 // txStore holds a connection's transactions in chunks that never move:

@@ -3,6 +3,8 @@ package tcpstate
 import (
 	"net/netip"
 	"time"
+
+	"github.com/httplife/httplife/capture"
 )
 
 // Dir is a direction of data flow within a connection.
@@ -45,6 +47,15 @@ type Side struct {
 	RstAcks bool
 	// AckedPeerFINAt is when this side first acknowledged the peer's FIN.
 	AckedPeerFINAt time.Time
+	// CutBytes counts payload bytes of captured segments that the
+	// capture's snaplen cut off: their sequence space was seen, their
+	// content was not (Stream.Gap reports them, Conn.InCut says so).
+	// They are in PayloadBytes and, as bytes the capture lacks, in
+	// MissingBytes; unlike segments the capture lacks they make no 'G'.
+	CutBytes uint64
+	// Carrier is how this side's first packet was carried: VLAN tags and
+	// tunnels (shared, immutable); nil for a plain packet.
+	Carrier *capture.Carrier
 	// TimeWaitAt is when this side entered TIME_WAIT; zero when it did not.
 	// TimeWaitUntil is when that TIME_WAIT ends: TimeWaitAt + the table's
 	// 2MSL, the one place it is computed.
@@ -67,6 +78,9 @@ type Conn struct {
 	SynSeen       bool
 	FirstPacketAt time.Time
 	LastPacketAt  time.Time
+	// The same as Unix ns, compared for each segment: held segments and
+	// captures whose times go backwards come out of time order.
+	firstNs, lastNs int64
 	// Handshake times; zero when not captured.
 	SynAt, SynAckAt, AckAt time.Time
 	// Anomalies found at the TCP level, e.g. "port-reused-in-time-wait".
@@ -87,6 +101,40 @@ type Conn struct {
 	stream    Stream
 	factory   Factory
 	key       key
+
+	// Segments held until the peer bytes they acknowledge are processed
+	// (order.go), in capture order, with their payloads copied.
+	held      []capture.Segment
+	heldBytes int
+	heldSince time.Time // capture time (the table's clock) the hold began
+	expiries  uint8     // holds that ended unresolved
+	holdOff   bool      // no more holds: the capture does not show what they wait for
+	inCut     bool      // a Stream.Gap call in progress is of bytes the snaplen cut
+
+	// Whether the peer's direction has a key of its own (its tunnel id
+	// differs: Table.alias, key.go), and whether the connection is in the
+	// table's one-way index.
+	hasAlias bool
+	inOneWay bool
+
+	// The identities of each side's last segments, for copies (order.go),
+	// by Sides index; last, after every pointer, so that the garbage
+	// collector does not scan them.
+	dups [2]dupRing
+}
+
+// InCut reports, during a Stream.Gap call, whether the gap is bytes the
+// capture's snaplen cut off a segment it captured (counted in
+// Side.CutBytes), not segments the capture lacks.
+func (c *Conn) InCut() bool { return c.inCut }
+
+// Carrier is how the connection's packets were carried: the client's
+// first packet's carrier, else the server's; nil when plain.
+func (c *Conn) Carrier() *capture.Carrier {
+	if cr := c.Sides[ClientToServer].Carrier; cr != nil || c.Sides[ClientToServer].Packets > 0 {
+		return cr
+	}
+	return c.Sides[ServerToClient].Carrier
 }
 
 // Client returns the client side.
@@ -96,9 +144,25 @@ func (c *Conn) Client() *Side { return &c.Sides[ClientToServer] }
 func (c *Conn) Server() *Side { return &c.Sides[ServerToClient] }
 
 // FirstFIN returns the direction whose side sent the first FIN, and ok=false
-// when no FIN was captured.
+// when no FIN was captured. A FIN that acknowledges the other side's FIN
+// came second whatever the capture times say (a capture point that sees
+// the directions with different delays); else the earlier time wins.
 func (c *Conn) FirstFIN() (d Dir, at time.Time, ok bool) {
-	return first(c.Sides[0].FinAt, c.Sides[1].FinAt)
+	a, b := &c.Sides[0], &c.Sides[1]
+	if !a.FinAt.IsZero() && !b.FinAt.IsZero() {
+		switch {
+		case b.acksFIN(a) && !a.acksFIN(b):
+			return ClientToServer, a.FinAt, true
+		case a.acksFIN(b) && !b.acksFIN(a):
+			return ServerToClient, b.FinAt, true
+		}
+	}
+	return first(a.FinAt, b.FinAt)
+}
+
+// acksFIN reports whether s's FIN acknowledged p's FIN.
+func (s *Side) acksFIN(p *Side) bool {
+	return s.FinAcks && p.h.finValid && !s.FinAck.Before(p.h.finSeq.Add(1))
 }
 
 // FirstRST returns the side that sent the first RST.

@@ -2,6 +2,7 @@ package tcpstate
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 
 	"github.com/httplife/httplife/capture"
@@ -21,6 +22,11 @@ type half struct {
 	ack       Seq // highest acknowledgement this side sent
 	ooo       []pending
 	oooBytes  int
+	// procEnd is one past the highest sequence number (SYN and FIN
+	// counted) of the segments processed: a peer's acknowledgement
+	// beyond it acknowledges bytes still to come (order.go).
+	procEnd   Seq
+	procValid bool
 }
 
 // pending is an out-of-order segment waiting for the bytes before it.
@@ -54,7 +60,26 @@ func (c *Conn) restartedBy(seg *capture.Segment) bool {
 	if c.Sides[0].State == TimeWait || c.Sides[1].State == TimeWait {
 		return true
 	}
+	if !s.h.isnValid && c.answered(1-i, Seq(seg.Seq)) {
+		return false // its SYN-ACK came first (a capture that reorders)
+	}
 	return !(s.h.isnValid && Seq(seg.Seq) == s.h.isn)
+}
+
+// answered reports whether side p sent a SYN-ACK for the SYN whose
+// sequence number is isn, processed or held.
+func (c *Conn) answered(p int, isn Seq) bool {
+	ps := &c.Sides[p]
+	if ps.h.isnValid && ps.h.ackValid && ps.h.ack == isn.Add(1) && !ps.SynAt.IsZero() {
+		return true
+	}
+	for k := range c.held {
+		h := &c.held[k]
+		if h.Src == ps.Addr && h.Has(capture.SYN|capture.ACK) && Seq(h.Ack) == isn.Add(1) {
+			return true
+		}
+	}
+	return false
 }
 
 // halfOpen reports a connection that never carried data nor completed a
@@ -86,6 +111,7 @@ func (c *Conn) setRoles(t *Table, client int, guessed bool) {
 		c.Sides[0], c.Sides[1] = c.Sides[1], c.Sides[0]
 		c.hist.swap()
 		c.hist.flipped() // the first packet came from the server
+		c.dups[0], c.dups[1] = c.dups[1], c.dups[0]
 	}
 	c.factory = t.factory
 }
@@ -102,7 +128,11 @@ func (c *Conn) sink() Stream {
 
 // guessClient picks the client of a connection whose SYN was not captured:
 // the sender of a request line, the receiver of a status line, the side
-// that is not on a server port, else the higher (ephemeral) port.
+// that is not on a configured server port, the side with a Teredo address
+// (2001::/32: Teredo serves clients behind NATs, whose ephemeral ports
+// are often below the server's, 1025-5000 on older Windows), the side not
+// on a well-known or common HTTP server port, else the higher
+// (ephemeral) port.
 func (c *Conn) guessClient(t *Table, i int, payload []byte) int {
 	if looksLikeRequest(payload) {
 		return i
@@ -117,10 +147,41 @@ func (c *Conn) guessClient(t *Table, i int, payload []byte) int {
 		}
 		return 0
 	}
+	if t0, t1 := teredo(c.Sides[0].Addr.Addr()), teredo(c.Sides[1].Addr.Addr()); t0 != t1 {
+		if t0 {
+			return 0
+		}
+		return 1
+	}
+	if s0, s1 := serverPort(p0), serverPort(p1); s0 != s1 {
+		if s0 {
+			return 1
+		}
+		return 0
+	}
 	if p1 > p0 {
 		return 1
 	}
 	return 0
+}
+
+// teredo reports whether a is a Teredo address (2001:0::/32, RFC 4380).
+func teredo(a netip.Addr) bool {
+	if !a.Is6() || a.Is4In6() {
+		return false
+	}
+	b := a.As16()
+	return b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0
+}
+
+// serverPort reports whether p is a port servers listen on: a well-known
+// port (below 1024) or a common HTTP one.
+func serverPort(p uint16) bool {
+	switch p {
+	case 1080, 3128, 8000, 8008, 8080, 8081, 8088, 8443, 8888, 9000, 9080, 9443:
+		return true
+	}
+	return p < 1024 && p != 0
 }
 
 var methods = [][]byte{
@@ -137,11 +198,18 @@ func looksLikeRequest(b []byte) bool {
 	return false
 }
 
-// add processes one segment of this connection.
-func (c *Conn) add(t *Table, seg *capture.Segment) {
+// add processes one segment of this connection; ns is its time in Unix ns.
+func (c *Conn) add(t *Table, seg *capture.Segment, ns int64) {
 	i := c.sideOf(seg)
 	now := seg.Time
-	c.LastPacketAt = now
+	// Held segments and captures whose times go backwards come out of
+	// time order: the first and last packet times are the extremes.
+	if ns > c.lastNs {
+		c.LastPacketAt, c.lastNs = now, ns
+	}
+	if ns < c.firstNs {
+		c.FirstPacketAt, c.firstNs = now, ns
+	}
 	syn, ack, fin, rst := seg.Has(capture.SYN), seg.Has(capture.ACK), seg.Has(capture.FIN), seg.Has(capture.RST)
 
 	if syn && !c.roleKnown {
@@ -153,6 +221,8 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 			c.SynSeen = true
 			c.setRoles(t, i, false)
 		}
+	} else if syn && !ack && c.ClientGuessed && c.sideOf(seg) == 0 {
+		c.ClientGuessed = false // the SYN came after its SYN-ACK: the guess is confirmed
 	}
 	if !c.roleKnown && seg.PayloadLen > 0 && !rst {
 		c.setRoles(t, c.guessClient(t, i, seg.Payload), true)
@@ -164,6 +234,12 @@ func (c *Conn) add(t *Table, seg *capture.Segment) {
 	firstFromSide := !s.h.seen
 	s.h.seen = true
 	seq := Seq(seg.Seq)
+	if firstFromSide {
+		s.Carrier = seg.Carrier
+	}
+	if end := seq.Add(seg.PayloadLen + b2i(syn) + b2i(fin)); !s.h.procValid || end.After(s.h.procEnd) {
+		s.h.procEnd, s.h.procValid = end, true
+	}
 
 	if syn {
 		if s.SynAt.IsZero() {
@@ -347,10 +423,14 @@ func (c *Conn) deliver(i int, seq Seq, data []byte, plen int, t time.Time) {
 		st.Data(Dir(i), b, t)
 	}
 	if lost := n - len(b); lost > 0 {
+		// Bytes of this segment that the snaplen cut: seen on the wire,
+		// not captured. Missing, but no sequence-space gap: no 'G'.
 		s.MissingBytes += uint64(lost)
-		c.hist.gap(i)
+		s.CutBytes += uint64(lost)
 		if st := c.sink(); st != nil {
+			c.inCut = true
 			st.Gap(Dir(i), lost, t)
+			c.inCut = false
 		}
 	}
 	s.h.next = seq.Add(plen)

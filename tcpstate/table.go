@@ -1,15 +1,23 @@
 // Package tcpstate follows TCP connections through a capture.
 //
 // In: decoded TCP segments (capture.Segment) in capture order, through
-// Table.Add, then Table.Flush at the end of the input.
+// Table.Add, then Table.Flush at the end of the input. A connection is its
+// two endpoints and the tunnel that carries it (Segment.CarrierKey).
+// Captures as they come from the field are taken as they are (order.go):
+// a packet captured twice is processed once (Stats.Duplicates); a segment
+// that acknowledges peer bytes not seen yet waits for them, so a mirror
+// that delays one direction makes one connection with the right roles;
+// times that go backwards and payloads the snaplen cut are counted
+// (Stats.Warnings).
 //
 // Out: for every connection a Stream (made by the caller's Factory) receives
 // the connection's payload in sequence order per direction, with the capture
 // time of the packet that carried each byte, gaps where the capture lacks
-// bytes, the FIN and RST of each side, and finally Done with the Conn facts:
-// handshake, packets and bytes per side, retransmissions, TCP keep-alive
-// probes, missing bytes, first FIN and RST, each side's RFC 9293 state and
-// TIME_WAIT.
+// bytes (Conn.InCut tells the snaplen's from lost segments), the FIN and RST
+// of each side, and finally Done with the Conn facts: handshake, packets and
+// bytes per side, retransmissions, TCP keep-alive probes, missing and cut
+// bytes, first FIN and RST, each side's RFC 9293 state and TIME_WAIT, and
+// how each side's first packet was carried.
 //
 // Call order: Add for every segment, in capture order; Flush once at the end.
 // Streams are called synchronously from Add and Flush. The clock is the
@@ -17,8 +25,8 @@
 package tcpstate
 
 import (
-	"encoding/binary"
-	"net/netip"
+	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -93,72 +101,53 @@ type Stats struct {
 	Filtered    uint64 // segments outside Config.Ports
 	Late        uint64 // segments of connections already reported
 	Evicted     uint64 // connections evicted by the cap
+	// Duplicates counts segments dropped as copies of one captured
+	// moments before (order.go): never processed, never retransmissions.
+	Duplicates uint64
+	// Held counts segments held because they acknowledged bytes of the
+	// peer not processed yet (a capture that reorders the directions);
+	// HoldsExpired the holds that ended without those bytes.
+	Held, HoldsExpired uint64
+	// Backwards counts segments captured earlier than the segment before
+	// them (merged or multi-interface captures), BackwardsMax the largest
+	// such step.
+	Backwards    uint64
+	BackwardsMax time.Duration
+	// CutSegments counts segments whose payload the snaplen cut, CutBytes
+	// the payload bytes cut off them (duplicates not counted).
+	CutSegments, CutBytes uint64
+	// The packet numbers (capture.Segment.N) of the first backwards step
+	// and the first cut segment, for the warnings.
+	FirstBackwards, FirstCut uint64
 }
 
-// key identifies a connection by its two endpoints, the lower first. It is
-// plain words (addresses from packets carry no zone), so the maps keyed by
-// it hold nothing the garbage collector must scan.
-type key struct {
-	a0, a1, b0, b1 uint64 // addresses, IPv4 in IPv4-mapped form, as big-endian halves
-	pa, pb         uint16
-	v6             bool // the addresses are IPv6 (an IPv4-mapped IPv6 address is not the IPv4 one)
-}
-
-// makeKey orders the endpoints the same for both directions: as integers.
-// Words, not byte arrays, so that comparing keys is a few compares inline.
-func makeKey(x, y netip.AddrPort) key {
-	xa, ya := x.Addr(), y.Addr()
-	k := key{pa: x.Port(), pb: y.Port(), v6: xa.Is6()}
-	k.a0, k.a1 = addrWords(xa)
-	k.b0, k.b1 = addrWords(ya)
-	if k.a0 > k.b0 || k.a0 == k.b0 && (k.a1 > k.b1 || k.a1 == k.b1 && k.pa > k.pb) {
-		k.a0, k.a1, k.b0, k.b1, k.pa, k.pb = k.b0, k.b1, k.a0, k.a1, k.pb, k.pa
+// Warnings says, for people, what in the counters changes how a capture's
+// records read: timestamps that went backwards, payloads the snaplen cut.
+func (s Stats) Warnings() []string {
+	var w []string
+	// Backwards timestamps are the capture's to say (it sees every
+	// packet, and which file it came from); the counts stay in Stats.
+	if s.CutSegments > 0 {
+		w = append(w, fmt.Sprintf("%d segments cut by the snaplen (%d bytes) from packet %d; responses and bodies past the cut are counted, not parsed",
+			s.CutSegments, s.CutBytes, s.FirstCut))
 	}
-	return k
-}
-
-// addrWords returns a's 16 bytes (IPv4 in IPv4-mapped form) as two
-// big-endian words; an IPv4 address (every one on most captures) without
-// the round trip through As16's array, which costs a third of makeKey.
-func addrWords(a netip.Addr) (hi, lo uint64) {
-	if a.Is4() {
-		b := a.As4()
-		return 0, 0xffff<<32 | uint64(binary.BigEndian.Uint32(b[:]))
-	}
-	b := a.As16()
-	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	return w
 }
 
 // sweepEvery is how often, in capture time, sweep runs from Add.
 const sweepEvery = 250 * time.Millisecond
 
-// eq is k == o, compared inline (== on the struct calls memequal), the
-// words most likely to differ first.
-func (k *key) eq(o *key) bool {
-	return k.pa == o.pa && k.pb == o.pb && k.a1 == o.a1 && k.b1 == o.b1 && k.a0 == o.a0 && k.b0 == o.b0 && k.v6 == o.v6
-}
-
 // ShardOf returns which of n tables (Config.Shard) seg's connection goes
-// to: a hash of its endpoints, the same both ways.
+// to: a hash of its endpoints, the same both ways and whatever tunnel id
+// each direction carries (a one-way tunnel key joins its connection in
+// the same table).
 func ShardOf(seg *capture.Segment, n int) int {
-	k := makeKey(seg.Src, seg.Dst)
+	k := makeKey(seg.Src, seg.Dst, 0)
 	h := k.a1 ^ k.a0<<1
 	h = h*0x9e3779b97f4a7c15 ^ k.b1 ^ k.b0<<1
 	h = h*0x9e3779b97f4a7c15 ^ uint64(k.pa)<<16 ^ uint64(k.pb)
 	h *= 0x9e3779b97f4a7c15
 	return int((h >> 32) * uint64(n) >> 32)
-}
-
-// recentSlots is the size of the table's cache of recent connections.
-const recentSlots = 1 << 12
-
-// slot is k's place in the cache of recent connections: a multiplicative
-// hash of its ports and addresses.
-func (k *key) slot() uint32 {
-	h := k.a1 ^ k.a0<<1
-	h = h*0x9e3779b97f4a7c15 ^ k.b1 ^ k.b0<<1
-	h = h*0x9e3779b97f4a7c15 ^ uint64(k.pa)<<16 ^ uint64(k.pb)
-	return uint32((h * 0x9e3779b97f4a7c15) >> (64 - 12))
 }
 
 // instant is a time.Time reduced to the instant, a pointer-free form for
@@ -214,15 +203,26 @@ type Table struct {
 	free    chan *Conn
 	nextID  int
 	now     time.Time
+	last    int64     // the previous segment's time, Unix ns
 	sweepAt time.Time // when Add runs sweep next: sweepEvery after the last
+	cur     uint64    // the packet number of the segment being added
 	stats   Stats
+	// Connections holding segments (order.go), in the order their holds
+	// began; holdQ[:holdAt] done with. heldBytes: payload held by all.
+	holdQ     []holdRef
+	holdAt    int
+	heldBytes int
+	// Connections in a tunnel with an id that carried one direction
+	// only, by their endpoints (key.go).
+	oneWay map[key]oneWay
+	alias  map[*Conn]key // the second key of connections that have one
 }
 
 // NewTable returns an empty table. factory is called once per connection,
 // when its client side is known.
 func NewTable(cfg Config, factory Factory) *Table {
 	cfg = cfg.WithDefaults()
-	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb),
+	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay), alias: make(map[*Conn]key),
 		recent: new([recentSlots]*Conn), free: make(chan *Conn, maxFreeConns)}
 }
 
@@ -237,17 +237,31 @@ func (t *Table) Open() int { return len(t.conns) }
 
 // Add processes one segment. seg and its payload are not retained.
 func (t *Table) Add(seg *capture.Segment) {
+	t.cur = seg.N
+	ns := seg.Time.UnixNano()
 	if seg.Time.After(t.now) {
 		t.now = seg.Time
+	} else if ns < t.last && !t.cfg.Shard { // a sharded run counts these for all the tables
+		if t.stats.Backwards == 0 {
+			t.stats.FirstBackwards = seg.N
+		}
+		t.stats.Backwards++
+		if d := time.Duration(t.last - ns); d > t.stats.BackwardsMax {
+			t.stats.BackwardsMax = d
+		}
 	}
+	t.last = ns
 	if len(t.cfg.Ports) > 0 && !t.cfg.Ports[seg.Src.Port()] && !t.cfg.Ports[seg.Dst.Port()] {
 		t.stats.Filtered++
 		return
 	}
+	if len(t.holdQ) > 0 {
+		t.expireHolds()
+	}
 	if !t.cfg.Shard && !t.now.Before(t.sweepAt) {
 		t.sweep()
 	}
-	k := makeKey(seg.Src, seg.Dst)
+	k := makeKey(seg.Src, seg.Dst, seg.CarrierKey)
 	syn := seg.Flags&(capture.SYN|capture.ACK) == capture.SYN
 	// The connections of recent packets are looked at before the map: a
 	// few thousand slots hold the busy connections, where the map costs a
@@ -256,6 +270,15 @@ func (t *Table) Add(seg *capture.Segment) {
 	c := t.recent[slot]
 	if c == nil || !c.key.eq(&k) {
 		c = t.conns[k]
+		if c == nil && k.ck != 0 {
+			c = t.pairOf(k, seg)
+		}
+	}
+	if c != nil && c.inOneWay {
+		t.heard(c, seg)
+	}
+	if c != nil && c.duplicate(t, seg, ns, c.sideOf(seg)) {
+		return
 	}
 	if c != nil && syn && c.restartedBy(seg) {
 		t.done(c)
@@ -268,6 +291,7 @@ func (t *Table) Add(seg *capture.Segment) {
 			return
 		}
 		c = t.newConn(k, seg)
+		c.duplicate(t, seg, ns, 0) // remembers its identity
 		if syn && t.cfg.MaxHalfOpen > 0 {
 			t.halfQ = append(t.halfQ, connRef{c, c.gen})
 			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
@@ -282,13 +306,31 @@ func (t *Table) Add(seg *capture.Segment) {
 			}
 		}
 	}
-	c.add(t, seg)
+	if seg.PayloadLen > len(seg.Payload) {
+		if t.stats.CutSegments == 0 {
+			t.stats.FirstCut = seg.N
+		}
+		t.stats.CutSegments++
+		t.stats.CutBytes += uint64(seg.PayloadLen - len(seg.Payload))
+	}
+	if i := c.sideOf(seg); len(c.held) == 0 && c.ready(seg, i, nil) {
+		c.add(t, seg, ns) // submit's common case, inline
+	} else {
+		c.submit(t, seg, i, ns)
+	}
 	t.recent[slot] = c
 	if c.reported {
 		t.recent[slot] = nil
 	}
 	if c.finished && !c.queued {
-		c.queued, c.finishN = true, seg.N
+		t.settle(c)
+	}
+}
+
+// settle queues c for its report once it finished.
+func (t *Table) settle(c *Conn) {
+	if c.finished && !c.queued && !c.reported {
+		c.queued, c.finishN = true, t.cur
 		t.closing = append(t.closing, connRef{c, c.gen})
 	}
 }
@@ -322,9 +364,14 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	if t.cfg.Shard {
 		c.ID = int(seg.N)
 	}
+	c.firstNs, c.lastNs = seg.Time.UnixNano(), math.MinInt64
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
+	if k.ck != 0 {
+		t.oneWay[k.tuple()] = oneWay{c, c.gen, seg.Src}
+		c.inOneWay = true
+	}
 	return c
 }
 
@@ -377,6 +424,9 @@ func (t *Table) evict() {
 		return a.ID < b.ID
 	})
 	for _, c := range victims[:n] {
+		if c.reported {
+			continue // a connection with two keys is listed twice
+		}
 		c.Evicted = true
 		t.stats.Evicted++
 		t.done(c)
@@ -434,6 +484,25 @@ func (t *Table) done(c *Conn) {
 	if slot := c.key.slot(); t.recent[slot] == c {
 		t.recent[slot] = nil
 	}
+	if c.inOneWay {
+		if w := t.oneWay[c.key.tuple()]; w.c == c {
+			delete(t.oneWay, c.key.tuple())
+		}
+		c.inOneWay = false
+	}
+	var alias key
+	hasAlias := c.hasAlias
+	if hasAlias {
+		alias = t.alias[c]
+		delete(t.alias, c)
+		if t.conns[alias] == c {
+			delete(t.conns, alias)
+		}
+		if slot := alias.slot(); t.recent[slot] == c {
+			t.recent[slot] = nil
+		}
+	}
+	c.flushHeld(t)
 	c.flush(t)
 	if !c.Evicted {
 		expires, tw := c.LastPacketAt.Add(t.cfg.Linger), false
@@ -449,6 +518,10 @@ func (t *Table) done(c *Conn) {
 			tb := tomb{expires: instantOf(expires), tw: tw}
 			t.tombs[c.key] = tb
 			t.tombQ = append(t.tombQ, tombEntry{c.key, tb.expires})
+			if hasAlias {
+				t.tombs[alias] = tb
+				t.tombQ = append(t.tombQ, tombEntry{alias, tb.expires})
+			}
 		}
 	}
 	if c.Evicted && c.halfOpen() && c.stream == nil {
@@ -484,6 +557,9 @@ func (t *Table) Tick(now time.Time) {
 	if now.After(t.now) {
 		t.now = now
 	}
+	if len(t.holdQ) > 0 {
+		t.expireHolds()
+	}
 	t.sweep()
 }
 
@@ -499,4 +575,5 @@ func (t *Table) Flush() {
 		t.done(c)
 	}
 	t.closing = nil
+	t.holdQ, t.holdAt, t.heldBytes = nil, 0, 0
 }

@@ -175,8 +175,10 @@ done`
 	if c.Client().KeepaliveProbes != 2 {
 		t.Errorf("client keep-alive probes %d, want 2", c.Client().KeepaliveProbes)
 	}
-	if c.Server().MissingBytes != 13 {
-		t.Errorf("server missing bytes %d, want 13", c.Server().MissingBytes)
+	// The 10 bytes never captured and the 3 the snaplen cut off a captured
+	// segment are missing; the 3 are also cut.
+	if c.Server().MissingBytes != 13 || c.Server().CutBytes != 3 {
+		t.Errorf("server missing bytes %d, cut bytes %d; want 13 and 3", c.Server().MissingBytes, c.Server().CutBytes)
 	}
 	// Payload bytes are the bytes of segments seen, each once: the 10 bytes
 	// never captured are missing, not payload; the snaplen-cut ones were seen.
@@ -288,8 +290,8 @@ func TestMakeKey(t *testing.T) {
 		{"[2001:db8::1]:80", "[2001:db8::2]:5000", "[2001:db8::1]:80", "[2001:db8::3]:5000", false},
 	}
 	for _, tt := range tests {
-		k1 := makeKey(ap(tt.x1), ap(tt.y1))
-		k2 := makeKey(ap(tt.x2), ap(tt.y2))
+		k1 := makeKey(ap(tt.x1), ap(tt.y1), 0)
+		k2 := makeKey(ap(tt.x2), ap(tt.y2), 0)
 		if got := k1 == k2; got != tt.same {
 			t.Errorf("makeKey(%s, %s) == makeKey(%s, %s): got %v, want %v", tt.x1, tt.y1, tt.x2, tt.y2, got, tt.same)
 		}
@@ -424,11 +426,11 @@ func TestLateSegmentAfterReport(t *testing.T) {
 
 // TestKeyEq checks eq against == on keys differing in each field.
 func TestKeyEq(t *testing.T) {
-	base := makeKey(netip.MustParseAddrPort("[2001:db8::1]:80"), netip.MustParseAddrPort("[2001:db8::2]:5000"))
+	base := makeKey(netip.MustParseAddrPort("[2001:db8::1]:80"), netip.MustParseAddrPort("[2001:db8::2]:5000"), 7)
 	variants := []func(*key){
 		func(*key) {},
 		func(k *key) { k.a0++ }, func(k *key) { k.a1++ }, func(k *key) { k.b0++ }, func(k *key) { k.b1++ },
-		func(k *key) { k.pa++ }, func(k *key) { k.pb++ }, func(k *key) { k.v6 = !k.v6 },
+		func(k *key) { k.pa++ }, func(k *key) { k.pb++ }, func(k *key) { k.v6 = !k.v6 }, func(k *key) { k.ck++ },
 	}
 	for i, v := range variants {
 		k := base
@@ -458,13 +460,13 @@ func TestMakeKeyWords(t *testing.T) {
 	for _, a := range eps {
 		for _, b := range eps {
 			x, y := netip.MustParseAddrPort(a), netip.MustParseAddrPort(b)
-			if got, want := makeKey(x, y), ref(x, y); got != want {
+			if got, want := makeKey(x, y, 0), ref(x, y); got != want {
 				t.Errorf("makeKey(%v, %v) = %+v, want %+v", x, y, got, want)
 			}
 		}
 	}
-	if makeKey(netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("10.0.0.1:4")) ==
-		makeKey(netip.MustParseAddrPort("[::ffff:10.0.0.2]:80"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:4")) {
+	if makeKey(netip.MustParseAddrPort("10.0.0.2:80"), netip.MustParseAddrPort("10.0.0.1:4"), 0) ==
+		makeKey(netip.MustParseAddrPort("[::ffff:10.0.0.2]:80"), netip.MustParseAddrPort("[::ffff:10.0.0.1]:4"), 0) {
 		t.Errorf("an IPv4 connection and its IPv4-mapped IPv6 twin share a key")
 	}
 }

@@ -3,6 +3,7 @@ package evidence
 import (
 	"errors"
 	"fmt"
+	"html"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -135,7 +136,7 @@ func TestIncidentsRoundTrip(t *testing.T) {
 					}
 					if m[5] == "html" {
 						b, _ := os.ReadFile(filepath.Join(dir, f))
-						if !strings.Contains(string(b), c.CommunityID) || !strings.Contains(string(b), strings.TrimSuffix(f, ".html")+".pcap") {
+						if !strings.Contains(html.UnescapeString(string(b)), c.CommunityID) || !strings.Contains(string(b), strings.TrimSuffix(f, ".html")+".pcap") {
 							t.Errorf("%s does not name the community id %s and its pcap", f, c.CommunityID)
 						}
 						continue

@@ -305,7 +305,8 @@ func CaptureInfo(st *capture.Stats, ts tcpstate.Stats) httpflow.CaptureInfo {
 		Bytes:         st.Bytes,
 		Skipped:       httpflow.Skipped{NonTCP: st.Skipped.NonTCP, Undecodable: st.Skipped.Undecodable, Truncated: st.Skipped.Truncated, Fragments: st.Skipped.Fragments},
 		Evicted:       ts.Evicted,
-		Warnings:      append([]string{}, st.Warnings...),
+		Duplicates:    ts.Duplicates,
+		Warnings:      append(append([]string{}, st.Warnings...), ts.Warnings()...),
 	}
 	if !st.FirstPacketAt.IsZero() {
 		ci.Duration = st.LastPacketAt.Sub(st.FirstPacketAt)

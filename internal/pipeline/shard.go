@@ -352,6 +352,8 @@ func (r *reader) sharded(n int, hcfg httpflow.Config, deliver, summaryAdd func(*
 	// The reader: decode, cut into rounds, route.
 	var rerr error
 	var filtered uint64
+	var back tcpstate.Stats // the backwards timestamps, counted here for every table
+	var lastNs int64
 	go func() {
 		holder, _ := r.src.(capture.Holder)
 		rounds := make([]*shardRound, n)
@@ -379,8 +381,18 @@ func (r *reader) sharded(n int, hcfg httpflow.Config, deliver, summaryAdd func(*
 				rerr = err
 				break
 			}
-			if seg.Time.After(now) {
+			if ns := seg.Time.UnixNano(); seg.Time.After(now) {
 				now = seg.Time
+				lastNs = ns
+			} else {
+				if ns < lastNs { // as tcpstate.Table.Add counts them
+					if back.Backwards == 0 {
+						back.FirstBackwards = seg.N
+					}
+					back.Backwards++
+					back.BackwardsMax = max(back.BackwardsMax, time.Duration(lastNs-ns))
+				}
+				lastNs = ns
 			}
 			if len(ports) > 0 && !ports[seg.Src.Port()] && !ports[seg.Dst.Port()] {
 				filtered++
@@ -441,8 +453,17 @@ func (r *reader) sharded(n int, hcfg httpflow.Config, deliver, summaryAdd func(*
 		st.Connections += s.Connections
 		st.Late += s.Late
 		st.Evicted += s.Evicted
+		st.Duplicates += s.Duplicates
+		st.Held += s.Held
+		st.HoldsExpired += s.HoldsExpired
+		st.CutSegments += s.CutSegments
+		st.CutBytes += s.CutBytes
+		if s.FirstCut != 0 && (st.FirstCut == 0 || s.FirstCut < st.FirstCut) {
+			st.FirstCut = s.FirstCut
+		}
 	}
 	st.Filtered = filtered
+	st.Backwards, st.BackwardsMax, st.FirstBackwards = back.Backwards, back.BackwardsMax, back.FirstBackwards
 	return st, rerr
 }
 
