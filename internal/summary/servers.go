@@ -20,7 +20,7 @@ import (
 const (
 	maxServerStats = 1000
 	maxValues      = 8192
-	maxArrivals    = 50000 // about 3.5 MB; the what-if replays cost about 0.2 µs a request and timeout
+	maxArrivals    = 30000 // about 2 MB; the what-if replays cost about 0.15 µs a request and timeout
 	// minBasis is the fewest closes an inferred timeout is based on.
 	minBasis = 3
 	// clientOnce is the idle below which a client's close is its use of

@@ -418,7 +418,7 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 		if len(arr) == 0 {
 			continue
 		}
-		slices.SortStableFunc(arr, func(x, y *arrival) int { return cmp.Compare(x.start, y.start) })
+		sortByStart(arr, from)
 		rtts := append([]float64(nil), sv.rtts...)
 		sort.Float64s(rtts)
 		rttHalf := 50 * time.Microsecond
@@ -481,6 +481,31 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 			sv.Formula = formula(sv, &w, arr, from, to)
 		}
 	}
+}
+
+// sortByStart sorts a server's arrivals by start, ties in log order: a
+// radix sort of (start, index) keys when they fit 64 bits, else a stable
+// comparison sort.
+func sortByStart(arr []*arrival, from int64) {
+	const idxBits = 17 // maxArrivals < 1<<17
+	hi := int64(0)
+	for _, a := range arr {
+		hi = max(hi, a.start-from)
+	}
+	if len(arr) >= 1<<idxBits || hi >= 1<<(63-idxBits) {
+		slices.SortStableFunc(arr, func(x, y *arrival) int { return cmp.Compare(x.start, y.start) })
+		return
+	}
+	keys := make([]uint64, len(arr))
+	for i, a := range arr {
+		keys[i] = uint64(max(a.start-from, 0))<<idxBits | uint64(i)
+	}
+	radixSort(keys, nil)
+	sorted := make([]*arrival, len(arr))
+	for i, k := range keys {
+		sorted[i] = arr[k&(1<<idxBits-1)]
+	}
+	copy(arr, sorted)
 }
 
 // retryWindow is how soon after a lost request its client's repeat of it
