@@ -728,7 +728,11 @@ func TestBrowserHTML(t *testing.T) {
 })()`, &fit); err != nil {
 		t.Fatal(err)
 	}
-	if len(fit.After) != 2 || len(fit.Before) != 2 || fit.After[0] <= fit.Before[1] {
+	// The rows at half way start well after the first rows do, so the axis
+	// must start later and span less; it may still reach the capture's end,
+	// since a row still open at the end is drawn up to it.
+	if len(fit.After) != 2 || len(fit.Before) != 2 || fit.After[0] <= fit.Before[0]+60000 ||
+		fit.After[1]-fit.After[0] >= fit.Before[1]-fit.Before[0] {
 		t.Errorf("large: time axis not fitted to the rows in view: %+v", fit)
 	}
 	t.Logf("large: ready in %v, three re-orders in %.0f ms; rows %v shown over %v ms", p.loadTime, took, fit.Rows, fit.After)
