@@ -32,9 +32,6 @@ type Config struct {
 	// Finished.Done but strings: the memory of its transactions and their
 	// times is reused for the next record built with the same Memory.
 	Transient bool
-	// Release, when set, is given each connection's tcpstate.Conn once
-	// its record was used (Finished.Done), e.g. tcpstate.Table.Recycle.
-	Release func(c *tcpstate.Conn)
 	// KeyLog holds TLS secrets (an SSLKEYLOGFILE, pcapng Decryption
 	// Secrets Blocks) that decrypt HTTPS connections; nil or empty: TLS
 	// connections get the inferred view (tls.go).
@@ -72,8 +69,7 @@ func (x Finished) Record(m *Memory) *Connection {
 }
 
 // Done ends the connection once its record was used: the record's memory
-// goes back to m (nil: to nobody), the flow is recycled and the Conn
-// released (Config.Release).
+// goes back to m (nil: to nobody) and the flow is recycled.
 func (x Finished) Done(m *Memory) { x.f.done(x.c, m) }
 
 // Memory is the memory of a record's transactions and idle periods, which with Config.Transient the goroutine that builds records
@@ -275,7 +271,7 @@ func (f *flow) Done(c *tcpstate.Conn) {
 }
 
 // done ends the flow once its record was used: the record's memory goes
-// back to m (nil: to nobody), the flow is recycled and c released.
+// back to m (nil: to nobody) and the flow is recycled.
 func (f *flow) done(c *tcpstate.Conn, m *Memory) {
 	a := f.a
 	if m != nil && a.cfg.Transient && cap(f.rec) <= maxReusedTxs {
@@ -285,9 +281,6 @@ func (f *flow) done(c *tcpstate.Conn, m *Memory) {
 		}
 	}
 	f.recycle()
-	if a.cfg.Release != nil {
-		a.cfg.Release(c)
-	}
 }
 
 type reqHandler flow

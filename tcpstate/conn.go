@@ -91,7 +91,6 @@ type Conn struct {
 
 	hist      history       // Zeek-style history (history.go)
 	twoMSL    time.Duration // the table's, for TimeWaitUntil
-	gen       uint32        // bumped each time the table reuses this Conn
 	roleKnown bool
 	queued    bool      // in the table's closing queue
 	reported  bool      // Done was called

@@ -275,7 +275,7 @@ func (c *Conn) hold(t *Table, seg *capture.Segment) {
 	}
 	if len(c.held) == 0 {
 		c.heldSince = t.now
-		t.holdQ = append(t.holdQ, holdRef{connRef{c, c.gen}, t.now})
+		t.holdQ = append(t.holdQ, holdRef{connRef{c}, t.now})
 	}
 	c.held = append(c.held, h)
 	c.heldBytes += len(h.Payload)

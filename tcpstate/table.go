@@ -163,18 +163,16 @@ func (i instant) before(j instant) bool {
 	return i.sec < j.sec || i.sec == j.sec && i.nsec < j.nsec
 }
 
-// connRef is a queue's reference to a connection: stale once the Conn was
-// reused for another connection (gen moved on).
+// connRef is a queue's reference to a connection, stale once the
+// connection was reported. A Conn is never reused for another connection
+// (docs/performance.md: reusing them showed no gain), so a reference can
+// only go stale that way.
 type connRef struct {
-	c   *Conn
-	gen uint32
+	c *Conn
 }
 
 // live reports whether the reference is still to an unreported connection.
-func (r connRef) live() bool { return r.c.gen == r.gen && !r.c.reported }
-
-// maxFreeConns bounds the Conns kept for reuse.
-const maxFreeConns = 1024
+func (r connRef) live() bool { return !r.c.reported }
 
 // tomb remembers a reported connection until its TIME_WAIT (or linger)
 // ends, so that its late packets do not open a new one.
@@ -200,7 +198,6 @@ type Table struct {
 	tombAt  int       // tombQ[:tombAt] expired
 	closing []connRef // finished connections waiting out the linger, in the order they finished
 	halfQ   []connRef // connections opened by a SYN, oldest first; some no longer half-open
-	free    chan *Conn
 	nextID  int
 	now     time.Time
 	last    int64     // the previous segment's time, Unix ns
@@ -223,7 +220,7 @@ type Table struct {
 func NewTable(cfg Config, factory Factory) *Table {
 	cfg = cfg.WithDefaults()
 	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay), alias: make(map[*Conn]key),
-		recent: new([recentSlots]*Conn), free: make(chan *Conn, maxFreeConns)}
+		recent: new([recentSlots]*Conn)}
 }
 
 // Config returns the table's settings, defaults filled in.
@@ -293,7 +290,7 @@ func (t *Table) Add(seg *capture.Segment) {
 		c = t.newConn(k, seg)
 		c.duplicate(t, seg, ns, 0) // remembers its identity
 		if syn && t.cfg.MaxHalfOpen > 0 {
-			t.halfQ = append(t.halfQ, connRef{c, c.gen})
+			t.halfQ = append(t.halfQ, connRef{c})
 			if len(t.halfQ) >= 2*t.cfg.MaxHalfOpen {
 				// Amortised: the queue is walked once per MaxHalfOpen SYNs.
 				t.trimHalfOpen(t.cfg.MaxHalfOpen)
@@ -331,7 +328,7 @@ func (t *Table) Add(seg *capture.Segment) {
 func (t *Table) settle(c *Conn) {
 	if c.finished && !c.queued && !c.reported {
 		c.queued, c.finishN = true, t.cur
-		t.closing = append(t.closing, connRef{c, c.gen})
+		t.closing = append(t.closing, connRef{c})
 	}
 }
 
@@ -353,13 +350,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	}
 	t.nextID++
 	t.stats.Connections++
-	var c *Conn
-	select {
-	case c = <-t.free:
-		*c = Conn{gen: c.gen + 1}
-	default:
-		c = new(Conn)
-	}
+	c := new(Conn)
 	c.ID, c.key, c.FirstPacketAt, c.twoMSL = t.nextID, k, seg.Time, t.cfg.TwoMSL
 	if t.cfg.Shard {
 		c.ID = int(seg.N)
@@ -369,7 +360,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
 	if k.ck != 0 {
-		t.oneWay[k.tuple()] = oneWay{c, c.gen, seg.Src}
+		t.oneWay[k.tuple()] = oneWay{c, seg.Src}
 		c.inOneWay = true
 	}
 	return c
@@ -531,21 +522,7 @@ func (t *Table) done(c *Conn) {
 	}
 	if st := c.sink(); st != nil {
 		c.stream = nil // queues may still point at c: let the stream's memory go
-		st.Done(c)     // the last use of c here: Done may Recycle it
-	}
-}
-
-// Recycle gives back a connection whose Done was called and whose facts
-// nobody reads any more; the table reuses its memory for a later one. It
-// may be called from any goroutine. Connections not given back are left
-// to the garbage collector.
-func (t *Table) Recycle(c *Conn) {
-	if c == nil || !c.reported {
-		return
-	}
-	select {
-	case t.free <- c:
-	default:
+		st.Done(c)     // the last use of c here
 	}
 }
 

@@ -12,27 +12,15 @@ import (
 
 // softMemoryLimit keeps the garbage collector's headroom small: the live
 // heap follows the connections open at once, and without a limit the
-// process would hold about twice that. It is a soft limit (the GOMEMLIMIT
-// environment variable overrides it): past it the collector only runs
-// more often. At 64 MiB the 1 GB bench capture (live heap up to ~25 MB)
-// never reaches it, and its four appended copies, whose closed
-// connections' TIME_WAIT records pile up across copies, stay as flat
-// (peak RSS 76 and 78 MB; at 80 MiB, 75 and 93 MB).
+// process would hold about twice that. It is soft (the GOMEMLIMIT
+// environment variable overrides it): past it the collector only runs more
+// often, so peak RSS stays flat however long the capture
+// (docs/performance.md).
 const softMemoryLimit = 64 << 20
-
-// gcPercent is GOGC for a process bounded by softMemoryLimit: the heap may
-// grow to five times the live heap, never past the limit. At the default
-// 100 the collector ran at 4, 8, 16 and 32 MB on the way to the limit, nine
-// cycles on the 1 GB bench capture; now five, 3-4% less CPU, the same peak
-// RSS (the limit binds). The GOGC environment variable overrides it.
-const gcPercent = 400
 
 func main() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(softMemoryLimit)
-		if os.Getenv("GOGC") == "" {
-			debug.SetGCPercent(gcPercent)
-		}
 	}
 	// For performance work and reports: HTTPLIFE_CPUPROFILE=FILE writes a
 	// CPU profile of the run (for `go tool pprof`), HTTPLIFE_TRACE=FILE an

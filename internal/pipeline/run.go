@@ -192,7 +192,7 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	if _, ok := src.(capture.Secrets); ok && keys == nil {
 		keys = tlsrec.NewKeyLog() // for the capture's own secrets; empty, it warns of nothing
 	}
-	hcfg := httpflow.Config{Transient: cfg.Transient, Release: func(c *tcpstate.Conn) { tab.Recycle(c) }, KeyLog: keys}
+	hcfg := httpflow.Config{Transient: cfg.Transient, KeyLog: keys}
 	r := &reader{src: src, cfg: &cfg, keys: keys}
 	if live, ok := src.(capture.LiveSource); ok && cfg.Live != nil {
 		r.live = live

@@ -335,9 +335,7 @@ func (r *reader) sharded(n int, hcfg httpflow.Config, deliver, summaryAdd func(*
 		if lines != nil {
 			sh.enc = lines.NewEncoder()
 		}
-		hc := hcfg
-		hc.Release = func(c *tcpstate.Conn) { sh.tab.Recycle(c) }
-		an := httpflow.NewAnalyzer(hc, sh.finish)
+		an := httpflow.NewAnalyzer(hcfg, sh.finish)
 		sh.tab = tcpstate.NewTable(tcfg, an.Factory())
 		shards[i] = sh
 		ins[i] = make(chan *shardRound, roundQueue)
