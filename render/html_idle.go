@@ -98,17 +98,9 @@ func (r *htmlReport) idleCharts(data map[string]any) (gapsChart, finalChart temp
 	rep := r.rep
 	// The bins cover gaps and final idles together.
 	var all summary.Sketch
-	rep.Gaps.Each(func(v float64, n int) {
-		for range n {
-			all.Add(v)
-		}
-	})
+	all.Merge(&rep.Gaps)
 	for i := range rep.Finals {
-		rep.Finals[i].Each(func(v float64, n int) {
-			for range n {
-				all.Add(v)
-			}
-		})
+		all.Merge(&rep.Finals[i])
 	}
 	b := htmlMakeBins(all.Len(), all.Quantile(0.99), all.Max(), rep.Timeouts)
 	data["hist"] = map[string]any{"ranges": b.ranges}

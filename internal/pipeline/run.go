@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,6 +173,12 @@ func Run(src capture.Source, cfg Config, emit func(*httpflow.Connection)) (*Resu
 	sb := cfg.Builder
 	if sb == nil {
 		sb = summary.New(cfg.Summary)
+	}
+	if extra := sb.Memory(); extra > 0 {
+		if lim := debug.SetMemoryLimit(-1); lim > 0 && lim < math.MaxInt64/2 {
+			debug.SetMemoryLimit(lim + extra)
+			defer debug.SetMemoryLimit(lim)
+		}
 	}
 	lines := cfg.Lines
 	if emit == nil {

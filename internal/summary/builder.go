@@ -54,6 +54,8 @@ type Builder struct {
 
 	notes        []string // the records' notes, for the capture's warnings
 	notesDropped int
+
+	final *finalCache
 }
 
 // New returns an empty builder.
@@ -64,6 +66,21 @@ func New(cfg Config) *Builder {
 		b.report = newReportStore()
 	}
 	return b
+}
+
+// reportMemory is about the most the report's store (Config.Timeline)
+// holds: the rows kept for the timeline (keptTxs transactions at most),
+// the table's rows and the charts' series.
+const reportMemory = 32 << 20
+
+// Memory is about the most memory the builder holds, beyond what every
+// builder does: a run raises its soft memory limit by it, or the collector
+// would run without pause near the limit (docs/performance.md).
+func (b *Builder) Memory() int64 {
+	if b.report != nil {
+		return reportMemory
+	}
+	return 0
 }
 
 // Add counts one finished connection.
@@ -135,6 +152,23 @@ func (b *Builder) servers(twoMSL time.Duration) []*Server {
 // Final returns the SUMMARY object of the whole capture: Summary with the
 // servers, the advice and the findings, and the servers' details.
 func (b *Builder) Final(opts httpflow.Options) (httpflow.Summary, []*Server) {
+	if f := b.final; f != nil && f.n == b.n && f.opts == opts {
+		return f.s, f.servers // a run's and then its digest's: the replays run once
+	}
+	s, servers := b.final1(opts)
+	b.final = &finalCache{b.n, opts, s, servers}
+	return s, servers
+}
+
+// finalCache is Final's last answer, for as long as no record was added.
+type finalCache struct {
+	n       int
+	opts    httpflow.Options
+	s       httpflow.Summary
+	servers []*Server
+}
+
+func (b *Builder) final1(opts httpflow.Options) (httpflow.Summary, []*Server) {
 	s := b.Summary()
 	servers := b.servers(opts.TwoMSL)
 	s.Servers = make([]httpflow.ServerSummary, len(servers))

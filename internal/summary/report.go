@@ -211,6 +211,9 @@ func trimRow(txs []httpflow.Transaction, idles []httpflow.Idle, k int) ([]httpfl
 	var outI []httpflow.Idle
 	for _, p := range idles {
 		if drawn(p.AfterTransaction) && drawn(p.AfterTransaction+1) {
+			if outI == nil {
+				outI = make([]httpflow.Idle, 0, min(len(idles), k))
+			}
 			outI = append(outI, p)
 		}
 	}
@@ -256,12 +259,18 @@ func retrim(c *httpflow.Connection, total, k int) ([]httpflow.Transaction, []htt
 	var t []httpflow.Transaction
 	for _, x := range c.Transactions {
 		if drawn(x.Index) {
+			if t == nil {
+				t = make([]httpflow.Transaction, 0, min(len(c.Transactions), k))
+			}
 			t = append(t, x)
 		}
 	}
 	var i []httpflow.Idle
 	for _, p := range c.IdlePeriods {
 		if drawn(p.AfterTransaction) && drawn(p.AfterTransaction+1) {
+			if i == nil {
+				i = make([]httpflow.Idle, 0, min(len(c.IdlePeriods), k))
+			}
 			i = append(i, p)
 		}
 	}
@@ -595,7 +604,8 @@ func (r *reportStore) result(origin, last, twMax time.Time, gaps *Sketch) *Repor
 		rep.Timeline, rep.TimelineAll = r.all, true
 	} else {
 		budget := TimelineMax
-		drawn := map[int]bool{}
+		rep.Timeline = make([]Row, 0, TimelineMax)
+		drawn := make(map[int]bool, TimelineMax)
 		take := func(rows []Row, limit int, counter *int) {
 			limit = min(limit, budget)
 			for _, row := range evenSample(rows, limit) {
@@ -615,7 +625,7 @@ func (r *reportStore) result(origin, last, twMax time.Time, gaps *Sketch) *Repor
 		long := slices.Clone(r.longest)
 		sort.Slice(long, func(i, j int) bool { return lessLong(&long[j].Conn, &long[i].Conn) })
 		take(long, len(long), nil)
-		var rest []Row
+		rest := make([]Row, 0, len(r.rest.rows))
 		for _, row := range r.rest.rows {
 			if !drawn[row.Conn.ID] {
 				rest = append(rest, row)
@@ -643,7 +653,7 @@ func (r *reportStore) result(origin, last, twMax time.Time, gaps *Sketch) *Repor
 		for i := range rows {
 			byID[rows[i].ID] = &rows[i]
 		}
-		var table []TableRow
+		table := make([]TableRow, 0, TableMax)
 		for _, row := range rep.Timeline {
 			if len(table) >= TableMax {
 				break

@@ -387,3 +387,23 @@ func (q *quantiles) Each(f func(v float64, n int)) {
 
 // Add adds a value.
 func (q *quantiles) Add(v float64) { q.add(v) }
+
+// Merge adds every value of o, as adding them one by one would.
+func (q *quantiles) Merge(o *quantiles) {
+	if o.n == 0 {
+		return
+	}
+	if q.hist == nil && o.hist == nil && len(q.exact)+len(o.exact) <= maxExact {
+		if q.n == 0 || o.max > q.max {
+			q.max = o.max
+		}
+		q.n += o.n
+		q.exact = append(q.exact, o.exact...)
+		return
+	}
+	o.Each(func(v float64, n int) {
+		for range n {
+			q.add(v)
+		}
+	})
+}
