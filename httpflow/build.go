@@ -88,7 +88,7 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 		History:            c.History(),
 	}
 	if f.tls != nil {
-		f.tlsRecord(r)
+		f.tlsRecord(r, sv.FinAt)
 	}
 	if c.SynSeen {
 		r.Handshake = &Handshake{SynAt: c.SynAt, SynAckAt: c.SynAckAt, AckAt: c.AckAt}
@@ -355,6 +355,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
 		history:          r.History,
+		clientEndedTLS:   r.TLS != nil && r.TLS.ClientEnded,
 	}
 	var prev *string // values repeat as one shared string: parse each once
 	var mx *int

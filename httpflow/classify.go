@@ -57,6 +57,9 @@ type closeFacts struct {
 	advertised *float64 // the server's last Keep-Alive: timeout=
 	maxes      []kaMax  // responses that advertised max=, in order
 	history    string   // Zeek-style TCP history, cited in evidence
+	// The client's TLS close_notify came before the server's first FIN
+	// (TLS.ClientEnded).
+	clientEndedTLS bool
 }
 
 // verdict is the classifier's answer.
@@ -247,6 +250,12 @@ func classifyRules(f *closeFacts) verdict {
 	if finBy == Server {
 		if last != nil && last.respDone && last.persist == CloseHTTP10 {
 			advertised += "; the server answered HTTP/1.0 without keep-alive, so it does not keep connections open"
+		}
+		if f.clientEndedTLS {
+			// The reason is the first FIN's; the evidence says the server
+			// answered the client's end of the TLS session, so no server
+			// timeout is inferred from it (internal/summary).
+			advertised += "; it answered the client's TLS close_notify: the client ended the session"
 		}
 		return verdict{reason: ReasonServerIdleTimeout, evidence: "server FIN" + idleFor + advertised}
 	}

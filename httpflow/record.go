@@ -298,6 +298,12 @@ type TLS struct {
 	SNI, ALPN     string
 	Decrypted     bool
 	CloseNotifyBy Side
+	// ClientEnded: the client's close_notify came before the server's
+	// first FIN (and before any close_notify of the server's): the client
+	// ended the session and the server's FIN answered it, so the server's
+	// idle close is no idle timeout of its own. Not on the wire: the
+	// close's evidence says it.
+	ClientEnded bool
 }
 
 // ClosedByReset reports whether a RST ended the connection (before both

@@ -2,6 +2,7 @@ package httpflow
 
 import (
 	"encoding/hex"
+	"math"
 	"time"
 
 	"github.com/httplife/httplife/internal/tlsrec"
@@ -30,11 +31,11 @@ const maxInferred = 1 << 20
 type tlsFlow struct {
 	conn    *tlsrec.Conn
 	inf     tlsrec.Inferrer
-	ex      []tlsrec.Exchange
-	plain   bool // plaintext reached the framers: the transactions are HTTP's
-	h2      bool // ALPN h2: plaintext is HTTP/2, not parsed
-	checked bool // ALPN looked at (on the first plaintext)
-	dropped int  // exchanges over maxInferred
+	ex      txStore // the inferred exchanges, as transactions (no pointers, never moved)
+	plain   bool    // plaintext reached the framers: the transactions are HTTP's
+	h2      bool    // ALPN h2: plaintext is HTTP/2, not parsed
+	checked bool    // ALPN looked at (on the first plaintext)
+	dropped int     // exchanges over maxInferred
 }
 
 // sniff decides, from the client's first bytes, whether the connection is
@@ -109,16 +110,37 @@ type tlsHandler flow
 func (h *tlsHandler) Record(d tlsrec.Dir, r tlsrec.Record) {
 	x := (*flow)(h).tls
 	if ex, ok := x.inf.Add(d, r); ok {
-		x.keep(ex)
+		(*flow)(h).keepInferred(ex)
 	}
 }
 
-func (x *tlsFlow) keep(ex tlsrec.Exchange) {
-	if len(x.ex) >= maxInferred {
+// keepInferred keeps an inferred exchange as a transaction; finishTLS
+// makes them the connection's unless plaintext came.
+func (f *flow) keepInferred(e tlsrec.Exchange) {
+	x := f.tls
+	if x.ex.n >= maxInferred {
 		x.dropped++
 		return
 	}
-	x.ex = append(x.ex, ex)
+	cx := ctx{
+		reqStart: f.clk.off(e.Request.First), reqEnd: f.clk.off(e.Request.Last),
+		respStart: noTime, respEnd: noTime,
+		reqBytes: e.Request.Bytes, respBytes: e.Response.Bytes,
+		reqSeq: uint64(x.ex.n + 1), reqDone: true, reqComplete: true,
+		inferred: true,
+	}
+	if e.Response.Records > 0 {
+		cx.respStart, cx.respEnd = f.clk.off(e.Response.First), f.clk.off(e.Response.Last)
+		cx.respDone, cx.complete = true, true
+	}
+	if prev := x.ex.last(); prev != nil {
+		if prev.respDone && prev.respEnd <= cx.reqStart {
+			cx.afterIdle = true
+		} else {
+			cx.pipelined = true
+		}
+	}
+	x.ex.add(cx)
 }
 
 // Plaintext implements tlsrec.Handler: decrypted application data is
@@ -155,42 +177,40 @@ func (h *tlsHandler) Plaintext(d tlsrec.Dir, b []byte, first, last time.Time) {
 func (f *flow) finishTLS(c *tcpstate.Conn) {
 	x := f.tls
 	if ex, ok := x.inf.Flush(); ok {
-		x.keep(ex)
+		f.keepInferred(ex)
 	}
-	if x.plain || len(x.ex) == 0 {
+	if x.plain || x.ex.n == 0 {
+		x.ex = txStore{}
 		return
 	}
 	svFIN := c.Server().FinAt
-	for i, e := range x.ex {
-		cx := ctx{
-			reqStart: f.clk.off(e.Request.First), reqEnd: f.clk.off(e.Request.Last),
-			respStart: noTime, respEnd: noTime,
-			reqBytes: e.Request.Bytes, respBytes: e.Response.Bytes,
-			reqSeq: uint64(i + 1), reqDone: true, reqComplete: true,
-			inferred: true,
-		}
-		if e.Response.Records > 0 {
-			cx.respStart, cx.respEnd = f.clk.off(e.Response.First), f.clk.off(e.Response.Last)
-			cx.respDone, cx.complete = true, true
-		}
-		if !svFIN.IsZero() && e.Request.First.After(svFIN) {
+	fin := int64(math.MaxInt64)
+	if !svFIN.IsZero() {
+		fin = f.clk.off(svFIN)
+	}
+	for i := 0; i < x.ex.n; i++ {
+		if cx := x.ex.at(i); cx.reqStart > fin {
 			cx.afterServerFIN = true
 		}
+	}
+	if f.txs.n == 0 {
+		f.txs, x.ex = x.ex, txStore{}
+		return
+	}
+	for i := 0; i < x.ex.n; i++ { // after transactions of its own (none today)
+		cx := *x.ex.at(i)
 		if prev := f.txs.last(); prev != nil {
-			if prev.respDone && prev.respEnd <= cx.reqStart {
-				cx.afterIdle = true
-			} else {
-				cx.pipelined = true
-			}
+			cx.afterIdle = prev.respDone && prev.respEnd <= cx.reqStart
+			cx.pipelined = !cx.afterIdle
 		}
 		f.txs.add(cx)
 	}
-	x.ex = nil
+	x.ex = txStore{}
 }
 
 // tlsRecord is the record's tls object and the notes for the capture's
 // warnings.
-func (f *flow) tlsRecord(r *Connection) {
+func (f *flow) tlsRecord(r *Connection, serverFIN time.Time) {
 	x := f.tls
 	in := x.conn.Info()
 	t := &TLS{Version: in.Version, SNI: in.SNI, ALPN: in.ALPN, Decrypted: in.Decrypted && x.plain}
@@ -201,6 +221,8 @@ func (f *flow) tlsRecord(r *Connection) {
 		t.CloseNotifyBy = Server
 		if d == tlsrec.ClientToServer {
 			t.CloseNotifyBy = Client
+			cn := in.CloseNotify[0]
+			t.ClientEnded = !serverFIN.IsZero() && cn.Before(serverFIN)
 		}
 	}
 	if t.Version == "" {

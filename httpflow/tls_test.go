@@ -84,6 +84,56 @@ func TestTLSInferred(t *testing.T) {
 	}
 }
 
+// Who ended the session: a client's close_notify that the server's FIN
+// answers (curl, Go's tls.Conn.Close) is the client's end of the session,
+// said in the evidence and in TLS.ClientEnded; the close reason stays the
+// first FIN's. A client's close_notify after the server's FIN (the server
+// timed out silently) is not.
+func TestTLSClientEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		notifyFirst bool
+		wantEnded   bool
+	}{
+		{"client close_notify, then server FIN", true, true},
+		{"server FIN, then client close_notify", false, false},
+	} {
+		c := convtest.NewWithoutHandshake(t).Ports(40000, 8443)
+		c.Handshake()
+		c.Send(convtest.Client, hello(1), 0)
+		c.Send(convtest.Server, hello(2), 0)
+		c.Send(convtest.Client, record(0x17, make([]byte, 300)), 0)
+		c.Send(convtest.Server, record(0x17, make([]byte, 2000)), 0)
+		c.Idle(300 * time.Millisecond)
+		if tc.notifyFirst {
+			c.Send(convtest.Client, record(0x15, []byte{1, 0}), 0)
+			c.Idle(time.Millisecond)
+			c.Close(convtest.Server)
+		} else {
+			c.FIN(convtest.Server)
+			c.Idle(time.Millisecond)
+			c.Send(convtest.Client, record(0x15, []byte{1, 0}), 0)
+			c.FIN(convtest.Client)
+			c.ACK(convtest.Server)
+		}
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Fatalf("%s: %d records", tc.name, len(recs))
+		}
+		r := recs[0]
+		if r.TLS == nil || r.TLS.CloseNotifyBy != httpflow.Client || r.TLS.ClientEnded != tc.wantEnded {
+			t.Errorf("%s: tls %+v, want close_notify by the client, ClientEnded %v", tc.name, r.TLS, tc.wantEnded)
+			continue
+		}
+		if r.Close.Reason != httpflow.ReasonServerIdleTimeout {
+			t.Errorf("%s: reason %s, want server-idle-timeout (the first FIN's)", tc.name, r.Close.Reason)
+		}
+		if got := strings.Contains(r.Close.Evidence, "close_notify"); got != tc.wantEnded {
+			t.Errorf("%s: evidence %q; mentions the client's close_notify: %v, want %v", tc.name, r.Close.Evidence, got, tc.wantEnded)
+		}
+	}
+}
+
 // The first bytes decide: a request line split before its sixth byte is
 // still HTTP, a server that speaks first is not TLS, and bytes that start
 // like a record header but are not one go to the HTTP parser.

@@ -27,7 +27,10 @@ type findingStats struct {
 	probes     uint64
 	probeConns int
 	guessed    int // no SYN seen
-	twHolders  [4]int
+	// Server-idle-timeout closes that answered the client's TLS
+	// close_notify.
+	clientEndedTLS int
+	twHolders      [4]int
 	// TIME_WAITs held at once per host in each role (the summary's
 	// peak_concurrent merges the roles).
 	twRole map[twRoleKey]*twHeap
@@ -108,6 +111,9 @@ func (f *findingStats) add(c *httpflow.Connection) {
 				st.timeouts[*t] = true
 			}
 		}
+	}
+	if r == httpflow.ReasonServerIdleTimeout && clientEndedTLS(c) {
+		f.clientEndedTLS++
 	}
 	if r == httpflow.ReasonReset {
 		switch c.Close.RstBy {
@@ -224,6 +230,9 @@ func (f *findingStats) sentences(tot *totals) []string {
 		s := fmt.Sprintf("%d of %d connections were closed by the server", st.n, n)
 		if st.finals.n > 0 {
 			s += " after " + Secs(st.finals.median()) + " idle (median)"
+		}
+		if k := f.clientEndedTLS; k > 0 {
+			s += fmt.Sprintf(", %d of them answering the client's TLS close_notify (the client ended the session)", k)
 		}
 		if t := st.sortedTimeouts(); len(t) > 0 {
 			s += "; the server advertised " + timeoutText(t)

@@ -182,10 +182,14 @@ func (s *serverSet) add(c *httpflow.Connection) {
 		sv.advertisedCounts[*t]++
 	}
 	if f := c.FinalIdle; f != nil && len(c.Transactions) > 0 && c.KeepAlive.Persistent {
-		switch c.Close.Reason {
-		case httpflow.ReasonServerIdleTimeout:
+		switch reason := c.Close.Reason; {
+		case reason == httpflow.ReasonServerIdleTimeout && clientEndedTLS(c):
+			// The server's FIN answered the client's close_notify: the
+			// client's idle close, no timeout of the server's.
+			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
+		case reason == httpflow.ReasonServerIdleTimeout:
 			sv.idleCloses = appendCappedF(sv.idleCloses, f.Duration.Seconds())
-		case httpflow.ReasonClientIdleClose:
+		case reason == httpflow.ReasonClientIdleClose:
 			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
 		}
 	}
@@ -274,8 +278,10 @@ func (s *serverSet) add(c *httpflow.Connection) {
 		// The connection closed after its last request for a reason the
 		// replay keeps whatever the timeout: not persistent, or its client
 		// closed at once (a client that uses each connection once).
+		clientClosed := c.Close.Reason == httpflow.ReasonClientIdleClose ||
+			c.Close.Reason == httpflow.ReasonServerIdleTimeout && clientEndedTLS(c)
 		if k == len(c.Transactions)-1 && (!c.KeepAlive.Persistent ||
-			c.Close.Reason == httpflow.ReasonClientIdleClose && c.FinalIdle != nil && c.FinalIdle.Duration < clientOnce) {
+			clientClosed && c.FinalIdle != nil && c.FinalIdle.Duration < clientOnce) {
 			a.flags |= arrivalCloses
 			a.closer = c.Close.FirstFinBy
 			if c.Close.FirstFinBy == httpflow.NoSide {
@@ -430,3 +436,7 @@ func (s *serverSet) appendArrival(a arrival) {
 
 // arr returns arrival i.
 func (s *serverSet) arr(i int) *arrival { return &s.arrivalChunks[i/arrivalChunk][i%arrivalChunk] }
+
+// clientEndedTLS reports whether the client ended c's TLS session with a
+// close_notify before the server's first FIN (httpflow.TLS.ClientEnded).
+func clientEndedTLS(c *httpflow.Connection) bool { return c.TLS != nil && c.TLS.ClientEnded }

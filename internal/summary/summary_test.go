@@ -152,3 +152,31 @@ func BenchmarkDistribution(b *testing.B) {
 		q.distribution()
 	}
 }
+
+// A server's FIN that answered the client's TLS close_notify is the
+// client's idle close: it feeds the clients' idle close, never the
+// server's inferred idle timeout.
+func TestServerInferenceClientEndedTLS(t *testing.T) {
+	for _, ended := range []bool{false, true} {
+		b := New(Config{})
+		t0 := time.Unix(1000, 0)
+		for i := range 12 {
+			c := conn(2, []float64{0.1}, 5+float64(i%3)*0.001, httpflow.Server, "10.0.0.2:443", t0.Add(time.Duration(i)*10*time.Second))
+			c.ID = i + 1
+			c.KeepAlive.Persistent = true
+			c.TLS = &httpflow.TLS{Version: "TLS 1.2", CloseNotifyBy: httpflow.Client, ClientEnded: ended}
+			b.Add(c)
+		}
+		_, servers := b.Final(httpflow.Options{})
+		if len(servers) != 1 {
+			t.Fatalf("ended %v: %d servers, want 1", ended, len(servers))
+		}
+		sv := servers[0]
+		if sv.HasIdleTimeout == ended {
+			t.Errorf("ended %v: server idle timeout inferred %v (%v), want %v", ended, sv.HasIdleTimeout, sv.IdleTimeout, !ended)
+		}
+		if ended && (!sv.HasClientIdleClose || sv.ClientIdleClose < 4900*time.Millisecond || sv.ClientIdleClose > 5100*time.Millisecond) {
+			t.Errorf("ended %v: clients' idle close %v (%v), want about 5 s", ended, sv.ClientIdleClose, sv.HasClientIdleClose)
+		}
+	}
+}
