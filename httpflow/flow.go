@@ -301,16 +301,7 @@ func (h *reqHandler) begin(m *message) {
 		reqSeq:         m.seq,
 		afterServerFIN: f.serverFIN,
 	}
-	if prev := f.txs.last(); prev != nil {
-		// By the capture times: a request whose first bytes came before
-		// the previous response's last byte is pipelined, even when its
-		// request line was only complete after that response ended.
-		if prev.respDone && prev.respEnd <= c.reqStart {
-			c.afterIdle = true
-		} else {
-			c.pipelined = true
-		}
-	}
+	f.txs.follow(&c)
 	f.txs.add(c)
 }
 

@@ -2,7 +2,6 @@ package httpflow
 
 import (
 	"encoding/hex"
-	"math"
 	"time"
 
 	"github.com/httplife/httplife/internal/tlsrec"
@@ -133,13 +132,7 @@ func (f *flow) keepInferred(e tlsrec.Exchange) {
 		cx.respStart, cx.respEnd = f.clk.off(e.Response.First), f.clk.off(e.Response.Last)
 		cx.respDone, cx.complete = true, true
 	}
-	if prev := x.ex.last(); prev != nil {
-		if prev.respDone && prev.respEnd <= cx.reqStart {
-			cx.afterIdle = true
-		} else {
-			cx.pipelined = true
-		}
-	}
+	x.ex.follow(&cx)
 	x.ex.add(cx)
 }
 
@@ -183,29 +176,17 @@ func (f *flow) finishTLS(c *tcpstate.Conn) {
 		x.ex = txStore{}
 		return
 	}
-	svFIN := c.Server().FinAt
-	fin := int64(math.MaxInt64)
-	if !svFIN.IsZero() {
-		fin = f.clk.off(svFIN)
-	}
-	for i := 0; i < x.ex.n; i++ {
-		if cx := x.ex.at(i); cx.reqStart > fin {
-			cx.afterServerFIN = true
+	if svFIN := c.Server().FinAt; !svFIN.IsZero() {
+		fin := f.clk.off(svFIN)
+		for i := 0; i < x.ex.n; i++ {
+			if cx := x.ex.at(i); cx.reqStart > fin {
+				cx.afterServerFIN = true
+			}
 		}
 	}
-	if f.txs.n == 0 {
-		f.txs, x.ex = x.ex, txStore{}
-		return
-	}
-	for i := 0; i < x.ex.n; i++ { // after transactions of its own (none today)
-		cx := *x.ex.at(i)
-		if prev := f.txs.last(); prev != nil {
-			cx.afterIdle = prev.respDone && prev.respEnd <= cx.reqStart
-			cx.pipelined = !cx.afterIdle
-		}
-		f.txs.add(cx)
-	}
-	x.ex = txStore{}
+	// f.txs is empty: a TLS connection's framers see plaintext only, and
+	// none came.
+	f.txs, x.ex = x.ex, txStore{}
 }
 
 // tlsRecord is the record's tls object and the notes for the capture's

@@ -139,6 +139,21 @@ func (s *txStore) add(t ctx) *ctx {
 	return &s.chunks[k][off]
 }
 
+// follow marks c, about to be added, as coming after an idle connection
+// or pipelined, by the capture times of the transaction before it: a
+// request whose first bytes came before the previous response's last byte
+// is pipelined, even when its request line was only complete after that
+// response ended.
+func (s *txStore) follow(c *ctx) {
+	if prev := s.last(); prev != nil {
+		if prev.respDone && prev.respEnd <= c.reqStart {
+			c.afterIdle = true
+		} else {
+			c.pipelined = true
+		}
+	}
+}
+
 // at returns transaction i (0-based).
 func (s *txStore) at(i int) *ctx {
 	k, off := chunkOf(i)

@@ -240,6 +240,8 @@ func (s *serverSet) add(c *httpflow.Connection) {
 	}
 	// The request log.
 	client := s.client(c.Client.Addr())
+	clientClosed := c.Close.Reason == httpflow.ReasonClientIdleClose ||
+		c.Close.Reason == httpflow.ReasonServerIdleTimeout && clientEndedTLS(c)
 	for k := range c.Transactions {
 		if s.nArr >= maxArrivals {
 			s.capped = true
@@ -278,8 +280,6 @@ func (s *serverSet) add(c *httpflow.Connection) {
 		// The connection closed after its last request for a reason the
 		// replay keeps whatever the timeout: not persistent, or its client
 		// closed at once (a client that uses each connection once).
-		clientClosed := c.Close.Reason == httpflow.ReasonClientIdleClose ||
-			c.Close.Reason == httpflow.ReasonServerIdleTimeout && clientEndedTLS(c)
 		if k == len(c.Transactions)-1 && (!c.KeepAlive.Persistent ||
 			clientClosed && c.FinalIdle != nil && c.FinalIdle.Duration < clientOnce) {
 			a.flags |= arrivalCloses
