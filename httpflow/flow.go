@@ -81,8 +81,13 @@ type Memory struct {
 	facts []txFact // the close classifier's input, used within record
 }
 
-// maxReusedTxs bounds the transactions' memory kept for the next record.
-const maxReusedTxs = 4096
+// maxReusedTxs bounds the transactions' memory kept for the next record:
+// at most about 8 MB a Memory (a Transaction, its fact and its idle period
+// take about 500 bytes), so a keep-alive pool's connections (thousands of
+// requests each, often all open at the end of the capture) reuse one
+// record's memory instead of each allocating and zeroing its own
+// (docs/performance.md).
+const maxReusedTxs = 16384
 
 // maxFreeFlows bounds the flows kept for reuse.
 const maxFreeFlows = 1024

@@ -229,6 +229,34 @@ func TestTransientReuseEncodesFresh(t *testing.T) {
 	}
 }
 
+// A keep-alive pool's connection carries thousands of requests (wrk's, a
+// load balancer's); with Config.Transient the next record reuses its
+// transactions' memory instead of allocating as much again.
+func TestTransientReusesPoolSizedRecords(t *testing.T) {
+	at := func(us int) time.Time { return time.Unix(1, 0).Add(time.Duration(us) * time.Microsecond) }
+	const reqs = 5000 // above the 4,096 once kept, below maxReusedTxs
+	var recs [][]Transaction
+	a := NewAnalyzer(Config{Transient: true}, Emitting(new(Memory), func(c *Connection) {
+		recs = append(recs, c.Transactions)
+	}))
+	for range 2 {
+		fl := a.Factory()(&tcpstate.Conn{}).(*flow)
+		us := 0
+		for range reqs {
+			us += 10
+			fl.Data(tcpstate.ClientToServer, []byte("GET / HTTP/1.1\r\n\r\n"), at(us))
+			fl.Data(tcpstate.ServerToClient, []byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), at(us+1))
+		}
+		fl.Done(&tcpstate.Conn{FirstPacketAt: at(0), LastPacketAt: at(us + 5)})
+	}
+	if len(recs) != 2 || len(recs[0]) != reqs || len(recs[1]) != reqs {
+		t.Fatalf("got %d records, want 2 of %d transactions", len(recs), reqs)
+	}
+	if &recs[0][0] != &recs[1][0] {
+		t.Errorf("the second %d-transaction record got fresh memory; want the first one's reused", reqs)
+	}
+}
+
 // FuzzFramingCuts feeds the framer segments whose ends are cut or lost
 // (the input's script says where and how much) and checks it never
 // panics, keeps its line buffer bounded, and reports every message it ends
