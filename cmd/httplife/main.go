@@ -5,23 +5,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 )
 
-// softMemoryLimit keeps the garbage collector's headroom small: the live
-// heap follows the connections open at once, and without a limit the
-// process would hold about twice that. It is soft (the GOMEMLIMIT
-// environment variable overrides it): past it the collector only runs more
-// often, so peak RSS stays flat however long the capture
-// (docs/performance.md).
-const softMemoryLimit = 64 << 20
-
 func main() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(softMemoryLimit)
-	}
+	limitMemory()
 	// For performance work and reports: HTTPLIFE_CPUPROFILE=FILE writes a
 	// CPU profile of the run (for `go tool pprof`), HTTPLIFE_TRACE=FILE an
 	// execution trace (for `go tool trace`: which stage waits for which).
