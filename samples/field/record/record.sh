@@ -625,6 +625,12 @@ post_comments() {  # after the capture stopped: comment it
 if [[ ${1:-} == --list ]]; then printf '%s\n' "${ALL[@]}"; exit 0; fi
 if [[ ${1:-} == --out ]]; then OUT=$(cd "$2" && pwd); shift 2; fi
 [[ $(id -u) == 0 ]] || { log "run as root (network namespaces)"; exit 1; }
+# Without ethtool the veths keep TSO: the capture then holds 64 KB segments
+# instead of the wire's (rotated-C stays under tcpdump -C's 1 MB and never
+# rotates), and the offload calls below fail silently; so fail here.
+for tool in ip tcpdump dumpcap tshark editcap mergecap ethtool iptables nginx python3; do
+    command -v "$tool" >/dev/null || { log "needs $tool (see the header of $0)"; exit 1; }
+done
 scenarios=("$@")
 [[ ${#scenarios[@]} -gt 0 ]] || scenarios=("${ALL[@]}")
 for s in "${scenarios[@]}"; do
