@@ -627,7 +627,7 @@ if [[ ${1:-} == --out ]]; then OUT=$(cd "$2" && pwd); shift 2; fi
 [[ $(id -u) == 0 ]] || { log "run as root (network namespaces)"; exit 1; }
 # Without ethtool the veths keep TSO: the capture then holds 64 KB segments
 # instead of the wire's (rotated-C stays under tcpdump -C's 1 MB and never
-# rotates), and the offload calls below fail silently; so fail here.
+# rotates), and veth()'s offload calls fail silently; so fail here.
 for tool in ip tcpdump dumpcap tshark editcap mergecap ethtool iptables nginx python3; do
     command -v "$tool" >/dev/null || { log "needs $tool (see the header of $0)"; exit 1; }
 done
