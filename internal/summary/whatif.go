@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
@@ -276,8 +277,18 @@ func replayReqs(arr []*arrival, from int64) (reqs []replayReq, byEnd []int32, nC
 
 // replay runs a server's requests against timeout T.
 // idleP and twP are reset here.
-func replay(reqs []replayReq, byEnd []int32, nConns, nClients int, T, clientT, twoMSL time.Duration, early, lag time.Duration, from, to int64, idleP, twP *peaks) WhatIf {
-	w := WhatIf{Timeout: T}
+//
+// saturated reports that nothing in the replay depended on T: no idle
+// connection reached its timeout (before a request, or before the capture
+// ended) and no request raced a close. Each of those tests compares a
+// gap the capture fixes against the close delay or T, and both only grow
+// with T (the close delay is min(T, clientT) when the client's timeout is
+// shorter), so every test comes out the same for any longer timeout: the
+// replay of a longer T is this one's, but for its Timeout (whatIf skips
+// it; TestReplaySaturated checks the claim).
+func replay(reqs []replayReq, byEnd []int32, nConns, nClients int, T, clientT, twoMSL time.Duration, early, lag time.Duration, from, to int64, idleP, twP *peaks) (w WhatIf, saturated bool) {
+	w = WhatIf{Timeout: T}
+	timed := 0 // closes at a time T decides
 	span := to - from
 	if span <= 0 {
 		span = 1
@@ -326,6 +337,7 @@ func replay(reqs []replayReq, byEnd []int32, nConns, nClients int, T, clientT, t
 			c.leaveIdle()
 			idleFor(c, c.lastEnd+closeDelay)
 			close(c, c.lastEnd+closeDelay, closer, client)
+			timed++
 		}
 	}
 	for i := range reqs {
@@ -384,6 +396,7 @@ func replay(reqs []replayReq, byEnd []int32, nConns, nClients int, T, clientT, t
 			idleFor(c, min(closeAt, to))
 			if closeAt <= to {
 				close(c, closeAt, closer, uint32(client))
+				timed++
 			}
 		}
 	}
@@ -393,7 +406,7 @@ func replay(reqs []replayReq, byEnd []int32, nConns, nClients int, T, clientT, t
 	for _, iv := range clientTW {
 		w.ClientTimeWaitPeak = max(w.ClientTimeWaitPeak, intervalPeak(iv))
 	}
-	return w
+	return w, timed == 0 && w.Races == 0
 }
 
 // whatIf replays each server's requests.
@@ -443,20 +456,39 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 			ts = append(ts, sv.IdleTimeout)
 			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
 		}
-		// Each replay on its own goroutine.
+		// Each replay on its own goroutine, shortest timeout first; once one
+		// is saturated (see replay), the longer ones not yet started are
+		// its copies.
 		reqs, byEnd, nConns, nClients := replayReqs(arr, from)
 		results := make([]WhatIf, len(ts))
+		var sat atomic.Int32 // the shortest saturated replay's index, or len(ts)
+		sat.Store(int32(len(ts)))
 		var wg sync.WaitGroup
 		for k, T := range ts {
-			wg.Add(1)
 			ps := <-free
+			if int(sat.Load()) < k {
+				free <- ps
+				continue
+			}
+			wg.Add(1)
 			go func() {
 				defer func() { free <- ps; wg.Done() }()
-				results[k] = replay(reqs, byEnd, nConns, nClients, T, clientT, twoMSL, early, lag, from, to, &ps[0], &ps[1])
+				w, saturated := replay(reqs, byEnd, nConns, nClients, T, clientT, twoMSL, early, lag, from, to, &ps[0], &ps[1])
+				results[k] = w
+				for saturated {
+					if s := sat.Load(); int(s) <= k || sat.CompareAndSwap(s, int32(k)) {
+						break
+					}
+				}
 			}()
 		}
 		wg.Wait()
+		satK := int(sat.Load())
 		for k, T := range ts {
+			if k > satK {
+				results[k] = results[satK]
+				results[k].Timeout = T
+			}
 			w := results[k]
 			w.Inferred = sv.HasIdleTimeout && T == sv.IdleTimeout
 			switch c, sv2 := sv.closeHolders[0], sv.closeHolders[1]; {
@@ -475,9 +507,15 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 		}
 		if !sv.HasIdleTimeout && sv.HasAdvertised && sv.Advertised > 0 {
 			T := secsDuration(sv.Advertised)
-			ps := <-free
-			w := replay(reqs, byEnd, nConns, nClients, T, clientT, twoMSL, early, lag, from, to, &ps[0], &ps[1])
-			free <- ps
+			var w WhatIf
+			if satK < len(ts) && ts[satK] <= T {
+				w = results[satK]
+				w.Timeout = T
+			} else {
+				ps := <-free
+				w, _ = replay(reqs, byEnd, nConns, nClients, T, clientT, twoMSL, early, lag, from, to, &ps[0], &ps[1])
+				free <- ps
+			}
 			sv.Formula = formula(sv, &w, arr, from, to)
 		}
 	}

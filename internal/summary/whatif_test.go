@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/httplife/httplife/httpflow"
 )
 
 func TestRadixSort(t *testing.T) {
@@ -59,7 +61,7 @@ func TestReplayOneClient(t *testing.T) {
 		{5 * time.Second, 1, 19, 0, 0}, // its close at 62 s is after the capture
 		{2990 * time.Millisecond, 1 + 19, 0, 19, 20},
 	} {
-		w := replay(reqs, byEnd, nConns, nClients, tc.T, 0, 60*time.Second, time.Millisecond, 100*time.Microsecond, from, to, &ps[0], &ps[1])
+		w, _ := replay(reqs, byEnd, nConns, nClients, tc.T, 0, 60*time.Second, time.Millisecond, 100*time.Microsecond, from, to, &ps[0], &ps[1])
 		if w.Connections != tc.conns || w.Reused != tc.reused || w.Races != tc.races || w.TimeWaitPeak != tc.tw {
 			t.Errorf("T=%s: connections %d reused %d races %d TIME_WAIT peak %d, want %d %d %d %d",
 				tc.T, w.Connections, w.Reused, w.Races, w.TimeWaitPeak, tc.conns, tc.reused, tc.races, tc.tw)
@@ -80,5 +82,63 @@ func TestMarkRetries(t *testing.T) {
 	markRetries([]*arrival{lost, retry, other, late})
 	if retry.flags&arrivalRetry == 0 || other.flags&arrivalRetry != 0 || late.flags&arrivalRetry != 0 || lost.rend != retry.end {
 		t.Errorf("retry %b other %b late %b lost.rend %d", retry.flags, other.flags, late.flags, lost.rend)
+	}
+}
+
+// A replay that says it is saturated stands for every longer timeout:
+// random servers (bursts of requests from a few clients, gaps from 1 ms to
+// minutes, some connections closing after a request, a client idle
+// timeout or none), each replayed against a ladder of timeouts; after the
+// first saturated one, each longer replay must equal it but for Timeout.
+// Both outcomes must occur, or the test proves nothing.
+func TestReplaySaturated(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	ladder := []time.Duration{10 * time.Millisecond, 100 * time.Millisecond, time.Second, 2 * time.Second,
+		5 * time.Second, 10 * time.Second, 30 * time.Second, 60 * time.Second, 120 * time.Second, time.Hour}
+	var sawSat, sawUnsat int
+	for trial := 0; trial < 300; trial++ {
+		var arr []*arrival
+		base := int64(1e9)
+		at := base
+		maxGap := []time.Duration{5 * time.Millisecond, time.Second, 40 * time.Second, 3 * time.Minute}[trial%4]
+		nClients := 1 + rng.Intn(3)
+		for i := 0; i < 5+rng.Intn(60); i++ {
+			at += rng.Int63n(int64(maxGap)) + 1
+			a := &arrival{start: at, end: at + rng.Int63n(int64(20*time.Millisecond)) + 1,
+				conn: int32(1 + rng.Intn(8)), client: uint32(rng.Intn(nClients))}
+			if rng.Intn(10) == 0 {
+				a.flags |= arrivalCloses
+				a.closer = []httpflow.Side{httpflow.Client, httpflow.Server}[rng.Intn(2)]
+			}
+			arr = append(arr, a)
+		}
+		from, to := base, at+rng.Int63n(int64(maxGap))+int64(25*time.Millisecond)
+		var clientT time.Duration
+		if trial%3 == 0 {
+			clientT = time.Duration(rng.Int63n(int64(20 * time.Second)))
+		}
+		reqs, byEnd, nConns, nc := replayReqs(arr, from)
+		var ps [2]peaks
+		var first *WhatIf
+		for _, T := range ladder {
+			w, saturated := replay(reqs, byEnd, nConns, nc, T, clientT, 60*time.Second, time.Millisecond, 100*time.Microsecond, from, to, &ps[0], &ps[1])
+			if first != nil {
+				want := *first
+				want.Timeout = T
+				if w != want {
+					t.Fatalf("trial %d: T=%s after saturated T=%s: got %+v, want %+v", trial, T, first.Timeout, w, want)
+				}
+				continue
+			}
+			if saturated {
+				sawSat++
+				first = &w
+			} else {
+				sawUnsat++
+			}
+		}
+	}
+	if sawSat == 0 || sawUnsat == 0 {
+		t.Fatalf("saturated %d, not saturated %d replays: the trials do not cover both", sawSat, sawUnsat)
 	}
 }
