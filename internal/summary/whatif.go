@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/httplife/httplife/httpflow"
@@ -461,12 +460,15 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 		// its copies.
 		reqs, byEnd, nConns, nClients := replayReqs(arr, from)
 		results := make([]WhatIf, len(ts))
-		var sat atomic.Int32 // the shortest saturated replay's index, or len(ts)
-		sat.Store(int32(len(ts)))
+		var mu sync.Mutex
+		satK := len(ts) // the shortest saturated replay's index (under mu)
 		var wg sync.WaitGroup
 		for k, T := range ts {
 			ps := <-free
-			if int(sat.Load()) < k {
+			mu.Lock()
+			skip := satK < k
+			mu.Unlock()
+			if skip {
 				free <- ps
 				continue
 			}
@@ -475,15 +477,14 @@ func (s *serverSet) whatIf(twoMSL time.Duration) {
 				defer func() { free <- ps; wg.Done() }()
 				w, saturated := replay(reqs, byEnd, nConns, nClients, T, clientT, twoMSL, early, lag, from, to, &ps[0], &ps[1])
 				results[k] = w
-				for saturated {
-					if s := sat.Load(); int(s) <= k || sat.CompareAndSwap(s, int32(k)) {
-						break
-					}
+				if saturated {
+					mu.Lock()
+					satK = min(satK, k)
+					mu.Unlock()
 				}
 			}()
 		}
 		wg.Wait()
-		satK := int(sat.Load())
 		for k, T := range ts {
 			if k > satK {
 				results[k] = results[satK]
