@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
 )
 
 const fieldDirRel = "../samples/field/"
@@ -668,4 +669,66 @@ func TestFinishedMembersReleased(t *testing.T) {
 		}
 	}
 	src.Close()
+}
+
+// TestCaptureSpan checks the capture's first and last packet times on
+// inputs that are not in time order: they are the earliest and the latest
+// packet's (as capinfos reports them), so the duration is never negative.
+// The oracle is gopacket's pcapng reader.
+func TestCaptureSpan(t *testing.T) {
+	span := func(file string) (first, last time.Time) {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		for {
+			_, ci, err := r.ReadPacketData()
+			if err != nil {
+				break
+			}
+			if first.IsZero() || ci.Timestamp.Before(first) {
+				first = ci.Timestamp
+			}
+			if ci.Timestamp.After(last) {
+				last = ci.Timestamp
+			}
+		}
+		return first, last
+	}
+	two, com := fieldDirRel+"dumpcap-two-if.pcapng", fieldDirRel+"pcapng-comments.pcapng"
+	f2, l2 := span(two)
+	fc, lc := span(com)
+	if !fc.After(l2) {
+		t.Fatalf("%s ends at %v, after %s starts (%v): the test needs the second file to be earlier", two, l2, com, fc)
+	}
+	a, err := os.ReadFile(com)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The later capture first, then the earlier one: two pcapng sections
+	// in one file, as `cat` makes them.
+	cat := writeFile(t, t.TempDir(), "cat.pcapng", append(a, b...))
+	tests := []struct {
+		args        []string
+		first, last time.Time
+	}{
+		{[]string{two}, f2, l2}, // dumpcap's batches per interface: times go back within the file
+		{[]string{cat}, f2, lc},
+		{[]string{com, two}, f2, lc}, // two files, merged in time order
+	}
+	for _, tc := range tests {
+		_, st := readAll(t, openInputs(t, tc.args, Options{}))
+		if !st.FirstPacketAt.Equal(tc.first) || !st.LastPacketAt.Equal(tc.last) {
+			t.Errorf("%q: first %v, last %v; want %v, %v", tc.args, st.FirstPacketAt, st.LastPacketAt, tc.first, tc.last)
+		}
+	}
 }

@@ -194,12 +194,20 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 	}
 	s.stats.Packets++
 	if s.stats.Packets == 1 {
-		s.stats.FirstPacketAt = ts
+		s.stats.FirstPacketAt, s.stats.LastPacketAt = ts, ts
 		s.noteLink(link)
-	} else if link != s.lastLink {
-		s.noteLink(link)
+	} else {
+		if link != s.lastLink {
+			s.noteLink(link)
+		}
+		// The earliest and the latest time, as capinfos reports them: a
+		// merged or mirrored capture is not in time order.
+		if ts.After(s.stats.LastPacketAt) {
+			s.stats.LastPacketAt = ts
+		} else if ts.Before(s.stats.FirstPacketAt) {
+			s.stats.FirstPacketAt = ts
+		}
 	}
-	s.stats.LastPacketAt = ts
 
 	seg := &s.seg
 	s.dec.n = n

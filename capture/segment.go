@@ -109,11 +109,11 @@ type Stats struct {
 	Source        string    // file name, "-" for stdin, or interface name
 	Format        string    // "pcap", "pcapng" or "live"
 	LinkTypes     []string  // e.g. "EN10MB", "LINUX_SLL2", in order first seen
-	FirstPacketAt time.Time // zero when no packet was read
-	LastPacketAt  time.Time
-	Packets       uint64 // every packet record read
-	TCPPackets    uint64 // packets returned as segments
-	Bytes         uint64 // bytes read from the file (after gzip), or captured bytes for live sources
+	FirstPacketAt time.Time // the earliest packet's time; zero when no packet was read
+	LastPacketAt  time.Time // the latest packet's time (not the last record's: captures may be out of order)
+	Packets       uint64    // every packet record read
+	TCPPackets    uint64    // packets returned as segments
+	Bytes         uint64    // bytes read from the file (after gzip), or captured bytes for live sources
 	Skipped       Skipped
 	// TruncatedPayloads counts TCP segments returned with a payload the
 	// snaplen cut short (Segment.Truncated); they are also in TCPPackets.
