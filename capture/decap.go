@@ -1,6 +1,7 @@
 package capture
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"time"
@@ -37,6 +38,7 @@ type decapper struct {
 	ers2   layers.ERSPANII
 	ers3   ERSPANIII
 	nflog  NFLOG
+	pflog  layers.PFLog
 	teredo Teredo
 	frags  *reassembler
 }
@@ -123,6 +125,36 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 		typ = nextByVersion(b)
 	case linkNFLOG:
 		typ = LayerTypeNFLOG
+	case linkPPP, linkPPPSerial:
+		typ = layers.LayerTypePPP // with or without HDLC's address and control bytes
+	case linkPPPWithDir:
+		if len(b) < 1 {
+			return short(cut, "PPP direction", 0, 1)
+		}
+		typ, b = layers.LayerTypePPP, b[1:]
+	case linkCHDLC:
+		// Cisco HDLC: address, control, then an EtherType.
+		if len(b) < 4 {
+			return short(cut, "Cisco HDLC", len(b), 4)
+		}
+		typ, b = etherNext(be16(b[2:])), b[4:]
+	case linkPFLOG:
+		pf := &x.pflog
+		if err := pf.DecodeFromBytes(b, &x.fb); err != nil {
+			return layerErr(cut, "PFLOG", err)
+		}
+		switch typ, b = pf.NextLayerType(), pf.Payload; typ {
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+		default:
+			return resNonTCP, nil
+		}
+	case linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
+		var res int
+		var p *problem
+		if res, p, b = linkToIP(link, b, cut); res != resTCP {
+			return res, p
+		}
+		typ = nextByVersion(b)
 	default:
 		return resLinkType, nil
 	}
@@ -571,6 +603,34 @@ func (x *decapper) ppp(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
 		return layers.LayerTypeIPv6, pp.Payload
 	}
 	return gopacket.LayerTypeZero, nil
+}
+
+// linkToIP decodes a frame of a link type whose headers are gopacket's
+// alone to decode (802.11 with or without radiotap or Prism headers, and
+// its LLC/SNAP; FDDI): it returns the frame's IP packet, from its first
+// header, or the result to give up with (resNonTCP for a frame that
+// carries no IP: management and control frames, encrypted data).
+func linkToIP(link uint32, b []byte, cut bool) (int, *problem, []byte) {
+	pkt := gopacket.NewPacket(b, layers.LinkType(link), gopacket.DecodeOptions{Lazy: true, NoCopy: true})
+	off := 0 // where the layer starts in b: each layer's payload follows its header
+	for _, l := range pkt.Layers() {
+		h := l.LayerContents()
+		switch l.LayerType() {
+		case layers.LayerTypeIPv4, layers.LayerTypeIPv6:
+			// gopacket may have decoded a copy (radiotap without an FCS
+			// appends one): the header must be at off in b too.
+			if off > len(b) || !bytes.HasPrefix(b[off:], h) {
+				return resBad, &problem{"%s: the IP header is not where the link headers end", []any{LinkTypeName(link)}}, nil
+			}
+			return resTCP, nil, b[off:]
+		}
+		off += len(h)
+	}
+	if el := pkt.ErrorLayer(); el != nil {
+		res, p := layerErr(cut, LinkTypeName(link), el.Error())
+		return res, p, nil
+	}
+	return resNonTCP, nil, nil
 }
 
 // pktErr is the error of a packet gopacket could not decode.

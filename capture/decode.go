@@ -20,6 +20,17 @@ const (
 	linkIPv6      = 229
 	linkNFLOG     = 239
 	linkLinuxSLL2 = 276
+
+	// Decoded by the slow path only (decap.go).
+	linkPPP        = 9
+	linkFDDI       = 10
+	linkPPPSerial  = 50 // PPP in HDLC-like framing (RFC 1662)
+	linkCHDLC      = 104
+	linkIEEE80211  = 105
+	linkPFLOG      = 117
+	linkPrism      = 119
+	linkRadiotap   = 127
+	linkPPPWithDir = 204
 )
 
 // LinkTypeName returns the libpcap name of a link type ("EN10MB",
@@ -44,6 +55,24 @@ func LinkTypeName(lt uint32) string {
 		return "LINUX_SLL2"
 	case linkNFLOG:
 		return "NFLOG"
+	case linkPPP:
+		return "PPP"
+	case linkFDDI:
+		return "FDDI"
+	case linkPPPSerial:
+		return "PPP_SERIAL"
+	case linkCHDLC:
+		return "C_HDLC"
+	case linkIEEE80211:
+		return "IEEE802_11"
+	case linkPFLOG:
+		return "PFLOG"
+	case linkPrism:
+		return "PRISM_HEADER"
+	case linkRadiotap:
+		return "IEEE802_11_RADIO"
+	case linkPPPWithDir:
+		return "PPP_WITH_DIR"
 	}
 	return fmt.Sprintf("LINKTYPE_%d", lt)
 }
@@ -187,7 +216,8 @@ func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int
 		return d.ipv4(data, cut, seg)
 	case linkIPv6:
 		return d.ipv6(data, cut, seg)
-	case linkNFLOG:
+	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG,
+		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
 		return resSlow, nil
 	}
 	return resLinkType, nil

@@ -266,6 +266,14 @@ func decapSeeds(t testing.TB) [][]pkt {
 		one(239, nflogRec(binary.LittleEndian, 2, v4, false)),
 		one(239, nflogRec(binary.BigEndian, 10, v6, true)),
 		one(en, ether(t, 0x8926, append([]byte{0x80, 1, 0, 2, 8, 0}, v4...))),
+		// Link types only the slow path decodes.
+		one(layers.LinkTypePPP, pppHdr(true, 0x0057, v6)),
+		one(layers.LinkType(204), append([]byte{1}, pppHdr(false, 0x0021, v4)...)),
+		one(layers.LinkType(104), chdlc(0x0800, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv4}, v4)))),
+		one(layers.LinkTypePFLog, pflogHdr(24, v6)),
+		one(layers.LinkTypeIEEE80211Radio, radiotapHdr(dot11Data(0x0800, v4))),
+		one(layers.LinkTypePrismHeader, prismHdr(withFCS(dot11Data(0x86dd, v6)))),
+		one(layers.LinkTypeFDDI, fddiLLC(0x0800, v4)),
 	}
 	big := bigTCP(t, 1200, 0x77, v4src, v4dst)
 	var fr []pkt

@@ -5,7 +5,10 @@
 // merged into one stream in time order (OpenInputs: lists, directories,
 // globs, rotated sets, with a tcpdump filter), or (for watch) a live
 // interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
-// loopback/NULL, raw IP, NFLOG; IPv4 and IPv6 with extension headers.
+// loopback/NULL, raw IP, NFLOG, PPP (also HDLC-framed and with a
+// direction byte), Cisco HDLC, OpenBSD pflog, 802.11 (bare, radiotap,
+// Prism; unencrypted data frames) and FDDI; IPv4 and IPv6 with extension
+// headers.
 //
 // Tags and tunnels are taken off down to the innermost TCP segment, nested
 // up to 8 encapsulations deep: 802.1Q/802.1ad (QinQ) tags and VN-Tags;

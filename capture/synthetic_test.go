@@ -3,8 +3,11 @@ package capture
 import (
 	"bytes"
 	"encoding/binary"
+	"hash/crc32"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,6 +101,77 @@ func sll2(proto uint16, rest []byte) []byte {
 	return append(h, rest...)
 }
 
+// pppHdr is a PPP header for protocol proto (0x0021 IPv4, 0x0057 IPv6),
+// with HDLC-like framing's address and control bytes when hdlc is set.
+func pppHdr(hdlc bool, proto uint16, rest []byte) []byte {
+	var h []byte
+	if hdlc {
+		h = []byte{0xff, 0x03}
+	}
+	h = binary.BigEndian.AppendUint16(h, proto)
+	return append(h, rest...)
+}
+
+// chdlc is a Cisco HDLC header (unicast address, control 0, EtherType).
+func chdlc(et uint16, rest []byte) []byte {
+	return append(binary.BigEndian.AppendUint16([]byte{0x0f, 0x00}, et), rest...)
+}
+
+// pflogHdr is an OpenBSD pflog header: length 61 (PFLOG_REAL_HDRLEN),
+// padded to 64 bytes, for address family af, rule 7 passing inbound.
+func pflogHdr(af byte, rest []byte) []byte {
+	h := make([]byte, 64)
+	h[0], h[1], h[2] = 61, af, 0 // length, af, action PF_PASS
+	copy(h[4:], "em0")
+	binary.BigEndian.PutUint32(h[36:], 7) // rulenr
+	h[60] = 1                             // dir PF_IN
+	return append(h, rest...)
+}
+
+// dot11Data is an 802.11 data frame to the access point (To DS) with an
+// LLC/SNAP header for EtherType et.
+func dot11Data(et uint16, rest []byte) []byte {
+	h := []byte{0x08, 0x01, 0, 0} // frame control: data, To DS; duration
+	h = append(h, macB...)        // BSSID
+	h = append(h, macA...)        // source
+	h = append(h, macB...)        // destination
+	h = append(h, 0x10, 0x00)     // sequence control
+	h = append(h, 0xaa, 0xaa, 0x03, 0, 0, 0)
+	h = binary.BigEndian.AppendUint16(h, et)
+	return append(h, rest...)
+}
+
+// withFCS appends the 802.11 frame check sequence to frame.
+func withFCS(frame []byte) []byte {
+	return binary.LittleEndian.AppendUint32(frame, crc32.ChecksumIEEE(frame))
+}
+
+// radiotapHdr is a radiotap header with no fields.
+func radiotapHdr(rest []byte) []byte { return append([]byte{0, 0, 8, 0, 0, 0, 0, 0}, rest...) }
+
+// prismHdr is a 144-byte Prism monitoring header with its ten items empty.
+func prismHdr(rest []byte) []byte {
+	h := make([]byte, 144)
+	binary.LittleEndian.PutUint32(h[0:], 0x44) // message code
+	binary.LittleEndian.PutUint32(h[4:], 144)  // message length
+	copy(h[8:], "wlan0")
+	for i := 0; i < 10; i++ {
+		binary.LittleEndian.PutUint32(h[24+12*i:], 0x1041+uint32(i)<<12)
+		binary.LittleEndian.PutUint16(h[24+12*i+6:], 4)
+	}
+	return append(h, rest...)
+}
+
+// fddiLLC is an FDDI LLC frame with an LLC/SNAP header for EtherType et.
+func fddiLLC(et uint16, rest []byte) []byte {
+	h := []byte{0x50}
+	h = append(h, macB...)
+	h = append(h, macA...)
+	h = append(h, 0xaa, 0xaa, 0x03, 0, 0, 0)
+	h = binary.BigEndian.AppendUint16(h, et)
+	return append(h, rest...)
+}
+
 func nullHdr(order binary.ByteOrder, af uint32, rest []byte) []byte {
 	h := make([]byte, 4)
 	order.PutUint32(h, af)
@@ -162,6 +236,21 @@ func TestSyntheticLinkTypes(t *testing.T) {
 		{"LINUX_SLL ipv6", layers.LinkTypeLinuxSLL, sll(0x86dd, v6), w6, "LINUX_SLL", false},
 		{"LINUX_SLL2 ipv4", layers.LinkTypeLinuxSLL2, sll2(0x0800, v4), w4, "LINUX_SLL2", false},
 		{"LINUX_SLL2 ipv6", layers.LinkTypeLinuxSLL2, sll2(0x86dd, v6), w6, "LINUX_SLL2", false},
+		{"PPP ipv4", layers.LinkTypePPP, pppHdr(false, 0x0021, v4), w4, "PPP", false},
+		{"PPP HDLC-framed ipv6", layers.LinkTypePPP, pppHdr(true, 0x0057, v6), w6, "PPP", false},
+		{"PPP_SERIAL ipv4", layers.LinkType(50), pppHdr(true, 0x0021, v4), w4, "PPP_SERIAL", true},
+		{"PPP_WITH_DIR ipv4", layers.LinkType(204), append([]byte{1}, pppHdr(true, 0x0021, v4)...), w4, "PPP_WITH_DIR", true},
+		{"C_HDLC ipv4", layers.LinkType(104), chdlc(0x0800, v4), w4, "C_HDLC", true},
+		{"C_HDLC ipv6", layers.LinkType(104), chdlc(0x86dd, v6), w6, "C_HDLC", true},
+		{"PFLOG ipv4", layers.LinkTypePFLog, pflogHdr(2, v4), w4, "PFLOG", false},
+		{"PFLOG ipv6 (OpenBSD 24)", layers.LinkTypePFLog, pflogHdr(24, v6), w6, "PFLOG", false},
+		{"IEEE802_11 ipv4 with FCS", layers.LinkTypeIEEE802_11, withFCS(dot11Data(0x0800, v4)), w4, "IEEE802_11", false},
+		// gopacket's Dot11 takes the last 4 bytes for an FCS whether
+		// there is one or not; tshark (and the IP length) do not.
+		{"IEEE802_11 ipv4 without FCS", layers.LinkTypeIEEE802_11, dot11Data(0x0800, v4), w4, "IEEE802_11", true},
+		{"IEEE802_11_RADIO ipv6", layers.LinkTypeIEEE80211Radio, radiotapHdr(dot11Data(0x86dd, v6)), w6, "IEEE802_11_RADIO", false},
+		{"PRISM_HEADER ipv4", layers.LinkTypePrismHeader, prismHdr(withFCS(dot11Data(0x0800, v4))), w4, "PRISM_HEADER", false},
+		{"FDDI ipv4", layers.LinkTypeFDDI, fddiLLC(0x0800, v4), w4, "FDDI", false},
 	}
 	for _, c := range cases {
 		r := mustRead(t, c.name, onePacket(t, c.link, c.data))
@@ -255,7 +344,7 @@ func TestDecodeCases(t *testing.T) {
 		{name: "IPv6 ext header cut by snaplen", link: 229, data: ipv6TCP(t, layers.IPProtocolIPv6HopByHop, extHdr(6))[:44], wireLen: 100, res: resCut},
 		{name: "VLAN tag cut", link: 1, data: ether(t, layers.EthernetTypeDot1Q, v4, &layers.Dot1Q{Type: layers.EthernetTypeIPv4})[:16], wireLen: 100, res: resCut},
 		{name: "too many VLAN tags", link: 1, data: bytes.Repeat([]byte{0x81, 0}, 40), res: resBad},
-		{name: "unknown link type", link: 105, data: eth, res: resLinkType},
+		{name: "unknown link type", link: 147, data: eth, res: resLinkType},
 		{name: "empty RAW", link: 101, data: nil, res: resBad},
 		{name: "empty SLL2", link: 276, data: nil, wireLen: 60, res: resCut},
 	}
@@ -302,13 +391,13 @@ func TestSkippedCounts(t *testing.T) {
 		mk(layers.LinkTypeRaw, udp, 2),
 		mk(layers.LinkTypeRaw, frag, 3),
 		mk(layers.LinkTypeRaw, frag, 4),
-		mk(layers.LinkTypeIEEE802_11, v4, 5),
-		mk(layers.LinkTypeIEEE802_11, v4, 6),
+		mk(layers.LinkType(147), v4, 5), // DLT_USER0: not supported
+		mk(layers.LinkType(147), v4, 6),
 		mk(layers.LinkTypeEthernet, ether(t, layers.EthernetTypeIPv4, v4), 7),
 	}
 	r := mustRead(t, "mixed.pcapng", writePcapng(t, recs))
 	st := r.stats
-	wantLinks := []string{"EN10MB", "LINUX_SLL2", "RAW", "LINKTYPE_105"}
+	wantLinks := []string{"EN10MB", "LINUX_SLL2", "RAW", "LINKTYPE_147"}
 	if !slices.Equal(st.LinkTypes, wantLinks) {
 		t.Errorf("mixed.pcapng: LinkTypes %v, want %v", st.LinkTypes, wantLinks)
 	}
@@ -324,7 +413,7 @@ func TestSkippedCounts(t *testing.T) {
 	if !slices.Equal(ns, []uint64{1, 2, 8}) {
 		t.Errorf("mixed.pcapng: segment numbers %v, want [1 2 8]", ns)
 	}
-	wantWarn := []string{"packet 6: link type LINKTYPE_105 (105) is not supported", "IP reassembly: 1 datagrams (2 fragments) still incomplete"}
+	wantWarn := []string{"packet 6: link type LINKTYPE_147 (147) is not supported", "IP reassembly: 1 datagrams (2 fragments) still incomplete"}
 	if len(st.Warnings) != len(wantWarn) {
 		t.Fatalf("mixed.pcapng: warnings %q, want one per kind: %q", st.Warnings, wantWarn)
 	}
@@ -375,4 +464,88 @@ func TestPcapngTwoInterfaces(t *testing.T) {
 			t.Errorf("two-ifaces.pcapng: %v", err)
 		}
 	}
+}
+
+// TestRelinkedCorpus rewrites every corpus capture (Ethernet frames) into
+// each link type that only the slow path decodes, one frame for one: the
+// same segments must come out, numbered alike, whatever carried them.
+func TestRelinkedCorpus(t *testing.T) {
+	pppProto := func(et uint16) uint16 {
+		switch et {
+		case 0x0800:
+			return 0x0021
+		case 0x86dd:
+			return 0x0057
+		}
+		return 0xc021 // LCP: not IP
+	}
+	af := func(et uint16, v6 byte) byte {
+		switch et {
+		case 0x0800:
+			return 2
+		case 0x86dd:
+			return v6
+		}
+		return 0
+	}
+	links := []struct {
+		name string
+		link layers.LinkType
+		wrap func(et uint16, p []byte) []byte
+	}{
+		{"PPP", layers.LinkTypePPP, func(et uint16, p []byte) []byte { return pppHdr(false, pppProto(et), p) }},
+		{"PPP_SERIAL", layers.LinkType(50), func(et uint16, p []byte) []byte { return pppHdr(true, pppProto(et), p) }},
+		{"PPP_WITH_DIR", layers.LinkType(204), func(et uint16, p []byte) []byte { return append([]byte{0}, pppHdr(true, pppProto(et), p)...) }},
+		{"C_HDLC", layers.LinkType(104), chdlc},
+		{"PFLOG", layers.LinkTypePFLog, func(et uint16, p []byte) []byte { return pflogHdr(af(et, 28), p) }},
+		{"IEEE802_11", layers.LinkTypeIEEE802_11, func(et uint16, p []byte) []byte { return withFCS(dot11Data(et, p)) }},
+		{"IEEE802_11_RADIO", layers.LinkTypeIEEE80211Radio, func(et uint16, p []byte) []byte { return radiotapHdr(dot11Data(et, p)) }},
+		{"PRISM_HEADER", layers.LinkTypePrismHeader, func(et uint16, p []byte) []byte { return prismHdr(dot11Data(et, p)) }},
+		{"FDDI", layers.LinkTypeFDDI, fddiLLC},
+	}
+	files, err := filepath.Glob("../samples/*.pcap")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no captures in ../samples: %v", err)
+	}
+	if _, err := os.Stat(corpusDir); err == nil {
+		files = append(files, corpusFiles(t)...)
+	}
+	n := 0
+	for _, path := range files {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := records(t, data)
+		if len(recs) == 0 || recs[0].link != layers.LinkTypeEthernet {
+			continue
+		}
+		n++
+		want := mustRead(t, path, data)
+		for _, l := range links {
+			out := make([]record, 0, len(recs))
+			for _, r := range recs {
+				if len(r.data) < 14 {
+					t.Fatalf("%s: a frame of %d bytes", path, len(r.data))
+				}
+				b := l.wrap(binary.BigEndian.Uint16(r.data[12:]), r.data[14:])
+				ci := r.ci
+				ci.Length += len(b) - len(r.data)
+				ci.CaptureLength = len(b)
+				out = append(out, record{data: b, ci: ci, link: l.link})
+			}
+			name := filepath.Base(path) + "→" + l.name
+			got := mustRead(t, name, writePcap(t, out, pcapOpts{nanos: true}))
+			if err := diffSegs(got.segs, want.segs); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+			if st := got.stats; !slices.Equal(st.LinkTypes, []string{l.name}) || st.Packets != want.stats.Packets || len(st.Warnings) != 0 {
+				t.Errorf("%s: link types %q, %d packets, warnings %q; want [%s], %d, none", name, st.LinkTypes, st.Packets, st.Warnings, l.name, want.stats.Packets)
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d Ethernet captures among %d files", n, len(files))
+	}
+	t.Logf("%d captures, each in %d link types", n, len(links))
 }
