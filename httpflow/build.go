@@ -357,6 +357,10 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		history:          r.History,
 		clientEndedTLS:   r.TLS != nil && r.TLS.ClientEnded,
 	}
+	if f.h2 != nil {
+		cf.goAway = f.h2.goAway
+		r.Close.GoAwayAt = f.h2.goAway
+	}
 	var prev *string // values repeat as one shared string: parse each once
 	var mx *int
 	for i := range r.Transactions {

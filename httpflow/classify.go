@@ -60,6 +60,8 @@ type closeFacts struct {
 	// The client's TLS close_notify came before the server's first FIN
 	// (TLS.ClientEnded).
 	clientEndedTLS bool
+	// When the HTTP/2 server sent GOAWAY (zero: none, or not HTTP/2).
+	goAway time.Time
 }
 
 // verdict is the classifier's answer.
@@ -100,10 +102,24 @@ func secs(d time.Duration) string {
 // classify applies the close reasons of the spec in order.
 func classify(f *closeFacts) verdict {
 	v := classifyRules(f)
+	if !f.goAway.IsZero() {
+		v.evidence += "; HTTP/2 GOAWAY from the server" + sinceLastResponse(f, f.goAway)
+	}
 	if f.history != "" {
 		v.evidence += "; TCP history " + f.history
 	}
 	return v
+}
+
+// sinceLastResponse is " X after the last response" for an event at at,
+// or "" when no response ended.
+func sinceLastResponse(f *closeFacts, at time.Time) string {
+	for i := len(f.txs) - 1; i >= 0; i-- {
+		if f.txs[i].respDone {
+			return " " + secs(at.Sub(f.txs[i].respEnd)) + " after the last response"
+		}
+	}
+	return ""
 }
 
 func classifyRules(f *closeFacts) verdict {

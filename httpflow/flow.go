@@ -141,6 +141,7 @@ type flow struct {
 	sniffed   []byte
 	sniffAt   time.Time
 	tls       *tlsFlow
+	h2        *h2Flow // HTTP/2 (h2.go): cleartext, or the plaintext of TLS with ALPN h2
 
 	// The record's transactions and idle periods, expanded from txs when
 	// the connection is done.
@@ -209,6 +210,10 @@ func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
 		f.tls.conn.Data(tlsDir(d), b, t)
 		return
 	}
+	if f.h2 != nil {
+		f.h2Data(d, b, t)
+		return
+	}
 	if !f.sniffDone && f.sniff(d, b, t) {
 		return
 	}
@@ -226,6 +231,12 @@ func (f *flow) Data(d tcpstate.Dir, b []byte, t time.Time) {
 func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
 	if f.tls != nil {
 		f.tls.conn.Gap(tlsDir(d), n)
+		return
+	}
+	if f.h2 != nil {
+		if !f.h2.broken {
+			f.h2Break("content-gap")
+		}
 		return
 	}
 	if !f.sniffDone {

@@ -237,6 +237,11 @@ type Close struct {
 	Reason                   Reason
 	Evidence                 string
 	Race                     *Race // set when Reason is ReasonKeepaliveRace
+	// GoAwayAt is when an HTTP/2 server sent its first GOAWAY, which
+	// starts its close (the FIN may follow a second later); zero when
+	// none. Not in the wire record: the evidence cites it, and the summary
+	// takes a server's idle timeout from it.
+	GoAwayAt time.Time
 }
 
 // TimeWait says who holds TIME_WAIT and until when.

@@ -44,6 +44,11 @@ type tlsFlow struct {
 func (f *flow) sniff(d tcpstate.Dir, b []byte, t time.Time) bool {
 	if d != tcpstate.ClientToServer {
 		f.sniffDone = true // a server that speaks first: not TLS
+		if len(f.sniffed) == 0 && looksH2(d, b) {
+			f.startH2() // a gRPC server's SETTINGS
+			f.h2Data(d, b, t)
+			return true
+		}
 		f.flushSniff()
 		return false
 	}
@@ -55,6 +60,11 @@ func (f *flow) sniff(d tcpstate.Dir, b []byte, t time.Time) bool {
 			f.tls.conn.Data(tlsrec.ClientToServer, b, t)
 			return true
 		}
+		if looksH2(d, b) {
+			f.startH2()
+			f.h2Data(d, b, t)
+			return true
+		}
 		return false
 	}
 	// A ClientHello split before its sixth byte: keep what came.
@@ -63,14 +73,22 @@ func (f *flow) sniff(d tcpstate.Dir, b []byte, t time.Time) bool {
 	if len(f.sniffed) == 1 {
 		f.sniffAt = t
 	}
-	if len(f.sniffed) < sniffLen && f.sniffed[0] == 0x16 && (len(f.sniffed) < 2 || f.sniffed[1] == 3) {
-		return true // maybe TLS: wait for more (take == len(b) here)
+	if len(f.sniffed) < sniffLen && (f.sniffed[0] == 0x16 && (len(f.sniffed) < 2 || f.sniffed[1] == 3) ||
+		string(f.sniffed) == h2Preface[:len(f.sniffed)]) {
+		return true // maybe TLS or HTTP/2: wait for more (take == len(b) here)
 	}
 	f.sniffDone = true
 	if tlsrec.Looks(f.sniffed) {
 		f.startTLS()
 		f.tls.conn.Data(tlsrec.ClientToServer, f.sniffed[:len(f.sniffed)-take], f.sniffAt)
 		f.tls.conn.Data(tlsrec.ClientToServer, b, t)
+		f.sniffed = f.sniffed[:0]
+		return true
+	}
+	if looksH2(d, f.sniffed) {
+		f.startH2()
+		f.h2Data(d, f.sniffed[:len(f.sniffed)-take], f.sniffAt)
+		f.h2Data(d, b, t)
 		f.sniffed = f.sniffed[:0]
 		return true
 	}
@@ -101,6 +119,13 @@ func tlsDir(d tcpstate.Dir) tlsrec.Dir {
 		return tlsrec.ClientToServer
 	}
 	return tlsrec.ServerToClient
+}
+
+func tcpDir(d tlsrec.Dir) tcpstate.Dir {
+	if d == tlsrec.ClientToServer {
+		return tcpstate.ClientToServer
+	}
+	return tcpstate.ServerToClient
 }
 
 type tlsHandler flow
@@ -148,10 +173,20 @@ func (h *tlsHandler) Plaintext(d tlsrec.Dir, b []byte, first, last time.Time) {
 			x.h2 = true
 		}
 	}
-	if x.h2 || len(b) == 0 {
+	if len(b) == 0 {
 		return
 	}
 	x.plain = true
+	if x.h2 {
+		if f.h2 == nil {
+			f.startH2()
+		}
+		f.h2Data(tcpDir(d), b[:1], first)
+		if len(b) > 1 {
+			f.h2Data(tcpDir(d), b[1:], last)
+		}
+		return
+	}
 	fr := &f.resp
 	if d == tlsrec.ClientToServer {
 		fr = &f.req

@@ -473,6 +473,7 @@ func TestAnomalyNamesInStep(t *testing.T) {
 	}
 	res := []*regexp.Regexp{
 		regexp.MustCompile(`anomaly\("([a-z0-9-]+)"\)`),
+		regexp.MustCompile(`h2Break\("([a-z0-9-]+)"\)`),
 		regexp.MustCompile(`Anomalies = append\(c\.Anomalies, "([a-z0-9-]+)"\)`),
 		regexp.MustCompile(`verdict\{Reason\w+, [^,]+, "([a-z0-9-]+)"`),
 	}

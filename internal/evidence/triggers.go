@@ -35,7 +35,9 @@ const DefaultTriggers = "race,reset"
 // them (response-bad-chunk-size).
 var Anomalies = []string{
 	"bad-chunk-framing", "bad-chunk-size", "bad-content-length", "conflicting-content-length", "content-gap",
-	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "http2", "last-request-unanswered",
+	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "http2", "http2-bad-continuation",
+	"http2-bad-padding", "http2-bad-priority", "http2-bad-push-promise", "http2-bad-status", "http2-frame-too-large",
+	"http2-header-error", "http2-stream-reset", "http2-streams-capped", "last-request-unanswered",
 	"line-too-long", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
 	"request-after-server-fin", "request-answered-by-server-rst", "request-lost-at-server-close", "request-unanswered",
 	"request-unknown-transfer-encoding", "response-without-request", "stray-crlf", "tls-exchanges-capped",

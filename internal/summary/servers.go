@@ -188,7 +188,11 @@ func (s *serverSet) add(c *httpflow.Connection) {
 			// client's idle close, no timeout of the server's.
 			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
 		case reason == httpflow.ReasonServerIdleTimeout:
-			sv.idleCloses = appendCappedF(sv.idleCloses, f.Duration.Seconds())
+			d := f.Duration
+			if g := c.Close.GoAwayAt; !g.IsZero() && !g.Before(f.StartAt) && g.Before(f.EndAt) {
+				d = g.Sub(f.StartAt) // HTTP/2: the timeout fired at the GOAWAY
+			}
+			sv.idleCloses = appendCappedF(sv.idleCloses, d.Seconds())
 		case reason == httpflow.ReasonClientIdleClose:
 			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
 		}

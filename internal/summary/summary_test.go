@@ -180,3 +180,34 @@ func TestServerInferenceClientEndedTLS(t *testing.T) {
 		}
 	}
 }
+
+// An HTTP/2 server's idle close starts with its GOAWAY (Go's FIN follows a
+// second later): the idle timeout inferred is the GOAWAY's, not the FIN's.
+func TestServerInferenceGoAway(t *testing.T) {
+	for _, goAway := range []bool{false, true} {
+		b := New(Config{})
+		t0 := time.Unix(1000, 0)
+		for i := range 12 {
+			start := t0.Add(time.Duration(i) * 10 * time.Second)
+			c := conn(2, []float64{0.1}, 2+float64(i%3)*0.001, httpflow.Server, "10.0.0.2:8080", start)
+			c.ID = i + 1
+			c.KeepAlive.Persistent = true
+			c.FinalIdle.StartAt, c.FinalIdle.EndAt = start, start.Add(c.FinalIdle.Duration)
+			if goAway {
+				c.Close.GoAwayAt = start.Add(time.Second + time.Duration(i%3)*time.Millisecond)
+			}
+			b.Add(c)
+		}
+		_, servers := b.Final(httpflow.Options{})
+		if len(servers) != 1 || !servers[0].HasIdleTimeout {
+			t.Fatalf("GOAWAY %v: servers %+v, want one with an idle timeout", goAway, servers)
+		}
+		want := 2 * time.Second
+		if goAway {
+			want = time.Second
+		}
+		if d := servers[0].IdleTimeout - want; d < -5*time.Millisecond || d > 5*time.Millisecond {
+			t.Errorf("GOAWAY %v: idle timeout %v, want about %v", goAway, servers[0].IdleTimeout, want)
+		}
+	}
+}
