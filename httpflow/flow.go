@@ -142,6 +142,9 @@ type flow struct {
 	sniffAt   time.Time
 	tls       *tlsFlow
 	h2        *h2Flow // HTTP/2 (h2.go): cleartext, or the plaintext of TLS with ALPN h2
+	tunneled  [2]bool // a direction's bytes after a tunnel began were looked at (upgradeH2)
+	tunHead   [2][]byte
+	tunAt     [2]time.Time
 
 	// The record's transactions and idle periods, expanded from txs when
 	// the connection is done.
@@ -364,6 +367,14 @@ func (h *reqHandler) end(m *message) {
 }
 
 func (h *reqHandler) anomaly(name string) { (*flow)(h).anomaly(name) }
+
+func (h *reqHandler) tunnel(b []byte, t time.Time) {
+	(*flow)(h).upgradeH2(tcpstate.ClientToServer, b, t)
+}
+
+func (h *respHandler) tunnel(b []byte, t time.Time) {
+	(*flow)(h).upgradeH2(tcpstate.ServerToClient, b, t)
+}
 
 func (h *reqHandler) strayCRLF(n int) {
 	f := (*flow)(h)

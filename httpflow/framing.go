@@ -78,6 +78,10 @@ type handler interface {
 	strayCRLF(n int)
 }
 
+// tunneler is a handler that looks at the bytes after a tunnel began (an
+// Upgrade to h2c goes on as HTTP/2).
+type tunneler interface{ tunnel(b []byte, t time.Time) }
+
 // framer splits one direction's byte stream into HTTP messages (RFC 9112).
 type framer struct {
 	request bool
@@ -124,7 +128,12 @@ func isRequestIDHeader(name []byte) bool {
 func (f *framer) feed(b []byte, t time.Time) {
 	for len(b) > 0 {
 		switch f.state {
-		case psDead, psTunnel:
+		case psDead:
+			return
+		case psTunnel:
+			if tn, ok := f.h.(tunneler); ok {
+				tn.tunnel(b, t)
+			}
 			return
 		case psStart:
 			// RFC 9112 §2.2: ignore at least one empty line before a request.

@@ -2,6 +2,7 @@ package httpflow
 
 import (
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"time"
 
@@ -106,6 +107,75 @@ func (f *flow) startH2() {
 	}
 	f.h2 = h
 	f.anomaly("http2")
+}
+
+// upgradeH2 looks at a direction's first bytes after a 101 Switching
+// Protocols: when they start HTTP/2 (Upgrade: h2c, RFC 9113 3.1 of RFC
+// 7540), the upgraded request is stream 1, its 101 an interim answer
+// (stream 1's HEADERS carry the final one), and the rest is read as
+// frames. Anything else (a WebSocket) stays a tunnel.
+func (f *flow) upgradeH2(d tcpstate.Dir, b []byte, t time.Time) {
+	if f.h2 != nil {
+		f.h2Data(d, b, t)
+		return
+	}
+	if f.tunneled[d] {
+		return
+	}
+	// The first bytes may come a few at a time: hold them until they tell.
+	need := sniffLen
+	if d == tcpstate.ServerToClient {
+		need = 9
+	}
+	if len(f.tunHead[d]) == 0 {
+		f.tunAt[d] = t
+	}
+	take := min(len(b), need-len(f.tunHead[d]))
+	f.tunHead[d] = append(f.tunHead[d], b[:take]...)
+	b = b[take:]
+	head := f.tunHead[d]
+	if len(head) < need && mayBeH2(d, head) {
+		return
+	}
+	f.tunneled[d] = true
+	i := f.txs.n - 1
+	if i < 0 || !looksH2(d, head) {
+		return
+	}
+	c := f.txs.at(i)
+	if c.status != 101 || c.body != BodyTunnel {
+		return
+	}
+	f.startH2()
+	if c.interim == 0 {
+		f.interims = append(f.interims, nil)
+		c.interim = uint32(len(f.interims))
+	}
+	f.interims[c.interim-1] = append(f.interims[c.interim-1], 101)
+	c.status, c.respVer, c.respStart, c.respEnd = 0, 0, noTime, noTime
+	c.respDone, c.complete, c.body, c.persist = false, false, BodyUnknown, Persists
+	f.anomalies = slices.DeleteFunc(f.anomalies, func(a string) bool { return a == "tunnel" })
+	f.h2.streams[1] = i
+	if o := 1 - d; len(f.tunHead[o]) > 0 { // the other side's first bytes, held
+		f.h2Data(o, f.tunHead[o], f.tunAt[o])
+	}
+	f.h2Data(d, head, f.tunAt[d])
+	f.h2Data(d, b, t)
+}
+
+// mayBeH2 reports whether head, fewer bytes than looksH2 needs, may still
+// start HTTP/2 in direction d.
+func mayBeH2(d tcpstate.Dir, head []byte) bool {
+	if d == tcpstate.ClientToServer {
+		return string(head) == h2Preface[:len(head)]
+	}
+	for k, v := range head {
+		switch {
+		case k == 3 && v != h2Settings, k == 4 && v&^1 != 0, k >= 5 && v != 0:
+			return false
+		}
+	}
+	return true
 }
 
 // h2Data hands the HTTP/2 reader the next bytes of direction d.

@@ -226,6 +226,35 @@ func TestH2Streams(t *testing.T) {
 			want:  []string{"POST /pkg.Svc/Call HTTP/2 200 req 1-1 resp 2-2 bytes 0/0 interim [] complete true framing null"},
 		},
 		{
+			name: "HTTP/1.1 Upgrade: h2c, the server's SETTINGS in the 101's segment",
+			conv: func(c *h2Conv) {
+				c.raw(cs, []byte("GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n"))
+				var settings bytes.Buffer
+				http2.NewFramer(&settings, nil).WriteSettings()
+				c.after(time.Millisecond).raw(sc, append([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"), settings.Bytes()...))
+				c.after(time.Millisecond).preface()
+				c.after(time.Millisecond).response(1, false, ":status: 200").data(sc, 1, true, 4)
+				c.after(time.Millisecond).request(3, true, ":method: GET", ":path: /next")
+				c.after(time.Millisecond).response(3, true, ":status: 204")
+			},
+			gapAt: -1,
+			want: []string{
+				"GET /up HTTP/1.1 200 req 0-0 resp 3-3 bytes 0/0 interim [101] complete true framing null",
+				"GET /next HTTP/2 204 req 4-4 resp 5-5 bytes 0/0 interim [] complete true framing no-body",
+			},
+		},
+		{
+			name: "a WebSocket after its 101 stays a tunnel",
+			conv: func(c *h2Conv) {
+				c.raw(cs, []byte("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
+				c.after(time.Millisecond).raw(sc, []byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"))
+				c.after(time.Millisecond).raw(cs, []byte("\x81\x85\x01\x02\x03\x04iguhn"))
+			},
+			gapAt:     -1,
+			want:      []string{"GET /ws HTTP/1.1 101 req 0-0 resp 1-1 bytes 0/0 interim [] complete true framing no-body"},
+			anomalies: []string{"tunnel"},
+		},
+		{
 			name: "a gap ends the analysis of the frames",
 			conv: func(c *h2Conv) {
 				c.preface().request(1, true, ":method: GET", ":path: /")

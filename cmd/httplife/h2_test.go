@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,8 +27,9 @@ type h2Truth struct {
 
 // The HTTP/2 cleartext captures of samples/h2c: Go's x/net/http2 on both
 // sides (multiplexed streams, a POST, a response without content-length,
-// the server's GOAWAY then FIN, a client's idle close), nginx, and a
-// server that speaks first. Every stream's method, path, status and the
+// the server's GOAWAY then FIN, a client's idle close), nginx, a server
+// that speaks first, and curl's HTTP/1.1 Upgrade: h2c (the upgraded
+// request is stream 1, its 101 an interim status). Every stream's method, path, status and the
 // times of the frames that start and end its request and response are
 // tshark's; the close reasons are the recordings' own (the server's idle
 // timeout of 1 s; the clients' closes).
@@ -36,6 +38,7 @@ func TestH2Samples(t *testing.T) {
 		"go-h2c.pcap":       {"server-idle-timeout", "client-idle-close"},
 		"nginx-h2c.pcap":    {"server-idle-timeout"},
 		"server-first.pcap": {"client-idle-close"},
+		"upgrade-h2c.pcap":  {"client-idle-close"},
 	}
 	files, _ := filepath.Glob("../../samples/h2c/*.pcap.truth.json")
 	if len(files) != len(reasons) {
@@ -95,8 +98,13 @@ func TestH2Samples(t *testing.T) {
 						t.Errorf("%s: stream %v: %s %v, want %v", id, ws["stream"], f[1], tx[f[1]], ws[f[0]])
 					}
 				}
-				if tx["request_version"] != "HTTP/2" || tx["complete"] != true {
-					t.Errorf("%s: stream %v: request_version %v complete %v", id, ws["stream"], tx["request_version"], tx["complete"])
+				wantVer, wantInterim := "HTTP/2", "[]"
+				if ws["interim"] != nil { // the upgraded request
+					wantVer, wantInterim = "HTTP/1.1", "[101]"
+				}
+				if tx["request_version"] != wantVer || tx["response_version"] != "HTTP/2" || fmt.Sprint(tx["interim_statuses"]) != wantInterim || tx["complete"] != true {
+					t.Errorf("%s: stream %v: request_version %v response_version %v interim %v complete %v; want %s, HTTP/2, %s, true", id, ws["stream"],
+						tx["request_version"], tx["response_version"], tx["interim_statuses"], tx["complete"], wantVer, wantInterim)
 				}
 			}
 		}

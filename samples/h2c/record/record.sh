@@ -8,6 +8,7 @@
 #                    server's idle close (GOAWAY, FIN a second later), and a
 #                    client that closes its idle connection
 #   nginx-h2c.pcap   nginx 1.22 (keepalive_timeout 1s), Go client: GOAWAY and FIN
+#   upgrade-h2c.pcap curl --http2 to h2cpair: HTTP/1.1 Upgrade: h2c, 101, then HTTP/2
 #   server-first.pcap  Go's http2.Server.ServeConn and a client that waits before
 #                    its preface: the server's SETTINGS come first
 set -euo pipefail
@@ -32,6 +33,8 @@ record() { # record NAME FILTER CMD...
 "$tmp/h2cpair" server -addr 127.0.0.1:18491 -native 127.0.0.1:18492 -idle 1s & sleep 0.5
 record go-h2c 'tcp port 18491 or tcp port 18492' "$tmp/h2cpair" client -addr 127.0.0.1:18491 -native 127.0.0.1:18492 -idle 1s
 python3 "$here/truth.py" "$out/go-h2c.pcap" 18491 18492 >"$out/go-h2c.pcap.truth.json"
+record upgrade-h2c 'tcp port 18491' curl -s --http2 http://127.0.0.1:18491/ http://127.0.0.1:18491/slow
+python3 "$here/truth.py" --upgrade "$out/upgrade-h2c.pcap" 18491 >"$out/upgrade-h2c.pcap.truth.json"
 record server-first 'tcp port 18492' python3 "$here/rawclient.py" 127.0.0.1 18492
 python3 "$here/truth.py" "$out/server-first.pcap" 18492 >"$out/server-first.pcap.truth.json"
 

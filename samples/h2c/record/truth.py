@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""truth.py CAPTURE PORT... > CAPTURE.truth.json
+"""truth.py [--upgrade] CAPTURE PORT... > CAPTURE.truth.json
 
 The HTTP/2 truth of a capture, from tshark's dissection (tshark -d
 tcp.port==PORT,http2 -T json --no-duplicate-keys): per TCP connection, its
@@ -7,7 +7,10 @@ streams in the order of their request HEADERS, each with method, path,
 final status and the capture times of the frames that start and end the
 request (HEADERS; the frame with END_STREAM) and the response (the HEADERS
 with a final :status; the frame with END_STREAM); the server's first
-GOAWAY; who sent the first FIN.
+GOAWAY; who sent the first FIN. With --upgrade the ports are not forced
+to HTTP/2: tshark follows an HTTP/1.1 Upgrade: h2c itself, and the
+upgraded request (HTTP/1.1, answered 101) is stream 1, whose final
+response comes in HTTP/2 frames.
 """
 import json
 import subprocess
@@ -27,10 +30,29 @@ def many(v):
     return v if isinstance(v, list) else [v]
 
 
+def find(d, key):
+    """The values of key anywhere in the nested dict d."""
+    out = []
+    if isinstance(d, dict):
+        for k, v in d.items():
+            if k == key:
+                out += many(v)
+            else:
+                out += find(v, key)
+    elif isinstance(d, list):
+        for v in d:
+            out += find(v, key)
+    return out
+
+
 def main():
-    cap, ports = sys.argv[1], [int(p) for p in sys.argv[2:]]
+    argv = sys.argv[1:]
+    upgrade = argv[0] == "--upgrade"
+    if upgrade:
+        argv = argv[1:]
+    cap, ports = argv[0], [int(p) for p in argv[1:]]
     args = ["tshark", "-r", cap, "-T", "json", "--no-duplicate-keys"]
-    for p in ports:
+    for p in ports if not upgrade else []:
         args += ["-d", f"tcp.port=={p},http2"]
     pkts = json.loads(subprocess.run(args, capture_output=True, check=True, text=True).stdout)
     conns = {}
@@ -50,7 +72,17 @@ def main():
         else:
             continue
         c = conns.setdefault((client, server), {"client": client, "server": server, "streams": {}, "order": [],
-                                                "goaway_at": None, "first_fin_by": None})
+                                                "goaway_at": None, "first_fin_by": None, "http1": None})
+        h1 = ly.get("http")
+        if h1 is not None:
+            m, u = find(h1, "http.request.method"), find(h1, "http.request.uri")
+            if who == "client" and m:
+                c["http1"] = {"stream": 1, "method": m[0], "path": u[0], "status": None, "interim": [101],
+                              "request_start_at": t, "request_end_at": t,
+                              "response_start_at": None, "response_end_at": None}
+            if who == "server" and "101" in find(h1, "http.response.code") and c["http1"] is not None:
+                c["streams"][1] = c["http1"]
+                c["order"].append(1)
         flags = int(tcp["tcp.flags"], 16)
         if flags & 1 and c["first_fin_by"] is None:
             c["first_fin_by"] = who
