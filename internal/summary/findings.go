@@ -96,7 +96,7 @@ func (f *findingStats) add(c *httpflow.Connection) {
 		st := &f.byReason[r]
 		st.n++
 		if c.FinalIdle != nil {
-			st.finals.add(c.FinalIdle.Duration.Seconds())
+			st.finals.add(closingIdle(c).Seconds())
 		}
 		if r == httpflow.ReasonKeepaliveRace {
 			if k := len(c.IdlePeriods); k > 0 {

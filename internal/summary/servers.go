@@ -188,11 +188,7 @@ func (s *serverSet) add(c *httpflow.Connection) {
 			// client's idle close, no timeout of the server's.
 			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
 		case reason == httpflow.ReasonServerIdleTimeout:
-			d := f.Duration
-			if g := c.Close.GoAwayAt; !g.IsZero() && !g.Before(f.StartAt) && g.Before(f.EndAt) {
-				d = g.Sub(f.StartAt) // HTTP/2: the timeout fired at the GOAWAY
-			}
-			sv.idleCloses = appendCappedF(sv.idleCloses, d.Seconds())
+			sv.idleCloses = appendCappedF(sv.idleCloses, closingIdle(c).Seconds())
 		case reason == httpflow.ReasonClientIdleClose:
 			sv.clientCloses = appendCappedF(sv.clientCloses, f.Duration.Seconds())
 		}
@@ -444,3 +440,15 @@ func (s *serverSet) arr(i int) *arrival { return &s.arrivalChunks[i/arrivalChunk
 // clientEndedTLS reports whether the client ended c's TLS session with a
 // close_notify before the server's first FIN (httpflow.TLS.ClientEnded).
 func clientEndedTLS(c *httpflow.Connection) bool { return c.TLS != nil && c.TLS.ClientEnded }
+
+// closingIdle is how long the connection was idle when its close began:
+// the final idle period, up to an HTTP/2 server's GOAWAY when it sent one
+// in that period (its timeout fired there; Go's FIN follows a second
+// later). c.FinalIdle must be set.
+func closingIdle(c *httpflow.Connection) time.Duration {
+	f := c.FinalIdle
+	if g := c.Close.GoAwayAt; !g.IsZero() && !g.Before(f.StartAt) && g.Before(f.EndAt) {
+		return g.Sub(f.StartAt)
+	}
+	return f.Duration
+}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,13 +199,16 @@ func TestServerInferenceGoAway(t *testing.T) {
 			}
 			b.Add(c)
 		}
-		_, servers := b.Final(httpflow.Options{})
+		sum, servers := b.Final(httpflow.Options{})
 		if len(servers) != 1 || !servers[0].HasIdleTimeout {
 			t.Fatalf("GOAWAY %v: servers %+v, want one with an idle timeout", goAway, servers)
 		}
-		want := 2 * time.Second
+		want, finding := 2*time.Second, "closed by the server after 2.0 s idle"
 		if goAway {
-			want = time.Second
+			want, finding = time.Second, "closed by the server after 1.0 s idle"
+		}
+		if f := strings.Join(sum.Findings, "\n"); !strings.Contains(f, finding) {
+			t.Errorf("GOAWAY %v: findings %q, want one saying %q", goAway, sum.Findings, finding)
 		}
 		if d := servers[0].IdleTimeout - want; d < -5*time.Millisecond || d > 5*time.Millisecond {
 			t.Errorf("GOAWAY %v: idle timeout %v, want about %v", goAway, servers[0].IdleTimeout, want)
