@@ -43,12 +43,15 @@ const (
 	h2Priority   = 0x20
 )
 
-// Bounds for hostile peers: a header block held until its END_HEADERS,
-// the open streams followed, and a header value kept by the decoder.
+// Bounds for hostile peers, per connection: a header block held until its
+// END_HEADERS (servers refuse far less: nginx 32 KiB, Go 1 MiB of
+// decoded headers), the open streams followed, a header value and the
+// HPACK dynamic table the decoder keeps (peers advertise 4 KiB, some 64).
 const (
-	h2MaxBlock   = 256 << 10
+	h2MaxBlock   = 64 << 10
 	h2MaxStreams = 4096
 	h2MaxString  = 64 << 10
+	h2MaxTable   = 64 << 10
 )
 
 // h2Flow is the HTTP/2 side of a flow.
@@ -101,8 +104,9 @@ func (f *flow) startH2() {
 	for i := range h.dir {
 		d := &h.dir[i]
 		d.dec = hpack.NewDecoder(4096, nil) // DecodeFull returns the fields
-		// A passive observer accepts any table size the peers agreed on.
-		d.dec.SetAllowedMaxDynamicTableSize(1 << 20)
+		// A passive observer accepts the table size the peers agreed on,
+		// up to a bound (beyond it the block is an HPACK error).
+		d.dec.SetAllowedMaxDynamicTableSize(h2MaxTable)
 		d.dec.SetMaxStringLength(h2MaxString)
 	}
 	f.h2 = h
@@ -110,8 +114,9 @@ func (f *flow) startH2() {
 }
 
 // upgradeH2 looks at a direction's first bytes after a 101 Switching
-// Protocols: when they start HTTP/2 (Upgrade: h2c, RFC 9113 3.1 of RFC
-// 7540), the upgraded request is stream 1, its 101 an interim answer
+// Protocols: when they start HTTP/2 (Upgrade: h2c, RFC 7540 3.2, which
+// RFC 9113 deprecates and servers still accept), the upgraded request is
+// stream 1, its 101 an interim answer
 // (stream 1's HEADERS carry the final one), and the rest is read as
 // frames. Anything else (a WebSocket) stays a tunnel.
 func (f *flow) upgradeH2(d tcpstate.Dir, b []byte, t time.Time) {

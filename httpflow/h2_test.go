@@ -274,6 +274,16 @@ func TestH2Streams(t *testing.T) {
 			anomalies: []string{"http2", "non-http-payload"},
 		},
 		{
+			name: "an HPACK table larger than the bound",
+			conv: func(c *h2Conv) {
+				c.enc[cs].SetMaxDynamicTableSizeLimit(1 << 20)
+				c.enc[cs].SetMaxDynamicTableSize(h2MaxTable * 2)
+				c.preface().request(1, true, ":method: GET", ":path: /")
+			},
+			gapAt:     -1,
+			anomalies: []string{"http2", "http2-header-error"},
+		},
+		{
 			name: "a header block longer than the bound",
 			conv: func(c *h2Conv) {
 				c.preface().raw(cs, []byte{0x10, 0x00, 0x00, h2Headers, h2EndHeaders, 0, 0, 0, 1})
