@@ -1,5 +1,6 @@
-// Package httpflow turns reassembled TCP connections into HTTP/1.x
-// connection lifecycles.
+// Package httpflow turns reassembled TCP connections into HTTP connection
+// lifecycles: HTTP/1.x (framing.go), HTTP/2 stream by stream in cleartext
+// or decrypted (h2.go), HTTPS through internal/tlsrec (tls.go).
 //
 // In: the tcpstate.Stream calls for each connection (in-order bytes of both
 // directions with capture times, gaps, FIN, RST, and the final tcpstate.Conn
