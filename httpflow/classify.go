@@ -103,7 +103,10 @@ func secs(d time.Duration) string {
 func classify(f *closeFacts) verdict {
 	v := classifyRules(f)
 	if !f.goAway.IsZero() {
-		v.evidence += "; HTTP/2 GOAWAY from the server" + sinceLastResponse(f, f.goAway)
+		v.evidence += "; HTTP/2 GOAWAY from the server"
+		if s := sinceResponse(f.lastResponse(), f.goAway); s != "" {
+			v.evidence += " " + s
+		}
 	}
 	if f.history != "" {
 		v.evidence += "; TCP history " + f.history
@@ -111,15 +114,23 @@ func classify(f *closeFacts) verdict {
 	return v
 }
 
-// sinceLastResponse is " X after the last response" for an event at at,
-// or "" when no response ended.
-func sinceLastResponse(f *closeFacts, at time.Time) string {
+// lastResponse is the last transaction whose response ended, or nil.
+func (f *closeFacts) lastResponse() *txFact {
 	for i := len(f.txs) - 1; i >= 0; i-- {
 		if f.txs[i].respDone {
-			return " " + secs(at.Sub(f.txs[i].respEnd)) + " after the last response"
+			return &f.txs[i]
 		}
 	}
-	return ""
+	return nil
+}
+
+// sinceResponse is "X after the last response" for an event at at, or ""
+// when no response ended (lastResp nil).
+func sinceResponse(lastResp *txFact, at time.Time) string {
+	if lastResp == nil {
+		return ""
+	}
+	return secs(at.Sub(lastResp.respEnd)) + " after the last response"
 }
 
 func classifyRules(f *closeFacts) verdict {
@@ -133,19 +144,8 @@ func classifyRules(f *closeFacts) verdict {
 	if n := len(f.txs); n > 0 {
 		last = &f.txs[n-1]
 	}
-	var lastResp *txFact
-	for i := len(f.txs) - 1; i >= 0; i-- {
-		if f.txs[i].respDone {
-			lastResp = &f.txs[i]
-			break
-		}
-	}
-	sinceResp := func(at time.Time) string {
-		if lastResp == nil {
-			return ""
-		}
-		return secs(at.Sub(lastResp.respEnd)) + " after the last response"
-	}
+	lastResp := f.lastResponse()
+	sinceResp := func(at time.Time) string { return sinceResponse(lastResp, at) }
 	advertised := ""
 	if f.advertised != nil {
 		advertised = "; server advertised timeout=" + strconv.FormatFloat(*f.advertised, 'f', -1, 64)

@@ -325,6 +325,15 @@ func (h *reqHandler) begin(m *message) {
 	f.txs.add(c)
 }
 
+// addInterim adds an interim (1xx) status to c's list.
+func (f *flow) addInterim(c *ctx, st int) {
+	if c.interim == 0 {
+		f.interims = append(f.interims, nil)
+		c.interim = uint32(len(f.interims))
+	}
+	f.interims[c.interim-1] = append(f.interims[c.interim-1], st)
+}
+
 // noInterim is the empty interim-status list of most transactions
 // (appending to it allocates, so sharing it is safe).
 var noInterim = []int{}
@@ -412,11 +421,7 @@ func (h *respHandler) headers(m *message) (BodyKind, int64, bool) {
 	if st >= 100 && st < 200 && st != 101 {
 		m.interim = true
 		if c != nil {
-			if c.interim == 0 {
-				f.interims = append(f.interims, nil)
-				c.interim = uint32(len(f.interims))
-			}
-			f.interims[c.interim-1] = append(f.interims[c.interim-1], st)
+			f.addInterim(c, st)
 		}
 		return BodyNone, 0, false
 	}

@@ -152,11 +152,7 @@ func (f *flow) upgradeH2(d tcpstate.Dir, b []byte, t time.Time) {
 		return
 	}
 	f.startH2()
-	if c.interim == 0 {
-		f.interims = append(f.interims, nil)
-		c.interim = uint32(len(f.interims))
-	}
-	f.interims[c.interim-1] = append(f.interims[c.interim-1], 101)
+	f.addInterim(c, 101)
 	c.status, c.respVer, c.respStart, c.respEnd = 0, 0, noTime, noTime
 	c.respDone, c.complete, c.body, c.persist = false, false, BodyUnknown, Persists
 	f.anomalies = slices.DeleteFunc(f.anomalies, func(a string) bool { return a == "tunnel" })
@@ -434,11 +430,7 @@ func (f *flow) h2Block(d tcpstate.Dir, x *h2Dir, t time.Time) {
 			return
 		}
 		if st < 200 {
-			if c.interim == 0 {
-				f.interims = append(f.interims, nil)
-				c.interim = uint32(len(f.interims))
-			}
-			f.interims[c.interim-1] = append(f.interims[c.interim-1], st)
+			f.addInterim(c, st)
 			return
 		}
 		c.status, c.respSeq = uint16(st), uint64(s)
