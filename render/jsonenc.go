@@ -356,9 +356,9 @@ func (e *jsonEncoder) connection(c *httpflow.Connection) {
 			e.key(`"type":`)
 			e.string(t.Type)
 			e.key(`,"outer_src":`)
-			e.b = append(t.OuterSrc.AppendTo(append(e.b, '"')), '"')
+			e.addrOrNull(t.OuterSrc)
 			e.key(`,"outer_dst":`)
-			e.b = append(t.OuterDst.AppendTo(append(e.b, '"')), '"')
+			e.addrOrNull(t.OuterDst)
 			e.key(`,"id":`)
 			if t.HasID {
 				e.int(int64(t.ID))
@@ -395,6 +395,15 @@ func (e *jsonEncoder) inferredString(inferred bool, s string) {
 	} else {
 		e.string(s)
 	}
+}
+
+// addrOrNull writes a, quoted, or null when it is not valid.
+func (e *jsonEncoder) addrOrNull(a netip.Addr) {
+	if !a.IsValid() {
+		e.null()
+		return
+	}
+	e.b = append(a.AppendTo(append(e.b, '"')), '"')
 }
 
 func (e *jsonEncoder) stringOrNull(s string) {

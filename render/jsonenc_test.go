@@ -110,7 +110,7 @@ func clipBytes(s string, n int) string {
 func captureFiles(tb testing.TB) []string {
 	tb.Helper()
 	var out []string
-	for _, g := range []string{"../samples/*.pcap*", "../samples/heldout-sim/*.pcap*", "../../shared/corpus/*.pcap*"} {
+	for _, g := range []string{"../samples/*.pcap*", "../samples/heldout-sim/*.pcap*", "../samples/field/*.pcap*", "../samples/h2c/*.pcap*", "../../shared/corpus/*.pcap*"} {
 		m, _ := filepath.Glob(g)
 		for _, p := range m {
 			if strings.HasSuffix(p, ".pcap") || strings.HasSuffix(p, ".pcapng") {
@@ -309,6 +309,11 @@ func syntheticConnections() map[string]*httpflow.Connection {
 		"min and max ints": {ID: math.MinInt, StrayCRLFBytes: math.MaxUint64, Transactions: []httpflow.Transaction{{
 			Index: math.MaxInt, Status: math.MinInt, RequestBytes: math.MinInt64, ResponseBytes: math.MaxInt64, InterimStatuses: []int{-1, 0, math.MaxInt},
 		}}, KeepAlive: httpflow.KeepAlive{AdvertisedMax: ptr(-1)}},
+		"tunnels without outer addresses": func() *httpflow.Connection {
+			c := fullConnection()
+			c.Tunnel = []httpflow.Tunnel{{Type: "mpls", ID: 16001, HasID: true}, {Type: "pppoe", OuterSrc: netip.MustParseAddr("10.0.0.1")}}
+			return c
+		}(),
 		"tls without names": func() *httpflow.Connection {
 			c := fullConnection()
 			c.TLS = &httpflow.TLS{Version: "TLS 1.2"}

@@ -199,11 +199,12 @@ type WireConnection struct {
 	TLS                *WireTLS          `json:"tls"`
 }
 
-// WireTunnel is one encapsulation, outermost first.
+// WireTunnel is one encapsulation, outermost first; the outer addresses
+// are null for one with no IP header of its own (MPLS, PPPoE).
 type WireTunnel struct {
 	Type     string  `json:"type"`
-	OuterSrc string  `json:"outer_src"`
-	OuterDst string  `json:"outer_dst"`
+	OuterSrc *string `json:"outer_src"`
+	OuterDst *string `json:"outer_dst"`
 	ID       *uint32 `json:"id"`
 }
 
@@ -260,7 +261,7 @@ func Wire(c *httpflow.Connection) WireConnection {
 	if c.Tunnel != nil {
 		w.Tunnel = make([]WireTunnel, len(c.Tunnel))
 		for i, t := range c.Tunnel {
-			w.Tunnel[i] = WireTunnel{Type: t.Type, OuterSrc: t.OuterSrc.String(), OuterDst: t.OuterDst.String()}
+			w.Tunnel[i] = WireTunnel{Type: t.Type, OuterSrc: wireAddr(t.OuterSrc), OuterDst: wireAddr(t.OuterDst)}
 			if t.HasID {
 				id := t.ID
 				w.Tunnel[i].ID = &id
@@ -772,10 +773,10 @@ func FromWire(w *WireConnection) (httpflow.Connection, error) {
 		c.Tunnel = make([]httpflow.Tunnel, len(w.Tunnel))
 		for i, t := range w.Tunnel {
 			x := httpflow.Tunnel{Type: t.Type}
-			if x.OuterSrc, err = netip.ParseAddr(t.OuterSrc); err != nil {
+			if x.OuterSrc, err = parseAddr(t.OuterSrc); err != nil {
 				return c, fmt.Errorf("tunnel outer_src: %v", err)
 			}
-			if x.OuterDst, err = netip.ParseAddr(t.OuterDst); err != nil {
+			if x.OuterDst, err = parseAddr(t.OuterDst); err != nil {
 				return c, fmt.Errorf("tunnel outer_dst: %v", err)
 			}
 			if t.ID != nil {
@@ -816,6 +817,23 @@ func parseSide(s *string) (httpflow.Side, error) {
 		return httpflow.Both, nil
 	}
 	return httpflow.NoSide, fmt.Errorf("side %q", *s)
+}
+
+// wireAddr is a: null when it is not valid.
+func wireAddr(a netip.Addr) *string {
+	if !a.IsValid() {
+		return nil
+	}
+	s := a.String()
+	return &s
+}
+
+// parseAddr is wireAddr's inverse.
+func parseAddr(s *string) (netip.Addr, error) {
+	if s == nil {
+		return netip.Addr{}, nil
+	}
+	return netip.ParseAddr(*s)
 }
 
 func strOrNil(ok bool, s string) *string {

@@ -99,7 +99,10 @@ func newIncident(c *httpflow.Connection, why string, f *flow) *incident {
 		carried = append(carried, "VLAN "+strconv.Itoa(int(v)))
 	}
 	for _, t := range c.Tunnel {
-		s := t.Type + " " + t.OuterSrc.String() + " → " + t.OuterDst.String()
+		s := t.Type
+		if t.OuterSrc.IsValid() || t.OuterDst.IsValid() {
+			s += " " + t.OuterSrc.String() + " → " + t.OuterDst.String()
+		}
 		if t.HasID {
 			s += " id " + strconv.FormatUint(uint64(t.ID), 10)
 		}
