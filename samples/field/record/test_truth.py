@@ -129,6 +129,33 @@ class Duplicates(unittest.TestCase):
             got = truth.duplicates(pk, 200 * ms)
             self.assertEqual(got, want, f"{name}: got {got} want {want}")
 
+    def test_cut_differently(self):
+        us = 1000
+        vx = [{"type": "vxlan", "outer_src": "10.0.0.1", "outer_dst": "10.0.0.2", "id": 100}]
+
+        def seg(frame, ns, seq, n, tunnel, key=None):
+            return pkt(frame, ns, key or f"k{frame}", seq=seq, len=n, tunnel=tunnel)
+        cases = [
+            ("bare GSO segment, then the tunnel's three", [seg(1, 0, 1000, 3000, []), seg(2, 5 * us, 1000, 1000, vx),
+                                                           seg(3, 6 * us, 2000, 1000, vx), seg(4, 7 * us, 3000, 1000, vx)],
+             [2, 3, 4]),
+            ("the tunnel's three, then GRO's one", [seg(1, 0, 1000, 1000, vx), seg(2, 1 * us, 2000, 1000, vx),
+                                                    seg(3, 2 * us, 3000, 1000, vx), seg(4, 9 * us, 1000, 3000, [])],
+             [4]),
+            ("a retransmission in both contexts", [seg(1, 0, 1000, 1000, vx), seg(2, 5 * us, 1000, 1000, []),
+                                                  seg(3, 300_000 * us, 1000, 1000, vx, "r"),
+                                                  seg(4, 300_005 * us, 1000, 1000, [], "r")], [2, 4]),
+            ("a bare retransmission cut differently: old in its own context", [
+                seg(1, 0, 1000, 1000, vx), seg(2, 5 * us, 1000, 1000, []), seg(3, 300_000 * us, 1000, 1000, [])], [2]),
+            ("one context only: a retransmission, not a copy", [seg(1, 0, 1000, 1000, vx), seg(2, 5 * us, 1000, 1000, vx)],
+             []),
+            ("the other context's bytes too old", [seg(1, 0, 1000, 1000, vx), seg(2, 60_000 * us, 1000, 1000, [])], []),
+            ("new bytes in the other context", [seg(1, 0, 1000, 1000, vx), seg(2, 5 * us, 1000, 2000, [])], []),
+        ]
+        for name, pk, want in cases:
+            got = truth.duplicates(pk, 200_000 * us)
+            self.assertEqual(got, want, f"{name}: got {got} want {want}")
+
 
 class Connection(unittest.TestCase):
     def test_retransmissions(self):
@@ -136,6 +163,7 @@ class Connection(unittest.TestCase):
             ("new data", [(100, 10), (110, 10)], [False, False]),
             ("resent", [(100, 10), (100, 10)], [False, True]),
             ("overlap is new", [(100, 10), (105, 10)], [False, False]),
+            ("out of order fills a hole", [(100, 10), (120, 10), (110, 10), (110, 10)], [False, False, False, True]),
             ("across the 2^32 wrap", [(2 ** 32 - 5, 10), (5, 10), (2 ** 32 - 5, 10)], [False, False, True]),
         ]
         for name, segs, want in cases:

@@ -35,7 +35,11 @@ expect.py, extended to encapsulations):
   2. Duplicates: a packet whose inner IP packet equals one seen less than
      --window seconds before (every IP and TCP header field but TTL/hop limit
      and the IP header checksum, plus the payload; the link header and the
-     encapsulation are ignored) is a copy. If there are copies, the capture is
+     encapsulation are ignored) is a copy; so is a data segment cut differently
+     from the copy another encapsulation context carried (its sequence space
+     shown by that context of its direction within 50 ms, new in its own: the
+     bare and the tunnelled copy on an overlay node with segmentation
+     offload). If there are copies, the capture is
      rewritten without them (`tshark -Y "!(frame.number in {...})" -w`) and
      everything below runs on that.
   3. Connections: tshark's tcp.stream, unless the same inner address/port
@@ -384,12 +388,36 @@ def context(p):
     return (tun, tuple(p["vlan"] or ()))
 
 
-def duplicates(pkts, window_ns):
-    """Frame numbers of packets that repeat an inner IP packet seen < window before."""
+def duplicates(pkts, window_ns, cut_window_ns=50_000_000):
+    """Frame numbers of packets that repeat an inner IP packet seen < window before,
+    and of copies cut differently: a data segment (payload, SYN or FIN) whose
+    sequence space one encapsulation context showed of its direction less than
+    cut_window before, while it is new in its own context (the bare copy of a
+    tunnelled connection on an overlay node with segmentation offload: one
+    large segment where the underlay carries several, or GRO's one for the
+    underlay's several)."""
     seen, dups = {}, []
+    shown = {}  # (src, dst, context) -> (end of sequence space shown, ns it advanced)
+
+    def before(a, b):  # a < b in 32-bit sequence space
+        return a != b and ((b - a) % (1 << 32)) < (1 << 31)
+
     for p in pkts:
+        n = p["len"] + int(p["syn"]) + int(p["fin"])
+        end = (p["seq"] + n) % (1 << 32)
+        own_key = (p["src"], p["dst"], context(p))
+        own = shown.get(own_key)
+        fresh = n > 0 and (own is None or before(own[0], end))
         t = seen.get(p["dupkey"])
-        if t is not None and abs(p["ns"] - t) < window_ns:
+        copy = t is not None and abs(p["ns"] - t) < window_ns
+        if not copy and fresh:
+            for k, (e, at) in shown.items():
+                if k[:2] == own_key[:2] and k != own_key and not before(e, end) and p["ns"] - at <= cut_window_ns:
+                    copy = True
+                    break
+        if fresh:
+            shown[own_key] = (end, p["ns"])
+        if copy:
             dups.append(p["frame"])
             continue
         seen[p["dupkey"]] = p["ns"]
@@ -417,22 +445,33 @@ METHODS = ("GET ", "HEAD ", "POST ", "PUT ", "DELETE ", "OPTIONS ", "PATCH ", "T
 
 
 def mark_retransmissions(pk):
-    """Own retransmission flag ("rtx"): a data segment whose bytes were all sent before in
-    its direction. tshark's tcp.analysis.retransmission is kept ("retx") but is fooled
+    """Own retransmission flag ("rtx"): a data segment all of whose bytes were seen
+    before in its direction (a segment captured out of order fills a hole and is
+    not one). tshark's tcp.analysis.retransmission is kept ("retx") but is fooled
     by mirror copies delivered out of order (a request seen after its response)."""
-    base, high = {}, {}
+    base, seen = {}, {}
     for p in pk:
         d = p["src"]
         if d not in base:
             base[d] = p["seq"] + (1 if p["syn"] else 0)
-            high[d] = 0
+            seen[d] = []  # merged [start, end) intervals, relative
         rel = (p["seq"] - base[d]) % (1 << 32)
         if p["syn"]:
             p["rtx"] = False
             continue
         end = rel + p["len"]
-        p["rtx"] = p["len"] > 0 and end <= high[d]
-        high[d] = max(high[d], end)
+        iv = seen[d]
+        p["rtx"] = p["len"] > 0 and any(a <= rel and end <= b for a, b in iv)
+        if p["len"] > 0:
+            iv.append((rel, end))
+            iv.sort()
+            merged = [iv[0]]
+            for a, b in iv[1:]:
+                if a <= merged[-1][1]:
+                    merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+                else:
+                    merged.append((a, b))
+            seen[d] = merged
 
 
 def connection(pk, http):
