@@ -115,6 +115,9 @@ type Conn struct {
 	// table's one-way index.
 	hasAlias bool
 	inOneWay bool
+	// What each carrier showed of each side, when the alias is the other
+	// kind of key (a bare copy of a tunnelled connection: cross.go).
+	cross *crossPaths
 
 	// The identities of each side's last segments, for copies (order.go),
 	// by Sides index; last, after every pointer, so that the garbage

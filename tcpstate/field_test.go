@@ -518,3 +518,97 @@ func TestGuessClientFromEndpoints(t *testing.T) {
 		}
 	}
 }
+
+// Copies over two carriers: `-i any` on an overlay node sees each packet
+// bare (the vxlan device, a pod's veth) and inside the tunnel (the
+// underlay), in either order by direction, and the bare copy of a data
+// segment may be one large (offloaded) segment that the tunnel carries as
+// several, or the other way round (GRO).
+func TestBareAndTunnelledCopies(t *testing.T) {
+	const vni = 0x77
+	// copies returns s in both carriers, the first one first, 5 µs apart.
+	copies := func(s fseg, tunnelFirst bool) []fseg {
+		a, b := s, s
+		a.ck, b.ck, b.us = 0, vni, s.us+5
+		if tunnelFirst {
+			a.ck, b.ck = vni, 0
+		}
+		return []fseg{a, b}
+	}
+	both := func(tunnelFirstClient bool, segs ...fseg) []fseg {
+		var out []fseg
+		for _, s := range segs {
+			out = append(out, copies(s, s.cli == tunnelFirstClient)...)
+		}
+		return out
+	}
+	h := hs(0)
+	req := fseg{1000, true, PA, 1001, 5001, "GET", 10, 0xaaaa, 0, 0}
+	resp := fseg{1100, false, PA, 5001, 1004, "200 ok", 20, 0xcccc, 0, 0}
+	fin := fseg{2000, false, F | A, 5007, 1004, "", 21, 0xdddd, 0, 0}
+	// The response bare as one segment, in the tunnel as three.
+	gso := func(tunnelFirst bool, ck uint64) []fseg {
+		big := fseg{1100, false, PA, 5001, 1004, "200 ok", 20, 0xcccc, ck, 0}
+		other := uint64(vni)
+		if ck == vni {
+			other = 0
+		}
+		pieces := []fseg{
+			{1105, false, A, 5001, 1004, "20", 30, 0x01, other, 0},
+			{1106, false, A, 5003, 1004, "0 ", 31, 0x02, other, 0},
+			{1107, false, PA, 5005, 1004, "ok", 32, 0x03, other, 0},
+		}
+		if tunnelFirst {
+			for i := range pieces {
+				pieces[i].us -= 10
+			}
+			return append(pieces, big)
+		}
+		return append([]fseg{big}, pieces...)
+	}
+	tests := []struct {
+		name         string
+		segs         []fseg
+		conns        int
+		dups         uint64
+		srvPackets   uint64
+		srvRexmits   uint64
+		wantResponse string
+	}{
+		{"server's node: client's copies tunnelled first, server's bare first",
+			both(true, h[0], h[1], h[2], req, resp, fin), 1, 6, 3, 0, `server data "200 ok"`},
+		{"client's node: client's copies bare first",
+			both(false, h[0], h[1], h[2], req, resp, fin), 1, 6, 3, 0, `server data "200 ok"`},
+		{"bare offloaded segment, the tunnel's three pieces after it",
+			fjoin(both(true, h[0], h[1], h[2], req), gso(false, 0), both(true, fin)), 1, 4 + 3 + 1, 3, 0, `server data "200 ok"`},
+		{"the tunnel's three pieces, then GRO's bare one",
+			fjoin(both(false, h[0], h[1], h[2], req), gso(true, vni), both(false, fin)), 1, 4 + 1 + 1, 5, 0, `server data "20"`},
+		{"a retransmission in both carriers stays one retransmission",
+			fjoin(both(true, h[0], h[1], h[2], req, resp), both(true, fseg{300000, false, PA, 5001, 1004, "200 ok", 40, 0xcccc, 0, 0}), both(true, fin)),
+			1, 7, 4, 1, `server data "200 ok"`},
+		{"bare and tunnelled with unrelated sequence numbers are two connections",
+			fjoin(hs(0), func() []fseg {
+				x := hs(vni)
+				x[0].seq, x[1].ack, x[2].seq = 77000, 77001, 77001
+				x[1].seq, x[2].ack = 88000, 88001
+				x[0].sum, x[1].sum, x[2].sum = 1, 2, 3
+				return x
+			}()), 2, 0, 1, 0, ""},
+	}
+	for _, tt := range tests {
+		r := feedField(t, false, tt.segs)
+		if len(r.conns) != tt.conns || r.stats.Duplicates != tt.dups {
+			t.Errorf("%s: %d connections, %d duplicates; want %d, %d", tt.name, len(r.conns), r.stats.Duplicates, tt.conns, tt.dups)
+			continue
+		}
+		c := r.conns[0]
+		if s := c.Server(); s.Packets != tt.srvPackets || s.Retransmissions != tt.srvRexmits {
+			t.Errorf("%s: server packets %d, retransmissions %d; want %d, %d", tt.name, s.Packets, s.Retransmissions, tt.srvPackets, tt.srvRexmits)
+		}
+		if tt.wantResponse != "" {
+			if got := strings.Join(r.logs[c.ID], "\n"); !strings.Contains(got, tt.wantResponse) || strings.Count(got, `client data "GET"`) != 1 {
+				t.Errorf("%s: stream calls:\n%s\nwant the request once and %s", tt.name, got, tt.wantResponse)
+			}
+		}
+	}
+}

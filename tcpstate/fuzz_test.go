@@ -133,6 +133,8 @@ func FuzzFieldSegments(f *testing.F) {
 	f.Add(enc(syn, [8]byte{2, S, 0, 0, 0, 0, 1, 0}, synack, [8]byte{3, S | A, 0, 1, 0, 0, 2, 1}, req)) // two tunnels
 	f.Add(enc(syn, synack, ack, req, [8]byte{1, PA, 1, 4, 28, 3, 5, 0xf0}, resp, fin))                 // times backwards
 	f.Add(enc(syn, [8]byte{1, PA, 1, 200, 10, 0, 9, 1}, [8]byte{1, PA, 3, 200, 10, 0, 10, 1}, ack))    // acknowledges what never comes
+	tun := func(s [8]byte) [8]byte { s[0] |= 2; return s }                                             // the same in VNI 101
+	f.Add(enc(tun(syn), syn, synack, tun(synack), tun(ack), ack, resp, tun(resp), fin, tun(fin)))      // bare and tunnelled copies
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var streams []*counter
 		tab := NewTable(Config{MaxBuffered: 1 << 12, MaxConns: 8}, func(c *Conn) Stream {
@@ -181,8 +183,9 @@ func FuzzFieldSegments(f *testing.F) {
 		if st := tab.Stats(); st.Duplicates > uint64(n) {
 			t.Fatalf("%d duplicates of %d segments", st.Duplicates, n)
 		}
-		if tab.Open() != 0 || len(tab.oneWay) != 0 || tab.heldBytes != 0 {
-			t.Fatalf("after Flush: %d connections, %d one-way, %d bytes held", tab.Open(), len(tab.oneWay), tab.heldBytes)
+		if tab.Open() != 0 || len(tab.oneWay) != 0 || tab.heldBytes != 0 || len(tab.tunneled) != 0 || len(tab.alias) != 0 {
+			t.Fatalf("after Flush: %d connections, %d one-way, %d bytes held, %d tunnelled, %d aliases",
+				tab.Open(), len(tab.oneWay), tab.heldBytes, len(tab.tunneled), len(tab.alias))
 		}
 	})
 }

@@ -89,7 +89,7 @@ func (k key) tuple() key {
 // none, is the other direction of; nil when none.
 func (t *Table) pairOf(k key, seg *capture.Segment) *Conn {
 	w, ok := t.oneWay[k.tuple()]
-	if !ok || w.c.reported || w.src == seg.Src || seg.Flags&capture.ACK == 0 {
+	if !ok || w.c.reported || w.c.hasAlias || w.src == seg.Src || seg.Flags&capture.ACK == 0 {
 		return nil
 	}
 	c := w.c

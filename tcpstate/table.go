@@ -213,13 +213,16 @@ type Table struct {
 	// only, by their endpoints (key.go).
 	oneWay map[key]oneWay
 	alias  map[*Conn]key // the second key of connections that have one
+	// Connections whose key has a carrier id, by their endpoints: where
+	// a bare copy of their segments looks for them (cross.go).
+	tunneled map[key]*Conn
 }
 
 // NewTable returns an empty table. factory is called once per connection,
 // when its client side is known.
 func NewTable(cfg Config, factory Factory) *Table {
 	cfg = cfg.WithDefaults()
-	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay), alias: make(map[*Conn]key),
+	return &Table{cfg: cfg, factory: factory, conns: make(map[key]*Conn), tombs: make(map[key]tomb), oneWay: make(map[key]oneWay), alias: make(map[*Conn]key), tunneled: make(map[key]*Conn),
 		recent: new([recentSlots]*Conn)}
 }
 
@@ -270,11 +273,20 @@ func (t *Table) Add(seg *capture.Segment) {
 		if c == nil && k.ck != 0 {
 			c = t.pairOf(k, seg)
 		}
+		if c == nil {
+			c = t.crossOf(k, seg, ns)
+		}
 	}
 	if c != nil && c.inOneWay {
 		t.heard(c, seg)
 	}
 	if c != nil && c.duplicate(t, seg, ns, c.sideOf(seg)) {
+		if c.cross != nil {
+			c.cross.shown(c, seg, ns)
+		}
+		return
+	}
+	if c != nil && c.cross != nil && c.crossCopy(t, seg, ns) {
 		return
 	}
 	if c != nil && syn && c.restartedBy(seg) {
@@ -362,6 +374,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 	if k.ck != 0 {
 		t.oneWay[k.tuple()] = oneWay{c, seg.Src}
 		c.inOneWay = true
+		t.tunneled[k.tuple()] = c
 	}
 	return c
 }
@@ -480,6 +493,9 @@ func (t *Table) done(c *Conn) {
 			delete(t.oneWay, c.key.tuple())
 		}
 		c.inOneWay = false
+	}
+	if c.key.ck != 0 && t.tunneled[c.key.tuple()] == c {
+		delete(t.tunneled, c.key.tuple())
 	}
 	var alias key
 	hasAlias := c.hasAlias

@@ -5,7 +5,7 @@
 #        samples/field/record/ci.sh --bin PATH --dir DIR      (score captures already in DIR,
 #                                                             e.g. samples/field: no root needed)
 #
-# Re-records the CI subset (default: vxlan-4789 gre-key-seq vlan qinq any-duplicates
+# Re-records the CI subset (default: vxlan-4789 gre-key-seq vlan qinq any-duplicates overlay-any
 # reorder fragments rotated-C; about 100 s) with record.sh into a temporary
 # directory (needs root: network namespaces), which writes each capture's truth
 # with truth.py, then runs
@@ -20,7 +20,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCORE=${CORPUS_SCORE:-/work/shared/tools/corpus-score}
-SUBSET=(vxlan-4789 gre-key-seq vlan qinq any-duplicates reorder fragments rotated-C)
+SUBSET=(vxlan-4789 gre-key-seq vlan qinq any-duplicates overlay-any reorder fragments rotated-C)
 BIN='' KEEP='' DIR=''
 scn=()
 while [[ $# -gt 0 ]]; do

@@ -33,7 +33,7 @@ SHORT_REASONS=server-idle-timeout,client-idle-close
 
 ALL=(vxlan-4789 vxlan-8472 vxlan-two-vni geneve gre gre-key-seq gretap erspan2 erspan3 ip6gre ip6tnl ipip sit
      vlan qinq mpls nflog fragments fragments-ipv6 any-duplicates span-double reorder dumpcap-two-if
-     rotated-C rotated-G snaplen-96 snaplen-128 pcapng-drops pcapng-comments)
+     rotated-C rotated-G snaplen-96 snaplen-128 pcapng-drops pcapng-comments overlay-any overlay-any-client)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -261,6 +261,20 @@ scn_vxlan-4789() {
     vxlan_pair 100 dstport 4789
     record vxlan-4789 pcap "$STD_REASONS" start_u1 std_traffic
 }
+
+scn_overlay-any() {
+    DESC="A flannel/Calico-like overlay node: VXLAN VNI 100 (UDP 4789) between two namespaces over a veth, 'tcpdump -i any' in the server's namespace (LINUX_SLL2): every packet is seen twice, once plain on the vxlan device vx0 and once inside VXLAN on the underlay u1 (inbound: u1 first; outbound: vx0 first). Inner traffic as vxlan-4789."
+    vxlan_pair 100 dstport 4789
+    record overlay-any pcap "$STD_REASONS" start_any_s std_traffic
+}
+start_any_s() { cap_tcpdump s "$TMP/$NAME.pcap" -i any; }
+
+scn_overlay-any-client() {
+    DESC="overlay-any seen from the client's node: 'tcpdump -i any' in the client's namespace. Outbound packets are seen bare on vx0 first, inbound ones inside VXLAN on u0 first; the server's 4 KB response leaves nginx's side as one segment and arrives as three, which the client's vx0 may see joined again (GRO). Inner traffic as vxlan-4789."
+    vxlan_pair 100 dstport 4789
+    record overlay-any-client pcap "$STD_REASONS" start_any_c std_traffic
+}
+start_any_c() { cap_tcpdump c "$TMP/$NAME.pcap" -i any; }
 
 scn_vxlan-8472() {
     DESC="VXLAN VNI 200 on Linux's default port 8472 (ip link add ... type vxlan without dstport); captured on the server's underlay; tshark needs -d udp.port==8472,vxlan. Inner traffic as vxlan-4789."
