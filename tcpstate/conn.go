@@ -92,6 +92,7 @@ type Conn struct {
 	hist      history       // Zeek-style history (history.go)
 	twoMSL    time.Duration // the table's, for TimeWaitUntil
 	roleKnown bool
+	carried   bool      // the first segment had a carrier (VLAN tags, tunnels)
 	queued    bool      // in the table's closing queue
 	reported  bool      // Done was called
 	finished  bool      // RST seen, or both FINs sent and acknowledged
@@ -115,8 +116,8 @@ type Conn struct {
 	// table's one-way index.
 	hasAlias bool
 	inOneWay bool
-	// What each carrier showed of each side, when the alias is the other
-	// kind of key (a bare copy of a tunnelled connection: cross.go).
+	// What the bare and the carried copies showed of each side, once
+	// both were seen (cross.go).
 	cross *crossPaths
 
 	// The identities of each side's last segments, for copies (order.go),

@@ -21,13 +21,18 @@ import (
 // segmentation offload is one large segment that the underlay carries as
 // several (or the receiver's GRO joins the underlay's segments into one).
 // Those pieces are not copies by identity (dupRing); a data segment that
-// brings nothing new against what the other carrier showed of its side
-// within dupWindowID, while it is new on its own carrier, is one
-// (Conn.crossCopy). A retransmission is old on its own carrier too and
-// stays a retransmission.
+// brings nothing new against what the other kind of copy showed of its
+// side within dupWindowID, while it is new among its own kind, is one
+// (Conn.crossCopy). A retransmission is old among its own kind too and
+// stays a retransmission. The kinds are bare and carried (VLAN tags or
+// tunnels, Segment.Carrier), whatever the key: an IP-in-IP tunnel or a
+// GRE one without a key has no carrier id, so its copies share the bare
+// copies' connection from the start. A connection keeps the two apart
+// from the first segment of the kind its first segment was not
+// (Conn.startCross).
 
-// crossPaths is what each carrier of a joined connection has shown of
-// each side: [side][carrier], carrier 0 the connection's own key's.
+// crossPaths is what the two kinds of copy of a connection have shown of
+// each side: [side][kind], kind 0 that of the connection's first segment.
 type crossPaths struct {
 	seen [2][2]pathEnd
 }
@@ -62,7 +67,6 @@ func (t *Table) crossOf(k key, seg *capture.Segment, ns int64) *Conn {
 	c.hasAlias = true
 	t.alias[c] = k
 	t.conns[k] = c
-	c.cross = new(crossPaths)
 	return c
 }
 
@@ -82,6 +86,19 @@ func (c *Conn) continuedBy(seg *capture.Segment, ns int64) bool {
 	h := &c.Sides[i].h
 	d := Seq(seg.Seq).Diff(h.procEnd)
 	return h.procValid && d > -(1<<20) && d < 1<<20
+}
+
+// startCross starts keeping the kinds of copy apart, when a segment of the
+// kind c's first segment was not arrives: what c processed so far is the
+// first kind's.
+func (c *Conn) startCross() {
+	x := new(crossPaths)
+	for i := range c.Sides {
+		if h := &c.Sides[i].h; h.procValid {
+			x.seen[i][0] = pathEnd{end: h.procEnd, at: c.lastNs, ok: true}
+		}
+	}
+	c.cross = x
 }
 
 // crossCopy reports whether seg, a segment of a joined connection that is
@@ -120,7 +137,7 @@ func (x *crossPaths) sides(c *Conn, seg *capture.Segment) (own, other *pathEnd, 
 		return nil, nil, 0, false
 	}
 	p := 0
-	if seg.CarrierKey != c.key.ck {
+	if (seg.Carrier != nil) != c.carried {
 		p = 1
 	}
 	side := &x.seen[c.sideOf(seg)]

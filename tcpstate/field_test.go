@@ -21,7 +21,7 @@ type fseg struct {
 	seq, ack uint32
 	data     string
 	id, sum  uint16 // IPv4 id, TCP checksum
-	ck       uint64 // carrier key
+	ck       uint64 // carrier key (a VXLAN VNI's carrier; ipipCarrier: carried, key 0)
 	plen     int    // wire length when the snaplen cut the payload
 }
 
@@ -37,8 +37,26 @@ type fieldRun struct {
 	stats Stats
 }
 
+// ipipCarrier as fseg.ck is a tunnel without an id (IP-in-IP): a carrier,
+// CarrierKey 0.
+const ipipCarrier = 1 << 63
+
 func feedField(t *testing.T, v6 bool, segs []fseg) fieldRun {
 	t.Helper()
+	carriers := map[uint64]*capture.Carrier{}
+	carrier := func(ck uint64) *capture.Carrier {
+		if ck == 0 {
+			return nil
+		}
+		if carriers[ck] == nil {
+			e := capture.Encap{Type: capture.EncapVXLAN, ID: uint32(ck), HasID: true}
+			if ck == ipipCarrier {
+				e = capture.Encap{Type: capture.EncapIPIP}
+			}
+			carriers[ck] = &capture.Carrier{Tunnel: []capture.Encap{e}}
+		}
+		return carriers[ck]
+	}
 	r := fieldRun{logs: map[int][]string{}}
 	streams := map[int]*log{}
 	tab := NewTable(DefaultConfig(), func(c *Conn) Stream {
@@ -54,7 +72,10 @@ func feedField(t *testing.T, v6 bool, segs []fseg) fieldRun {
 	for i, x := range segs {
 		cs := &capture.Segment{N: uint64(i + 1), Time: t0.Add(time.Duration(x.us) * time.Microsecond), Src: c, Dst: s, Flags: x.flags,
 			Seq: x.seq, Ack: x.ack, Payload: []byte(x.data), PayloadLen: len(x.data), IPID: x.id, TCPSum: x.sum,
-			CarrierKey: x.ck, Window: 500}
+			CarrierKey: x.ck, Carrier: carrier(x.ck), Window: 500}
+		if x.ck == ipipCarrier {
+			cs.CarrierKey = 0
+		}
 		if x.plen > 0 {
 			cs.PayloadLen = x.plen
 		}
@@ -525,7 +546,13 @@ func TestGuessClientFromEndpoints(t *testing.T) {
 // segment may be one large (offloaded) segment that the tunnel carries as
 // several, or the other way round (GRO).
 func TestBareAndTunnelledCopies(t *testing.T) {
-	const vni = 0x77
+	for _, vni := range []uint64{0x77, ipipCarrier} { // a VXLAN VNI, IP-in-IP (no id)
+		bareAndTunnelled(t, vni)
+	}
+}
+
+func bareAndTunnelled(t *testing.T, vni uint64) {
+	kind := map[uint64]string{0x77: "vxlan", ipipCarrier: "ipip"}[vni]
 	// copies returns s in both carriers, the first one first, 5 µs apart.
 	copies := func(s fseg, tunnelFirst bool) []fseg {
 		a, b := s, s
@@ -549,7 +576,7 @@ func TestBareAndTunnelledCopies(t *testing.T) {
 	// The response bare as one segment, in the tunnel as three.
 	gso := func(tunnelFirst bool, ck uint64) []fseg {
 		big := fseg{1100, false, PA, 5001, 1004, "200 ok", 20, 0xcccc, ck, 0}
-		other := uint64(vni)
+		other := vni
 		if ck == vni {
 			other = 0
 		}
@@ -586,7 +613,7 @@ func TestBareAndTunnelledCopies(t *testing.T) {
 		{"a retransmission in both carriers stays one retransmission",
 			fjoin(both(true, h[0], h[1], h[2], req, resp), both(true, fseg{300000, false, PA, 5001, 1004, "200 ok", 40, 0xcccc, 0, 0}), both(true, fin)),
 			1, 7, 4, 1, `server data "200 ok"`},
-		{"bare and tunnelled with unrelated sequence numbers are two connections",
+		{"bare and tunnelled with unrelated sequence numbers are two connections (ids only)",
 			fjoin(hs(0), func() []fseg {
 				x := hs(vni)
 				x[0].seq, x[1].ack, x[2].seq = 77000, 77001, 77001
@@ -596,6 +623,10 @@ func TestBareAndTunnelledCopies(t *testing.T) {
 			}()), 2, 0, 1, 0, ""},
 	}
 	for _, tt := range tests {
+		if vni == ipipCarrier && tt.conns == 2 {
+			continue // the same key: one connection, the second SYN a new one on it
+		}
+		tt.name = kind + ": " + tt.name
 		r := feedField(t, false, tt.segs)
 		if len(r.conns) != tt.conns || r.stats.Duplicates != tt.dups {
 			t.Errorf("%s: %d connections, %d duplicates; want %d, %d", tt.name, len(r.conns), r.stats.Duplicates, tt.conns, tt.dups)

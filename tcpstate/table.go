@@ -280,6 +280,9 @@ func (t *Table) Add(seg *capture.Segment) {
 	if c != nil && c.inOneWay {
 		t.heard(c, seg)
 	}
+	if c != nil && c.cross == nil && (seg.Carrier != nil) != c.carried {
+		c.startCross()
+	}
 	if c != nil && c.duplicate(t, seg, ns, c.sideOf(seg)) {
 		if c.cross != nil {
 			c.cross.shown(c, seg, ns)
@@ -368,6 +371,7 @@ func (t *Table) newConn(k key, seg *capture.Segment) *Conn {
 		c.ID = int(seg.N)
 	}
 	c.firstNs, c.lastNs = seg.Time.UnixNano(), math.MinInt64
+	c.carried = seg.Carrier != nil
 	c.Sides[0].Addr = seg.Src
 	c.Sides[1].Addr = seg.Dst
 	t.conns[k] = c
