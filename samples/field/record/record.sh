@@ -33,7 +33,7 @@ SHORT_REASONS=server-idle-timeout,client-idle-close
 
 ALL=(vxlan-4789 vxlan-8472 vxlan-two-vni geneve gre gre-key-seq gretap erspan2 erspan3 ip6gre ip6tnl ipip sit
      vlan qinq mpls nflog fragments fragments-ipv6 any-duplicates span-double reorder dumpcap-two-if
-     rotated-C rotated-G snaplen-96 snaplen-128 pcapng-drops pcapng-comments overlay-any overlay-any-client)
+     rotated-C rotated-G snaplen-96 snaplen-128 pcapng-drops pcapng-comments overlay-any overlay-any-client any-offload overlay-offload)
 
 log() { printf '== %s\n' "$*" >&2; }
 
@@ -88,8 +88,10 @@ mkns() {  # mkns NAME...: namespaces with lo up, no DAD, no router solicitations
 veth() {  # veth NS1 IF1 NS2 IF2 [MTU]: a veth pair, both ends up, checksums and TSO in software
     ip -n "$P-$1" link add "$2" type veth peer name "$4" netns "$P-$3"
     [[ -n ${5:-} ]] && { ip -n "$P-$1" link set "$2" mtu "$5"; ip -n "$P-$3" link set "$4" mtu "$5"; }
-    nsx "$1" ethtool -K "$2" tx off tso off gso off >/dev/null 2>&1 || true
-    nsx "$3" ethtool -K "$4" tx off tso off gso off >/dev/null 2>&1 || true
+    if [[ -z ${OFFLOAD:-} ]]; then
+        nsx "$1" ethtool -K "$2" tx off tso off gso off >/dev/null 2>&1 || true
+        nsx "$3" ethtool -K "$4" tx off tso off gso off >/dev/null 2>&1 || true
+    fi
     ip -n "$P-$1" link set "$2" up
     ip -n "$P-$3" link set "$4" up
 }
@@ -268,6 +270,12 @@ scn_overlay-any() {
     record overlay-any pcap "$STD_REASONS" start_any_s std_traffic
 }
 start_any_s() { cap_tcpdump s "$TMP/$NAME.pcap" -i any; }
+
+scn_overlay-offload() {
+    DESC="overlay-any with the underlay veth's offloads left on (TSO, GSO, checksum offload, as on a cloud VM's NIC): the underlay too may carry large segments inside VXLAN. 'tcpdump -i any' in the server's namespace. Inner traffic as vxlan-4789."
+    OFFLOAD=1 vxlan_pair 100 dstport 4789
+    record overlay-offload pcap "$STD_REASONS" start_any_s std_traffic
+}
 
 scn_overlay-any-client() {
     DESC="overlay-any seen from the client's node: 'tcpdump -i any' in the client's namespace. Outbound packets are seen bare on vx0 first, inbound ones inside VXLAN on u0 first; the server's 4 KB response leaves nginx's side as one segment and arrives as three, which the client's vx0 may see joined again (GRO). Inner traffic as vxlan-4789."
@@ -450,6 +458,10 @@ start_nflog() { cap_tcpdump s "$TMP/nflog.pcap" -i nflog:5; }
 
 scn_any-duplicates() {
     DESC="A Docker-like node: namespace 'host' with bridge br0 (10.40.0.1/24) and two veths to two container namespaces k1 (10.40.0.2, nginx) and k2 (10.40.0.3); 'tcpdump -i any' in the host namespace (LINUX_SLL2) sees every packet twice: host->k1 traffic on br0 and on the veth, k2->k1 traffic on both veths. Host client: the three connections of vxlan-4789; then the k2 client: two connections (three GETs then nginx's idle close; two GETs then the client's close)."
+    scn_any_topology
+    record any-duplicates pcap "$STD_REASONS,$SHORT_REASONS" start_any any_traffic
+}
+scn_any_topology() {
     mkns host k1 k2
     ip -n "$P-host" link add br0 type bridge
     up host br0
@@ -459,9 +471,14 @@ scn_any-duplicates() {
     ip -n "$P-host" link set vh1 master br0; ip -n "$P-host" link set vh2 master br0
     addr k1 eth0 10.40.0.2/24; addr k2 eth0 10.40.0.3/24
     nginx_in k1
-    record any-duplicates pcap "$STD_REASONS,$SHORT_REASONS" start_any any_traffic
 }
-start_any() { cap_tcpdump host "$TMP/any-duplicates.pcap" -i any; }
+start_any() { cap_tcpdump host "$TMP/$NAME.pcap" -i any; }
+
+scn_any-offload() {
+    DESC="any-duplicates with the veths' offloads left on, as on a real Docker node (checksum offload, TSO, GSO): 'tcpdump -i any' sees the large segments before the kernel would cut them, each twice. Traffic as any-duplicates."
+    OFFLOAD=1 scn_any_topology
+    record any-offload pcap "$STD_REASONS,$SHORT_REASONS" start_any any_traffic
+}
 any_traffic() { client host standard 10.40.0.2 && sleep 0.2 && client k2 short 10.40.0.2; }
 
 switch3() {  # c -- [sw: br0 pc ps] -- s, monitor namespace m on sw:mon -- m:eth0
