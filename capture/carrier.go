@@ -21,10 +21,13 @@ const (
 	EncapIPIP                        // IPv4 inside IPv4 or IPv6
 	EncapIP6IP                       // IPv6 inside IPv4 or IPv6 (6in4/sit, ip6tnl)
 	EncapTeredo                      // IPv6 inside UDP 3544 (RFC 4380)
+	EncapGTP                         // GTP-U (GTPv1 user plane, UDP 2152): mobile core networks
+	EncapAYIYA                       // AYIYA (UDP 5072): IPv6 tunnel brokers
 )
 
 // String returns the spec's name of the type: "vxlan", "geneve", "gre",
-// "erspan", "mpls", "pppoe", "ipip", "ip6ip" or "teredo".
+// "erspan", "mpls", "pppoe", "ipip", "ip6ip" or "teredo"; httplife's
+// "gtp" or "ayiya" for the two it adds.
 func (t EncapType) String() string {
 	switch t {
 	case EncapVXLAN:
@@ -45,6 +48,10 @@ func (t EncapType) String() string {
 		return "ip6ip"
 	case EncapTeredo:
 		return "teredo"
+	case EncapGTP:
+		return "gtp"
+	case EncapAYIYA:
+		return "ayiya"
 	}
 	return "encap" + strconv.Itoa(int(t))
 }
@@ -56,8 +63,8 @@ type Encap struct {
 	// OuterSrc and OuterDst are the addresses of the IP header that
 	// carries the tunnel; zero for mpls and pppoe.
 	OuterSrc, OuterDst netip.Addr
-	// ID is the VXLAN/Geneve VNI, GRE key, ERSPAN session id, MPLS label
-	// or PPPoE session id, when HasID.
+	// ID is the VXLAN/Geneve VNI, GRE key, ERSPAN session id, MPLS label,
+	// PPPoE session id or GTP-U TEID, when HasID.
 	ID    uint32
 	HasID bool
 }
@@ -188,6 +195,16 @@ func (b *carrierBuf) encap(e Encap) bool {
 	return true
 }
 
+// has reports whether an encapsulation of type t is recorded.
+func (b *carrierBuf) has(t EncapType) bool {
+	for i := range int(b.n.e) {
+		if b.encs[i].Type == t {
+			return true
+		}
+	}
+	return false
+}
+
 // finish sets seg.Carrier and seg.CarrierKey from what was recorded. A
 // carrier equal to a recent one is that one: nothing is allocated.
 func (b *carrierBuf) finish(seg *Segment) {
@@ -291,12 +308,13 @@ func (b *carrierBuf) hash() uint64 {
 
 // carrierKey is Segment.CarrierKey for a tunnel list: FNV-1a over the type
 // and id of each encapsulation that has a direction-independent id (not
-// MPLS); 0 when none has.
+// an MPLS label, not a GTP-U TEID: each direction of a GTP tunnel has the
+// TEID its receiver chose); 0 when none has.
 func carrierKey(t []Encap) uint64 {
 	h := uint64(fnvOffset)
 	any := false
 	for _, e := range t {
-		if !e.HasID || e.Type == EncapMPLS {
+		if !e.HasID || e.Type == EncapMPLS || e.Type == EncapGTP {
 			continue
 		}
 		any = true

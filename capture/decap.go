@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"time"
@@ -13,7 +14,7 @@ import (
 // The slow path. The fast path (decode.go) hands over every packet with a
 // header it does not know that could carry TCP: GRE (with keys, sequence
 // numbers, routing, TEB, ERSPAN, PPTP, WCCP; also in UDP 4754), MPLS, PPPoE, IP in IP, Geneve,
-// Teredo, NFLOG and IP fragments. decapper decodes such a packet again
+// Teredo, GTP-U, AYIYA, NFLOG and IP fragments. decapper decodes such a packet again
 // from its first byte: the headers the fast path knows (link layers,
 // Ethernet, VLAN, UDP) with the same small parsers, IPv4 and every tunnel
 // header with gopacket's layers (and this package's NFLOG, Teredo and
@@ -40,6 +41,8 @@ type decapper struct {
 	nflog  NFLOG
 	pflog  layers.PFLog
 	teredo Teredo
+	gtp    layers.GTPv1U
+	ayiya  AYIYA
 	frags  *reassembler
 }
 
@@ -270,6 +273,10 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				typ = LayerTypeTeredo
 			case dport == portGREinUDP:
 				typ = layers.LayerTypeGRE
+			case dport == portGTPU || sport == portGTPU:
+				typ = layers.LayerTypeGTPv1U
+			case dport == portAYIYA || sport == portAYIYA:
+				typ = LayerTypeAYIYA
 			default:
 				return resNonTCP, nil
 			}
@@ -388,6 +395,44 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 
 		case layers.LayerTypePPP:
 			typ, b = x.ppp(gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}))
+
+		case layers.LayerTypeGTPv1U:
+			// User data only (a G-PDU: GTPv1, not GTP', message type
+			// 255) holding IP, as Zeek takes it; the rest (GTP-U's echo
+			// and error messages, another protocol on the port) is not
+			// TCP. Nor is GTP inside GTP (Zeek does not look either).
+			if len(b) < 8 || b[0]>>4 != 0x3 || b[1] != 255 || car.has(EncapGTP) {
+				return resNonTCP, nil
+			}
+			g := &x.gtp
+			if err := g.DecodeFromBytes(b, &x.fb); err != nil {
+				if n := binary.BigEndian.Uint16(b[2:]); 8+int(n) > len(b) && !cut {
+					return resBad, &problem{"GTP-U length %d is past the datagram's %d bytes", []any{n, len(b) - 8}}
+				}
+				return layerErr(cut, "GTP-U", err)
+			}
+			// The payload ends where the header's length says.
+			pl := g.Payload[:min(len(g.Payload), max(0, 8+int(g.MessageLength)-len(g.Contents)))]
+			if typ = nextByVersion(pl); typ == gopacket.LayerTypeZero {
+				return resNonTCP, nil
+			}
+			if !car.encap(Encap{Type: EncapGTP, OuterSrc: src, OuterDst: dst, ID: g.TEID, HasID: true}) {
+				return resBad, tooManyEncaps
+			}
+			b = pl
+
+		case LayerTypeAYIYA:
+			a := &x.ayiya
+			if err := a.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "AYIYA", err)
+			}
+			if typ = a.NextLayerType(); typ == gopacket.LayerTypeZero {
+				return resNonTCP, nil
+			}
+			if !car.encap(Encap{Type: EncapAYIYA, OuterSrc: src, OuterDst: dst}) {
+				return resBad, tooManyEncaps
+			}
+			b = a.Payload
 
 		case LayerTypeTeredo:
 			t := &x.teredo

@@ -110,6 +110,29 @@ func nflogRec(order binary.ByteOrder, fam uint8, payload []byte, payloadFirst bo
 	return b
 }
 
+// gtpU is a GTPv1-U header with flags fl (0x30: version 1, GTP, no
+// optional fields; E, S or PN add the 4 optional bytes, which ext, when
+// given, replaces together with its extension headers), message type
+// G-PDU and TEID teid, before payload.
+func gtpU(fl byte, teid uint32, ext []byte, payload []byte) []byte {
+	opt := ext
+	if fl&7 != 0 && opt == nil {
+		opt = make([]byte, 4)
+	}
+	h := []byte{fl, 255, 0, 0, byte(teid >> 24), byte(teid >> 16), byte(teid >> 8), byte(teid)}
+	h = append(h, opt...)
+	binary.BigEndian.PutUint16(h[2:], uint16(len(opt)+len(payload)))
+	return append(h, payload...)
+}
+
+// ayiya is an AYIYA header (forward, next header next) with an identity
+// of 2^idLen bytes and a signature of 4×sigLen, before payload.
+func ayiya(idLen, sigLen, next byte, payload []byte) []byte {
+	h := []byte{idLen<<4 | 1, sigLen<<4 | 2, 2<<4 | 1, next, 0x4a, 0xf6, 0x4c, 0x05}
+	h = append(h, make([]byte, 1<<idLen+4*int(sigLen))...)
+	return append(h, payload...)
+}
+
 // teredoOrigin is a Teredo origin indication for port and addr.
 func teredoOrigin(port uint16, addr netip.Addr) []byte {
 	a := addr.As4()
@@ -287,6 +310,15 @@ func TestDecapsulation(t *testing.T) {
 		{name: "Geneve carrying IPv6", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5555, 6081, serialize(t, &layers.Geneve{VNI: 10, Protocol: layers.EthernetTypeIPv6}, gopacket.Payload(v6)))),
 			want: w6, carrier: carrierOf(nil, enc(EncapGeneve, o1, o2, 10)), keyed: true},
+		{name: "GTP-U G-PDU, IPv4, on 2152 both sides", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 2152, 2152, gtpU(0x30, 0xabcdef01, nil, v4))),
+			want: w4, carrier: carrierOf(nil, enc(EncapGTP, o1, o2, 0xabcdef01))},
+		{name: "GTP-U with sequence number and an extension header, IPv6, another source port", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o2, o1, 5906, 2152, gtpU(0x36, 7, []byte{0, 1, 0, 0x85, 1, 0x10, 9, 0}, v6))),
+			want: w6, carrier: carrierOf(nil, enc(EncapGTP, o2, o1, 7))},
+		{name: "AYIYA, identity 16 bytes, signature 20, IPv6", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5072, 53859, ayiya(4, 5, 41, v6))),
+			want: w6, carrier: carrierOf(nil, enc(EncapAYIYA, o1, o2)), noGopacket: true},
 		{name: "GRE in UDP 4754", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 999, 4754, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv4}, v4))),
 			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
@@ -673,6 +705,17 @@ func TestDecapBadInput(t *testing.T) {
 			inner := ether(t, layers.EthernetTypeDot1Q, v4, tags...)
 			return ether(t, layers.EthernetTypeDot1Q, udp4(t, o1, o2, 1, 4789, vxlan(t, 1, inner)), tags...)
 		}()}, resBad, "more than 8 VLAN tags"},
+		{"GTP-U length past the datagram", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, func() []byte {
+			g := gtpU(0x30, 1, nil, v4)
+			binary.BigEndian.PutUint16(g[2:], uint16(len(v4)+40))
+			return g
+		}())}, resBad, "GTP-U length"},
+		{"GTP-U extension header past the datagram", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, gtpU(0x34, 1, []byte{0, 0, 0, 0x85, 200}, nil))}, resBad, "GTP-U"},
+		{"AYIYA identity longer than the datagram", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5072, 1, ayiya(15, 15, 41, nil)[:40])}, resBad, "AYIYA"},
+		{"GTP port, not a G-PDU (echo request)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, []byte{0x32, 1, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0})}, resNonTCP, ""},
+		{"GTP port, not GTP (DNS)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 53, []byte{0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0})}, resNonTCP, ""},
+		{"GTP inside GTP is not taken off again", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, gtpU(0x30, 1, nil, udp4(t, o3, o4, 2152, 2152, gtpU(0x30, 2, nil, v4))))}, resNonTCP, ""},
+		{"AYIYA, not a forward (echo)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5072, 1, func() []byte { a := ayiya(0, 0, 41, v6); a[2] = 0x22; return a }())}, resNonTCP, ""},
 		{"Teredo port, not Teredo", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 3544, 1, []byte("hello, not IPv6"))}, resNonTCP, ""},
 		{"IPv6 in UDP that does not fill the datagram", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5000, 5001, append(slices.Clone(v6), 0))}, resNonTCP, ""},
 		{"IPv6 in UDP not carrying TCP", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5000, 5001, ip6(t, o6a, o6b, layers.IPProtocolNoNextHeader, nil))}, resNonTCP, ""},

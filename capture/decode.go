@@ -399,6 +399,8 @@ const (
 	portGeneve     = 6081
 	portTeredo     = 3544
 	portGREinUDP   = 4754 // RFC 8086
+	portGTPU       = 2152 // GTP-U, either side (3GPP TS 29.281)
+	portAYIYA      = 5072 // AYIYA, either side
 )
 
 // udp looks at the UDP datagram at b (captured bytes, at most ipLen, the
@@ -411,10 +413,10 @@ func (d *decoder) udp(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (i
 	switch be16(b[2:]) {
 	case portVXLAN, portVXLANLinux:
 		return d.vxlan(b, ipLen, cut, seg, ip)
-	case portGeneve, portTeredo, portGREinUDP:
+	case portGeneve, portTeredo, portGREinUDP, portGTPU, portAYIYA:
 		return resSlow, nil
 	}
-	if be16(b) == portTeredo || teredoTCP(b, ipLen) {
+	if sp := be16(b); sp == portTeredo || sp == portGTPU || sp == portAYIYA || teredoTCP(b, ipLen) {
 		return resSlow, nil
 	}
 	return resNonTCP, nil

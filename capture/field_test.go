@@ -56,16 +56,9 @@ var fieldKnown = map[string]struct {
 	"fragmented-4.pcap": {1, "overlapping fragments dropped"},
 	// A TCP header cut by the snaplen: tshark shows what is there.
 	"vntag_vlan_sandwich_clean.pcap": {1, "TCP header cut by the snaplen"},
-	// Tunnels outside the list: AYIYA (UDP 5072), Aruba's 802.11
-	// in GRE, GTP-U (UDP 2152).
-	"ayiya3.pcap":                            {21, "AYIYA is not decapsulated"},
-	"gre-aruba.pcap":                         {2407, "802.11 in GRE is not decoded"},
-	"gre-aruba-amsdu.pcap":                   {1, "802.11 in GRE is not decoded"},
-	"gtp1_gn_normal_incl_fragmentation.pcap": {68, "GTP-U is not decapsulated"},
-	"gtp2_different_udp_port.pcap":           {78, "GTP-U is not decapsulated"},
-	"gtp6_gtp_0x32.pcap":                     {31, "GTP-U is not decapsulated"},
-	"gtp9_unknown_or_too_short_payload.pcap": {11, "GTP-U is not decapsulated"},
-	"gtp_ext_header.pcap":                    {1, "GTP-U is not decapsulated"},
+	// Aruba's 802.11 in GRE.
+	"gre-aruba.pcap":       {2407, "802.11 in GRE is not decoded"},
+	"gre-aruba-amsdu.pcap": {1, "802.11 in GRE is not decoded"},
 }
 
 // tsharkSeg is one TCP packet as tshark sees it: its innermost 4-tuple,

@@ -17,6 +17,7 @@ import (
 // Layer types of this package (1000-1999 are gopacket's range for
 // application layers).
 var (
+	LayerTypeAYIYA     = gopacket.RegisterLayerType(1650, gopacket.LayerTypeMetadata{Name: "AYIYA", Decoder: gopacket.DecodeFunc(decodeAYIYA)})
 	LayerTypeNFLOG     = gopacket.RegisterLayerType(1647, gopacket.LayerTypeMetadata{Name: "NFLOG", Decoder: gopacket.DecodeFunc(decodeNFLOG)})
 	LayerTypeTeredo    = gopacket.RegisterLayerType(1648, gopacket.LayerTypeMetadata{Name: "Teredo", Decoder: gopacket.DecodeFunc(decodeTeredo)})
 	LayerTypeERSPANIII = gopacket.RegisterLayerType(1649, gopacket.LayerTypeMetadata{Name: "ERSPANIII", Decoder: gopacket.DecodeFunc(decodeERSPANIII)})
@@ -299,3 +300,73 @@ func (e *ERSPANIII) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) err
 func decodeERSPANIII(data []byte, p gopacket.PacketBuilder) error {
 	return decodeWith(&ERSPANIII{}, data, p)
 }
+
+// AYIYA is the header of an AYIYA packet ("Anything In Anything", the
+// SixXS tunnel broker's IPv6-over-UDP tunnel, UDP 5072;
+// draft-massar-v6ops-ayiya-02): 8 bytes, an identity of 2^IDLen bytes and
+// a signature of 4×SigLen bytes, then the packet of protocol NextHeader.
+// Payload is that packet.
+type AYIYA struct {
+	layers.BaseLayer
+	IDLen, IDType   uint8
+	SigLen, HashMth uint8
+	AuthMth, OpCode uint8
+	NextHeader      layers.IPProtocol
+	Epoch           uint32
+	Identity        []byte
+	Signature       []byte
+}
+
+// AYIYA's opcode for a packet to forward (the others are echo requests
+// and replies, motd requests and replies, query requests and responses).
+const ayiyaForward = 1
+
+// ErrAYIYALength is returned for an AYIYA header whose identity and
+// signature do not fit the datagram.
+var ErrAYIYALength = errors.New("AYIYA header longer than the datagram")
+
+// LayerType implements gopacket.Layer.
+func (a *AYIYA) LayerType() gopacket.LayerType { return LayerTypeAYIYA }
+
+// CanDecode implements gopacket.DecodingLayer.
+func (a *AYIYA) CanDecode() gopacket.LayerClass { return LayerTypeAYIYA }
+
+// NextLayerType implements gopacket.DecodingLayer: IPv4 or IPv6 for a
+// packet to forward, nothing for the others.
+func (a *AYIYA) NextLayerType() gopacket.LayerType {
+	if a.OpCode != ayiyaForward {
+		return gopacket.LayerTypeZero
+	}
+	switch a.NextHeader {
+	case layers.IPProtocolIPv4:
+		return layers.LayerTypeIPv4
+	case layers.IPProtocolIPv6:
+		return layers.LayerTypeIPv6
+	}
+	return gopacket.LayerTypeZero
+}
+
+// DecodeFromBytes implements gopacket.DecodingLayer.
+func (a *AYIYA) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	*a = AYIYA{}
+	if len(data) < 8 {
+		df.SetTruncated()
+		return ErrAYIYALength
+	}
+	a.IDLen, a.IDType = data[0]>>4, data[0]&0x0f
+	a.SigLen, a.HashMth = data[1]>>4, data[1]&0x0f
+	a.AuthMth, a.OpCode = data[2]>>4, data[2]&0x0f
+	a.NextHeader = layers.IPProtocol(data[3])
+	a.Epoch = binary.BigEndian.Uint32(data[4:])
+	idn, sign := 1<<a.IDLen, 4*int(a.SigLen)
+	n := 8 + idn + sign
+	if len(data) < n {
+		df.SetTruncated()
+		return ErrAYIYALength
+	}
+	a.Identity, a.Signature = data[8:8+idn], data[8+idn:n]
+	a.BaseLayer = layers.BaseLayer{Contents: data[:n], Payload: data[n:]}
+	return nil
+}
+
+func decodeAYIYA(data []byte, p gopacket.PacketBuilder) error { return decodeWith(&AYIYA{}, data, p) }

@@ -141,3 +141,57 @@ func orDash(p *string) string {
 	}
 	return *p
 }
+
+// zeekTraces holds Zeek's test traces (testing/btest/Traces of
+// github.com/zeek/zeek), unpacked on the development machine only (never
+// committed); the test below skips without them.
+const zeekTraces = "/work/field/zeek/testing/btest/Traces/"
+
+// TestZeekTunnelHTTP analyses the traces of Zeek's test suite that carry
+// HTTP inside GTP-U and AYIYA and compares each request's method, status
+// and URI prefix with Zeek's own baseline http.log (named per row), and
+// the tunnel with its tunnel.log.
+func TestZeekTunnelHTTP(t *testing.T) {
+	tests := []struct {
+		trace, baseline string
+		tunnel          string
+		want            []string // "METHOD status uri-prefix", in order
+	}{
+		{"tunnels/gtp/gtp2_different_udp_port.pcap", "core.tunnels.gtp.different_dl_and_ul", "gtp",
+			[]string{"GET 200 /ads/flash/728x90_nx8com.swf?clickTAG=", "GET 200 /ads/flash/728x90_nx8com.swf?clickTAG="}},
+		{"tunnels/gtp/gtp1_gn_normal_incl_fragmentation.pcap", "core.tunnels.gtp.outer_ip_frag", "gtp",
+			[]string{"GET 206 /videoplayback?upn=MTU2MDY5NzQ5OTM0NTI3NDY4NDc&sparams="}},
+		{"tunnels/ayiya3.pcap", "core.tunnels.ayiya", "ayiya",
+			[]string{"GET 200 /", "GET 204 /csi?v=3&s=webhp&action=", "GET 204 /gen_204?atyp=i&ct=fade"}},
+	}
+	for _, tt := range tests {
+		path := zeekTraces + tt.trace
+		if _, err := os.Stat(path); err != nil {
+			t.Skipf("no Zeek traces: %v", err)
+		}
+		code, doc, stderr := runJSON(t, path)
+		if code != 0 || doc == nil {
+			t.Errorf("%s: exit %d: %s", tt.trace, code, stderr)
+			continue
+		}
+		var got []string
+		for _, c := range doc["connections"].([]any) {
+			m := c.(map[string]any)
+			tun, _ := m["tunnel"].([]any)
+			for _, x := range m["transactions"].([]any) {
+				tx := x.(map[string]any)
+				if len(tun) != 1 || tun[0].(map[string]any)["type"] != tt.tunnel {
+					t.Errorf("%s: connection %v: tunnel %v, want one %s", tt.trace, m["id"], tun, tt.tunnel)
+				}
+				got = append(got, fmt.Sprintf("%v %v %v", tx["method"], tx["status"], tx["uri"]))
+			}
+		}
+		ok := len(got) == len(tt.want)
+		for i := 0; ok && i < len(got); i++ {
+			ok = strings.HasPrefix(got[i], tt.want[i])
+		}
+		if !ok {
+			t.Errorf("%s: requests\n%q\nwant (Zeek's %s/http.log)\n%q", tt.trace, got, tt.baseline, tt.want)
+		}
+	}
+}
