@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -164,6 +165,40 @@ func TestCloseReasons(t *testing.T) {
 		}
 		if !strings.Contains(r.Close.Evidence, tc.inEv) || !strings.Contains(r.Close.Evidence, "; TCP history ") {
 			t.Errorf("%s: evidence %q lacks %q or the TCP history", tc.name, r.Close.Evidence, tc.inEv)
+		}
+	}
+}
+
+// A request line that is not one (a fuzzer's, a broken client's) is still
+// a request: the server's answer pairs with it, and the close is judged
+// by that answer, as for any request.
+func TestMalformedRequestLineAnswered(t *testing.T) {
+	bad400 := "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	tests := []struct {
+		line, method, uri, version string
+	}{
+		{"GET / HTTP/1.", "GET", "/ HTTP/1.", ""},
+		{"OPTIONS HTTP/1.1", "OPTIONS", "", "HTTP/1.1"},
+		{"GET/HTTP/1.1", "", "GET/HTTP/1.1", ""},
+		{"\xc3\x83\xc3\x82 / HTTP/1.1", "", "\xc3\x83\xc3\x82 /", "HTTP/1.1"},
+	}
+	for _, tt := range tests {
+		c := convtest.New(t)
+		c.Send(convtest.Client, tt.line+"\r\nHost: a\r\n\r\n", 0)
+		c.Send(convtest.Server, bad400, 0)
+		c.Close(convtest.Server)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 || len(recs[0].Transactions) != 1 {
+			t.Errorf("%q: %d records, want 1 with one transaction", tt.line, len(recs))
+			continue
+		}
+		r, x := recs[0], recs[0].Transactions[0]
+		if x.Method != tt.method || x.URI != tt.uri || x.RequestVersion != tt.version || x.Status != 400 || !x.Complete {
+			t.Errorf("%q: method %q uri %q version %q status %d complete %v; want %q %q %q 400 true",
+				tt.line, x.Method, x.URI, x.RequestVersion, x.Status, x.Complete, tt.method, tt.uri, tt.version)
+		}
+		if r.Close.Reason != httpflow.ReasonServerCloseHeader || !slices.Contains(r.Anomalies, "malformed-request-line") || slices.Contains(r.Anomalies, "non-http-payload") {
+			t.Errorf("%q: reason %s, anomalies %q; want server-close-header and malformed-request-line", tt.line, r.Close.Reason, r.Anomalies)
 		}
 	}
 }

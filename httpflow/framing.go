@@ -314,6 +314,11 @@ func (f *framer) onLine(line []byte) {
 	case psHeaders:
 		if !f.msg.begun {
 			sl, ok := f.parseStart(line)
+			if !ok && f.request {
+				if sl, ok = parseMalformedRequestLine(line); ok {
+					f.h.anomaly("malformed-request-line")
+				}
+			}
 			if !ok {
 				if !f.seen {
 					f.h.anomaly("non-http-payload")
@@ -681,6 +686,73 @@ func parseRequestLine(l []byte) (method, uri, version []byte, ok bool) {
 		return
 	}
 	return m, u, v, true
+}
+
+// parseMalformedRequestLine takes a request line that parseRequestLine
+// refused but that is still a request a server answers (usually with 400),
+// as Zeek logs it (with a weird):
+//   - a valid request line after a space and bytes that are not one (a
+//     client's framing bug, a proxy's leftovers: "\xdd\x00\x00\x00 GET
+//     /txt HTTP/1.1"): that request;
+//   - else text (no control bytes) that names an HTTP version somewhere,
+//     as a fuzzer or a broken client writes it ("GET / HTTP/1.", "OPTIONS
+//     HTTP/1.1", "GET/HTTP/1.1", "CCM_POST /HTTP/1.1"): the method is its
+//     first word when that is a token, the version its last word when that
+//     is one, the target what lies between, each nil when absent.
+//
+// A line of another protocol (SMTP's "EHLO host") is not one, nor is an
+// HTTP/0.9 request ("GET /path"), answered without a status line; nor
+// "OPTIONS" alone, which a server may still answer: without a version
+// nothing tells it from an HTTP/0.9 request cut short.
+func parseMalformedRequestLine(l []byte) (sl startFields, ok bool) {
+	if len(l) == 0 || len(l) > maxLine {
+		return sl, false
+	}
+	// A valid request line after bytes that are not one (a client's
+	// framing bug, a proxy's leftovers): that request.
+	for i := 1; i < len(l); i++ {
+		if l[i-1] == ' ' && tchar[l[i]] {
+			if m, u, v, ok := parseRequestLine(l[i:]); ok {
+				return startFields{method: m, uri: u, version: v}, true
+			}
+		}
+	}
+	for _, c := range l {
+		if c < 0x20 && c != '\t' || c == 0x7f {
+			return sl, false
+		}
+	}
+	// The words, by their offsets in l.
+	var at [][2]int
+	for i := 0; i < len(l); {
+		for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+			i++
+		}
+		j := i
+		for j < len(l) && l[j] != ' ' && l[j] != '\t' {
+			j++
+		}
+		if j > i {
+			at = append(at, [2]int{i, j})
+		}
+		i = j
+	}
+	if len(at) == 0 || !bytes.Contains(l, []byte("HTTP/")) {
+		// Another protocol's line, or an HTTP/0.9 request ("GET /"),
+		// whose response has no status line to pair with.
+		return sl, false
+	}
+	word := func(k int) []byte { return l[at[k][0]:at[k][1]] }
+	if isToken(word(0)) {
+		sl.method, at = word(0), at[1:]
+	}
+	if n := len(at); n > 0 && isVersion(word(n-1)) {
+		sl.version, at = word(n-1), at[:n-1]
+	}
+	if len(at) > 0 {
+		sl.uri = l[at[0][0]:at[len(at)-1][1]]
+	}
+	return sl, true
 }
 
 func parseStatusLine(l []byte) (version []byte, status int, ok bool) {

@@ -15,7 +15,7 @@ type recorder struct {
 }
 
 func (r *recorder) begin(m *message) {
-	if m.method != "" {
+	if m.status == 0 { // a request
 		r.events = append(r.events, "begin "+m.method+" "+string(m.uri))
 	} else {
 		r.events = append(r.events, fmt.Sprintf("begin %d", m.status))
@@ -23,7 +23,7 @@ func (r *recorder) begin(m *message) {
 }
 
 func (r *recorder) headers(m *message) (BodyKind, int64, bool) {
-	if m.method != "" {
+	if m.status == 0 {
 		k, n := requestBody(&m.length)
 		return k, n, false
 	}
@@ -39,7 +39,7 @@ func (r *recorder) headers(m *message) (BodyKind, int64, bool) {
 
 func (r *recorder) headersCut(m *message) {
 	r.events = append(r.events, "headers cut")
-	if m.method == "" && (m.status >= 200 || m.status == 101) {
+	if m.status >= 200 || m.status == 101 {
 		r.n++ // this response used its request, as headers would have
 	}
 }
@@ -113,7 +113,21 @@ var framingCases = []struct {
 		want: []string{"anomaly non-http-payload"}},
 	{name: "extension method", request: true, in: "M-SEARCH * HTTP/1.1\r\nMan: \"ssdp:discover\"\r\n\r\n",
 		want: []string{"begin M-SEARCH *", "end 45 bytes complete=true framing=no-body"}},
+	// A request line that is not one but names HTTP: a request all the
+	// same, its response paired with it (a server answers 400).
 	{name: "method with a delimiter", request: true, in: "GE{T / HTTP/1.1\r\n\r\n",
+		want: []string{"anomaly malformed-request-line", "begin  GE{T /", "end 19 bytes complete=true framing=no-body"}},
+	{name: "version cut short", request: true, in: "GET / HTTP/1.\nHost: a\n\n",
+		want: []string{"anomaly malformed-request-line", "begin GET / HTTP/1.", "end 23 bytes complete=true framing=no-body"}},
+	{name: "no target", request: true, in: "OPTIONS HTTP/1.1\r\nHost: a\r\n\r\n",
+		want: []string{"anomaly malformed-request-line", "begin OPTIONS ", "end 29 bytes complete=true framing=no-body"}},
+	{name: "no spaces, UTF-8 method", request: true, in: "\xc3\x83\xc3\x82/HTTP/1.1\r\n\r\n",
+		want: []string{"anomaly malformed-request-line", "begin  \xc3\x83\xc3\x82/HTTP/1.1", "end 17 bytes complete=true framing=no-body"}},
+	{name: "a request line after binary bytes", request: true, in: "\xdd\x00\x00\x00 GET /txt HTTP/1.1\r\nHost: a\r\n\r\n",
+		want: []string{"anomaly malformed-request-line", "begin GET /txt", "end 35 bytes complete=true framing=no-body"}},
+	{name: "HTTP/0.9 request is not taken for a malformed one", request: true, in: "GET /index.html\r\n",
+		want: []string{"anomaly non-http-payload"}},
+	{name: "another protocol's line", request: true, in: "EHLO mail.example.com\r\n",
 		want: []string{"anomaly non-http-payload"}},
 	{name: "method with a control byte", request: true, in: "G\x7fT / HTTP/1.1\r\n\r\n",
 		want: []string{"anomaly non-http-payload"}},

@@ -38,7 +38,7 @@ var Anomalies = []string{
 	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "http2", "http2-bad-continuation",
 	"http2-bad-padding", "http2-bad-priority", "http2-bad-push-promise", "http2-bad-status", "http2-frame-too-large",
 	"http2-header-error", "http2-stream-reset", "http2-streams-capped", "last-request-unanswered",
-	"line-too-long", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
+	"line-too-long", "malformed-request-line", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
 	"request-after-server-fin", "request-answered-by-server-rst", "request-lost-at-server-close", "request-unanswered",
 	"request-unknown-transfer-encoding", "response-without-request", "stray-crlf", "tls-exchanges-capped",
 	"tls-keys-missing", "tunnel",
