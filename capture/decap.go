@@ -141,6 +141,12 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			return short(cut, "Cisco HDLC", len(b), 4)
 		}
 		typ, b = etherNext(be16(b[2:])), b[4:]
+	case linkARCNET, linkARCNETLinux:
+		var res int
+		var p *problem
+		if res, p, typ, b = arcnet(link, b, cut); res != resTCP {
+			return res, p
+		}
 	case linkPFLOG:
 		pf := &x.pflog
 		if err := pf.DecodeFromBytes(b, &x.fb); err != nil {
@@ -631,6 +637,55 @@ func mplsNext(b []byte) (gopacket.LayerType, []byte) {
 		return layers.LayerTypeEthernet, b[4:]
 	}
 	return layers.LayerTypeEthernet, b
+}
+
+// ARCNET protocol ids (RFC 1201, RFC 1051 for the old ones; ANSI 878.1).
+const (
+	arcIPOld    = 240 // RFC 1051 IP
+	arcARPOld   = 241
+	arcDiagnose = 0x80
+	arcIP       = 212 // RFC 1201 IP
+	arcIPv6     = 0xc4
+)
+
+// arcnet takes off an ARCNET header (LINKTYPE_ARCNET_BSD, 7: source,
+// destination, protocol id; LINKTYPE_ARCNET_LINUX, 129: source,
+// destination, a 2-byte offset, protocol id), as tcpdump's print-arcnet.c
+// reads them: the RFC 1051 ids have nothing more, RFC 1201's add a split
+// flag and a sequence number (BSD: after an exception flag 0xff, 4 bytes
+// more). A BSD packet that is an RFC 1201 fragment is refused with a
+// reason: fragments are not reassembled (Linux hands its captures over
+// reassembled). The result is the IP layer and its bytes.
+func arcnet(link uint32, b []byte, cut bool) (int, *problem, gopacket.LayerType, []byte) {
+	off := 2 // the protocol id's offset
+	if link == linkARCNETLinux {
+		off = 4
+	}
+	if len(b) <= off {
+		res, p := short(cut, "ARCNET", len(b), off+1)
+		return res, p, 0, nil
+	}
+	id, hl := b[off], off+1
+	if id != arcIPOld && id != arcARPOld && id != arcDiagnose {
+		hl = off + 4 // split flag, sequence number
+		if link == linkARCNET && len(b) > off+1 && b[off+1] == 0xff {
+			hl = off + 8 // exception packet: its flag and sequence number follow
+		}
+		if len(b) < hl {
+			res, p := short(cut, "ARCNET", len(b), hl)
+			return res, p, 0, nil
+		}
+		if flag := b[hl-3]; link == linkARCNET && flag != 0 {
+			return resBad, &problem{"ARCNET fragment (split flag %#x): RFC 1201 fragments are not reassembled", []any{flag}}, 0, nil
+		}
+	}
+	switch id {
+	case arcIPOld, arcIP:
+		return resTCP, nil, layers.LayerTypeIPv4, b[hl:]
+	case arcIPv6:
+		return resTCP, nil, layers.LayerTypeIPv6, b[hl:]
+	}
+	return resNonTCP, nil, 0, nil
 }
 
 // ppp is the header after the PPP header of pkt (gopacket's decoding of a

@@ -22,15 +22,17 @@ const (
 	linkLinuxSLL2 = 276
 
 	// Decoded by the slow path only (decap.go).
-	linkPPP        = 9
-	linkFDDI       = 10
-	linkPPPSerial  = 50 // PPP in HDLC-like framing (RFC 1662)
-	linkCHDLC      = 104
-	linkIEEE80211  = 105
-	linkPFLOG      = 117
-	linkPrism      = 119
-	linkRadiotap   = 127
-	linkPPPWithDir = 204
+	linkARCNET      = 7 // ARCNET, BSD header
+	linkPPP         = 9
+	linkFDDI        = 10
+	linkPPPSerial   = 50 // PPP in HDLC-like framing (RFC 1662)
+	linkCHDLC       = 104
+	linkIEEE80211   = 105
+	linkPFLOG       = 117
+	linkPrism       = 119
+	linkRadiotap    = 127
+	linkPPPWithDir  = 204
+	linkARCNETLinux = 129 // ARCNET, Linux header
 )
 
 // LinkTypeName returns the libpcap name of a link type ("EN10MB",
@@ -73,6 +75,10 @@ func LinkTypeName(lt uint32) string {
 		return "IEEE802_11_RADIO"
 	case linkPPPWithDir:
 		return "PPP_WITH_DIR"
+	case linkARCNET:
+		return "ARCNET_BSD"
+	case linkARCNETLinux:
+		return "ARCNET_LINUX"
 	}
 	return fmt.Sprintf("LINKTYPE_%d", lt)
 }
@@ -217,7 +223,7 @@ func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int
 	case linkIPv6:
 		return d.ipv6(data, cut, seg)
 	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG,
-		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
+		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI, linkARCNET, linkARCNETLinux:
 		return resSlow, nil
 	}
 	return resLinkType, nil

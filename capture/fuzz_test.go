@@ -277,6 +277,8 @@ func decapSeeds(t testing.TB) [][]pkt {
 		one(layers.LinkTypeIEEE80211Radio, radiotapHdr(dot11Data(0x0800, v4))),
 		one(layers.LinkTypePrismHeader, prismHdr(withFCS(dot11Data(0x86dd, v6)))),
 		one(layers.LinkTypeFDDI, fddiLLC(0x0800, v4)),
+		one(layers.LinkType(129), append([]byte{1, 2, 0, 0, 212, 0, 0, 7}, v4...)),
+		one(layers.LinkType(7), append([]byte{1, 2, 0xc4, 0xff, 0, 0, 0, 0, 0, 7}, v6...)),
 	}
 	big := bigTCP(t, 1200, 0x77, v4src, v4dst)
 	var fr []pkt
