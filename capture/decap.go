@@ -141,6 +141,19 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			return short(cut, "Cisco HDLC", len(b), 4)
 		}
 		typ, b = etherNext(be16(b[2:])), b[4:]
+	case linkIPOIB:
+		// IP over InfiniBand: a 44-byte header, the EtherType at byte
+		// 40 (tcpdump's print-ipoib.c).
+		if len(b) < 44 {
+			return short(cut, "IPoIB", len(b), 44)
+		}
+		typ, b = etherNext(be16(b[40:])), b[44:]
+	case linkJuniperEther:
+		var res int
+		var p *problem
+		if res, p, typ, b = juniper(b, cut); res != resTCP {
+			return res, p
+		}
 	case linkARCNET, linkARCNETLinux:
 		var res int
 		var p *problem
@@ -639,6 +652,48 @@ func mplsNext(b []byte) (gopacket.LayerType, []byte) {
 	return layers.LayerTypeEthernet, b
 }
 
+// Juniper's capture header flags (tcpdump's print-juniper.c).
+const (
+	juniperNoL2 = 0x02 // the link-layer header was stripped
+	juniperExt  = 0x80 // extension TLVs follow, after their length
+)
+
+// juniper takes off the header of LINKTYPE_JUNIPER_ETHER (178), what a
+// Juniper router's "monitor traffic" writes: "MGC", flags, then, with
+// the extension flag, a 2-byte length and that many bytes of TLVs; then
+// the Ethernet frame, or, with the no-L2 flag, 4 bytes and the IP packet.
+func juniper(b []byte, cut bool) (int, *problem, gopacket.LayerType, []byte) {
+	if len(b) < 4 {
+		res, p := short(cut, "Juniper", len(b), 4)
+		return res, p, 0, nil
+	}
+	if b[0] != 'M' || b[1] != 'G' || b[2] != 'C' {
+		return resBad, &problem{"Juniper header without its magic number (MGC)", nil}, 0, nil
+	}
+	flags, hl := b[3], 4
+	if flags&juniperExt != 0 {
+		if len(b) < 6 {
+			res, p := short(cut, "Juniper extensions", len(b), 6)
+			return res, p, 0, nil
+		}
+		hl = 6 + int(be16(b[4:]))
+	}
+	if flags&juniperNoL2 != 0 {
+		hl += 4
+	}
+	if len(b) < hl {
+		res, p := short(cut, "Juniper", len(b), hl)
+		return res, p, 0, nil
+	}
+	if flags&juniperNoL2 != 0 {
+		if typ := nextByVersion(b[hl:]); typ != gopacket.LayerTypeZero {
+			return resTCP, nil, typ, b[hl:]
+		}
+		return resNonTCP, nil, 0, nil
+	}
+	return resTCP, nil, layers.LayerTypeEthernet, b[hl:]
+}
+
 // ARCNET protocol ids (RFC 1201, RFC 1051 for the old ones; ANSI 878.1).
 const (
 	arcIPOld    = 240 // RFC 1051 IP
@@ -690,7 +745,7 @@ func arcnet(link uint32, b []byte, cut bool) (int, *problem, gopacket.LayerType,
 
 // ppp is the header after the PPP header of pkt (gopacket's decoding of a
 // PPPoE session or PPP frame) and its bytes; LayerTypeZero for anything
-// but IPv4 and IPv6 (LCP, IPCP, compressed or encrypted frames).
+// but IPv4, IPv6 and MPLS (LCP, IPCP, compressed or encrypted frames).
 func (x *decapper) ppp(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
 	pp, _ := pkt.Layer(layers.LayerTypePPP).(*layers.PPP)
 	if pp == nil {
@@ -701,6 +756,8 @@ func (x *decapper) ppp(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
 		return layers.LayerTypeIPv4, pp.Payload
 	case layers.PPPTypeIPv6:
 		return layers.LayerTypeIPv6, pp.Payload
+	case layers.PPPTypeMPLSUnicast, layers.PPPTypeMPLSMulticast:
+		return layers.LayerTypeMPLS, pp.Payload
 	}
 	return gopacket.LayerTypeZero, nil
 }

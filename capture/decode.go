@@ -22,17 +22,19 @@ const (
 	linkLinuxSLL2 = 276
 
 	// Decoded by the slow path only (decap.go).
-	linkARCNET      = 7 // ARCNET, BSD header
-	linkPPP         = 9
-	linkFDDI        = 10
-	linkPPPSerial   = 50 // PPP in HDLC-like framing (RFC 1662)
-	linkCHDLC       = 104
-	linkIEEE80211   = 105
-	linkPFLOG       = 117
-	linkPrism       = 119
-	linkRadiotap    = 127
-	linkPPPWithDir  = 204
-	linkARCNETLinux = 129 // ARCNET, Linux header
+	linkARCNET       = 7 // ARCNET, BSD header
+	linkPPP          = 9
+	linkFDDI         = 10
+	linkPPPSerial    = 50 // PPP in HDLC-like framing (RFC 1662)
+	linkCHDLC        = 104
+	linkIEEE80211    = 105
+	linkPFLOG        = 117
+	linkPrism        = 119
+	linkRadiotap     = 127
+	linkPPPWithDir   = 204
+	linkARCNETLinux  = 129 // ARCNET, Linux header
+	linkJuniperEther = 178
+	linkIPOIB        = 242 // IP over InfiniBand
 )
 
 // LinkTypeName returns the libpcap name of a link type ("EN10MB",
@@ -79,6 +81,10 @@ func LinkTypeName(lt uint32) string {
 		return "ARCNET_BSD"
 	case linkARCNETLinux:
 		return "ARCNET_LINUX"
+	case linkJuniperEther:
+		return "JUNIPER_ETHER"
+	case linkIPOIB:
+		return "IPOIB"
 	}
 	return fmt.Sprintf("LINKTYPE_%d", lt)
 }
@@ -223,7 +229,7 @@ func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int
 	case linkIPv6:
 		return d.ipv6(data, cut, seg)
 	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG,
-		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI, linkARCNET, linkARCNETLinux:
+		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI, linkARCNET, linkARCNETLinux, linkJuniperEther, linkIPOIB:
 		return resSlow, nil
 	}
 	return resLinkType, nil

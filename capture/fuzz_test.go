@@ -278,6 +278,8 @@ func decapSeeds(t testing.TB) [][]pkt {
 		one(layers.LinkTypePrismHeader, prismHdr(withFCS(dot11Data(0x86dd, v6)))),
 		one(layers.LinkTypeFDDI, fddiLLC(0x0800, v4)),
 		one(layers.LinkType(129), append([]byte{1, 2, 0, 0, 212, 0, 0, 7}, v4...)),
+		one(layers.LinkType(178), append([]byte{'M', 'G', 'C', 0x80, 0, 3, 1, 1, 6}, eth4...)),
+		one(layers.LinkType(242), append(append(make([]byte, 40), 0x08, 0x00, 0, 0), v4...)),
 		one(layers.LinkType(7), append([]byte{1, 2, 0xc4, 0xff, 0, 0, 0, 0, 0, 7}, v6...)),
 	}
 	big := bigTCP(t, 1200, 0x77, v4src, v4dst)
