@@ -351,6 +351,7 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				}
 				typ = nextByVersion(b)
 			}
+			aruba := g.Protocol >= 0x8200 && g.Protocol <= 0x8299 && g.Version == 0
 			switch {
 			case typ == layers.LayerTypeERSPANII && !g.SeqPresent:
 				// ERSPAN Type I: no ERSPAN header, the mirrored frame.
@@ -370,6 +371,17 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				if !car.encap(e) {
 					return resBad, tooManyEncaps
 				}
+			}
+			if aruba {
+				// Aruba access points tunnel their clients' 802.11
+				// frames to the controller in GRE 0x8200-0x8299 (as
+				// Zeek and Wireshark take them).
+				var res int
+				var p *problem
+				if res, p, b = linkToIP(linkIEEE80211, b, cut); res != resTCP {
+					return res, p
+				}
+				typ = nextByVersion(b)
 			}
 
 		case layers.LayerTypeERSPANII:

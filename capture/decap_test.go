@@ -319,6 +319,9 @@ func TestDecapsulation(t *testing.T) {
 		{name: "AYIYA, identity 16 bytes, signature 20, IPv6", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5072, 53859, ayiya(4, 5, 41, v6))),
 			want: w6, carrier: carrierOf(nil, enc(EncapAYIYA, o1, o2)), noGopacket: true},
+		{name: "802.11 in GRE (Aruba)", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x8200}, dot11Data(0x0800, v4)))),
+			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
 		{name: "GRE in UDP 4754", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 999, 4754, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv4}, v4))),
 			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
@@ -727,7 +730,7 @@ func TestDecapBadInput(t *testing.T) {
 		{"IPv6 in UDP not carrying TCP", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5000, 5001, ip6(t, o6a, o6b, layers.IPProtocolNoNextHeader, nil))}, resNonTCP, ""},
 		{"VXLAN without the I flag", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 1, 4789, append([]byte{0, 0, 0, 0, 0, 0, 1, 0}, eth4...))}, resNonTCP, ""},
 		{"PPPoE discovery, not a session", pkt{layers.LinkTypeEthernet, ether(t, layers.EthernetTypePPPoEDiscovery, []byte{0x11, 9, 0, 0, 0, 0})}, resNonTCP, ""},
-		{"GRE carrying 802.11 (Aruba)", pkt{layers.LinkTypeRaw, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x8200}, v4))}, resNonTCP, ""},
+		{"GRE 0x8200 (Aruba) with an 802.11 frame cut short", pkt{layers.LinkTypeRaw, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x8200}, []byte{0x08, 0, 0, 0}))}, resBad, "IEEE802_11"},
 	}
 	for _, c := range cases {
 		var d decoder
