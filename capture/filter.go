@@ -1,7 +1,11 @@
 package capture
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 
 	xbpf "golang.org/x/net/bpf"
 
@@ -36,6 +40,11 @@ type pktFilter struct {
 	cur   *bpf.Filter // nil until use
 	progs map[uint32]*bpf.Filter
 	errs  map[uint32]error
+	// inner are the link types the compiler has no program for, by the
+	// link type it compiled for instead: that of what their headers
+	// carry (innerLink).
+	inner    map[uint32]uint32
+	curInner bool // cur is compiled for what link's headers carry
 	// none are the link types for which the expression rejects every
 	// packet ("arp" on raw IP): an error for tcpdump, and for an input
 	// all of whose link types are so, but not for one link type of a
@@ -61,7 +70,7 @@ func newPktFilter(expr string) *pktFilter {
 	if strings.TrimSpace(expr) == "" {
 		return nil
 	}
-	return &pktFilter{expr: expr, progs: map[uint32]*bpf.Filter{}, errs: map[uint32]error{}, none: map[uint32]error{}}
+	return &pktFilter{expr: expr, progs: map[uint32]*bpf.Filter{}, errs: map[uint32]error{}, none: map[uint32]error{}, inner: map[uint32]uint32{}}
 }
 
 // use makes link's program the current one, compiling it on first use.
@@ -73,7 +82,14 @@ func (f *pktFilter) use(link uint32) error {
 	p := f.progs[link]
 	if p == nil {
 		var err error
-		if p, err = bpf.NewFilter(f.expr, bpf.LinkType(link)); err != nil {
+		compileFor := link
+		if in, ok := innerLink(link); ok {
+			compileFor, f.inner[link] = in, in
+		}
+		if p, err = bpf.NewFilter(f.expr, bpf.LinkType(compileFor)); err != nil {
+			if compileFor != link {
+				err = fmt.Errorf("%v (compiled for the %s frames that %s's headers carry)", err, LinkTypeName(compileFor), LinkTypeName(link))
+			}
 			if !strings.HasSuffix(err.Error(), "expression rejects all packets") {
 				f.errs[link] = err
 				f.cur = nil
@@ -84,8 +100,81 @@ func (f *pktFilter) use(link uint32) error {
 		f.progs[link] = p
 	}
 	f.cur, f.link = p, link
+	_, f.curInner = f.inner[link]
 	return nil
 }
+
+// innerLink is, for a link type the filter compiler has no program for,
+// the link type of what its headers carry, which the filter is compiled
+// for and run on (innerPacket): Ethernet for Juniper's header, IP for
+// the others the slow path decodes. libpcap compiles for these headers
+// themselves; here keywords of the outer link layer (a PPP protocol, an
+// 802.11 address) are refused, the rest (hosts, ports, protocols, bytes
+// of IP and TCP) means what it means to tcpdump.
+func innerLink(link uint32) (uint32, bool) {
+	switch link {
+	case linkJuniperEther:
+		return linkEthernet, true
+	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG, linkIEEE80211, linkRadiotap,
+		linkPrism, linkFDDI, linkARCNET, linkARCNETLinux, linkIPOIB:
+		return linkRaw, true
+	}
+	return 0, false
+}
+
+// innerPacket is what the headers of a record of a link type innerLink
+// names carry: the Ethernet frame or the IP packet; ok=false when it
+// carries neither (LCP, ARP, 802.11 management frames, a bad header).
+func innerPacket(link uint32, b []byte) (inner []byte, ok bool) {
+	switch link {
+	case linkJuniperEther:
+		res, _, typ, rest := juniper(b, false)
+		return rest, res == resTCP && typ == layers.LayerTypeEthernet
+	case linkARCNET, linkARCNETLinux:
+		res, _, _, rest := arcnet(link, b, false)
+		return rest, res == resTCP
+	case linkIPOIB:
+		if len(b) < 44 || !isIPType(be16(b[40:])) {
+			return nil, false
+		}
+		return b[44:], true
+	case linkCHDLC:
+		if len(b) < 4 || !isIPType(be16(b[2:])) {
+			return nil, false
+		}
+		return b[4:], true
+	case linkNFLOG:
+		var n NFLOG
+		if n.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil || nextByVersion(n.Payload) == gopacket.LayerTypeZero {
+			return nil, false
+		}
+		return n.Payload, true
+	case linkPFLOG:
+		var pf layers.PFLog
+		if pf.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil || nextByVersion(pf.Payload) == gopacket.LayerTypeZero {
+			return nil, false
+		}
+		return pf.Payload, true
+	case linkPPP, linkPPPSerial, linkPPPWithDir:
+		if link == linkPPPWithDir {
+			if len(b) < 1 {
+				return nil, false
+			}
+			b = b[1:]
+		}
+		pp, _ := gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}).Layer(layers.LayerTypePPP).(*layers.PPP)
+		if pp == nil || pp.PPPType != layers.PPPTypeIPv4 && pp.PPPType != layers.PPPTypeIPv6 {
+			return nil, false
+		}
+		return pp.Payload, true
+	case linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
+		res, _, rest := linkToIP(link, b, false)
+		return rest, res == resTCP
+	}
+	return nil, false
+}
+
+func isIPType(et uint16) bool { return et == 0x0800 || et == 0x86dd }
 
 // check compiles the filter for the link types a file declares (its pcap
 // header, or the pcapng interfaces before its first packet). Link types

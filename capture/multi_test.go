@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -511,7 +513,8 @@ func TestFilterInputs(t *testing.T) {
 	}{
 		{[]string{p}, "tcp port", `dumpcap-two-if.pcapng (link type EN10MB): bpf: filter "tcp port": syntax error`},
 		{[]string{pe, pr}, "ether host 1:2:3:4:5:6", `raw.pcap (link type RAW): bpf: filter "ether host 1:2:3:4:5:6"`},
-		{[]string{fieldDirRel + "nflog.pcap"}, "tcp", "nflog.pcap (link type NFLOG): bpf: unsupported link type 239"},
+		{[]string{fieldDirRel + "nflog.pcap"}, "ether host 1:2:3:4:5:6", `nflog.pcap (link type NFLOG): bpf: filter "ether host 1:2:3:4:5:6"`},
+		{[]string{fieldDirRel + "nflog.pcap"}, "ether host 1:2:3:4:5:6", "(compiled for the RAW frames that NFLOG's headers carry)"},
 		{[]string{p}, "inbound", "inbound/outbound not supported on Ethernet"},
 		{[]string{pr}, "arp", `raw.pcap (link type RAW): bpf: filter "arp": expression rejects all packets`},
 	} {
@@ -729,6 +732,49 @@ func TestCaptureSpan(t *testing.T) {
 		_, st := readAll(t, openInputs(t, tc.args, Options{}))
 		if !st.FirstPacketAt.Equal(tc.first) || !st.LastPacketAt.Equal(tc.last) {
 			t.Errorf("%q: first %v, last %v; want %v, %v", tc.args, st.FirstPacketAt, st.LastPacketAt, tc.first, tc.last)
+		}
+	}
+}
+
+// Filters on the link types the compiler has no program for run on what
+// their headers carry: the IP packet (the Ethernet frame for Juniper's),
+// so that hosts, ports and protocols select as tcpdump -r selects on
+// other captures; a record that carries no IP packet never passes.
+func TestFilterCarriedPackets(t *testing.T) {
+	v4, v6 := ipv4TCP(t), ipv6TCP(t, 0, nil) // 192.0.2.1:43102 > 198.51.100.2:80, and v6src > v6dst
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		link layers.LinkType
+		data []byte
+	}{ // the IPv6 ones: PPP with direction, pflog, IPoIB
+		{"PPP", layers.LinkTypePPP, pppHdr(false, 0x0021, v4)},
+		{"PPP with direction", layers.LinkType(204), append([]byte{1}, pppHdr(false, 0x0057, v6)...)},
+		{"Cisco HDLC", layers.LinkType(104), chdlc(0x0800, v4)},
+		{"NFLOG", 239, nflogRec(binary.LittleEndian, 2, v4, false)},
+		{"pflog", layers.LinkTypePFLog, pflogHdr(24, v6)},
+		{"802.11 radiotap", layers.LinkTypeIEEE80211Radio, radiotapHdr(dot11Data(0x0800, v4))},
+		{"ARCNET Linux", layers.LinkType(129), append([]byte{1, 2, 0, 0, 212, 0, 0, 7}, v4...)},
+		{"Juniper Ethernet", layers.LinkType(178), append([]byte{'M', 'G', 'C', 0x80, 0, 3, 1, 1, 6}, ether(t, layers.EthernetTypeIPv4, v4)...)},
+		{"IPoIB", layers.LinkType(242), append(append(make([]byte, 40), 0x86, 0xdd, 0, 0), v6...)},
+	}
+	for i, tt := range tests {
+		rec := record{data: tt.data, link: tt.link, ci: gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(tt.data), Length: len(tt.data)}}
+		p := writeFile(t, dir, fmt.Sprintf("l%d.pcap", i), writePcap(t, []record{rec}, pcapOpts{}))
+		isV6 := bytes.HasSuffix(tt.data, v6)
+		for _, f := range []struct {
+			expr string
+			n    int
+		}{
+			{"tcp dst port 80", 1}, {"tcp port 81", 0}, {"src host 192.0.2.1 or src host " + v6src.String(), 1},
+			{"host 203.0.113.9", 0}, {"udp", 0},
+			// As libpcap: tcp[] looks into IPv4 only.
+			{"tcp[tcpflags] & tcp-push != 0", map[bool]int{false: 1, true: 0}[isV6]},
+		} {
+			got, _ := readAll(t, openInputs(t, []string{p}, Options{Filter: f.expr}))
+			if len(got) != f.n {
+				t.Errorf("%s: filter %q: %d segments, want %d", tt.name, f.expr, len(got), f.n)
+			}
 		}
 	}
 }

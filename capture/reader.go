@@ -290,6 +290,13 @@ func (s *source) pass(link uint32, data []byte, wireLen int) bool {
 			return false
 		}
 	}
+	if f.curInner {
+		in, ok := innerPacket(link, data)
+		if !ok {
+			return false
+		}
+		return f.cur.Match(in, wireLen-(len(data)-len(in)))
+	}
 	return f.cur.Match(data, wireLen)
 }
 
