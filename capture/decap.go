@@ -135,19 +135,13 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			return short(cut, "PPP direction", 0, 1)
 		}
 		typ, b = layers.LayerTypePPP, b[1:]
-	case linkCHDLC:
-		// Cisco HDLC: address, control, then an EtherType.
-		if len(b) < 4 {
-			return short(cut, "Cisco HDLC", len(b), 4)
+	case linkCHDLC, linkIPOIB:
+		et, rest, ok := etherTypeHeader(link, b)
+		if !ok {
+			h := etherTypeHeaders[link]
+			return short(cut, h.name, len(b), h.len)
 		}
-		typ, b = etherNext(be16(b[2:])), b[4:]
-	case linkIPOIB:
-		// IP over InfiniBand: a 44-byte header, the EtherType at byte
-		// 40 (tcpdump's print-ipoib.c).
-		if len(b) < 44 {
-			return short(cut, "IPoIB", len(b), 44)
-		}
-		typ, b = etherNext(be16(b[40:])), b[44:]
+		typ, b = etherNext(et), rest
 	case linkJuniperEther:
 		var res int
 		var p *problem
@@ -422,10 +416,10 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 			if !car.encap(Encap{Type: EncapPPPoE, ID: uint32(pe.SessionId), HasID: true}) {
 				return resBad, tooManyEncaps
 			}
-			typ, b = x.ppp(pkt)
+			typ, b = pppNext(pkt)
 
 		case layers.LayerTypePPP:
-			typ, b = x.ppp(gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}))
+			typ, b = pppNext(gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}))
 
 		case layers.LayerTypeGTPv1U:
 			// User data only (a G-PDU: GTPv1, not GTP', message type
@@ -664,6 +658,28 @@ func mplsNext(b []byte) (gopacket.LayerType, []byte) {
 	return layers.LayerTypeEthernet, b
 }
 
+// etherTypeHeader takes off the header of a link type that names its
+// payload by an EtherType: Cisco HDLC (address, control, EtherType) and
+// IP over InfiniBand (44 bytes, the EtherType at byte 40: tcpdump's
+// print-ipoib.c); ok=false when the record is shorter than the header.
+func etherTypeHeader(link uint32, b []byte) (et uint16, rest []byte, ok bool) {
+	h := etherTypeHeaders[link]
+	if len(b) < h.len {
+		return 0, nil, false
+	}
+	return be16(b[h.at:]), b[h.len:], true
+}
+
+// etherTypeHeaders are those headers: a name for messages, where the
+// EtherType is, how long the header is.
+var etherTypeHeaders = map[uint32]struct {
+	name    string
+	at, len int
+}{
+	linkCHDLC: {"Cisco HDLC", 2, 4},
+	linkIPOIB: {"IPoIB", 40, 44},
+}
+
 // Juniper's capture header flags (tcpdump's print-juniper.c).
 const (
 	juniperNoL2 = 0x02 // the link-layer header was stripped
@@ -755,10 +771,10 @@ func arcnet(link uint32, b []byte, cut bool) (int, *problem, gopacket.LayerType,
 	return resNonTCP, nil, 0, nil
 }
 
-// ppp is the header after the PPP header of pkt (gopacket's decoding of a
+// pppNext is the header after the PPP header of pkt (gopacket's decoding of a
 // PPPoE session or PPP frame) and its bytes; LayerTypeZero for anything
 // but IPv4, IPv6 and MPLS (LCP, IPCP, compressed or encrypted frames).
-func (x *decapper) ppp(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
+func pppNext(pkt gopacket.Packet) (gopacket.LayerType, []byte) {
 	pp, _ := pkt.Layer(layers.LayerTypePPP).(*layers.PPP)
 	if pp == nil {
 		return gopacket.LayerTypeZero, nil

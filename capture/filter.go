@@ -133,16 +133,9 @@ func innerPacket(link uint32, b []byte) (inner []byte, ok bool) {
 	case linkARCNET, linkARCNETLinux:
 		res, _, _, rest := arcnet(link, b, false)
 		return rest, res == resTCP
-	case linkIPOIB:
-		if len(b) < 44 || !isIPType(be16(b[40:])) {
-			return nil, false
-		}
-		return b[44:], true
-	case linkCHDLC:
-		if len(b) < 4 || !isIPType(be16(b[2:])) {
-			return nil, false
-		}
-		return b[4:], true
+	case linkIPOIB, linkCHDLC:
+		et, rest, ok := etherTypeHeader(link, b)
+		return rest, ok && (et == 0x0800 || et == 0x86dd)
 	case linkNFLOG:
 		var n NFLOG
 		if n.DecodeFromBytes(b, gopacket.NilDecodeFeedback) != nil || nextByVersion(n.Payload) == gopacket.LayerTypeZero {
@@ -162,19 +155,14 @@ func innerPacket(link uint32, b []byte) (inner []byte, ok bool) {
 			}
 			b = b[1:]
 		}
-		pp, _ := gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}).Layer(layers.LayerTypePPP).(*layers.PPP)
-		if pp == nil || pp.PPPType != layers.PPPTypeIPv4 && pp.PPPType != layers.PPPTypeIPv6 {
-			return nil, false
-		}
-		return pp.Payload, true
+		typ, rest := pppNext(gopacket.NewPacket(b, layers.LayerTypePPP, gopacket.DecodeOptions{Lazy: true, NoCopy: true}))
+		return rest, typ == layers.LayerTypeIPv4 || typ == layers.LayerTypeIPv6
 	case linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
 		res, _, rest := linkToIP(link, b, false)
 		return rest, res == resTCP
 	}
 	return nil, false
 }
-
-func isIPType(et uint16) bool { return et == 0x0800 || et == 0x86dd }
 
 // check compiles the filter for the link types a file declares (its pcap
 // header, or the pcapng interfaces before its first packet). Link types

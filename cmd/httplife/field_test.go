@@ -18,15 +18,19 @@ type fieldTruth struct {
 	Capture struct {
 		Duplicates int `json:"duplicates"`
 	} `json:"capture"`
-	Connections []struct {
-		ID              int            `json:"id"`
-		Client          string         `json:"client"`
-		Packets         map[string]int `json:"packets"`
-		PayloadBytes    map[string]int `json:"payload_bytes"`
-		Retransmissions map[string]int `json:"retransmissions"`
-		Tunnel          []fieldEncap   `json:"tunnel"`
-		VLAN            []int          `json:"vlan"`
-	} `json:"connections"`
+	Connections []fieldConn `json:"connections"`
+}
+
+// fieldConn is what both the truth and httplife's JSON say of a
+// connection, by the same names.
+type fieldConn struct {
+	ID              int            `json:"id"`
+	Client          string         `json:"client"`
+	Packets         map[string]int `json:"packets"`
+	PayloadBytes    map[string]int `json:"payload_bytes"`
+	Retransmissions map[string]int `json:"retransmissions"`
+	Tunnel          []fieldEncap   `json:"tunnel"`
+	VLAN            []int          `json:"vlan"`
 }
 
 type fieldEncap struct {
@@ -69,20 +73,7 @@ func TestFieldTruthDetails(t *testing.T) {
 			if code != 0 || doc == nil {
 				t.Fatalf("analyse %q: exit %d: %s", args, code, stderr)
 			}
-			var got struct {
-				Capture struct {
-					Duplicates int `json:"duplicates"`
-				} `json:"capture"`
-				Connections []struct {
-					ID              int            `json:"id"`
-					Client          string         `json:"client"`
-					Packets         map[string]int `json:"packets"`
-					PayloadBytes    map[string]int `json:"payload_bytes"`
-					Retransmissions map[string]int `json:"retransmissions"`
-					Tunnel          []fieldEncap   `json:"tunnel"`
-					VLAN            []int          `json:"vlan"`
-				} `json:"connections"`
-			}
+			var got fieldTruth
 			raw, _ := json.Marshal(doc)
 			if err := json.Unmarshal(raw, &got); err != nil {
 				t.Fatal(err)
