@@ -62,9 +62,13 @@ func (e *InputError) Error() string {
 
 // OpenInputs opens what the arguments name (see Inputs) as one Source:
 // a single file as Open does; several merged by timestamp into one stream
-// in time order. Packet numbers (Segment.N) count the records of the
-// whole merged input; warnings about a packet name its file and its number
-// in that file ("file F: packet n"). A file that cannot be opened or
+// in time order. A pcapng file whose section describes several interfaces
+// before its first packet is merged by interface in the same way, as
+// mergecap would write it (each interface's packets in their order in the
+// file; equal times in file order), unless it is standard input. Packet
+// numbers (Segment.N) count the records of the whole merged input;
+// warnings about a packet name its file and its number in that file
+// ("file F: packet n"; "packet n" for one file of several interfaces). A file that cannot be opened or
 // breaks is reported in the warnings and the others are read (see
 // Partial). Errors: the *OpenError of Inputs or of a single file (or of
 // the first when no file can be opened), a *FilterError when the filter
@@ -96,31 +100,58 @@ func OpenInputs(args []string, o Options) (Source, error) {
 			return nil, err
 		}
 		s := src.(*source)
-		if filt != nil {
-			err := filt.check(s)
-			if err == nil {
-				err = filt.allNone(s.name)
-			}
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-			s.filt, s.stats.Filter = filt, o.Filter
+		if n := s.interfaces(); n > 1 && files[0] != "-" {
+			// Merged by interface, below.
+			s.Close()
+		} else {
+			return s.single(filt, o.Filter, notes)
 		}
-		s.inputNotes = notes
-		return s, nil
 	}
-	m := &multiSource{arg: args[0], notes: notes, maxOpen: o.MaxOpen, comments: maxComments, nfiles: len(files)}
+	return openMerged(args, files, notes, filt, o)
+}
+
+// single finishes OpenInputs for one file read as it is.
+func (s *source) single(filt *pktFilter, expr string, notes []string) (Source, error) {
+	if filt != nil {
+		err := filt.check(s)
+		if err == nil {
+			err = filt.allNone(s.name)
+		}
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.filt, s.stats.Filter = filt, expr
+	}
+	s.inputNotes = notes
+	return s, nil
+}
+
+// interfaces is the number of interfaces a pcapng file describes before
+// its first packet; 0 for pcap.
+func (s *source) interfaces() int {
+	if s.ng == nil {
+		return 0
+	}
+	return len(s.ng.ifaces)
+}
+
+// openMerged finishes OpenInputs for several files, or one pcapng file
+// of several interfaces: each file, and each interface of a pcapng file
+// that describes several (dumpcap -i a -i b writes each interface's
+// packets in batches, out of time order), is a member of the merge.
+func openMerged(args, files, notes []string, filt *pktFilter, o Options) (Source, error) {
+	m := &multiSource{arg: args[0], notes: notes, maxOpen: o.MaxOpen, comments: maxComments, nfiles: len(files), single: len(files) == 1}
 	if m.maxOpen <= 0 {
 		m.maxOpen = DefaultMaxOpen
 	}
-	m.acct.name = args[0]
+	m.acct.name, m.acct.byFile = args[0], m.single
 	if filt != nil {
 		m.acct.filt, m.acct.stats.Filter = filt, o.Filter
 	}
 	var firstErr error
 	for i, p := range files {
-		f := &member{path: p, idx: i}
+		f := &member{path: p, idx: i, iface: -1}
 		s, err := openFile(p, probeSize)
 		if err != nil {
 			if firstErr == nil {
@@ -136,11 +167,19 @@ func OpenInputs(args []string, o Options) (Source, error) {
 			}
 		}
 		// The time of the first packet orders the files; the file is
-		// opened again when the merge reaches it.
+		// opened again when the merge reaches it. The readers of a
+		// file's interfaces open with it.
+		n := s.interfaces()
 		_, ts, _, _, rerr := s.record()
 		f.first, f.empty = ts, rerr != nil
 		s.Close()
 		m.pend = append(m.pend, f)
+		if n > 1 && p != "-" {
+			f.iface = 0
+			for k := 1; k < n; k++ {
+				m.pend = append(m.pend, &member{path: p, idx: i, iface: k, of: f, first: f.first, empty: f.empty})
+			}
+		}
 	}
 	if len(m.pend) == 0 {
 		return nil, firstErr
@@ -191,8 +230,11 @@ type multiSource struct {
 	// comments is the number of packet comments still kept (all files).
 	comments int
 	crowded  bool // files were opened late: more than maxOpen overlapped
-	err      error
-	stats    Stats
+	// single: one file, merged by interface (Stats says so, and lists
+	// no files)
+	single bool
+	err    error
+	stats  Stats
 }
 
 // member is one file of a multiSource.
@@ -202,6 +244,12 @@ type member struct {
 	first time.Time
 	empty bool // no packet was found when the file was first opened
 	src   *source
+	// iface is the pcapng interface whose packets this member reads, -1
+	// for all of them. A file of several interfaces has a member per
+	// interface; of is the member of interface 0 (nil on that one),
+	// which keeps what the file says.
+	iface int
+	of    *member
 	// The next record.
 	data []byte
 	ts   time.Time
@@ -239,7 +287,10 @@ func (m *multiSource) Next() (*Segment, error) {
 		}
 		f := m.heap[0]
 		m.cur = f
-		m.acct.file, m.acct.fileN = f.path, f.src.recs
+		m.acct.fileN = f.src.recs
+		if !m.single {
+			m.acct.file = f.path
+		}
 		if seg := m.acct.take(f.link, f.data, f.ts, f.wire); seg != nil {
 			return seg, nil
 		}
@@ -267,7 +318,17 @@ func (m *multiSource) openDue() {
 			continue
 		}
 		s := src.(*source)
-		s.file, s.commentsLeft = p.path, &m.comments
+		s.commentsLeft = &m.comments
+		if !m.single {
+			s.file = p.path
+		}
+		if p.iface >= 0 && s.ng != nil {
+			s.ng.only = p.iface
+			if p.of != nil {
+				s.ng.quiet, s.ng.notes = true, nil
+				s.primary = p.of.src
+			}
+		}
 		p.src = s
 		m.opened = append(m.opened, p)
 		if m.advance(p) {
@@ -287,6 +348,7 @@ func (m *multiSource) advance(f *member) bool {
 	}
 	f.data = nil
 	switch {
+	case f.of != nil: // the reader of interface 0 reports
 	case err != io.EOF: // an I/O error
 		msg := fmt.Sprintf("%v after packet %d; stopped reading it", err, f.src.recs)
 		m.notes = append(m.notes, msg)
@@ -304,7 +366,10 @@ func (m *multiSource) less(i, j int) bool {
 	if c := a.ts.Compare(b.ts); c != 0 {
 		return c < 0
 	}
-	return a.idx < b.idx
+	if a.idx != b.idx {
+		return a.idx < b.idx
+	}
+	return a.src.recs < b.src.recs // one file's interfaces: in file order
 }
 
 func (m *multiSource) up(i int) {
@@ -376,11 +441,19 @@ func (m *multiSource) Stats() *Stats {
 	for _, f := range m.opened {
 		if f.src.back > 0 {
 			back += f.src.back
-			backFiles++
+			if f.of == nil || f.of.src.back == 0 {
+				backFiles++
+			}
 			backMax = max(backMax, f.src.backMax)
 			if backFirst == nil {
 				backFirst = f.src
 			}
+		}
+		if f.of != nil {
+			continue // its file's is counted on interface 0's member
+		}
+		if f.iface >= 0 && f.src.ng != nil && f.src.ng.back > 0 {
+			w = append(w, mergedWarning(f.src))
 		}
 		fs := f.src.Stats()
 		if st.Format == "" {
@@ -401,7 +474,22 @@ func (m *multiSource) Stats() *Stats {
 		w = nil
 	}
 	st.Warnings = w
+	if m.single {
+		st.Files = nil
+	}
 	return st
+}
+
+// mergedWarning says that the packets of the interfaces of s's file were
+// merged in time order, and how far from it the file's order was.
+func mergedWarning(s *source) string {
+	ng := s.ng
+	times := "times"
+	if ng.back == 1 {
+		times = "time"
+	}
+	return fmt.Sprintf("file %s: the packets of its %d interfaces are analysed merged in time order, as mergecap would write them: in the file their timestamps go backwards %d %s (first at packet %d, at most %v back: dumpcap -i a -i b writes each interface's packets in batches)",
+		displayName(s.name), len(ng.ifaces), ng.back, times, ng.backAt, ng.backMax)
 }
 
 // Secrets implements Secrets.

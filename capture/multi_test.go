@@ -536,7 +536,7 @@ func TestPcapngFileFacts(t *testing.T) {
 		warnings []string
 	}{
 		{"pcapng-drops.pcapng.gz", 22720, true, []string{"pcapng-drops.pcapng.gz: 22720 packets dropped by the kernel while capturing (pcapng statistics)"}},
-		{"dumpcap-two-if.pcapng", 0, true, []string{"timestamps go backwards 4 times (first at file " + fieldDirRel + "dumpcap-two-if.pcapng packet 49; at most 166.326186ms back: a merged or multi-interface capture: dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured"}},
+		{"dumpcap-two-if.pcapng", 0, true, []string{"file " + fieldDirRel + "dumpcap-two-if.pcapng: the packets of its 2 interfaces are analysed merged in time order, as mergecap would write them: in the file their timestamps go backwards 4 times (first at packet 49, at most 166.326186ms back: dumpcap -i a -i b writes each interface's packets in batches)"}},
 		{"pcapng-comments.pcapng", 0, false, []string{
 			"file " + fieldDirRel + "pcapng-comments.pcapng: comment: httplife field sample: three connections to nginx 10.10.0.2:8080 (keepalive_timeout 1s)",
 			"packet 3: comment: first SYN (client 10.10.0.1)",
@@ -561,13 +561,16 @@ func TestPcapngFileFacts(t *testing.T) {
 		t.Errorf("two pcapng files: dropped %d (%v), warnings %q", st.Dropped, st.DropCounts, st.Warnings)
 	}
 
-	// Timestamps going back in several files: one warning for all.
-	two := fieldDirRel + "dumpcap-two-if.pcapng"
-	b, err := os.ReadFile(two)
+	// Timestamps going back in several files: one warning for all. (A
+	// pcap copy of dumpcap's two interfaces, whose batches a pcap file
+	// cannot tell apart.)
+	b, err := os.ReadFile(fieldDirRel + "dumpcap-two-if.pcapng")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp := writeFile(t, t.TempDir(), "copy.pcapng", b)
+	dir := t.TempDir()
+	two := writeFile(t, dir, "two-if.pcap", writePcap(t, records(t, b), pcapOpts{nanos: true}))
+	cp := writeFile(t, dir, "copy.pcap", writePcap(t, records(t, b), pcapOpts{nanos: true}))
 	_, st = readAll(t, openInputs(t, []string{two, cp}, Options{}))
 	want := "timestamps go backwards 8 times in 2 files (first at file " + two + " packet 49; at most 166.326186ms back: a merged or multi-interface capture: dumpcap -i a -i b writes each interface's packets in batches); packets are analysed in capture order, times as captured"
 	if n := len(slices.DeleteFunc(slices.Clone(st.Warnings), func(w string) bool { return !strings.HasPrefix(w, "timestamps") })); n != 1 || !slices.Contains(st.Warnings, want) {
@@ -589,13 +592,20 @@ func TestPcapngFileFacts(t *testing.T) {
 	}
 }
 
-// FuzzMulti reads two fuzzed files as one input, with a filter: never a
-// panic or an error from Next; segments numbered in increasing order;
-// counts that add up to the files' records; the bounds on warnings.
+// FuzzMulti reads two fuzzed files (or one, when the second is empty) as
+// one input, with a filter: never a panic or an error from Next;
+// segments numbered in increasing order; counts that add up to the
+// files' records; the bounds on warnings.
 func FuzzMulti(f *testing.F) {
 	files := append(seedFiles(f), ngSeeds()...)
 	for i := range files {
 		f.Add(files[i], files[(i+1)%len(files)], i%2 == 0)
+	}
+	// Files of two interfaces, merged by interface (and with each other).
+	if two, err := os.ReadFile(fieldDirRel + "dumpcap-two-if.pcapng"); err == nil {
+		f.Add(two, two, false)
+		f.Add(two, []byte{}, false) // alone: merged by interface
+		f.Add(two, files[0], true)
 	}
 	dir := f.TempDir()
 	f.Fuzz(func(t *testing.T, a, b []byte, filter bool) {
@@ -605,7 +615,11 @@ func FuzzMulti(f *testing.F) {
 		if filter {
 			o.Filter = "tcp or ip6"
 		}
-		src, err := OpenInputs([]string{pa, pb}, o)
+		args := []string{pa, pb}
+		if len(b) == 0 {
+			args = args[:1] // one file (of several interfaces, merged by them)
+		}
+		src, err := OpenInputs(args, o)
 		if err != nil {
 			if !errors.Is(err, ErrOpen) && !errors.Is(err, ErrFilter) {
 				t.Fatalf("open error %v is neither ErrOpen nor ErrFilter", err)
@@ -776,5 +790,112 @@ func TestFilterCarriedPackets(t *testing.T) {
 				t.Errorf("%s: filter %q: %d segments, want %d", tt.name, f.expr, len(got), f.n)
 			}
 		}
+	}
+}
+
+// A pcapng file of two interfaces whose packets dumpcap wrote in batches
+// (interface 0's of each batch, then interface 1's: out of time order)
+// reads as the capture in time order, as mergecap would write it; what
+// the file says about itself (statistics, secrets, comments, a packet
+// that cannot be decoded) is counted once, packets named by their number
+// in the file; the merge is said once. The file order is what
+// httplife analysed before, and a tap's two directions come apart in it
+// (TestEncapsulatedSamples in cmd/httplife: a keep-alive race read as a
+// reset).
+func TestMergeInterfaces(t *testing.T) {
+	data, err := os.ReadFile("../samples/client-rst-race.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := records(t, data)
+	dir := t.TempDir()
+	want, wantSt := readAll(t, openInputs(t, []string{writeFile(t, dir, "all.pcap", writePcap(t, recs, pcapOpts{}))}, Options{}))
+
+	b := &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(1, 0)
+	b.iface(1, 0)
+	us := func(r record) uint64 { return uint64(r.ci.Timestamp.UnixMicro()) }
+	var order []int // file position -> index in recs
+	const batch = 4
+	commentAt := 0
+	for start := 0; start < len(recs); start += batch {
+		for _, iface := range []int{0, 1} {
+			for i := start; i < min(start+batch, len(recs)); i++ {
+				if i%2 != iface {
+					continue
+				}
+				order = append(order, i)
+				if iface == 1 && commentAt == 0 && i > 4 {
+					commentAt = len(order)
+					b.epbOpts(1, us(recs[i]), recs[i].data, b.option(ngOptComment, []byte("on the second interface")))
+					continue
+				}
+				b.epbOpts(uint32(iface), us(recs[i]), recs[i].data)
+			}
+		}
+		if start == 0 {
+			b.dsb(ngSecretsTLS, []byte("CLIENT_RANDOM 00 11\n"))
+		}
+	}
+	// A packet of interface 1 cut inside its Ethernet header, at the time
+	// of the last packet.
+	b.epbOpts(1, us(recs[len(recs)-1]), recs[len(recs)-1].data[:10])
+	bad := len(order) + 1
+	b.isb(0, b.u64opt(ngOptISBIfDrop, 3))
+	b.isb(1, b.u64opt(ngOptISBIfDrop, 4))
+	path := writeFile(t, dir, "two.pcapng", b.buf.Bytes())
+	backAt := 0
+	for k := 1; k < len(order); k++ {
+		if recs[order[k]].ci.Timestamp.Before(recs[order[k-1]].ci.Timestamp) {
+			backAt = k + 1
+			break
+		}
+	}
+	if backAt == 0 {
+		t.Fatal("the file is in time order: nothing to merge")
+	}
+
+	src := openInputs(t, []string{path}, Options{})
+	got, st := readAll(t, src)
+	for i := range want {
+		want[i].N = 0 // numbered in the merged order
+	}
+	for i := range got {
+		got[i].N = 0
+	}
+	if err := diffSegs(got, want); err != nil {
+		t.Errorf("merged interfaces: %v", err)
+	}
+	if st.Packets != wantSt.Packets+1 || st.TCPPackets != wantSt.TCPPackets || st.Skipped.Undecodable != 1 {
+		t.Errorf("counts %d/%d %+v, want %d/%d and one undecodable", st.Packets, st.TCPPackets, st.Skipped, wantSt.Packets+1, wantSt.TCPPackets)
+	}
+	if st.Dropped != 7 || !st.DropCounts || st.Files != nil || st.Source != path || st.Format != "pcapng" || st.Bytes != fileSize(t, path) {
+		t.Errorf("dropped %d (%v), files %q, source %q, format %q, bytes %d; want 7, none, %q, pcapng, %d", st.Dropped, st.DropCounts, st.Files, st.Source, st.Format, st.Bytes, path, fileSize(t, path))
+	}
+	if sec := src.(Secrets).Secrets(); len(sec) != 1 {
+		t.Errorf("%d secrets, want 1", len(sec))
+	}
+	wantWarn := []string{
+		fmt.Sprintf("packet %d: undecodable: packet too short for the Ethernet header (10 of 14 bytes)", bad),
+		fmt.Sprintf("packet %d: comment: on the second interface", commentAt),
+		path + ": 7 packets dropped by the kernel while capturing (pcapng statistics)",
+	}
+	merged := 0
+	for _, w := range st.Warnings {
+		if strings.Contains(w, "the packets of its 2 interfaces are analysed merged in time order") {
+			merged++
+			if !strings.Contains(w, fmt.Sprintf("(first at packet %d,", backAt)) {
+				t.Errorf("merge warning %q, want the first step back at packet %d", w, backAt)
+			}
+		}
+	}
+	for _, w := range wantWarn {
+		if !slices.Contains(st.Warnings, w) {
+			t.Errorf("warnings %q, want %q", st.Warnings, w)
+		}
+	}
+	if merged != 1 || len(st.Warnings) != len(wantWarn)+1 {
+		t.Errorf("warnings %q: want the merge said once and %d others", st.Warnings, len(wantWarn))
 	}
 }

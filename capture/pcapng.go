@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"strings"
 	"time"
@@ -43,6 +44,23 @@ type ngReader struct {
 	drops   uint64 // epb_dropcount or the PB's drops count
 	dropsOK bool   // a drop count was given
 	comment []byte // the first opt_comment; points into the block
+
+	// One interface's packets (see multiSource): only >= 0 returns the
+	// packets of interface only and counts the others in skipped (which
+	// the caller resets); -1 returns every packet. quiet ignores what
+	// the other blocks say (another reader of the file keeps it).
+	// While only is set, a reader that is not quiet follows the whole
+	// file's timestamps in file order in back, backAt, backMax and prev
+	// (ns; math.MinInt64 before the first packet), packets counted in
+	// seen.
+	only    int
+	skipped uint64
+	quiet   bool
+	seen    uint64
+	prev    int64
+	back    uint64
+	backAt  uint64
+	backMax time.Duration
 
 	// What the other blocks said, collected as they go by.
 	sections int      // sections seen, less one (the key of stats)
@@ -134,7 +152,7 @@ func (r *ngReader) u64(b []byte) uint64 {
 
 // newNgReader reads the Section Header Block at the start of br.
 func newNgReader(br *blockReader) (*ngReader, error) {
-	r := &ngReader{br: br, sections: -1}
+	r := &ngReader{br: br, sections: -1, only: -1, prev: math.MinInt64}
 	typ, body, _, err := r.block()
 	if err != nil {
 		return nil, unexpected(err)
@@ -270,7 +288,7 @@ func (r *ngReader) section(body []byte) error {
 
 // note keeps a section (iface -1) or interface comment.
 func (r *ngReader) note(iface int, v []byte) {
-	if len(r.notes) < maxNotes {
+	if len(r.notes) < maxNotes && !r.quiet {
 		if t := cleanComment(v); t != "" {
 			r.notes = append(r.notes, ngNote{iface, t})
 		}
@@ -375,7 +393,7 @@ func (r *ngReader) packetOptions(b []byte, pb bool) {
 // A block too short for its header is ignored (Wireshark rejects it, but
 // the packets around it are good).
 func (r *ngReader) statistics(body []byte) {
-	if len(body) < 12 {
+	if len(body) < 12 || r.quiet {
 		return
 	}
 	st := ngStat{section: r.sections, iface: int(r.u32(body))}
@@ -404,7 +422,7 @@ func (r *ngReader) statistics(body []byte) {
 // decryptionSecrets keeps a copy of a TLS key log from a Decryption
 // Secrets Block; other kinds of secrets are counted in secLost.
 func (r *ngReader) decryptionSecrets(body []byte) {
-	if len(body) < 8 {
+	if len(body) < 8 || r.quiet {
 		return
 	}
 	typ, n := r.u32(body), r.u32(body[4:])
@@ -512,6 +530,24 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 		in := &r.ifaces[id]
 		if typ != ngSPB { // a simple packet block has no time (pcapgo: the zero time)
 			ts = in.time(stamp)
+		}
+		if r.only >= 0 {
+			if !r.quiet {
+				r.seen++
+				ns := ts.UnixNano()
+				if ns < r.prev {
+					if r.back == 0 {
+						r.backAt = r.seen
+					}
+					r.back++
+					r.backMax = max(r.backMax, time.Duration(r.prev-ns))
+				}
+				r.prev = ns
+			}
+			if int(id) != r.only {
+				r.skipped++
+				continue
+			}
 		}
 		return body[:caplen], ts, max(int(origlen), int(caplen)), in.link, inBlock, nil
 	}

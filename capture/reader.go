@@ -80,6 +80,9 @@ type source struct {
 	// readers, which name their file in their warnings.
 	file  string
 	fileN uint64
+	// byFile: the packet being taken is numbered fileN in warnings, with
+	// file "" (a multiSource of one file's interfaces)
+	byFile bool
 
 	// What the file says about itself, for its warnings and Stats.
 	prevTS   int64         // the previous record's timestamp (Unix ns; math.MinInt64 before the first)
@@ -98,6 +101,11 @@ type source struct {
 	commentsLeft *int
 	moreComments uint64
 	corrupt      bool // reading stopped at corrupt data (not a truncation)
+	// primary, on the reader of one interface of a pcapng file other
+	// than the first (multiSource), is the reader of the first: what
+	// this one's packets say (comments, errors, drop counts) is kept
+	// there, and this one's own warnings are not shown.
+	primary *source
 	// inputNotes are OpenInputs's notes about the input (the first
 	// warnings).
 	inputNotes []string
@@ -266,7 +274,7 @@ func (s *source) take(link uint32, data []byte, ts time.Time, wireLen int) *Segm
 // at says where packet n (the one being taken) is, for a warning:
 // "packet n", or "file F: packet m" for a multi-file source.
 func (s *source) at(n uint64) string {
-	if s.file == "" {
+	if s.file == "" && !s.byFile {
 		return loc("", n)
 	}
 	return loc(s.file, s.fileN)
@@ -443,6 +451,8 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 		return nil, ts, 0, 0, s.endErr(err)
 	}
+	s.recs += s.ng.skipped // other interfaces' packets (multiSource)
+	s.ng.skipped = 0
 	if s.ng.opts {
 		s.packetOptions()
 	}
@@ -458,6 +468,11 @@ const maxComments = 20
 func (s *source) packetOptions() {
 	n := s.recs + 1
 	ng := s.ng
+	if s.primary != nil {
+		// One interface's reader: the file's reader of interface 0
+		// keeps what the packets say.
+		s = s.primary
+	}
 	if ng.comment != nil {
 		if s.commentsLeft == nil {
 			left := maxComments
@@ -473,7 +488,7 @@ func (s *source) packetOptions() {
 		}
 	}
 	if e := ng.flags & epbErrors; e != 0 {
-		if s.llErr == 0 {
+		if s.llErr == 0 || n < s.llErrAt {
 			s.llErrAt = n
 		}
 		s.llErr++
@@ -481,7 +496,7 @@ func (s *source) packetOptions() {
 	}
 	if ng.dropsOK {
 		s.dropsOK = true
-		if ng.drops > 0 && s.drops == 0 {
+		if ng.drops > 0 && (s.drops == 0 || n < s.dropsAt) {
 			s.dropsAt = n
 		}
 		s.drops += ng.drops
@@ -549,7 +564,7 @@ func (s *source) dropped() (n uint64, ok bool) {
 func (s *source) facts() []string {
 	var w []string
 	name := displayName(s.name)
-	if s.back > 0 && s.file == "" { // a multi-file source sums its files'
+	if s.back > 0 && s.file == "" && (s.ng == nil || s.ng.only < 0) { // a multi-file source sums its files'
 		w = append(w, backwardsWarning(s.back, 1, name, s.backAt, s.backMax))
 	}
 	if s.ng == nil {

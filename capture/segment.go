@@ -3,7 +3,9 @@
 // In: a pcap or pcapng file (optionally gzip-compressed; the format is found
 // from the magic bytes, never the file name), standard input, several files
 // merged into one stream in time order (OpenInputs: lists, directories,
-// globs, rotated sets, with a tcpdump filter), or (for watch) a live
+// globs, rotated sets, with a tcpdump filter; the interfaces of a pcapng
+// file that describes several are merged the same way, since dumpcap -i a
+// -i b writes each one's packets in batches), or (for watch) a live
 // interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
 // loopback/NULL, raw IP, NFLOG, PPP (also HDLC-framed and with a
 // direction byte), Cisco HDLC, OpenBSD pflog, 802.11 (bare, radiotap,

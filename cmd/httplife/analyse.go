@@ -108,7 +108,9 @@ rotated set brings the rest with it: tcpdump -C's cap.pcap, cap.pcap1,
 cap.pcap2, ... (also gzip'd by -z gzip), and tcpdump -G's time-named files
 whose names carry minutes or seconds (cap-%H%M%S.pcap) agreeing with their
 first packets (for hourly names give a glob); --no-rotated reads only the
-files named. A file that cannot be read is named in the warnings,
+files named. The interfaces of a pcapng file (dumpcap -i a -i b, which
+writes each one's packets in batches) are merged in time order the same
+way. A file that cannot be read is named in the warnings,
 the others are analysed, and the exit status is 1.
 
 A tcpdump filter expression may follow the files, as one argument or as
