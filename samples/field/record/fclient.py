@@ -19,11 +19,15 @@ Plans (the server is nginx with keepalive_timeout 1s, record/nginx.conf):
             files) before the server's idle close.
   big       like long, but conn 1 is GET /, GET /big.txt (0.95 MB), GET /a.txt,
             GET /b.txt, 0.5 s apart (crosses tcpdump -C 1's file boundary).
+  race      two connections that reuse the connection the moment nginx's
+            keep-alive close arrives (GET /, then GET /a.txt after the FIN:
+            nginx answers with a RST, keepalive-race), then conn 3 of standard.
   one       conn 2 of standard only.
 --bind-port binds every connection's source port to N, N+1, ... (the same
 inner 4-tuple in two overlays); --pace multiplies every sleep.
 """
 import os
+import select
 import socket
 import sys
 
@@ -77,6 +81,25 @@ def conn_close_header(n, host, port, bind, pace):
     c.close()
 
 
+def conn_race(n, host, port, bind, pace):
+    """The keep-alive race, made certain: GET /, then the client reuses the
+    connection the moment nginx's keep-alive close (its FIN) arrives, as a
+    pool that checks nothing does; nginx has closed the socket and answers
+    the request with a RST."""
+    c = Conn(n, host, port, bind)
+    c.get("/")
+    r, _, _ = select.select([c.sock], [], [], 4.0)
+    if not r:
+        raise SystemExit(f"conn {n}: the server did not close")
+    try:
+        c.send(c.request("GET", "/a.txt"))
+        c.response()
+        rc.log(c.name, "second request answered: no race")
+    except (EOFError, ConnectionResetError, BrokenPipeError) as e:
+        rc.log(c.name, f"second request lost: {e!r}")
+    c.close()
+
+
 def main():
     args = sys.argv[1:]
     bind, pace = None, 1.0
@@ -111,6 +134,12 @@ def main():
         conn_server_timeout(1, host, port, b(0), pace, gets=("/", "/big.txt", "/a.txt", "/b.txt"), gap=(0.5,))
         rc.sleep(0.2)
         conn_client_close(2, host, port, b(1), pace)
+    elif plan == "race":
+        conn_race(1, host, port, b(0), pace)
+        rc.sleep(0.2)
+        conn_race(2, host, port, b(1), pace)
+        rc.sleep(0.2)
+        conn_close_header(3, host, port, b(2), pace)
     elif plan == "one":
         conn_client_close(1, host, port, b(0), pace)
     else:

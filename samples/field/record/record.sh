@@ -32,7 +32,7 @@ STD_REASONS=server-idle-timeout,client-idle-close,client-close-header
 SHORT_REASONS=server-idle-timeout,client-idle-close
 
 ALL=(vxlan-4789 vxlan-8472 vxlan-two-vni geneve gre gre-key-seq gretap erspan2 erspan3 ip6gre ip6tnl ipip sit
-     vlan qinq mpls nflog fragments fragments-ipv6 any-duplicates span-double reorder dumpcap-two-if
+     vlan qinq mpls nflog fragments fragments-ipv6 any-duplicates span-double reorder dumpcap-two-if tap-two-if
      rotated-C rotated-G snaplen-96 snaplen-128 pcapng-drops pcapng-comments overlay-any overlay-any-client any-offload overlay-offload)
 
 log() { printf '== %s\n' "$*" >&2; }
@@ -243,6 +243,7 @@ pair() {
 
 std_traffic() { client c standard "$HOST"; }
 short_traffic() { client c short "$HOST"; }
+race_traffic() { client c race "$HOST"; }
 start_u1() { cap_tcpdump s "$TMP/$NAME.pcap" -i u1; }
 
 vxlan_pair() {  # vxlan_pair ID DSTPORT-ARGS... : vxlan over pair, inner 192.168.100.1/2
@@ -558,6 +559,27 @@ two_if_traffic() {
     wait $a || rc=1
     return $rc
 }
+
+scn_tap-two-if() {
+    DESC="A passive tap's two monitor ports, one direction each, recorded by dumpcap on both at once: the switch namespace mirrors the client port's ingress (client->server frames) to mon0 and the server port's ingress (server->client frames) to mon1 with tc mirred; the monitor namespace runs dumpcap -i eth0 -i eth1 (pcapng with two Interface Description Blocks). dumpcap writes each interface's packets in batches, so in the file a connection's two directions come apart (a response before its request, a FIN before the data it follows); the kernel stamps every copy on arrival, so the times are right. Traffic: fclient.py's race plan (two keep-alive races: the client reuses each connection the moment nginx's FIN arrives and gets a RST; then a Connection: close request), plain IPv4 10.70.0.1 -> 10.70.0.2:8080."
+    mkns c s sw m
+    ip -n "$P-sw" link add br0 type bridge
+    up sw br0
+    veth c eth0 sw pc
+    veth s eth0 sw ps
+    veth sw mon0 m eth0
+    veth sw mon1 m eth1
+    ip -n "$P-sw" link set pc master br0; ip -n "$P-sw" link set ps master br0
+    addr c eth0 10.70.0.1/24; addr s eth0 10.70.0.2/24
+    nginx_in s
+    HOST=10.70.0.2
+    nsx sw tc qdisc add dev pc clsact
+    nsx sw tc filter add dev pc ingress protocol all u32 match u32 0 0 action mirred egress mirror dev mon0
+    nsx sw tc qdisc add dev ps clsact
+    nsx sw tc filter add dev ps ingress protocol all u32 match u32 0 0 action mirred egress mirror dev mon1
+    record tap-two-if pcapng keepalive-race,keepalive-race,client-close-header start_tap race_traffic
+}
+start_tap() { cap_dumpcap m "$TMP/tap-two-if.pcapng" -i eth0 -i eth1; }
 
 scn_rotated-C() {
     DESC="A size-rotated capture: 'tcpdump -C 1 -z gzip -w rotated-C.pcap' (a new file once the current one exceeds 1,000,000 bytes; tcpdump gzips each file it rotates out, as is common on capture hosts) wrote rotated-C.pcap.gz and rotated-C.pcap1; connection 1 (GET /, GET /big.txt of 0.95 MB, GET /a.txt, GET /b.txt, 0.5 s apart, then nginx's idle close) spans both files. Connection 2: two GETs, the client closes (in the second file). Plain IPv4 10.10.0.1 -> 10.10.0.2:8080, captured on the server's veth. The truth is computed over 'mergecap -w - FILES'."
