@@ -65,7 +65,9 @@ func (e *InputError) Error() string {
 // in time order. A pcapng file whose section describes several interfaces
 // before its first packet is merged by interface in the same way, as
 // mergecap would write it (each interface's packets in their order in the
-// file; equal times in file order), unless it is standard input. Packet
+// file; equal times in file order; interfaces described after the first
+// packet, or in a later section, are read with the last one described
+// before it), unless it is standard input. Packet
 // numbers (Segment.N) count the records of the whole merged input;
 // warnings about a packet name its file and its number in that file
 // ("file F: packet n"; "packet n" for one file of several interfaces). A file that cannot be opened or
@@ -177,7 +179,7 @@ func openMerged(args, files, notes []string, filt *pktFilter, o Options) (Source
 		if n > 1 && p != "-" {
 			f.iface = 0
 			for k := 1; k < n; k++ {
-				m.pend = append(m.pend, &member{path: p, idx: i, iface: k, of: f, first: f.first, empty: f.empty})
+				m.pend = append(m.pend, &member{path: p, idx: i, iface: k, of: f, first: f.first, empty: f.empty, last: k == n-1})
 			}
 		}
 	}
@@ -250,6 +252,7 @@ type member struct {
 	// which keeps what the file says.
 	iface int
 	of    *member
+	last  bool // the member of the file's last interface
 	// The next record.
 	data []byte
 	ts   time.Time
@@ -323,7 +326,10 @@ func (m *multiSource) openDue() {
 			s.file = p.path
 		}
 		if p.iface >= 0 && s.ng != nil {
-			s.ng.only = p.iface
+			// The last interface's member also reads those described
+			// later (after the first packet, or in a later section,
+			// whose interface ids start again at 0).
+			s.ng.only, s.ng.rest = p.iface, p.last
 			if p.of != nil {
 				s.ng.quiet, s.ng.notes = true, nil
 				s.primary = p.of.src

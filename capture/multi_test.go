@@ -899,3 +899,37 @@ func TestMergeInterfaces(t *testing.T) {
 		t.Errorf("warnings %q: want the merge said once and %d others", st.Warnings, len(wantWarn))
 	}
 }
+
+// Interfaces described after the first packet, and a second section
+// whose interface ids start again at 0: every packet is read once, those
+// of the later interfaces with the last interface described before the
+// first packet, in file order among them.
+func TestMergeInterfacesLater(t *testing.T) {
+	b := &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(101, 0) // raw IP
+	b.iface(101, 0)
+	at := func(ms uint64) uint64 { return 1_700_000_000_000_000 + ms*1000 }
+	pkt := func(port byte) []byte {
+		p := []byte(rawTCP)
+		p[21] = port // the source port's low byte names the packet
+		return p
+	}
+	b.epbOpts(0, at(20), pkt(2))
+	b.epbOpts(1, at(10), pkt(1)) // back in time
+	b.iface(101, 0)              // interface 2, after the first packet
+	b.epbOpts(2, at(30), pkt(3))
+	b.epbOpts(1, at(25), pkt(4))
+	b.section(0)
+	b.iface(101, 0)
+	b.epbOpts(0, at(40), pkt(5))
+	path := writeFile(t, t.TempDir(), "later.pcapng", b.buf.Bytes())
+	got, st := readAll(t, openInputs(t, []string{path}, Options{}))
+	var ports []uint16
+	for _, s := range got {
+		ports = append(ports, s.Src.Port()&0xff)
+	}
+	if want := []uint16{1, 2, 3, 4, 5}; !slices.Equal(ports, want) || st.TCPPackets != 5 {
+		t.Errorf("packets %v (%d TCP), want %v", ports, st.TCPPackets, want)
+	}
+}

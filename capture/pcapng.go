@@ -46,14 +46,16 @@ type ngReader struct {
 	comment []byte // the first opt_comment; points into the block
 
 	// One interface's packets (see multiSource): only >= 0 returns the
-	// packets of interface only and counts the others in skipped (which
-	// the caller resets); -1 returns every packet. quiet ignores what
+	// packets of interface only (and with rest those of the interfaces
+	// after it) and counts the others in skipped (which the caller
+	// resets); -1 returns every packet. quiet ignores what
 	// the other blocks say (another reader of the file keeps it).
 	// While only is set, a reader that is not quiet follows the whole
 	// file's timestamps in file order in back, backAt, backMax and prev
 	// (ns; math.MinInt64 before the first packet), packets counted in
 	// seen.
 	only    int
+	rest    bool // also the packets of the interfaces after only (later IDBs, later sections)
 	skipped uint64
 	quiet   bool
 	seen    uint64
@@ -544,7 +546,7 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 				}
 				r.prev = ns
 			}
-			if int(id) != r.only {
+			if int(id) != r.only && !(r.rest && int(id) > r.only) {
 				r.skipped++
 				continue
 			}
