@@ -67,11 +67,11 @@ func (e *InputError) Error() string {
 // mergecap would write it (each interface's packets in their order in the
 // file; equal times in file order; interfaces described after the first
 // packet, or in a later section, are read with the last one described
-// before it), unless it is standard input. Packet
-// numbers (Segment.N) count the records of the whole merged input;
-// warnings about a packet name its file and its number in that file
-// ("file F: packet n"; "packet n" for one file of several interfaces). A file that cannot be opened or
-// breaks is reported in the warnings and the others are read (see
+// before it), unless it is standard input. Packet numbers (Segment.N)
+// count the records of the whole merged input; warnings about a packet
+// name its file and its number in that file ("file F: packet n"; "packet
+// n" for one file of several interfaces). A file that cannot be opened
+// or breaks is reported in the warnings and the others are read (see
 // Partial). Errors: the *OpenError of Inputs or of a single file (or of
 // the first when no file can be opened), a *FilterError when the filter
 // does not compile for a file's link type.
@@ -359,7 +359,7 @@ func (m *multiSource) advance(f *member) bool {
 		msg := fmt.Sprintf("%v after packet %d; stopped reading it", err, f.src.recs)
 		m.notes = append(m.notes, msg)
 		m.failed = append(m.failed, msg)
-	case f.src.corrupt:
+	case f.src.corrupt && !m.single: // one file: a warning, as when read alone
 		m.failed = append(m.failed, f.src.final[len(f.src.final)-1])
 	}
 	f.src.Close()

@@ -933,3 +933,34 @@ func TestMergeInterfacesLater(t *testing.T) {
 		t.Errorf("packets %v (%d TCP), want %v", ports, st.TCPPackets, want)
 	}
 }
+
+// A corrupt block in a file of two interfaces: the packets before it are
+// read, the corruption is a warning (said once) as for a file read alone,
+// not a failed input.
+func TestMergeInterfacesCorrupt(t *testing.T) {
+	b := &ngBuilder{bo: binary.LittleEndian}
+	b.section(0)
+	b.iface(101, 0)
+	b.iface(101, 0)
+	at := func(ms uint64) uint64 { return 1_700_000_000_000_000 + ms*1000 }
+	b.epbOpts(0, at(20), []byte(rawTCP))
+	b.epbOpts(1, at(10), []byte(rawTCP))
+	b.buf.Write([]byte{6, 0, 0, 0, 0xff, 0xff, 0xff, 0x7f}) // an EPB of 2 GiB
+	b.buf.Write(make([]byte, 64))
+	path := writeFile(t, t.TempDir(), "corrupt.pcapng", b.buf.Bytes())
+	src := openInputs(t, []string{path}, Options{})
+	got, st := readAll(t, openInputs(t, []string{path}, Options{}))
+	n := 0
+	for _, w := range st.Warnings {
+		if strings.Contains(w, "corrupt pcapng block after packet 2") {
+			n++
+		}
+	}
+	if len(got) != 2 || n != 1 {
+		t.Errorf("%d segments, warnings %q; want 2 and the corruption said once", len(got), st.Warnings)
+	}
+	readAll(t, src)
+	if err := src.(Partial).Failed(); err != nil {
+		t.Errorf("Failed: %v, want nil (one file)", err)
+	}
+}

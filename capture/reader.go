@@ -442,6 +442,8 @@ func le32(b []byte) uint32 {
 // readNg reads one pcapng packet.
 func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, err error) {
 	data, ts, wireLen, link, s.inBlock, err = s.ng.next()
+	s.recs += s.ng.skipped // other interfaces' packets (multiSource)
+	s.ng.skipped = 0
 	if err != nil {
 		if err == io.EOF && s.ioErr == nil {
 			return nil, ts, 0, 0, s.end("")
@@ -451,8 +453,6 @@ func (s *source) readNg() (data []byte, ts time.Time, wireLen int, link uint32, 
 		}
 		return nil, ts, 0, 0, s.endErr(err)
 	}
-	s.recs += s.ng.skipped // other interfaces' packets (multiSource)
-	s.ng.skipped = 0
 	if s.ng.opts {
 		s.packetOptions()
 	}
