@@ -351,6 +351,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		rst:              [2]time.Time{cl.RstAt, sv.RstAt},
 		clientAckedFINAt: cl.AckedPeerFINAt,
 		rstAcksAll:       rstAcksAll(cl, sv),
+		finAcksAll:       finAcksAll(cl, sv),
 		finBy:            r.Close.FirstFinBy,
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
@@ -384,6 +385,19 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		}
 	}
 	return cf
+}
+
+// finAcksAll reports whether the server's FIN acknowledged every byte the
+// client sent (its FIN aside).
+func finAcksAll(cl, sv *tcpstate.Side) bool {
+	if !sv.FinAcks || sv.FinAt.IsZero() {
+		return false
+	}
+	end := cl.NextSeq()
+	if !cl.FinAt.IsZero() {
+		end--
+	}
+	return !sv.FinAck.Before(end)
 }
 
 // rstAcksAll reports whether the server's RST acknowledged every byte the

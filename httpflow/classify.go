@@ -50,8 +50,9 @@ type closeFacts struct {
 	finBy Side
 	// When the client acknowledged the server's FIN (zero: it did not).
 	clientAckedFINAt time.Time
-	// The server's RST acknowledged every byte the client sent.
-	rstAcksAll bool
+	// The server's RST, and its FIN, acknowledged every byte the client
+	// sent: whatever the times say, the client's requests came first.
+	rstAcksAll, finAcksAll bool
 	// When the connection became idle before its first request.
 	idleFrom   time.Time
 	advertised *float64 // the server's last Keep-Alive: timeout=
@@ -184,18 +185,28 @@ func classifyRules(f *closeFacts) verdict {
 	if last != nil && !last.respDone && last.afterIdle {
 		svRST, svFIN := f.rst[sv], f.fin[sv]
 		switch {
-		case !svRST.IsZero() && (svFIN.IsZero() || svRST.Before(svFIN)) && !last.reqStart.After(svRST):
-			ev := fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s later",
-				last.index, secs(last.reqStart.Sub(f.txs[len(f.txs)-2].respEnd)), secs(svRST.Sub(last.reqStart)))
+		case !svRST.IsZero() && (svFIN.IsZero() || svRST.Before(svFIN)) && (!last.reqStart.After(svRST) || f.rstAcksAll):
+			// A RST that acknowledges the request answers it, though a
+			// mirror that delays the client's copies stamps it earlier.
+			later := secs(svRST.Sub(last.reqStart)) + " later"
+			if svRST.Before(last.reqStart) {
+				later = "(captured " + secs(last.reqStart.Sub(svRST)) + " before the request: the capture's copies of the two directions arrived out of order)"
+			}
+			ev := fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s",
+				last.index, secs(last.reqStart.Sub(f.txs[len(f.txs)-2].respEnd)), later)
 			race := f.race(RaceSilentDrop, len(f.txs)-1)
 			if f.rstAcksAll {
 				race.RSTAckedRequest = true
 				ev += "; the RST acknowledges the request: the server had it and closed with it unread (its idle timeout fired as it arrived)"
 			}
 			return verdict{ReasonKeepaliveRace, ev, "request-answered-by-server-rst", race}
-		case finOK && finBy == Server && !last.reqStart.After(finAt):
-			ev := fmt.Sprintf("request %d crossed the server's FIN (sent %s before it) and was never answered",
-				last.index, secs(finAt.Sub(last.reqStart)))
+		case finOK && finBy == Server && (!last.reqStart.After(finAt) || f.finAcksAll):
+			before := "sent " + secs(finAt.Sub(last.reqStart)) + " before it"
+			if last.reqStart.After(finAt) {
+				before = "which acknowledges it, though captured " + secs(last.reqStart.Sub(finAt)) + " after it: the capture's copies of the two directions arrived out of order"
+			}
+			ev := fmt.Sprintf("request %d crossed the server's FIN (%s) and was never answered",
+				last.index, before)
 			return verdict{ReasonKeepaliveRace, ev, "request-lost-at-server-close", f.race(RaceInFlight, len(f.txs)-1)}
 		}
 	}

@@ -117,6 +117,27 @@ func TestCloseReasons(t *testing.T) {
 		}), httpflow.ReasonUnknown, 0, "in flight"},
 		{"a RST after both FINs is no reset", seq(first, idle(time.Second), closeBy(convtest.Server), rst(convtest.Client)), httpflow.ReasonServerIdleTimeout, 0, ""},
 
+		// Through a mirror that delays the client's copies 5 ms: the
+		// server's answer is captured before the request it answers; the
+		// acknowledgements say the order.
+		{"silent-drop race, the RST captured first", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.Delay[convtest.Client] = 5 * time.Millisecond
+			c.SendUnacked(convtest.Client, get)
+			c.RST(convtest.Server) // acknowledges the request
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceSilentDrop, "arrived out of order"},
+		{"in-flight race, the FIN captured first", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.Delay[convtest.Client] = 5 * time.Millisecond
+			c.SendUnacked(convtest.Client, get)
+			c.FIN(convtest.Server) // acknowledges the request
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceInFlight, "arrived out of order"},
+		{"stale-reuse race, a RST without ACK captured first", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.FIN(convtest.Server)
+			c.Idle(10 * time.Millisecond)
+			c.Delay[convtest.Client] = 5 * time.Millisecond
+			c.SendUnacked(convtest.Client, get) // acknowledges the FIN
+			c.Reset(convtest.Server)            // its sequence number: the request's acknowledgement
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceStaleReuse, "the request itself acknowledged the FIN"},
+
 		// Precedence: the earlier rule wins.
 		{"race over reset", seq(first, idle(time.Second), func(c *convtest.Conv) {
 			c.SendUnacked(convtest.Client, get)

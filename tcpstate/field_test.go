@@ -286,6 +286,20 @@ func TestDirectionsOutOfOrder(t *testing.T) {
 			{100, true, A, 1004, 5018, "", 7, 0x7777, 0, 0},
 			{200, true, PA, 1004, 5018, "GET", 8, 0x8888, 0, 0},
 		}, want: "server data \"HTTP/1.1 200 OK\\r\\n\" @1000000\nclient data \"GET\" @1000000\ndone", guess: true},
+		{name: "a RST without ACK before the request it answers (the keep-alive race through a mirror that delays the client)", segs: fjoin(hs(0), []fseg{
+			{1000, true, PA, 1001, 5001, "GET", 4, 0x4444, 0, 0},
+			{1100, false, PA, 5001, 1004, "200", 5, 0x5555, 0, 0},
+			{1200, true, A, 1004, 5004, "", 6, 0x6666, 0, 0},
+			{2000, false, F | A, 5004, 1004, "", 7, 0x7777, 0, 0},
+			{2100, false, R, 5005, 0, "", 8, 0x8888, 0, 0}, // its seq: the request's ack
+			{7000, true, PA, 1004, 5005, "GET2", 9, 0x9999, 0, 0},
+		}), want: "client data \"GET\" @1000001\nserver data \"200\" @1000001\nserver FIN\nclient data \"GET2\" @1000007\nserver RST\ndone", syn: true},
+		{name: "a RST without ACK that the peer's last ACK explains: at once", segs: fjoin(hs(0), []fseg{
+			{1000, true, PA, 1001, 5001, "GET", 4, 0x4444, 0, 0},
+			{1100, false, PA, 5001, 1004, "200", 5, 0x5555, 0, 0},
+			{1200, true, A, 1004, 5004, "", 6, 0x6666, 0, 0},
+			{2100, false, R, 5004, 0, "", 8, 0x8888, 0, 0},
+		}), want: "client data \"GET\" @1000001\nserver data \"200\" @1000001\nserver RST\ndone", syn: true},
 		{name: "the capture lost the request: the response waits 100 ms, no more", segs: fjoin(hs(0), []fseg{
 			{1000, false, PA, 5001, 1004, "200", 5, 0x5555, 0, 0},
 			{99000, true, A, 1001, 5001, "", 3, 0x3334, 0, 0}, // a probe-like ACK: still waiting

@@ -34,6 +34,9 @@ import (
 // or a response before its request. A segment that acknowledges bytes of
 // the peer not yet processed is held (copied) until they are, then
 // processed after them; the bytes it acknowledged came first on the wire.
+// So is a reset without ACK whose sequence number the peer has not yet
+// acknowledged: it answers the peer's segment that did (a keep-alive
+// race's RST, seen before the request it answers).
 // A segment that acknowledges nothing ahead is processed at once, so a
 // capture in order costs a compare per segment. A hold ends after holdFor
 // of capture time, or at holdMax segments, when what it waits for is not
@@ -182,7 +185,19 @@ type holdRef struct {
 // y's acknowledgement shows that the bytes y acknowledged before it are
 // not in the capture.
 func (c *Conn) ready(y *capture.Segment, i int, z *capture.Segment) bool {
-	if c.holdOff || y.Flags&capture.ACK == 0 {
+	if c.holdOff {
+		return true
+	}
+	if y.Flags&(capture.ACK|capture.RST) == capture.RST {
+		// A reset without ACK answers a segment of the peer's and takes
+		// its sequence number from that segment's acknowledgement (RFC
+		// 9293 3.10.7.1; Linux's reply to data for a closed socket, the
+		// keep-alive race's RST): until the peer has acknowledged that
+		// far, the segment it answers is still to come.
+		q := &c.Sides[1-i].h
+		return q.ackValid && !Seq(y.Seq).After(q.ack)
+	}
+	if y.Flags&capture.ACK == 0 {
 		return true
 	}
 	p := &c.Sides[1-i].h

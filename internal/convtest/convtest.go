@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,14 +35,17 @@ var Start = time.Unix(1700000000, 0).UTC()
 // 10.0.0.2:80 (the server), by default.
 type Conv struct {
 	t    testing.TB
-	w    *pcapgo.Writer
-	buf  *bytes.Buffer
+	pkts []packet  // written in time order by Bytes
 	Now  time.Time // the time of the last packet; each packet is 1 ms after the one before unless Idle says otherwise
 	Step time.Duration
-	seq  [2]uint32
-	ip   [2][]byte
-	port [2]layers.TCPPort
-	drop int // data segments still to leave out of the capture
+	// Delay stamps each side's packets this much later than they were
+	// sent, as a mirror port whose copies of one direction arrive late
+	// records them; the file holds them in time order.
+	Delay [2]time.Duration
+	seq   [2]uint32
+	ip    [2][]byte
+	port  [2]layers.TCPPort
+	drop  int // data segments still to leave out of the capture
 }
 
 // New starts a conversation with a handshake.
@@ -54,13 +58,14 @@ func New(t testing.TB) *Conv {
 // NewWithoutHandshake starts a conversation whose capture begins after
 // the handshake (no SYN seen).
 func NewWithoutHandshake(t testing.TB) *Conv {
-	c := &Conv{t: t, buf: &bytes.Buffer{}, Now: Start, Step: time.Millisecond, seq: [2]uint32{1000, 5000},
+	return &Conv{t: t, Now: Start, Step: time.Millisecond, seq: [2]uint32{1000, 5000},
 		ip: [2][]byte{{10, 0, 0, 1}, {10, 0, 0, 2}}, port: [2]layers.TCPPort{40000, 80}}
-	c.w = pcapgo.NewWriterNanos(c.buf)
-	if err := c.w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
-		t.Fatal(err)
-	}
-	return c
+}
+
+// packet is one captured packet.
+type packet struct {
+	at   time.Time
+	data []byte
 }
 
 // Ports sets the client's and the server's ports; call it before any
@@ -85,13 +90,18 @@ func (c *Conv) Handshake() {
 // payload, 1 ms (Step) after the previous packet. It does not advance
 // the sequence numbers: Send, FIN and the like do.
 func (c *Conv) Packet(from int, tcp layers.TCP, payload []byte) {
-	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: c.ip[from], DstIP: c.ip[1-from]}
-	tcp.SrcPort, tcp.DstPort = c.port[from], c.port[1-from]
-	tcp.Seq = c.seq[from]
 	if !tcp.SYN || tcp.ACK {
 		tcp.ACK = true
 		tcp.Ack = c.seq[1-from]
 	}
+	c.packet(from, tcp, payload)
+}
+
+// packet writes a segment with exactly the flags of tcp.
+func (c *Conv) packet(from int, tcp layers.TCP, payload []byte) {
+	ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolTCP, SrcIP: c.ip[from], DstIP: c.ip[1-from]}
+	tcp.SrcPort, tcp.DstPort = c.port[from], c.port[1-from]
+	tcp.Seq = c.seq[from]
 	tcp.Window = 65535
 	if err := tcp.SetNetworkLayerForChecksum(ip); err != nil {
 		c.t.Fatal(err)
@@ -103,9 +113,7 @@ func (c *Conv) Packet(from int, tcp layers.TCP, payload []byte) {
 		c.t.Fatal(err)
 	}
 	c.Now = c.Now.Add(c.Step)
-	if err := c.w.WritePacket(gopacket.CaptureInfo{Timestamp: c.Now, CaptureLength: len(sb.Bytes()), Length: len(sb.Bytes())}, sb.Bytes()); err != nil {
-		c.t.Fatal(err)
-	}
+	c.pkts = append(c.pkts, packet{c.Now.Add(c.Delay[from]), bytes.Clone(sb.Bytes())})
 }
 
 // Send writes msg from side from in segments of at most mss bytes (0: one
@@ -156,6 +164,11 @@ func (c *Conv) ACK(from int) { c.Packet(from, layers.TCP{}, nil) }
 // RST writes a RST from side from (acknowledging what the peer sent).
 func (c *Conv) RST(from int) { c.Packet(from, layers.TCP{RST: true}, nil) }
 
+// Reset writes a RST without ACK from side from, as a stack answers a
+// segment for a socket it has closed (RFC 9293 3.10.7.1): its sequence
+// number is the one the peer acknowledged.
+func (c *Conv) Reset(from int) { c.packet(from, layers.TCP{RST: true}, nil) }
+
 // Close writes an orderly close that side from starts: its FIN, the
 // peer's FIN (which acknowledges it), and the last ACK.
 func (c *Conv) Close(from int) {
@@ -165,13 +178,27 @@ func (c *Conv) Close(from int) {
 }
 
 // Bytes returns the pcap file written so far.
-func (c *Conv) Bytes() []byte { return c.buf.Bytes() }
+func (c *Conv) Bytes() []byte {
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	if err := w.WriteFileHeader(262144, layers.LinkTypeEthernet); err != nil {
+		c.t.Fatal(err)
+	}
+	pkts := slices.Clone(c.pkts)
+	slices.SortStableFunc(pkts, func(a, b packet) int { return a.at.Compare(b.at) })
+	for _, p := range pkts {
+		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: p.at, CaptureLength: len(p.data), Length: len(p.data)}, p.data); err != nil {
+			c.t.Fatal(err)
+		}
+	}
+	return buf.Bytes()
+}
 
 // File writes the pcap file to the test's temporary directory and returns
 // its path.
 func (c *Conv) File() string {
 	p := filepath.Join(c.t.TempDir(), "conv.pcap")
-	if err := os.WriteFile(p, c.buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(p, c.Bytes(), 0o644); err != nil {
 		c.t.Fatal(err)
 	}
 	return p
