@@ -44,6 +44,7 @@ func TestEncapsulatedSamples(t *testing.T) {
 	if testing.Short() {
 		paths = paths[:min(len(paths), 6)]
 	}
+	known := 0
 	dir := t.TempDir()
 	if d := os.Getenv("HTTPLIFE_ENCAP_DIR"); d != "" {
 		dir = d // keep the re-written captures (to look at them with tshark)
@@ -93,6 +94,9 @@ func TestEncapsulatedSamples(t *testing.T) {
 			if w.batch > 0 {
 				in = batched(pkts, w.batch)
 			}
+			if w.delay > 0 {
+				in = delayed(pkts, w.delay)
+			}
 			frames := writeFrames(t, file, w.link, in, w.copies, w.snap, w.batch > 0, w.frames)
 			parts := 1
 			if w.rotate > 0 {
@@ -105,6 +109,11 @@ func TestEncapsulatedSamples(t *testing.T) {
 				continue
 			}
 			wantConns := want.conns
+			if w.delay > 0 {
+				// Times moved: what the connections are and how they
+				// ended must not.
+				wantConns, got.conns = structure(byStart(wantConns)), structure(byStart(got.conns))
+			}
 			for i, c := range got.conns {
 				tunnel, vlan := c["tunnel"], c["vlan"]
 				c, wc := maps(c), maps(wantConns[i])
@@ -113,6 +122,10 @@ func TestEncapsulatedSamples(t *testing.T) {
 					delete(wc, k)
 				}
 				if !reflect.DeepEqual(c, wc) {
+					if k := encapKnown[filepath.Base(path)+" in "+w.name]; k != "" {
+						known++
+						continue
+					}
 					t.Errorf("%s: connection %d differs from the plain capture's:\n got %s\nwant %s", label, i+1, jsonOf(c), jsonOf(wc))
 					continue
 				}
@@ -126,6 +139,9 @@ func TestEncapsulatedSamples(t *testing.T) {
 				if got := vlanIDs(vlan); !slices.Equal(got, w.vlan) {
 					t.Errorf("%s: connection %d vlan %s, want %v", label, i+1, jsonOf(vlan), w.vlan)
 				}
+			}
+			if w.delay > 0 {
+				continue // its times moved
 			}
 			if !reflect.DeepEqual(got.summary, want.summary) {
 				t.Errorf("%s: summary differs from the plain capture's:\n got %s\nwant %s", label, jsonOf(got.summary), jsonOf(want.summary))
@@ -191,10 +207,25 @@ func TestEncapsulatedSamples(t *testing.T) {
 	if captures == 0 {
 		t.Fatal("no Ethernet capture in samples/")
 	}
+	if known > len(encapKnown) {
+		t.Errorf("%d connections differ as known, want at most %d", known, len(encapKnown))
+	}
 	t.Logf("%d captures × %d wrappings", captures, len(wrappings))
 }
 
 var packetNumbers = regexp.MustCompile(`packet \d+`)
+
+// encapKnown are the re-written captures of which one connection may
+// differ, with why.
+var encapKnown = map[string]string{
+	// The server's RST without ACK answers the client's last request,
+	// which the mirror delays; but the client's pure ACK of the server's
+	// FIN, 150 ms before, acknowledged as far as the request does, so
+	// nothing in the capture ties the RST to the request: it is taken
+	// before it (a reset, the request unanswered) where the plain
+	// capture shows a keep-alive race.
+	"post-body-crlf-python.pcap in mirror-delay": "a RST without ACK that an earlier pure ACK also explains",
+}
 
 // ipPacket is one IP packet of a capture, with the Ethernet addresses it
 // came with.
@@ -372,6 +403,54 @@ func writeFrames(t *testing.T, file string, link layers.LinkType, pkts []ipPacke
 	return frames
 }
 
+// delayed is the capture as a monitor port sees it when the copies of
+// the client's packets (sent by the higher address: the ephemeral port)
+// arrive d late: stamped and written on arrival.
+func delayed(pkts []ipPacket, d time.Duration) []ipPacket {
+	out := slices.Clone(pkts)
+	for i := range out {
+		if !out[i].fromLow {
+			out[i].ts = out[i].ts.Add(d)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b ipPacket) int { return a.ts.Compare(b.ts) })
+	return out
+}
+
+// byStart sorts connection records by endpoints, then first packet.
+func byStart(cs []map[string]any) []map[string]any {
+	cs = slices.Clone(cs)
+	key := func(c map[string]any) string {
+		return fmt.Sprint(c["client"], c["server"], c["first_packet_at"])
+	}
+	slices.SortStableFunc(cs, func(a, b map[string]any) int { return strings.Compare(key(a), key(b)) })
+	return cs
+}
+
+// structure keeps of each connection record what does not depend on
+// when its packets were seen: endpoints, the requests and responses,
+// packets and bytes, who closed it and why.
+func structure(cs []map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, c := range cs {
+		s := map[string]any{}
+		for _, k := range []string{"client", "server", "syn_seen", "packets", "payload_bytes", "retransmissions", "missing_bytes", "tunnel", "vlan"} {
+			s[k] = c[k]
+		}
+		var txs []any
+		for _, tx := range c["transactions"].([]any) {
+			m := tx.(map[string]any)
+			txs = append(txs, []any{m["method"], m["uri"], m["status"], m["request_bytes"], m["response_bytes"], m["complete"]})
+		}
+		s["transactions"] = txs
+		if cl, ok := c["close"].(map[string]any); ok {
+			s["close"] = []any{cl["reason"], cl["first_fin_by"], cl["rst_by"], cl["client_state"], cl["server_state"]}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // backwards says whether a packet is earlier than the one before.
 func backwards(pkts []ipPacket) bool {
 	for i := 1; i < len(pkts); i++ {
@@ -468,7 +547,12 @@ type wrapping struct {
 	// batch: each direction comes from its own interface, and the file
 	// holds batches of this much time, one direction's packets of the
 	// batch before the other's, as dumpcap -i a -i b writes them
-	batch   time.Duration
+	batch time.Duration
+	// delay: a mirror path delays the client's packets (timestamps of
+	// arrival, the capture in arrival order): a SYN-ACK before its SYN,
+	// responses before their requests. Compared: what each connection
+	// is and how it ended, not its times.
+	delay   time.Duration
 	frames  func(ipPacket) [][]byte
 	tunnel  []string // the tunnel types each connection names, outermost first
 	tunnel6 []string // those of an IPv6 connection, where they differ
@@ -668,6 +752,9 @@ var wrappings = []wrapping{
 		// A passive tap's two ports, one direction each, recorded by
 		// dumpcap -i a -i b: a pcapng of two interfaces, each one's
 		// packets in batches of 50 ms.
+		return one(p.frame())
+	}},
+	{name: "mirror-delay", link: layers.LinkTypeEthernet, delay: 5 * time.Millisecond, frames: func(p ipPacket) [][]byte {
 		return one(p.frame())
 	}},
 	{name: "vxlan-fragments", link: layers.LinkTypeEthernet, fragments: true, tunnel: []string{"vxlan"}, frames: func(p ipPacket) [][]byte {
