@@ -352,6 +352,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		clientAckedFINAt: cl.AckedPeerFINAt,
 		rstAcksAll:       rstAcksAll(cl, sv),
 		finAcksAll:       finAcksAll(cl, sv),
+		clientFinAcksAll: finAcksAll(sv, cl),
 		finBy:            r.Close.FirstFinBy,
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
@@ -387,17 +388,17 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 	return cf
 }
 
-// finAcksAll reports whether the server's FIN acknowledged every byte the
-// client sent (its FIN aside).
-func finAcksAll(cl, sv *tcpstate.Side) bool {
-	if !sv.FinAcks || sv.FinAt.IsZero() {
+// finAcksAll reports whether by's FIN acknowledged every byte the peer
+// sent (the peer's FIN aside).
+func finAcksAll(peer, by *tcpstate.Side) bool {
+	if !by.FinAcks || by.FinAt.IsZero() {
 		return false
 	}
-	end := cl.NextSeq()
-	if !cl.FinAt.IsZero() {
+	end := peer.NextSeq()
+	if !peer.FinAt.IsZero() {
 		end--
 	}
-	return !sv.FinAck.Before(end)
+	return !by.FinAck.Before(end)
 }
 
 // rstAcksAll reports whether the server's RST acknowledged every byte the

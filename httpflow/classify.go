@@ -53,6 +53,8 @@ type closeFacts struct {
 	// The server's RST, and its FIN, acknowledged every byte the client
 	// sent: whatever the times say, the client's requests came first.
 	rstAcksAll, finAcksAll bool
+	// The client's FIN acknowledged every byte the server sent.
+	clientFinAcksAll bool
 	// When the connection became idle before its first request.
 	idleFrom   time.Time
 	advertised *float64 // the server's last Keep-Alive: timeout=
@@ -130,6 +132,11 @@ func (f *closeFacts) lastResponse() *txFact {
 func sinceResponse(lastResp *txFact, at time.Time) string {
 	if lastResp == nil {
 		return ""
+	}
+	if at.Before(lastResp.respEnd) {
+		// It acknowledges the response (inFlightAt): the copies of the
+		// two directions arrived out of order.
+		return "captured " + secs(lastResp.respEnd.Sub(at)) + " before the last response's end, which it acknowledges (the capture's copies of the two directions arrived out of order)"
 	}
 	return secs(at.Sub(lastResp.respEnd)) + " after the last response"
 }
@@ -266,7 +273,7 @@ func classifyRules(f *closeFacts) verdict {
 				" had no Content-Length and was not chunked: its body ended with the server's close; " + closer + " FIN " + sinceResp(finAt)}
 		}
 	}
-	if inFlight := f.inFlightAt(finAt); inFlight != nil {
+	if inFlight := f.inFlightAt(finAt, finBy == Client && f.clientFinAcksAll); inFlight != nil {
 		return verdict{reason: ReasonUnknown, evidence: fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.index, inFlight.method, inFlight.uri)}
 	}
 	idleFor := " with no request on the connection"
@@ -304,14 +311,16 @@ func (f *closeFacts) race(kind RaceKind, i int) *Race {
 }
 
 // inFlightAt returns the first request started at or before t whose
-// response had not ended by t.
-func (f *closeFacts) inFlightAt(t time.Time) *txFact {
+// response had not ended by t. acked: the FIN at t acknowledges every
+// byte of the peer's, so a response that ended came before it, whatever
+// the times say (a mirror that delays the server's copies).
+func (f *closeFacts) inFlightAt(t time.Time, acked bool) *txFact {
 	for i := range f.txs {
 		x := &f.txs[i]
 		if x.reqStart.After(t) {
 			break
 		}
-		if !x.respDone || x.respEnd.After(t) {
+		if !x.respDone || (x.respEnd.After(t) && !acked) {
 			return x
 		}
 	}

@@ -138,6 +138,10 @@ func TestCloseReasons(t *testing.T) {
 			c.Reset(convtest.Server)            // its sequence number: the request's acknowledgement
 		}), httpflow.ReasonKeepaliveRace, httpflow.RaceStaleReuse, "the request itself acknowledged the FIN"},
 
+		{"client-idle-close, the server's copies late", seq(func(c *convtest.Conv) {
+			c.Delay[convtest.Server] = 5 * time.Millisecond
+		}, first, closeBy(convtest.Client)), httpflow.ReasonClientIdleClose, 0, "arrived out of order"},
+
 		// Precedence: the earlier rule wins.
 		{"race over reset", seq(first, idle(time.Second), func(c *convtest.Conv) {
 			c.SendUnacked(convtest.Client, get)

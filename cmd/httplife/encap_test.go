@@ -95,7 +95,7 @@ func TestEncapsulatedSamples(t *testing.T) {
 				in = batched(pkts, w.batch)
 			}
 			if w.delay > 0 {
-				in = delayed(pkts, w.delay)
+				in = delayed(pkts, w.delay, w.lateServer)
 			}
 			frames := writeFrames(t, file, w.link, in, w.copies, w.snap, w.batch > 0, w.frames)
 			parts := 1
@@ -404,12 +404,12 @@ func writeFrames(t *testing.T, file string, link layers.LinkType, pkts []ipPacke
 }
 
 // delayed is the capture as a monitor port sees it when the copies of
-// the client's packets (sent by the higher address: the ephemeral port)
-// arrive d late: stamped and written on arrival.
-func delayed(pkts []ipPacket, d time.Duration) []ipPacket {
+// the client's packets (sent by the higher address: the ephemeral port),
+// or the server's, arrive d late: stamped and written on arrival.
+func delayed(pkts []ipPacket, d time.Duration, server bool) []ipPacket {
 	out := slices.Clone(pkts)
 	for i := range out {
-		if !out[i].fromLow {
+		if out[i].fromLow == server {
 			out[i].ts = out[i].ts.Add(d)
 		}
 	}
@@ -552,11 +552,12 @@ type wrapping struct {
 	// arrival, the capture in arrival order): a SYN-ACK before its SYN,
 	// responses before their requests. Compared: what each connection
 	// is and how it ended, not its times.
-	delay   time.Duration
-	frames  func(ipPacket) [][]byte
-	tunnel  []string // the tunnel types each connection names, outermost first
-	tunnel6 []string // those of an IPv6 connection, where they differ
-	vlan    []int
+	delay      time.Duration
+	lateServer bool // the server's copies are late, not the client's
+	frames     func(ipPacket) [][]byte
+	tunnel     []string // the tunnel types each connection names, outermost first
+	tunnel6    []string // those of an IPv6 connection, where they differ
+	vlan       []int
 }
 
 // The tunnel's endpoints, one per direction.
@@ -755,6 +756,9 @@ var wrappings = []wrapping{
 		return one(p.frame())
 	}},
 	{name: "mirror-delay", link: layers.LinkTypeEthernet, delay: 5 * time.Millisecond, frames: func(p ipPacket) [][]byte {
+		return one(p.frame())
+	}},
+	{name: "mirror-delay-server", link: layers.LinkTypeEthernet, delay: 5 * time.Millisecond, lateServer: true, frames: func(p ipPacket) [][]byte {
 		return one(p.frame())
 	}},
 	{name: "vxlan-fragments", link: layers.LinkTypeEthernet, fragments: true, tunnel: []string{"vxlan"}, frames: func(p ipPacket) [][]byte {
