@@ -6,7 +6,7 @@
 #                                                             e.g. samples/field: no root needed)
 #
 # Re-records the CI subset (default: vxlan-4789 gre-key-seq vlan qinq any-duplicates overlay-any
-# reorder fragments rotated-C; about 100 s) with record.sh into a temporary
+# reorder tap-two-if fragments rotated-C; about 110 s) with record.sh into a temporary
 # directory (needs root: network namespaces), which writes each capture's truth
 # with truth.py, then runs
 #     /work/shared/tools/corpus-score --bin PATH DIR
@@ -20,7 +20,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCORE=${CORPUS_SCORE:-/work/shared/tools/corpus-score}
-SUBSET=(vxlan-4789 gre-key-seq vlan qinq any-duplicates overlay-any reorder fragments rotated-C)
+SUBSET=(vxlan-4789 gre-key-seq vlan qinq any-duplicates overlay-any reorder tap-two-if fragments rotated-C)
 BIN='' KEEP='' DIR=''
 scn=()
 while [[ $# -gt 0 ]]; do
