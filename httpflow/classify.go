@@ -134,9 +134,7 @@ func sinceResponse(lastResp *txFact, at time.Time) string {
 		return ""
 	}
 	if at.Before(lastResp.respEnd) {
-		// It acknowledges the response (inFlightAt): the copies of the
-		// two directions arrived out of order.
-		return "captured " + secs(lastResp.respEnd.Sub(at)) + " before the last response's end, which it acknowledges (the capture's copies of the two directions arrived out of order)"
+		return secs(lastResp.respEnd.Sub(at)) + " before the last response ended"
 	}
 	return secs(at.Sub(lastResp.respEnd)) + " after the last response"
 }
@@ -279,6 +277,9 @@ func classifyRules(f *closeFacts) verdict {
 	idleFor := " with no request on the connection"
 	if lastResp != nil {
 		idleFor = " " + sinceResp(finAt)
+		if finBy == Client && f.clientFinAcksAll && finAt.Before(lastResp.respEnd) {
+			idleFor += ", though it acknowledges the whole response: the capture's copies of the two directions arrived out of order"
+		}
 	}
 	// 8. server-idle-timeout, 9. client-idle-close
 	if finBy == Server {
