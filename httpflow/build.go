@@ -350,9 +350,9 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		fin:              [2]time.Time{cl.FinAt, sv.FinAt},
 		rst:              [2]time.Time{cl.RstAt, sv.RstAt},
 		clientAckedFINAt: cl.AckedPeerFINAt,
-		rstAcksAll:       rstAcksAll(cl, sv),
-		finAcksAll:       finAcksAll(cl, sv),
-		clientFinAcksAll: finAcksAll(sv, cl),
+		rstAcksAll:       acksAll(cl, sv.RstAck, sv.RstAcks && !sv.RstAt.IsZero()),
+		finAcksAll:       acksAll(cl, sv.FinAck, sv.FinAcks && !sv.FinAt.IsZero()),
+		clientFinAcksAll: acksAll(sv, cl.FinAck, cl.FinAcks && !cl.FinAt.IsZero()),
 		finBy:            r.Close.FirstFinBy,
 		idleFrom:         handshakeEnd(c),
 		advertised:       r.KeepAlive.AdvertisedTimeout,
@@ -388,28 +388,15 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 	return cf
 }
 
-// finAcksAll reports whether by's FIN acknowledged every byte the peer
-// sent (the peer's FIN aside).
-func finAcksAll(peer, by *tcpstate.Side) bool {
-	if !by.FinAcks || by.FinAt.IsZero() {
+// acksAll reports whether an acknowledgement (ok: one was sent, at a
+// FIN or RST captured) covers every byte peer sent, its FIN aside.
+func acksAll(peer *tcpstate.Side, ack tcpstate.Seq, ok bool) bool {
+	if !ok {
 		return false
 	}
 	end := peer.NextSeq()
 	if !peer.FinAt.IsZero() {
 		end--
 	}
-	return !by.FinAck.Before(end)
-}
-
-// rstAcksAll reports whether the server's RST acknowledged every byte the
-// client sent (its FIN aside).
-func rstAcksAll(cl, sv *tcpstate.Side) bool {
-	if !sv.RstAcks || sv.RstAt.IsZero() {
-		return false
-	}
-	end := cl.NextSeq()
-	if !cl.FinAt.IsZero() {
-		end--
-	}
-	return !sv.RstAck.Before(end)
+	return !ack.Before(end)
 }

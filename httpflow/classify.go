@@ -127,8 +127,13 @@ func (f *closeFacts) lastResponse() *txFact {
 	return nil
 }
 
-// sinceResponse is "X after the last response" for an event at at, or ""
-// when no response ended (lastResp nil).
+// outOfOrder explains, in evidence, a FIN or RST that acknowledges what
+// the capture shows after it: a mirror delayed one direction's copies.
+const outOfOrder = "the capture's copies of the two directions arrived out of order"
+
+// sinceResponse is "X after the last response" (or "X before the last
+// response ended") for an event at at, or "" when no response ended
+// (lastResp nil).
 func sinceResponse(lastResp *txFact, at time.Time) string {
 	if lastResp == nil {
 		return ""
@@ -195,7 +200,7 @@ func classifyRules(f *closeFacts) verdict {
 			// mirror that delays the client's copies stamps it earlier.
 			later := secs(svRST.Sub(last.reqStart)) + " later"
 			if svRST.Before(last.reqStart) {
-				later = "(captured " + secs(last.reqStart.Sub(svRST)) + " before the request: the capture's copies of the two directions arrived out of order)"
+				later = "(captured " + secs(last.reqStart.Sub(svRST)) + " before the request: " + outOfOrder + ")"
 			}
 			ev := fmt.Sprintf("request %d followed %s of idle and was answered by the server's RST %s",
 				last.index, secs(last.reqStart.Sub(f.txs[len(f.txs)-2].respEnd)), later)
@@ -208,7 +213,7 @@ func classifyRules(f *closeFacts) verdict {
 		case finOK && finBy == Server && (!last.reqStart.After(finAt) || f.finAcksAll):
 			before := "sent " + secs(finAt.Sub(last.reqStart)) + " before it"
 			if last.reqStart.After(finAt) {
-				before = "which acknowledges it, though captured " + secs(last.reqStart.Sub(finAt)) + " after it: the capture's copies of the two directions arrived out of order"
+				before = "which acknowledges it, though captured " + secs(last.reqStart.Sub(finAt)) + " after it: " + outOfOrder
 			}
 			ev := fmt.Sprintf("request %d crossed the server's FIN (%s) and was never answered",
 				last.index, before)
@@ -278,7 +283,7 @@ func classifyRules(f *closeFacts) verdict {
 	if lastResp != nil {
 		idleFor = " " + sinceResp(finAt)
 		if finBy == Client && f.clientFinAcksAll && finAt.Before(lastResp.respEnd) {
-			idleFor += ", though it acknowledges the whole response: the capture's copies of the two directions arrived out of order"
+			idleFor += ", though it acknowledges the whole response: " + outOfOrder
 		}
 	}
 	// 8. server-idle-timeout, 9. client-idle-close

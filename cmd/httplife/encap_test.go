@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -116,7 +117,7 @@ func TestEncapsulatedSamples(t *testing.T) {
 			}
 			for i, c := range got.conns {
 				tunnel, vlan := c["tunnel"], c["vlan"]
-				c, wc := maps(c), maps(wantConns[i])
+				c, wc := maps.Clone(c), maps.Clone(wantConns[i])
 				for _, k := range []string{"tunnel", "vlan"} {
 					delete(c, k)
 					delete(wc, k)
@@ -153,7 +154,7 @@ func TestEncapsulatedSamples(t *testing.T) {
 			if d := got.capture["duplicates"]; d != wantDup {
 				t.Errorf("%s: capture.duplicates %v, want %v", label, d, wantDup)
 			}
-			skipped := maps(want.capture["skipped"].(map[string]any))
+			skipped := maps.Clone(want.capture["skipped"].(map[string]any))
 			if w.fragments {
 				skipped["fragments"] = float64(frames - len(pkts))
 			}
@@ -961,14 +962,6 @@ func analyseLines(t *testing.T, file string) (a analysed) {
 		a.conns = append(a.conns, m)
 	}
 	return a
-}
-
-func maps(m map[string]any) map[string]any {
-	c := make(map[string]any, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
 
 func tunnelTypes(v any) []string {
