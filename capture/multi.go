@@ -445,12 +445,12 @@ func (m *multiSource) Stats() *Stats {
 	var backFirst *source
 	var backMax time.Duration
 	for _, f := range m.opened {
-		if f.src.back > 0 {
-			back += f.src.back
-			if f.of == nil || f.of.src.back == 0 {
+		if b := &f.src.steps; b.n > 0 {
+			back += b.n
+			if f.of == nil || f.of.src.steps.n == 0 {
 				backFiles++
 			}
-			backMax = max(backMax, f.src.backMax)
+			backMax = max(backMax, b.most)
 			if backFirst == nil {
 				backFirst = f.src
 			}
@@ -458,7 +458,7 @@ func (m *multiSource) Stats() *Stats {
 		if f.of != nil {
 			continue // its file's is counted on interface 0's member
 		}
-		if f.iface >= 0 && f.src.ng != nil && f.src.ng.back > 0 {
+		if f.iface >= 0 && f.src.ng != nil && f.src.ng.steps.n > 0 {
 			w = append(w, mergedWarning(f.src))
 		}
 		fs := f.src.Stats()
@@ -474,7 +474,7 @@ func (m *multiSource) Stats() *Stats {
 		w = append(w, fs.Warnings...)
 	}
 	if back > 0 {
-		w = append(w, backwardsWarning(back, backFiles, backFirst.name, backFirst.backAt, backMax))
+		w = append(w, backwardsWarning(back, backFiles, backFirst.name, backFirst.steps.at, backMax))
 	}
 	if len(w) == 0 {
 		w = nil
@@ -489,13 +489,13 @@ func (m *multiSource) Stats() *Stats {
 // mergedWarning says that the packets of the interfaces of s's file were
 // merged in time order, and how far from it the file's order was.
 func mergedWarning(s *source) string {
-	ng := s.ng
+	ng, b := s.ng, &s.ng.steps
 	times := "times"
-	if ng.back == 1 {
+	if b.n == 1 {
 		times = "time"
 	}
 	return fmt.Sprintf("file %s: the packets of its %d interfaces are analysed merged in time order, as mergecap would write them: in the file their timestamps go backwards %d %s (first at packet %d, at most %v back: dumpcap -i a -i b writes each interface's packets in batches)",
-		displayName(s.name), len(ng.ifaces), ng.back, times, ng.backAt, ng.backMax)
+		displayName(s.name), len(ng.ifaces), b.n, times, b.at, b.most)
 }
 
 // Secrets implements Secrets.

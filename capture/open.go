@@ -123,7 +123,7 @@ func openReader(name string, r io.Reader, size int64) (*source, error) {
 
 // openReaderSize is openReader with blocks of at most bufLen bytes.
 func openReaderSize(name string, r io.Reader, size int64, bufLen int) (*source, error) {
-	s := &source{name: name, prevTS: math.MinInt64}
+	s := &source{name: name, steps: backSteps{prev: math.MinInt64}}
 	s.stats.Source = name
 	s.raw = &countReader{r: r, ioErr: &s.ioErr}
 	s.cnt = s.raw

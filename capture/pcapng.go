@@ -51,18 +51,13 @@ type ngReader struct {
 	// resets); -1 returns every packet. quiet ignores what
 	// the other blocks say (another reader of the file keeps it).
 	// While only is set, a reader that is not quiet follows the whole
-	// file's timestamps in file order in back, backAt, backMax and prev
-	// (ns; math.MinInt64 before the first packet), packets counted in
-	// seen.
+	// file's timestamps in file order in steps, packets counted in seen.
 	only    int
 	rest    bool // also the packets of the interfaces after only (later IDBs, later sections)
 	skipped uint64
 	quiet   bool
 	seen    uint64
-	prev    int64
-	back    uint64
-	backAt  uint64
-	backMax time.Duration
+	steps   backSteps
 
 	// What the other blocks said, collected as they go by.
 	sections int      // sections seen, less one (the key of stats)
@@ -154,7 +149,7 @@ func (r *ngReader) u64(b []byte) uint64 {
 
 // newNgReader reads the Section Header Block at the start of br.
 func newNgReader(br *blockReader) (*ngReader, error) {
-	r := &ngReader{br: br, sections: -1, only: -1, prev: math.MinInt64}
+	r := &ngReader{br: br, sections: -1, only: -1, steps: backSteps{prev: math.MinInt64}}
 	typ, body, _, err := r.block()
 	if err != nil {
 		return nil, unexpected(err)
@@ -537,14 +532,10 @@ func (r *ngReader) next() (data []byte, ts time.Time, wireLen int, link uint32, 
 			if !r.quiet {
 				r.seen++
 				ns := ts.UnixNano()
-				if ns < r.prev {
-					if r.back == 0 {
-						r.backAt = r.seen
-					}
-					r.back++
-					r.backMax = max(r.backMax, time.Duration(r.prev-ns))
+				if ns < r.steps.prev {
+					r.steps.back(r.seen, ns)
 				}
-				r.prev = ns
+				r.steps.prev = ns
 			}
 			if int(id) != r.only && !(r.rest && int(id) > r.only) {
 				r.skipped++

@@ -85,11 +85,8 @@ type source struct {
 	byFile bool
 
 	// What the file says about itself, for its warnings and Stats.
-	prevTS   int64         // the previous record's timestamp (Unix ns; math.MinInt64 before the first)
-	back     uint64        // records with a timestamp before the previous one's
-	backAt   uint64        // the first of them
-	backMax  time.Duration // the longest step back
-	llErr    uint64        // packets flagged with link-layer errors (pcapng epb_flags)
+	steps    backSteps // the records' timestamps, in the order read
+	llErr    uint64    // packets flagged with link-layer errors (pcapng epb_flags)
 	llErrAt  uint64
 	llBits   uint32   // the error bits seen
 	drops    uint64   // packets lost, by the packets' drop counts (pcapng)
@@ -144,10 +141,10 @@ func (s *source) Next() (*Segment, error) {
 			return nil, err
 		}
 		ns := ts.UnixNano()
-		if ns < s.prevTS {
-			s.backwards(s.recs+1, s.prevTS-ns)
+		if ns < s.steps.prev {
+			s.steps.back(s.recs+1, ns)
 		}
-		s.prevTS = ns
+		s.steps.prev = ns
 		if seg := s.take(link, data, ts, wireLen); seg != nil {
 			return seg, nil
 		}
@@ -172,22 +169,31 @@ func (s *source) record() (data []byte, ts time.Time, wireLen int, link uint32, 
 		return nil, ts, 0, 0, err
 	}
 	ns := ts.UnixNano()
-	if ns < s.prevTS {
-		s.backwards(s.recs+1, s.prevTS-ns)
+	if ns < s.steps.prev {
+		s.steps.back(s.recs+1, ns)
 	}
-	s.prevTS = ns
+	s.steps.prev = ns
 	s.recs++
 	return data, ts, wireLen, link, nil
 }
 
-// backwards notes that record n has a timestamp d ns before the previous
-// one's.
-func (s *source) backwards(n uint64, d int64) {
-	if s.back == 0 {
-		s.backAt = n
+// backSteps follows timestamps in the order read, for the warning about
+// those that go back in time.
+type backSteps struct {
+	prev int64         // the previous timestamp (Unix ns; math.MinInt64 before the first)
+	n    uint64        // timestamps before the previous one
+	at   uint64        // the number of the first of them
+	most time.Duration // the longest step back
+}
+
+// back notes that timestamp number i, ns, is before the previous one
+// (the caller sets prev).
+func (b *backSteps) back(i uint64, ns int64) {
+	if b.n == 0 {
+		b.at = i
 	}
-	s.back++
-	s.backMax = max(s.backMax, time.Duration(d))
+	b.n++
+	b.most = max(b.most, time.Duration(b.prev-ns))
 }
 
 // take counts one packet record of link type link and decodes it: the
@@ -564,8 +570,8 @@ func (s *source) dropped() (n uint64, ok bool) {
 func (s *source) facts() []string {
 	var w []string
 	name := displayName(s.name)
-	if s.back > 0 && s.file == "" && (s.ng == nil || s.ng.only < 0) { // a multi-file source sums its files'
-		w = append(w, backwardsWarning(s.back, 1, name, s.backAt, s.backMax))
+	if b := &s.steps; b.n > 0 && s.file == "" && (s.ng == nil || s.ng.only < 0) { // a multi-file source sums its files'
+		w = append(w, backwardsWarning(b.n, 1, name, b.at, b.most))
 	}
 	if s.ng == nil {
 		return w
