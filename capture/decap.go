@@ -62,14 +62,21 @@ func layerErr(cut bool, what string, err error) (int, *problem) {
 	return resBad, &problem{"%s: %v", []any{what, err}}
 }
 
-// stepVNTag is the walk's step for a Cisco VN-Tag (no gopacket layer).
-const stepVNTag gopacket.LayerType = -8926
+// The walk's steps for the tags gopacket has no layer for: a Cisco
+// VN-Tag (4 bytes before the EtherType), an 802.1BR E-Tag or a Cisco
+// MetaData header (TrustSec SGT; 6 bytes each).
+const (
+	stepVNTag gopacket.LayerType = -8926
+	stepETag  gopacket.LayerType = -8927
+)
 
 // etherNext is the header after an EtherType (or GRE/Geneve protocol type).
 func etherNext(et uint16) gopacket.LayerType {
 	switch et {
 	case 0x8926:
 		return stepVNTag
+	case 0x893f, 0x8909:
+		return stepETag
 	case 0x0800:
 		return layers.LayerTypeIPv4
 	case 0x86dd:
@@ -209,6 +216,12 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				return short(cut, "VN-Tag", len(b), 6)
 			}
 			typ, b = etherNext(be16(b[4:])), b[6:]
+
+		case stepETag:
+			if len(b) < 8 {
+				return short(cut, "E-Tag or Cisco MetaData", len(b), 8)
+			}
+			typ, b = etherNext(be16(b[6:])), b[8:]
 
 		case layers.LayerTypeIPv4:
 			if len(b) > 0 && b[0]>>4 != 4 {

@@ -235,9 +235,17 @@ func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int
 	return resLinkType, nil
 }
 
+// tagName names the 6-byte tags ether skips.
+func tagName(et uint16) string {
+	if et == 0x8909 {
+		return "Cisco MetaData"
+	}
+	return "E-Tag"
+}
+
 // ether continues after an Ethernet-style header whose EtherType is et,
 // with the next header at data[p:]. It records 802.1Q/802.1ad VLAN tags
-// and skips VN-Tags.
+// and skips VN-Tags, 802.1BR E-Tags and Cisco MetaData (SGT) headers.
 func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (int, *problem) {
 	for range 8 {
 		if et == 0x0800 {
@@ -261,6 +269,12 @@ func (d *decoder) ether(et uint16, data []byte, p int, cut bool, seg *Segment) (
 			}
 			et = be16(data[p+4:])
 			p += 6
+		case 0x893f, 0x8909: // 802.1BR E-Tag, Cisco MetaData (TrustSec SGT): 6 bytes, then the EtherType
+			if len(data) < p+8 {
+				return short(cut, tagName(et), len(data)-p, 8)
+			}
+			et = be16(data[p+6:])
+			p += 8
 		case 0x8847, 0x8848, 0x8864: // MPLS, PPPoE session
 			return resSlow, nil
 		default:

@@ -13,7 +13,8 @@
 // headers.
 //
 // Tags and tunnels are taken off down to the innermost TCP segment, nested
-// up to 8 encapsulations deep: 802.1Q/802.1ad (QinQ) tags and VN-Tags;
+// up to 8 encapsulations deep: 802.1Q/802.1ad (QinQ) tags, VN-Tags, 802.1BR
+// E-Tags and Cisco MetaData (TrustSec SGT) headers;
 // VXLAN (UDP 4789 and 8472) and Geneve (6081); GRE with keys, sequence
 // numbers and routing, carrying IP, transparent Ethernet bridging, ERSPAN
 // I, II and III, PPP (PPTP) or WCCP redirects, also in UDP 4754; MPLS label
