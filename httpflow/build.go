@@ -86,6 +86,14 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 		IdlePeriods:        []Idle{},
 		StrayCRLFBytes:     f.stray,
 		History:            c.History(),
+		Unseen:             unseenSide(c),
+	}
+	if r.Unseen == Server {
+		// Whether a request came before the previous response ended is
+		// not in a capture without the responses.
+		for i := range r.Transactions {
+			r.Transactions[i].Pipelined = false
+		}
 	}
 	if f.tls != nil {
 		f.tlsRecord(r, sv.FinAt)
@@ -117,7 +125,7 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 			r.IdlePeriods = append(r.IdlePeriods, Idle{AfterTransaction: prev.Index, StartAt: from, EndAt: to,
 				Duration: f.clk.sub(x.reqStart, px.respEnd, to, from)})
 		}
-		if !x.respDone {
+		if !x.respDone && r.Unseen != Server { // unanswered, not merely not captured
 			if i == len(r.Transactions)-1 {
 				f.anomaly("last-request-unanswered")
 			} else {
@@ -129,6 +137,12 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	r.FinalIdle = f.finalIdle(c, r.Transactions)
 	r.TimeWait = timeWaitOf(c)
 	r.Close = closeOf(c)
+	switch r.Unseen {
+	case Client:
+		f.anomaly("client-packets-not-captured")
+	case Server:
+		f.anomaly("server-packets-not-captured")
+	}
 	cf := f.facts(c, r, m)
 	v := classify(cf)
 	if cap(cf.txs) <= maxReusedTxs {
@@ -149,6 +163,19 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 	}
 	r.Anomalies = anomalies
 	return r
+}
+
+// unseenSide is the side none of whose packets the capture holds
+// (tcpstate.Conn.Unseen), NoSide when both were captured.
+func unseenSide(c *tcpstate.Conn) Side {
+	d, ok := c.Unseen()
+	switch {
+	case !ok:
+		return NoSide
+	case d == tcpstate.ClientToServer:
+		return Client
+	}
+	return Server
 }
 
 // carrierOf is the record's vlan and tunnel of a carrier (the client's
@@ -358,6 +385,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		advertised:       r.KeepAlive.AdvertisedTimeout,
 		history:          r.History,
 		clientEndedTLS:   r.TLS != nil && r.TLS.ClientEnded,
+		unseen:           r.Unseen,
 	}
 	if f.h2 != nil {
 		cf.goAway = f.h2.goAway

@@ -65,6 +65,9 @@ type closeFacts struct {
 	clientEndedTLS bool
 	// When the HTTP/2 server sent GOAWAY (zero: none, or not HTTP/2).
 	goAway time.Time
+	// The side none of whose packets the capture holds (NoSide: both
+	// were captured).
+	unseen Side
 }
 
 // verdict is the classifier's answer.
@@ -160,6 +163,24 @@ func classifyRules(f *closeFacts) verdict {
 	advertised := ""
 	if f.advertised != nil {
 		advertised = "; server advertised timeout=" + strconv.FormatFloat(*f.advertised, 'f', -1, 64)
+	}
+
+	// 0. One direction not captured: what every rule below reads (the
+	// responses, or the requests, and the other side's FIN and RST) is
+	// not in the capture.
+	if f.unseen != NoSide {
+		seen, missing := Client, "the responses"
+		if f.unseen == Client {
+			seen, missing = Server, "the requests"
+		}
+		ev := fmt.Sprintf("the capture holds only the %s's packets, none of the %s's (a mirror or capture filter that keeps one direction): %s, and who closed first, are not in it",
+			seen, f.unseen, missing)
+		if !f.rst[seen-Client].IsZero() {
+			ev += "; the " + seen.String() + " sent a RST"
+		} else if !f.fin[seen-Client].IsZero() {
+			ev += "; the " + seen.String() + " sent a FIN"
+		}
+		return verdict{reason: ReasonUnknown, evidence: ev}
 	}
 
 	// 1. keepalive-race

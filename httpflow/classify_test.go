@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket/layers"
 	"github.com/httplife/httplife/capture"
 	"github.com/httplife/httplife/httpflow"
 	"github.com/httplife/httplife/internal/convtest"
@@ -142,7 +143,20 @@ func TestCloseReasons(t *testing.T) {
 			c.Delay[convtest.Server] = 5 * time.Millisecond
 		}, first, closeBy(convtest.Client)), httpflow.ReasonClientIdleClose, 0, "arrived out of order"},
 
+		// One direction not captured: nothing the rules read is whole.
+		{"unknown: the server's packets not captured", seq(func(c *convtest.Conv) { c.Omit[convtest.Server] = true },
+			first, idle(time.Second), closeBy(convtest.Server)), httpflow.ReasonUnknown, 0, "holds only the client's packets"},
+		{"unknown: the client's packets not captured", seq(func(c *convtest.Conv) { c.Omit[convtest.Client] = true },
+			first, idle(time.Second), closeBy(convtest.Server)), httpflow.ReasonUnknown, 0, "holds only the server's packets, none of the client's (a mirror"},
+
 		// Precedence: the earlier rule wins.
+		{"one direction over race", seq(func(c *convtest.Conv) { c.Omit[convtest.Server] = true }, first, idle(time.Second), func(c *convtest.Conv) {
+			c.SendUnacked(convtest.Client, get)
+			c.FIN(convtest.Server)
+			c.RST(convtest.Server)
+		}), httpflow.ReasonUnknown, 0, "the responses, and who closed first, are not in it"},
+		{"one direction over reset", seq(func(c *convtest.Conv) { c.Omit[convtest.Client] = true }, first, rst(convtest.Server)),
+			httpflow.ReasonUnknown, 0, "the server sent a RST"},
 		{"race over reset", seq(first, idle(time.Second), func(c *convtest.Conv) {
 			c.SendUnacked(convtest.Client, get)
 			c.RST(convtest.Server)
@@ -224,6 +238,80 @@ func TestMalformedRequestLineAnswered(t *testing.T) {
 		}
 		if r.Close.Reason != httpflow.ReasonServerCloseHeader || !slices.Contains(r.Anomalies, "malformed-request-line") || slices.Contains(r.Anomalies, "non-http-payload") {
 			t.Errorf("%q: reason %s, anomalies %q; want server-close-header and malformed-request-line", tt.line, r.Close.Reason, r.Anomalies)
+		}
+	}
+}
+
+// A capture of one direction (a mirror or filter that keeps it) says so:
+// the anomaly names the side whose packets are missing, the requests are
+// not called unanswered or pipelined for want of the responses, and a
+// client's unanswered SYNs or a lone ACK are no such capture.
+func TestOneDirection(t *testing.T) {
+	twoExchanges := func(c *convtest.Conv) {
+		exchange(get, ok)(c)
+		c.Idle(time.Second)
+		exchange(get, ok)(c)
+		c.Idle(5 * time.Second)
+		c.Close(convtest.Server)
+	}
+	tests := []struct {
+		name      string
+		handshake bool
+		build     func(c *convtest.Conv)
+		omit      int // the side left out; -1 none
+		anomaly   string
+		txs       int
+	}{
+		{"both directions", true, twoExchanges, -1, "", 2},
+		{"the client's only", true, twoExchanges, convtest.Server, "server-packets-not-captured", 2},
+		{"the server's only", true, twoExchanges, convtest.Client, "client-packets-not-captured", 0},
+		{"unanswered SYNs", false, func(c *convtest.Conv) {
+			c.Packet(convtest.Client, layers.TCP{SYN: true}, nil)
+			c.Idle(time.Second)
+			c.Packet(convtest.Client, layers.TCP{SYN: true}, nil)
+		}, convtest.Server, "", 0},
+		{"a lone ACK", false, func(c *convtest.Conv) { c.ACK(convtest.Client) }, convtest.Server, "", 0},
+		// The capture ended as a request on an older connection left: its
+		// acknowledgements never moved, so nothing says the server's
+		// packets were not captured.
+		{"a request in the last packet", false, func(c *convtest.Conv) { c.SendUnacked(convtest.Client, get) }, convtest.Server, "", 1},
+	}
+	for _, tc := range tests {
+		c := convtest.NewWithoutHandshake(t)
+		if tc.handshake {
+			c.Handshake()
+		}
+		tc.build(c)
+		if tc.omit >= 0 {
+			c.Omit[tc.omit] = true
+		}
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want 1", tc.name, len(recs))
+			continue
+		}
+		r := recs[0]
+		for _, a := range []string{"client-packets-not-captured", "server-packets-not-captured"} {
+			if got := slices.Contains(r.Anomalies, a); got != (a == tc.anomaly) {
+				t.Errorf("%s: anomalies %q: %s present %v, want %v", tc.name, r.Anomalies, a, got, !got)
+			}
+		}
+		if tc.anomaly != "" && (slices.Contains(r.Anomalies, "request-unanswered") || slices.Contains(r.Anomalies, "last-request-unanswered")) {
+			t.Errorf("%s: anomalies %q call a request unanswered", tc.name, r.Anomalies)
+		}
+		if len(r.Transactions) != tc.txs {
+			t.Errorf("%s: %d transactions, want %d", tc.name, len(r.Transactions), tc.txs)
+		}
+		for _, x := range r.Transactions {
+			if x.Pipelined {
+				t.Errorf("%s: transaction %d pipelined", tc.name, x.Index)
+			}
+		}
+		if tc.anomaly != "" && r.Close.Reason != httpflow.ReasonUnknown {
+			t.Errorf("%s: reason %s (%s), want unknown", tc.name, r.Close.Reason, r.Close.Evidence)
+		}
+		if tc.name == "a request in the last packet" && r.Close.Reason != httpflow.ReasonCaptureEnded {
+			t.Errorf("%s: reason %s (%s), want capture-ended", tc.name, r.Close.Reason, r.Close.Evidence)
 		}
 	}
 }

@@ -280,6 +280,11 @@ type Connection struct {
 	VLAN        []uint16
 	Tunnel      []Tunnel
 	TLS         *TLS
+	// Unseen is the side none of whose packets the capture holds although
+	// the other's show the connection took place (tcpstate.Conn.Unseen):
+	// a mirror or filter that kept one direction. NoSide normally. Not on
+	// the wire: the anomaly client- or server-packets-not-captured says it.
+	Unseen Side
 	// Notes are warnings about this connection for the capture's list
 	// (a TLS connection without its secrets); not part of the record's
 	// wire form.

@@ -168,6 +168,26 @@ func (s *Side) acksFIN(p *Side) bool {
 	return s.FinAcks && p.h.finValid && !s.FinAck.Before(p.h.finSeq.Add(1))
 }
 
+// Unseen returns the direction none of whose packets the capture holds
+// although the other side acknowledged, during the capture, sequence
+// space of it (data, a FIN) that the capture never showed. A mirror or a
+// capture filter that keeps one direction gives such connections (AWS
+// Traffic Mirroring's filter rules are per direction; asymmetric routing
+// takes the other direction past the capture point). ok is false when
+// both directions were captured, and when the direction seen proves
+// nothing of the other: unanswered SYNs, or a connection the capture
+// caught only the edge of (a request in its last packet, a lone ACK),
+// whose acknowledgements never moved.
+func (c *Conn) Unseen() (d Dir, ok bool) {
+	for i := range 2 {
+		s, seen := &c.Sides[i], &c.Sides[1-i]
+		if s.Packets == 0 && seen.h.ackValid && seen.h.ack.After(seen.h.ack0) {
+			return Dir(i), true
+		}
+	}
+	return 0, false
+}
+
 // FirstRST returns the side that sent the first RST.
 func (c *Conn) FirstRST() (d Dir, at time.Time, ok bool) {
 	return first(c.Sides[0].RstAt, c.Sides[1].RstAt)

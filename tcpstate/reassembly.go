@@ -20,6 +20,7 @@ type half struct {
 	finDone   bool
 	ackValid  bool
 	ack       Seq // highest acknowledgement this side sent
+	ack0      Seq // the first acknowledgement this side sent
 	ooo       []pending
 	oooBytes  int
 	// procEnd is one past the highest sequence number (SYN and FIN
@@ -311,8 +312,10 @@ func (c *Conn) add(t *Table, seg *capture.Segment, ns int64) {
 // ackFrom processes an acknowledgement sent by side i.
 func (c *Conn) ackFrom(t *Table, i int, a Seq, now time.Time) {
 	s, p := &c.Sides[i], &c.Sides[1-i]
-	if !s.h.ackValid || a.After(s.h.ack) {
-		s.h.ack, s.h.ackValid = a, true
+	if !s.h.ackValid {
+		s.h.ack, s.h.ack0, s.h.ackValid = a, a, true
+	} else if a.After(s.h.ack) {
+		s.h.ack = a
 	}
 	if p.h.isnValid && !a.Before(p.h.isn.Add(1)) {
 		if s.State == SynSent {

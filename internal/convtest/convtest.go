@@ -42,10 +42,14 @@ type Conv struct {
 	// sent, as a mirror port whose copies of one direction arrive late
 	// records them; the file holds them in time order.
 	Delay [2]time.Duration
-	seq   [2]uint32
-	ip    [2][]byte
-	port  [2]layers.TCPPort
-	drop  int // data segments still to leave out of the capture
+	// Omit leaves a side's packets out of the file, those written before
+	// as well, as a mirror or a capture filter that keeps one direction
+	// does.
+	Omit [2]bool
+	seq  [2]uint32
+	ip   [2][]byte
+	port [2]layers.TCPPort
+	drop int // data segments still to leave out of the capture
 }
 
 // New starts a conversation with a handshake.
@@ -66,6 +70,7 @@ func NewWithoutHandshake(t testing.TB) *Conv {
 type packet struct {
 	at   time.Time
 	data []byte
+	from int
 }
 
 // Ports sets the client's and the server's ports; call it before any
@@ -113,7 +118,7 @@ func (c *Conv) packet(from int, tcp layers.TCP, payload []byte) {
 		c.t.Fatal(err)
 	}
 	c.Now = c.Now.Add(c.Step)
-	c.pkts = append(c.pkts, packet{c.Now.Add(c.Delay[from]), bytes.Clone(sb.Bytes())})
+	c.pkts = append(c.pkts, packet{c.Now.Add(c.Delay[from]), bytes.Clone(sb.Bytes()), from})
 }
 
 // Send writes msg from side from in segments of at most mss bytes (0: one
@@ -187,6 +192,9 @@ func (c *Conv) Bytes() []byte {
 	pkts := slices.Clone(c.pkts)
 	slices.SortStableFunc(pkts, func(a, b packet) int { return a.at.Compare(b.at) })
 	for _, p := range pkts {
+		if c.Omit[p.from] {
+			continue
+		}
 		if err := w.WritePacket(gopacket.CaptureInfo{Timestamp: p.at, CaptureLength: len(p.data), Length: len(p.data)}, p.data); err != nil {
 			c.t.Fatal(err)
 		}

@@ -34,13 +34,13 @@ const DefaultTriggers = "race,reset"
 // A response's framing anomalies are also named with "response-" before
 // them (response-bad-chunk-size).
 var Anomalies = []string{
-	"bad-chunk-framing", "bad-chunk-size", "bad-content-length", "conflicting-content-length", "content-gap",
+	"bad-chunk-framing", "bad-chunk-size", "bad-content-length", "client-packets-not-captured", "conflicting-content-length", "content-gap",
 	"content-length-with-transfer-encoding", "data-after-fin", "headers-too-large", "http2", "http2-bad-continuation",
 	"http2-bad-padding", "http2-bad-priority", "http2-bad-push-promise", "http2-bad-status", "http2-frame-too-large",
 	"http2-header-error", "http2-stream-reset", "http2-streams-capped", "last-request-unanswered",
 	"line-too-long", "malformed-request-line", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
 	"request-after-server-fin", "request-answered-by-server-rst", "request-lost-at-server-close", "request-unanswered",
-	"request-unknown-transfer-encoding", "response-without-request", "stray-crlf", "tls-exchanges-capped",
+	"request-unknown-transfer-encoding", "response-without-request", "server-packets-not-captured", "stray-crlf", "tls-exchanges-capped",
 	"tls-keys-missing", "tunnel",
 }
 

@@ -123,11 +123,22 @@ const maxNotes = 50
 
 // Notes returns the warnings the records carried (httpflow.Connection
 // Notes), each naming its connection, at most maxNotes, and a last line
-// counting the rest.
+// counting the rest; then one line for each direction some connections
+// were captured without.
 func (b *Builder) Notes() []string {
 	out := append([]string(nil), b.notes...)
 	if b.notesDropped > 0 {
 		out = append(out, fmt.Sprintf("%d more connection warnings not listed", b.notesDropped))
+	}
+	for _, missing := range [2]httpflow.Side{httpflow.Server, httpflow.Client} {
+		if k := b.find.unseen[missing]; k > 0 {
+			what := "their responses are not counted as unanswered"
+			if missing == httpflow.Client {
+				what = "their responses have no requests to pair with"
+			}
+			out = append(out, fmt.Sprintf("%d of %d connections hold none of the %s's packets (anomaly %s-packets-not-captured): the capture kept one direction of them; %s, and their close reason is unknown",
+				k, b.n, missing, missing, what))
+		}
 	}
 	return out
 }

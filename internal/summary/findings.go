@@ -27,6 +27,9 @@ type findingStats struct {
 	probes     uint64
 	probeConns int
 	guessed    int // no SYN seen
+	// Connections captured in one direction only, by the side whose
+	// packets are missing (httpflow.Connection.Unseen).
+	unseen [httpflow.Server + 1]int
 	// Server-idle-timeout closes that answered the client's TLS
 	// close_notify.
 	clientEndedTLS int
@@ -134,7 +137,9 @@ func (f *findingStats) add(c *httpflow.Connection) {
 			f.pipelined++
 		}
 		if !t.Answered() {
-			f.unanswered++
+			if c.Unseen != httpflow.Server { // not merely not captured
+				f.unanswered++
+			}
 		} else if t.Status >= 400 {
 			f.errs++
 		}
@@ -143,7 +148,10 @@ func (f *findingStats) add(c *httpflow.Connection) {
 		f.probes += p
 		f.probeConns++
 	}
-	if !c.SynSeen {
+	if c.Unseen == httpflow.Client || c.Unseen == httpflow.Server {
+		f.unseen[c.Unseen]++
+	}
+	if !c.SynSeen && c.Unseen != httpflow.Client { // the SYN cannot be seen without the client's packets
 		f.guessed++
 	}
 	if tw := c.TimeWait; tw != nil && int(tw.Holder) < len(f.twHolders) {
@@ -212,6 +220,7 @@ func (f *findingStats) sentences(tot *totals) []string {
 		return []string{"The capture holds no TCP connection carrying HTTP/1.x."}
 	}
 	var out []string
+	out = append(out, f.unseenSentences(n)...)
 	reason := func(r httpflow.Reason) *reasonStats { return &f.byReason[r] }
 	if st := reason(httpflow.ReasonKeepaliveRace); st.n > 0 {
 		s := count(st.n, "request met", "requests met") + " a closing connection (keep-alive race): the server closed an idle keep-alive connection as the client reused it"
@@ -314,6 +323,29 @@ func (f *findingStats) sentences(tot *totals) []string {
 	}
 	if f.guessed > 0 {
 		out = append(out, count(f.guessed, "connection started", "connections started")+" before the capture (no SYN seen).")
+	}
+	return out
+}
+
+// unseenSentences are the findings on connections captured in one
+// direction only: they come first, as what the capture cannot tell.
+func (f *findingStats) unseenSentences(n int) []string {
+	var out []string
+	for _, missing := range [2]httpflow.Side{httpflow.Server, httpflow.Client} {
+		k := f.unseen[missing]
+		if k == 0 {
+			continue
+		}
+		seen, what := httpflow.Client, "responses"
+		if missing == httpflow.Client {
+			seen, what = httpflow.Server, "requests"
+		}
+		s := fmt.Sprintf("%d of %d connections were captured in one direction only, the %s's: the capture holds none of their %s's packets, so their %s, and who closed first, are unknown",
+			k, n, seen, missing, what)
+		if 2*k >= n {
+			s += "; a mirror or capture filter that keeps one direction does this (AWS Traffic Mirroring's filter rules are per direction), as does asymmetric routing past the capture point"
+		}
+		out = append(out, s+".")
 	}
 	return out
 }

@@ -215,3 +215,30 @@ func TestServerInferenceGoAway(t *testing.T) {
 		}
 	}
 }
+
+// Connections captured in one direction lead the findings and the
+// warnings; their requests without responses are not called unanswered.
+func TestOneDirectionFindings(t *testing.T) {
+	b := New(Config{})
+	for i := range 4 {
+		c := conn(2, nil, 1, httpflow.NoSide, "10.0.0.2:80", time.Time{})
+		c.Close.Reason = httpflow.ReasonUnknown
+		if i < 3 {
+			c.Unseen = httpflow.Server
+		}
+		b.Add(c)
+	}
+	f := b.Findings()
+	want := "3 of 4 connections were captured in one direction only, the client's: the capture holds none of their server's packets"
+	if len(f) == 0 || !strings.HasPrefix(f[0], want) || !strings.Contains(f[0], "AWS Traffic Mirroring") {
+		t.Errorf("findings %q, want the first to start %q and name the mirror", f, want)
+	}
+	// Only the connection captured whole has unanswered requests.
+	if got := strings.Join(f, "\n"); !strings.Contains(got, "2 requests got no response") {
+		t.Errorf("findings %q, want 2 requests unanswered (of the connection captured whole)", f)
+	}
+	n := b.Notes()
+	if len(n) != 1 || !strings.HasPrefix(n[0], "3 of 4 connections hold none of the server's packets (anomaly server-packets-not-captured)") {
+		t.Errorf("notes %q, want one line on the 3 connections", n)
+	}
+}
