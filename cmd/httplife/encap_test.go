@@ -701,6 +701,20 @@ var wrappings = []wrapping{
 	{name: "span-copies", link: layers.LinkTypeEthernet, copies: true, frames: func(p ipPacket) [][]byte {
 		return [][]byte{p.frame(), p.frame()}
 	}},
+	{name: "span-vlan-copies", link: layers.LinkTypeEthernet, copies: true, vlan: []int{10}, frames: func(p ipPacket) [][]byte {
+		// A SPAN session of a trunk port and of the access port: the
+		// first copy tagged, the second not.
+		return [][]byte{serial(&layers.Ethernet{SrcMAC: p.src, DstMAC: p.dst, EthernetType: layers.EthernetTypeDot1Q},
+			&layers.Dot1Q{VLANIdentifier: 10, Type: p.etherType()}, gopacket.Payload(p.ip)), p.frame()}
+	}},
+	{name: "any-overlay-copies", link: layers.LinkType(276), copies: true, frames: func(p ipPacket) [][]byte {
+		// tcpdump -i any on an overlay node: the pod's veth, then the
+		// underlay's VXLAN.
+		under := underlay4(p, layers.IPProtocolUDP, udp(entropy(p), 4789), &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(p.frame()))
+		q := p
+		q.ip, q.v6 = under[14:], false
+		return [][]byte{sll2(p, 7), sll2(q, 2)}
+	}},
 	{name: "routed-copies", link: layers.LinkType(276), copies: true, frames: func(p ipPacket) [][]byte {
 		// The same packet before and after a hop of the host's routing:
 		// another interface, the TTL one less.
