@@ -34,6 +34,12 @@ func TestOpenErrors(t *testing.T) {
 		{"empty.gz", string(gzipBytes(t, nil)), "empty.gz: empty file (gzip-compressed)", ErrEmpty},
 		{"text.gz", string(gzipBytes(t, []byte("hello world"))), "text.gz: gzip: not a pcap or pcapng file (magic 68656c6c)", ErrNotCapture},
 		{"bad.gz", "\x1f\x8b\x08\x00garbage", "bad.gz: bad gzip data", nil},
+		{"empty.zst", string(zstdBytes(t, nil)), "empty.zst: empty file (zstd-compressed)", ErrEmpty},
+		{"text.zst", string(zstdBytes(t, []byte("hello world"))), "text.zst: zstd: not a pcap or pcapng file (magic 68656c6c)", ErrNotCapture},
+		{"bad.zst", "\x28\xb5\x2f\xfdgarbage", "bad.zst: bad zstd data", nil},
+		{"empty.lz4", string(lz4Bytes(t, nil)), "empty.lz4: empty file (lz4-compressed)", ErrEmpty},
+		{"text.lz4", string(lz4Bytes(t, []byte("hello world"))), "text.lz4: lz4: not a pcap or pcapng file (magic 68656c6c)", ErrNotCapture},
+		{"bad.lz4", "\x04\x22\x4d\x18garbage", "bad.lz4: bad lz4 data", nil},
 		{"-", "", "stdin: empty file", ErrEmpty},
 	}
 	for _, c := range cases {
@@ -147,32 +153,39 @@ func TestTruncatedFiles(t *testing.T) {
 	}
 }
 
-// TestTruncatedGzip cuts gzip'd captures: the segments read are a prefix of
-// the whole file's, and the stream ends with a warning, not an error.
-func TestTruncatedGzip(t *testing.T) {
+// TestTruncatedCompressed cuts gzip'd, zstd'd and LZ4'd captures: the
+// segments read are a prefix of the whole file's, and the stream ends
+// with a warning, not an error.
+func TestTruncatedCompressed(t *testing.T) {
+	packers := []struct {
+		ext  string
+		pack func(testing.TB, []byte) []byte
+	}{{".gz", gzipBytes}, {".zst", zstdBytes}, {".lz4", lz4Bytes}}
 	for _, name := range []string{"client-closes.pcap", "pcapng.pcapng"} {
 		data := corpusFile(t, name)
 		full := mustRead(t, name, data)
-		gz := gzipBytes(t, data)
-		for off := 0; off < len(gz); off += 1 + off/50 {
-			r, err := readBytes(t, name+".gz", gz[:off])
-			if err != nil {
-				if !errors.Is(err, ErrOpen) {
-					t.Errorf("%s.gz cut at %d: open error %v is not ErrOpen", name, off, err)
+		for _, p := range packers {
+			z, zname := p.pack(t, data), name+p.ext
+			for off := 0; off < len(z); off += 1 + off/50 {
+				r, err := readBytes(t, zname, z[:off])
+				if err != nil {
+					if !errors.Is(err, ErrOpen) {
+						t.Errorf("%s cut at %d: open error %v is not ErrOpen", zname, off, err)
+					}
+					continue
 				}
-				continue
-			}
-			if r.err != nil {
-				t.Errorf("%s.gz cut at %d: read error %v, want a warning", name, off, r.err)
-			}
-			if len(r.segs) > len(full.segs) {
-				t.Fatalf("%s.gz cut at %d: more segments than the whole file", name, off)
-			}
-			if err := diffSegs(r.segs, full.segs[:len(r.segs)]); err != nil {
-				t.Errorf("%s.gz cut at %d: %v", name, off, err)
-			}
-			if len(r.stats.Warnings) != 1 || !strings.Contains(r.stats.Warnings[0], fmt.Sprintf("after packet %d", r.stats.Packets)) {
-				t.Errorf("%s.gz cut at %d: warnings %q, want one naming packet %d", name, off, r.stats.Warnings, r.stats.Packets)
+				if r.err != nil {
+					t.Errorf("%s cut at %d: read error %v, want a warning", zname, off, r.err)
+				}
+				if len(r.segs) > len(full.segs) {
+					t.Fatalf("%s cut at %d: more segments than the whole file", zname, off)
+				}
+				if err := diffSegs(r.segs, full.segs[:len(r.segs)]); err != nil {
+					t.Errorf("%s cut at %d: %v", zname, off, err)
+				}
+				if len(r.stats.Warnings) != 1 || !strings.Contains(r.stats.Warnings[0], fmt.Sprintf("after packet %d", r.stats.Packets)) {
+					t.Errorf("%s cut at %d: warnings %q, want one naming packet %d", zname, off, r.stats.Warnings, r.stats.Packets)
+				}
 			}
 		}
 	}

@@ -122,7 +122,7 @@ func gopacketSegs(recs []record) []seg {
 }
 
 // TestRewrittenFormats rewrites every corpus capture as nanosecond pcap,
-// big-endian pcap, pcapng, gzip'd pcap and gzip'd pcapng: all must give the
+// big-endian pcap, pcapng, gzip'd pcap and pcapng, zstd'd and LZ4'd: all must give the
 // same segments as the original.
 func TestRewrittenFormats(t *testing.T) {
 	for _, path := range corpusFiles(t) {
@@ -148,6 +148,8 @@ func TestRewrittenFormats(t *testing.T) {
 			{"ng.pcapng.gz", "pcapng", gzipBytes(t, writePcapng(t, recs))},
 			{"orig.gz", want.stats.Format, gzipBytes(t, data)},
 			{"ns.pcap.gz", "pcap", gzipBytes(t, writePcap(t, recs, pcapOpts{nanos: true}))},
+			{"orig.zst", want.stats.Format, zstdBytes(t, data)},
+			{"ng.pcapng.lz4", "pcapng", lz4Bytes(t, writePcapng(t, recs))},
 		}
 		if !subMicro {
 			variants = append(variants,

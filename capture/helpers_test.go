@@ -18,6 +18,8 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 // corpusDir is the shared corpus, relative to the package directory.
@@ -335,6 +337,50 @@ func writePcapng(t testing.TB, recs []record) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// zstdBytes and lz4Bytes compress data as the zstd and lz4 tools do, but
+// in blocks of at most 1 KiB (a flush after each), so that a file cut
+// anywhere still decodes up to the cut.
+func zstdBytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFlushed(t, zw, data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func lz4Bytes(t testing.TB, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := lz4.NewWriter(&buf)
+	writeFlushed(t, zw, data)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func writeFlushed(t testing.TB, w interface {
+	io.Writer
+	Flush() error
+}, data []byte) {
+	for len(data) > 0 {
+		n := min(len(data), 1024)
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		data = data[n:]
+	}
 }
 
 func gzipBytes(t testing.TB, data []byte) []byte {

@@ -1,8 +1,6 @@
 package capture
 
 import (
-	"bufio"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,14 +18,14 @@ import (
 //
 // Each argument is "-" (standard input, alone), a directory (the capture
 // files in it, not its subdirectories: files whose first bytes are a pcap,
-// pcapng or gzip-compressed pcap/pcapng magic; the others are skipped), a
+// pcapng or compressed (gzip, zstd, LZ4) pcap/pcapng magic; the others are skipped), a
 // glob the shell did not expand ("cap-*.pcap": every match), or a file.
 // A file that is the first of a rotated set brings the rest of the set
 // with it, unless noRotated:
 //
 //   - tcpdump -C (size): the file X (or X.gz) when X1 or X1.gz exists: X,
-//     X1, X2, ... up to the first number missing, each plain or gzip'd
-//     (tcpdump -z gzip);
+//     X1, X2, ... up to the first number missing, each plain or compressed
+//     (tcpdump -z gzip, -z zstd, -z lz4: X1.gz, X1.zst, X1.lz4);
 //   - tcpdump -G (time, strftime names such as cap-%H%M%S.pcap): the files
 //     of the same directory whose names differ from X only in its runs of
 //     two or more digits, when X comes first in name order, the digits
@@ -188,7 +186,7 @@ func dirCaptures(dir string) (list []string, skipped int, err error) {
 }
 
 // isCaptureFile reports whether a file starts with a pcap or pcapng magic,
-// also inside gzip.
+// also inside gzip, zstd or LZ4.
 func isCaptureFile(p string) bool {
 	f, err := os.Open(p)
 	if err != nil {
@@ -199,11 +197,11 @@ func isCaptureFile(p string) bool {
 	if _, err := io.ReadFull(f, head[:]); err != nil {
 		return false
 	}
-	if head[0] == 0x1f && head[1] == 0x8b {
+	if c := compressionOf(head[:]); c != nil {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return false
 		}
-		zr, err := gzip.NewReader(bufio.NewReaderSize(f, 4096))
+		zr, err := c.open(f)
 		if err != nil {
 			return false
 		}
@@ -272,21 +270,30 @@ func rotatedSet(path string) []string {
 	return timeSet(path)
 }
 
+// packedExts are the names the compressors give their files.
+var packedExts = []string{".gz", ".zst", ".lz4"}
+
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
 }
 
-// sizeSet is tcpdump -C's set: X, X1, X2, ... (each maybe .gz).
+// sizeSet is tcpdump -C's set: X, X1, X2, ... (each maybe compressed by
+// -z gzip, -z zstd or -z lz4: X1.gz, X1.zst, X1.lz4).
 func sizeSet(path string) []string {
-	base := strings.TrimSuffix(path, ".gz")
+	base := path
+	for _, ext := range packedExts {
+		base = strings.TrimSuffix(base, ext)
+	}
 	member := func(k int) string {
 		p := fmt.Sprintf("%s%d", base, k)
 		if isFile(p) {
 			return p
 		}
-		if isFile(p + ".gz") {
-			return p + ".gz"
+		for _, ext := range packedExts {
+			if isFile(p + ext) {
+				return p + ext
+			}
 		}
 		return ""
 	}

@@ -73,6 +73,11 @@ func TestInputs(t *testing.T) {
 	writeFile(t, dir, "z.pcap.gz", gzipBytes(t, hdr))
 	writeFile(t, dir, "z.pcap1.gz", gzipBytes(t, hdr))
 	writeFile(t, dir, "z.pcap2", hdr)
+	// tcpdump -C -z zstd (which keeps the original: the set is the .zst
+	// files once given the first) and -z lz4
+	writeFile(t, dir, "s.pcap.zst", zstdBytes(t, hdr))
+	writeFile(t, dir, "s.pcap1.zst", zstdBytes(t, hdr))
+	writeFile(t, dir, "s.pcap2.lz4", lz4Bytes(t, hdr))
 	// a directory of captures and other files
 	sub := filepath.Join(dir, "sub")
 	os.Mkdir(sub, 0o755)
@@ -81,6 +86,8 @@ func TestInputs(t *testing.T) {
 	writeFile(t, sub, "b-9.pcap.truth.json", []byte(`{"schema": 1}`))
 	writeFile(t, sub, "README", []byte("not a capture"))
 	writeFile(t, sub, "c.pcap.gz", gzipBytes(t, hdr))
+	writeFile(t, sub, "e.pcap.zst", zstdBytes(t, hdr))
+	writeFile(t, sub, "f.pcap.lz4", lz4Bytes(t, hdr))
 	os.Mkdir(filepath.Join(sub, "deeper"), 0o755)
 	writeFile(t, filepath.Join(sub, "deeper"), "d.pcap", hdr)
 	empty := filepath.Join(dir, "empty")
@@ -102,10 +109,11 @@ func TestInputs(t *testing.T) {
 		{"--no-rotated", []string{"cap.pcap"}, true, []string{"cap.pcap"}, "", ""},
 		{"a later member alone", []string{"cap.pcap3"}, false, []string{"cap.pcap3"}, "", ""},
 		{"gzip'd set", []string{"z.pcap.gz"}, false, []string{"z.pcap.gz", "z.pcap1.gz", "z.pcap2"}, "rotated set, z.pcap1.gz to z.pcap2 (3 files)", ""},
+		{"zstd'd and lz4'd set", []string{"s.pcap.zst"}, false, []string{"s.pcap.zst", "s.pcap1.zst", "s.pcap2.lz4"}, "rotated set, s.pcap1.zst to s.pcap2.lz4 (3 files)", ""},
 		{"directory: captures only, natural order, not recursive", []string{"sub"}, false,
-			[]string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz"}, "2 files that are not pcap or pcapng captures skipped", ""},
+			[]string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz", "sub/e.pcap.zst", "sub/f.pcap.lz4"}, "2 files that are not pcap or pcapng captures skipped", ""},
 		{"glob in natural order", []string{"cap.pcap?*"}, false, capSet[1:], "", ""},
-		{"glob matching a directory", []string{"su?"}, false, []string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz"}, "", ""},
+		{"glob matching a directory", []string{"su?"}, false, []string{"sub/b-9.pcap", "sub/b-10.pcapng", "sub/c.pcap.gz", "sub/e.pcap.zst", "sub/f.pcap.lz4"}, "", ""},
 		{"explicit list keeps its order, duplicates once", []string{"z.pcap2", "cap.pcap5", "./z.pcap2"}, false, []string{"z.pcap2", "cap.pcap5"}, "", ""},
 		{"standard input", []string{"-"}, false, []string{"-"}, "", ""},
 		{"standard input with files", []string{"-", "z.pcap2"}, false, nil, "", "standard input cannot be read with other files"},

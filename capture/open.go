@@ -1,9 +1,7 @@
 package capture
 
 import (
-	"bufio"
 	"bytes"
-	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -58,7 +56,8 @@ func openErr(name string, err error, format string, args ...any) error {
 // CPU's cache while the kernel copies the file into them.
 const bufSize = 512 << 10
 
-// Open opens a pcap or pcapng capture file, optionally gzip-compressed; path
+// Open opens a pcap or pcapng capture file, optionally compressed (gzip,
+// zstd or LZ4: compress.go); path
 // "-" is standard input. The format is found from the magic bytes only.
 // Errors match ErrOpen and are of type *OpenError.
 func Open(path string) (Source, error) {
@@ -138,19 +137,19 @@ func openReaderSize(name string, r io.Reader, size int64, bufLen int) (*source, 
 		return nil, openErr(name, ErrEmpty, "empty file")
 	}
 	in := io.MultiReader(bytes.NewReader(first[:n]), s.raw)
-	gz := ""
-	if n >= 2 && first[0] == 0x1f && first[1] == 0x8b {
-		zr, err := gzip.NewReader(bufio.NewReaderSize(in, 64<<10))
+	gz := "" // "gzip: ", "zstd: ", "lz4: " before a message on a compressed file
+	if c := compressionOf(first[:n]); c != nil {
+		zr, err := c.open(in)
 		if err != nil {
 			if s.ioErr != nil {
 				return nil, s.readOpenErr(s.ioErr)
 			}
-			return nil, openErr(name, err, "bad gzip data: %v", err)
+			return nil, openErr(name, err, "bad %s data: %v", c.name, err)
 		}
-		s.gz = zr
+		s.unz, s.unzName = zr, c.name
 		s.cnt = &countReader{r: zr}
 		s.br = newBlockReader(s.cnt, bufLen)
-		gz = "gzip: "
+		gz = c.name + ": "
 	} else {
 		bs := bufLen
 		if size >= 0 && size+64 < int64(bufLen) {
@@ -164,9 +163,9 @@ func openReaderSize(name string, r io.Reader, size int64, bufLen int) (*source, 
 			return nil, s.readOpenErr(s.ioErr)
 		}
 		if err != nil && err != io.EOF {
-			return nil, openErr(name, err, "bad gzip data: %v", err)
+			return nil, openErr(name, err, "bad %s data: %v", s.unzName, err)
 		}
-		return nil, openErr(name, ErrEmpty, "empty file (gzip-compressed)")
+		return nil, openErr(name, ErrEmpty, "empty file (%s-compressed)", s.unzName)
 	}
 	if len(head) < 4 {
 		if s.ioErr != nil {

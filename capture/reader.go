@@ -42,13 +42,14 @@ func (c *countReader) Read(p []byte) (int, error) {
 
 // source reads a pcap or pcapng stream.
 type source struct {
-	name   string
-	closer io.Closer
-	raw    *countReader // the input as given; records I/O errors
-	cnt    *countReader // the decompressed stream (raw when not compressed)
-	br     *blockReader
-	gz     *gzip.Reader
-	ioErr  error
+	name    string
+	closer  io.Closer
+	raw     *countReader // the input as given; records I/O errors
+	cnt     *countReader // the decompressed stream (raw when not compressed)
+	br      *blockReader
+	unz     io.ReadCloser // the decompressor of a compressed file; nil when plain
+	unzName string        // its compression's name
+	ioErr   error
 
 	ng *ngReader // pcapng files; nil for pcap
 
@@ -365,6 +366,9 @@ func (s *source) endErr(err error) error {
 	if s.ioErr != nil {
 		return s.end("")
 	}
+	if (err == io.EOF || err == io.ErrUnexpectedEOF) && s.cnt.err != nil {
+		err = s.cnt.err // the record was cut short by the decompressor's error
+	}
 	format, args := s.errMsg(err)
 	return s.end(format, args...)
 }
@@ -379,8 +383,9 @@ func (s *source) errMsg(err error) (string, []any) {
 	switch {
 	case err == io.EOF || err == io.ErrUnexpectedEOF:
 		return truncated, []any{n}
-	case isGzipErr(err):
-		return "corrupt gzip data after packet %d (%v); stopped reading", []any{n, err}
+	case s.unz != nil && (s.unzName != "gzip" || isGzipErr(err)):
+		// The input's own errors were taken as I/O errors before.
+		return "corrupt %s data after packet %d (%v); stopped reading", []any{s.unzName, n, err}
 	}
 	return "read error after packet %d: %v; stopped reading", []any{n, err}
 }
@@ -673,8 +678,8 @@ func (s *source) warningList() []string {
 // Close releases the input. Open's file is closed; OpenReader's reader is not.
 func (s *source) Close() error {
 	s.err = errors.New("capture: Next called after Close")
-	if s.gz != nil {
-		s.gz.Close()
+	if s.unz != nil {
+		s.unz.Close()
 	}
 	if s.closer != nil {
 		c := s.closer
@@ -691,7 +696,7 @@ func (s *source) release() {
 	if s.br != nil {
 		s.stats.Bytes = s.cnt.n - uint64(s.br.Buffered())
 	}
-	s.br, s.big, s.gz, s.raw, s.cnt, s.inBlock = nil, nil, nil, nil, nil, false
+	s.br, s.big, s.unz, s.raw, s.cnt, s.inBlock = nil, nil, nil, nil, nil, false
 	if s.ng != nil {
 		s.ng.br, s.ng.big, s.ng.comment = nil, nil, nil
 	}

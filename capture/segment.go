@@ -1,7 +1,7 @@
 // Package capture turns packet sources into decoded TCP segments.
 //
-// In: a pcap or pcapng file (optionally gzip-compressed; the format is found
-// from the magic bytes, never the file name), standard input, several files
+// In: a pcap or pcapng file (optionally gzip-, zstd- or LZ4-compressed; the
+// format is found from the magic bytes, never the file name), standard input, several files
 // merged into one stream in time order (OpenInputs: lists, directories,
 // globs, rotated sets, with a tcpdump filter; the interfaces of a pcapng
 // file that describes several are merged the same way, since dumpcap -i a
@@ -119,7 +119,7 @@ type Stats struct {
 	LastPacketAt  time.Time // the latest packet's time (not the last record's: captures may be out of order)
 	Packets       uint64    // every packet record read
 	TCPPackets    uint64    // packets returned as segments
-	Bytes         uint64    // bytes read from the file (after gzip), or captured bytes for live sources
+	Bytes         uint64    // bytes read from the file (after decompression), or captured bytes for live sources
 	Skipped       Skipped
 	// TruncatedPayloads counts TCP segments returned with a payload the
 	// snaplen cut short (Segment.Truncated); they are also in TCPPackets.

@@ -60,11 +60,11 @@ func newCmdAnalyse(s *streams, runF func(*analyseOptions) error) *cobra.Command 
 		Use:     "analyse [flags] CAPTURE... [FILTER EXPRESSION]",
 		Aliases: []string{"analyze"},
 		Short:   "Report the lifecycle of every TCP connection in a capture file",
-		Long: `Reads pcap or pcapng files (optionally gzip-compressed; "-" for standard
-input) and reports, for every TCP connection: the handshake, each HTTP/1.x
-request and response, every keep-alive idle period, who sent the first FIN
-or the RST, each side's TCP state, who holds TIME_WAIT, and why the
-connection closed.
+		Long: `Reads pcap or pcapng files (optionally gzip-, zstd- or lz4-compressed;
+"-" for standard input) and reports, for every TCP connection: the
+handshake, each HTTP/1.x request and response, every keep-alive idle
+period, who sent the first FIN or the RST, each side's TCP state, who
+holds TIME_WAIT, and why the connection closed.
 
 ` + inputsHelp,
 		Example: `  httplife analyse capture.pcap
@@ -105,13 +105,14 @@ const inputsHelp = `Several files, directories (their capture files) and globs (
 the shell leaves them: 'cap-*.pcap') are read as one capture, merged in time
 order: connections continue across files. A file that is the first of a
 rotated set brings the rest with it: tcpdump -C's cap.pcap, cap.pcap1,
-cap.pcap2, ... (also gzip'd by -z gzip), and tcpdump -G's time-named files
-whose names carry minutes or seconds (cap-%H%M%S.pcap) agreeing with their
-first packets (for hourly names give a glob); --no-rotated reads only the
-files named. The interfaces of a pcapng file (dumpcap -i a -i b, which
-writes each one's packets in batches) are merged in time order the same
-way. A file that cannot be read is named in the warnings,
-the others are analysed, and the exit status is 1.
+cap.pcap2, ... (also compressed by -z gzip, -z zstd or -z lz4), and
+tcpdump -G's time-named files whose names carry minutes or seconds
+(cap-%H%M%S.pcap) agreeing with their first packets (for hourly names
+give a glob); --no-rotated reads only the files named. The interfaces of
+a pcapng file (dumpcap -i a -i b, which writes each one's packets in
+batches) are merged in time order the same way. A file that cannot be
+read is named in the warnings, the others are analysed, and the exit
+status is 1.
 
 A tcpdump filter expression may follow the files, as one argument or as
 several words (the first argument that is not a file, directory or glob

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
 )
 
 const (
@@ -337,5 +340,33 @@ func TestReportAdviseInputs(t *testing.T) {
 	}
 	if !json.Valid(o.Bytes()) || !bytes.Contains(o.Bytes(), []byte("10.10.0.2:8080")) {
 		t.Errorf("advise of the rotated set: %s", o.String())
+	}
+}
+
+// A capture compressed with zstd or lz4 (as Wireshark, editcap and the
+// tools themselves write them) analyses as the plain file does.
+func TestCompressedInputs(t *testing.T) {
+	data, err := os.ReadFile(sampleA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var zb, lb bytes.Buffer
+	zw, _ := zstd.NewWriter(&zb)
+	zw.Write(data)
+	zw.Close()
+	lw := lz4.NewWriter(&lb)
+	lw.Write(data)
+	lw.Close()
+	plain := analyseJSONBytes(t, sampleA)
+	for name, b := range map[string][]byte{"a.pcap.zst": zb.Bytes(), "a.pcap.lz4": lb.Bytes()} {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := analyseJSONBytes(t, p)
+		if want := bytes.ReplaceAll(plain, []byte(sampleA), []byte(p)); !bytes.Equal(got, want) {
+			t.Errorf("%s: output differs from the plain file's:\n got %s\nwant %s", name, got, want)
+		}
 	}
 }
