@@ -135,6 +135,12 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 		typ = nextByVersion(b)
 	case linkNFLOG:
 		typ = LayerTypeNFLOG
+	case linkPKTAP:
+		inner, rest, res, p := pktap(b, cut)
+		if res != resTCP {
+			return res, p
+		}
+		return x.walk(inner, rest, cut, ts, seg)
 	case linkPPP, linkPPPSerial:
 		typ = layers.LayerTypePPP // with or without HDLC's address and control bytes
 	case linkPPPWithDir:

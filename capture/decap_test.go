@@ -351,6 +351,12 @@ func TestDecapsulation(t *testing.T) {
 			ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: layers.EthernetTypeTransparentEthernetBridging},
 				ether(t, 0x893f, append([]byte{0x10, 0x00, 0x00, 0xd3, 0x00, 0x00, 0x08, 0x00}, v4...))))),
 			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
+		{name: "PKTAP, Ethernet (macOS tcpdump -i any)", link: 258, data: pktapHdr(1, eth4), want: w4, noGopacket: true},
+		{name: "PKTAP, loopback", link: 258, data: pktapHdr(0, append([]byte{30, 0, 0, 0}, v6...)), want: w6, noGopacket: true},
+		{name: "PKTAP, raw IP (utun)", link: 258, data: pktapHdr(12, v4), want: w4, noGopacket: true},
+		{name: "PKTAP, Ethernet, GRE (slow path)", link: 258, data: pktapHdr(1, ether(t, layers.EthernetTypeIPv4,
+			ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv4}, v4)))),
+			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
 		{name: "Linux SLL2, GRE", link: layers.LinkTypeLinuxSLL2, data: sll2(0x0800, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: layers.EthernetTypeIPv6}, v6))),
 			want: w6, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
 	}

@@ -19,6 +19,7 @@ const (
 	linkIPv4      = 228
 	linkIPv6      = 229
 	linkNFLOG     = 239
+	linkPKTAP     = 258 // Apple's: what macOS's tcpdump -i any writes
 	linkLinuxSLL2 = 276
 
 	// Decoded by the slow path only (decap.go).
@@ -59,6 +60,8 @@ func LinkTypeName(lt uint32) string {
 		return "LINUX_SLL2"
 	case linkNFLOG:
 		return "NFLOG"
+	case linkPKTAP:
+		return "PKTAP"
 	case linkPPP:
 		return "PPP"
 	case linkFDDI:
@@ -228,11 +231,44 @@ func (d *decoder) fast(link uint32, data []byte, wireLen int, seg *Segment) (int
 		return d.ipv4(data, cut, seg)
 	case linkIPv6:
 		return d.ipv6(data, cut, seg)
+	case linkPKTAP:
+		inner, rest, res, p := pktap(data, cut)
+		if res != resTCP {
+			return res, p
+		}
+		return d.fast(inner, rest, wireLen-(len(data)-len(rest)), seg)
 	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG,
 		linkIEEE80211, linkRadiotap, linkPrism, linkFDDI, linkARCNET, linkARCNETLinux, linkJuniperEther, linkIPOIB:
 		return resSlow, nil
 	}
 	return resLinkType, nil
+}
+
+// pktap takes off Apple's PKTAP header (macOS's tcpdump -i any and -k):
+// little-endian, its length, the record type (1: a packet) and the DLT
+// of the packet after it, then the interface, the process and the
+// like, which the analysis does not need.
+func pktap(b []byte, cut bool) (inner uint32, rest []byte, res int, p *problem) {
+	if len(b) < 12 {
+		res, p = short(cut, "PKTAP", len(b), 12)
+		return 0, nil, res, p
+	}
+	hl, typ, inner := binary.LittleEndian.Uint32(b), binary.LittleEndian.Uint32(b[4:]), binary.LittleEndian.Uint32(b[8:])
+	switch {
+	case typ != 1: // not a packet record
+		return 0, nil, resNonTCP, nil
+	case hl < 12:
+		return 0, nil, resBad, &problem{"PKTAP header length %d < 12", []any{hl}}
+	case hl > uint32(len(b)):
+		if cut {
+			res, p = short(cut, "PKTAP", len(b), int(min(hl, 1<<16)))
+			return 0, nil, res, p
+		}
+		return 0, nil, resBad, &problem{"PKTAP header length %d beyond the packet (%d bytes)", []any{hl, len(b)}}
+	case inner == linkPKTAP:
+		return 0, nil, resBad, &problem{"PKTAP inside PKTAP", nil}
+	}
+	return inner, b[hl:], resTCP, nil
 }
 
 // tagName names the 6-byte tags ether skips.

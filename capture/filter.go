@@ -116,7 +116,7 @@ func innerLink(link uint32) (uint32, bool) {
 	case linkJuniperEther:
 		return linkEthernet, true
 	case linkNFLOG, linkPPP, linkPPPSerial, linkPPPWithDir, linkCHDLC, linkPFLOG, linkIEEE80211, linkRadiotap,
-		linkPrism, linkFDDI, linkARCNET, linkARCNETLinux, linkIPOIB:
+		linkPrism, linkFDDI, linkARCNET, linkARCNETLinux, linkIPOIB, linkPKTAP:
 		return linkRaw, true
 	}
 	return 0, false
@@ -160,6 +160,28 @@ func innerPacket(link uint32, b []byte) (inner []byte, ok bool) {
 	case linkIEEE80211, linkRadiotap, linkPrism, linkFDDI:
 		res, _, rest := linkToIP(link, b, false)
 		return rest, res == resTCP
+	case linkPKTAP: // each packet's own link type after the header: Ethernet, loopback or raw IP on macOS
+		inner, rest, res, _ := pktap(b, false)
+		if res != resTCP {
+			return nil, false
+		}
+		switch inner {
+		case linkEthernet:
+			if len(rest) >= 14 && (be16(rest[12:]) == 0x0800 || be16(rest[12:]) == 0x86dd) {
+				rest = rest[14:]
+			} else {
+				return nil, false
+			}
+		case linkNull, linkLoop:
+			if len(rest) < 4 {
+				return nil, false
+			}
+			rest = rest[4:]
+		case linkRaw, linkRawBSD, linkRawOpen:
+		default:
+			return nil, false
+		}
+		return rest, nextByVersion(rest) != gopacket.LayerTypeZero
 	}
 	return nil, false
 }

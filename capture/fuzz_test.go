@@ -30,6 +30,7 @@ func seedPackets(t testing.TB) []record {
 		mk(layers.LinkTypeLoop, nullHdr(binaryBE, 30, v6)),
 		mk(layers.LinkTypeRaw, v4),
 		mk(layers.LinkTypeIPv6, v6),
+		mk(layers.LinkType(258), pktapHdr(1, ether(t, layers.EthernetTypeIPv4, v4))),
 	}
 }
 

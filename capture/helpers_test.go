@@ -383,6 +383,17 @@ func writeFlushed(t testing.TB, w interface {
 	}
 }
 
+// pktapHdr is Apple's PKTAP header (108 bytes, version 1, as macOS's
+// tcpdump -i any writes it) before a packet of link type dlt.
+func pktapHdr(dlt uint32, pkt []byte) []byte {
+	h := make([]byte, 108, 108+len(pkt))
+	binary.LittleEndian.PutUint32(h[0:], 108)
+	binary.LittleEndian.PutUint32(h[4:], 1) // PTH_TYPE_PACKET
+	binary.LittleEndian.PutUint32(h[8:], dlt)
+	copy(h[12:], "en0")
+	return append(h, pkt...)
+}
+
 func gzipBytes(t testing.TB, data []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer

@@ -779,6 +779,8 @@ func TestFilterCarriedPackets(t *testing.T) {
 		{"ARCNET Linux", layers.LinkType(129), append([]byte{1, 2, 0, 0, 212, 0, 0, 7}, v4...)},
 		{"Juniper Ethernet", layers.LinkType(178), append([]byte{'M', 'G', 'C', 0x80, 0, 3, 1, 1, 6}, ether(t, layers.EthernetTypeIPv4, v4)...)},
 		{"IPoIB", layers.LinkType(242), append(append(make([]byte, 40), 0x86, 0xdd, 0, 0), v6...)},
+		{"PKTAP, Ethernet", layers.LinkType(258), pktapHdr(1, ether(t, layers.EthernetTypeIPv4, v4))},
+		{"PKTAP, loopback", layers.LinkType(258), pktapHdr(0, append([]byte{30, 0, 0, 0}, v6...))},
 	}
 	for i, tt := range tests {
 		rec := record{data: tt.data, link: tt.link, ci: gopacket.CaptureInfo{Timestamp: t0, CaptureLength: len(tt.data), Length: len(tt.data)}}

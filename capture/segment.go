@@ -8,8 +8,9 @@
 // -i b writes each one's packets in batches), or (for watch) a live
 // interface. Link types: Ethernet, Linux cooked v1 and v2, BSD
 // loopback/NULL, raw IP, NFLOG, PPP (also HDLC-framed and with a
-// direction byte), Cisco HDLC, OpenBSD pflog, 802.11 (bare, radiotap,
-// Prism; unencrypted data frames) and FDDI; IPv4 and IPv6 with extension
+// direction byte), Cisco HDLC, OpenBSD pflog, Apple's PKTAP (macOS's
+// tcpdump -i any), 802.11 (bare, radiotap, Prism; unencrypted data
+// frames) and FDDI; IPv4 and IPv6 with extension
 // headers.
 //
 // Tags and tunnels are taken off down to the innermost TCP segment, nested
