@@ -165,14 +165,16 @@ func classifyRules(f *closeFacts) verdict {
 		advertised = "; server advertised timeout=" + strconv.FormatFloat(*f.advertised, 'f', -1, 64)
 	}
 
-	// 0. One direction not captured: what every rule below reads (the
-	// responses, or the requests, and the other side's FIN and RST) is
-	// not in the capture.
-	if f.unseen != NoSide {
-		seen, missing := Client, "the responses"
-		if f.unseen == Client {
-			seen, missing = Server, "the requests"
-		}
+	// 0. One direction not captured, and the side captured closed: what
+	// the rules below read to tell why (the responses, or the requests,
+	// and the other side's FIN and RST) is not in the capture. A side
+	// captured that did not close leaves no close in the capture: the
+	// rules say so (capture-ended).
+	seen, missing := Client, "the responses"
+	if f.unseen == Client {
+		seen, missing = Server, "the requests"
+	}
+	if f.unseen != NoSide && (!f.fin[seen-Client].IsZero() || !f.rst[seen-Client].IsZero()) {
 		ev := fmt.Sprintf("the capture holds only the %s's packets, none of the %s's (a mirror or capture filter that keeps one direction): %s, and who closed first, are not in it",
 			seen, f.unseen, missing)
 		if !f.rst[seen-Client].IsZero() {

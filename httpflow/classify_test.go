@@ -150,11 +150,19 @@ func TestCloseReasons(t *testing.T) {
 			first, idle(time.Second), closeBy(convtest.Server)), httpflow.ReasonUnknown, 0, "holds only the server's packets, none of the client's (a mirror"},
 
 		// Precedence: the earlier rule wins.
+		// A race the capture cannot show: the client's side did not close,
+		// so the capture holds no close at all.
+		{"one direction, no close captured", seq(func(c *convtest.Conv) { c.Omit[convtest.Server] = true }, first, idle(time.Second), func(c *convtest.Conv) {
+			c.SendUnacked(convtest.Client, get)
+			c.FIN(convtest.Server)
+			c.RST(convtest.Server)
+		}), httpflow.ReasonCaptureEnded, 0, "no FIN or RST in the capture"},
 		{"one direction over race", seq(func(c *convtest.Conv) { c.Omit[convtest.Server] = true }, first, idle(time.Second), func(c *convtest.Conv) {
 			c.SendUnacked(convtest.Client, get)
 			c.FIN(convtest.Server)
 			c.RST(convtest.Server)
-		}), httpflow.ReasonUnknown, 0, "the responses, and who closed first, are not in it"},
+			c.RST(convtest.Client)
+		}), httpflow.ReasonUnknown, 0, "the responses, and who closed first, are not in it; the client sent a RST"},
 		{"one direction over reset", seq(func(c *convtest.Conv) { c.Omit[convtest.Client] = true }, first, rst(convtest.Server)),
 			httpflow.ReasonUnknown, 0, "the server sent a RST"},
 		{"race over reset", seq(first, idle(time.Second), func(c *convtest.Conv) {

@@ -136,7 +136,7 @@ func (b *Builder) Notes() []string {
 			if missing == httpflow.Client {
 				what = "their responses have no requests to pair with"
 			}
-			out = append(out, fmt.Sprintf("%d of %d connections hold none of the %s's packets (anomaly %s-packets-not-captured): the capture kept one direction of them; %s, and their close reason is unknown",
+			out = append(out, fmt.Sprintf("%d of %d connections hold none of the %s's packets (anomaly %s-packets-not-captured): the capture kept one direction of them; %s, and their close reason is unknown where the side captured closed",
 				k, b.n, missing, missing, what))
 		}
 	}
