@@ -71,9 +71,10 @@ var fieldKnown = map[string]struct {
 	// OpenFlow connection itself).
 	"of13_ericsson.pcapng": {4, "frames quoted in OpenFlow messages"},
 	"sflow_expanded.pcap":  {1, "a header quoted in an sFlow sample"},
-	// Aruba's 802.11 in GRE.
-	"gre-aruba.pcap":       {2407, "802.11 in GRE is not decoded"},
-	"gre-aruba-amsdu.pcap": {1, "802.11 in GRE is not decoded"},
+	// Aruba's 802.11 in GRE: an A-MSDU frame aggregates two TCP
+	// segments, which tshark splits; this package takes one segment per
+	// packet.
+	"gre-aruba-amsdu.pcap": {1, "an 802.11 A-MSDU of two TCP segments is not split"},
 }
 
 // tsharkSeg is one TCP packet as tshark sees it: its innermost 4-tuple,

@@ -82,7 +82,7 @@ func TestEncapsulatedSamples(t *testing.T) {
 			if w.v6 && !hasV6(pkts) {
 				continue
 			}
-			innerSnap := 0
+			innerSnap := w.mirrorCut
 			if w.snap > 0 {
 				innerSnap = w.snap - w.overhead
 			}
@@ -544,7 +544,13 @@ type wrapping struct {
 	// it spends, so that the plain capture compared with is cut at
 	// snap-overhead
 	snap, overhead int
-	rotate         int // split as tcpdump -C does, this many packets a file
+	// mirrorCut: the mirror session cut each inner frame to this many
+	// bytes before encapsulating it (AWS Traffic Mirroring's packet
+	// length, ERSPAN's truncation): the outer headers are whole and
+	// agree with what follows them, so only the inner lengths say that
+	// bytes are missing. Compared with the plain capture cut there.
+	mirrorCut int
+	rotate    int // split as tcpdump -C does, this many packets a file
 	// batch: each direction comes from its own interface, and the file
 	// holds batches of this much time, one direction's packets of the
 	// batch before the other's, as dumpcap -i a -i b writes them
@@ -614,6 +620,9 @@ func entropy(p ipPacket) uint16 {
 }
 
 func one(b []byte) [][]byte { return [][]byte{b} }
+
+// cut is b cut to at most n bytes.
+func cut(b []byte, n int) []byte { return b[:min(len(b), n)] }
 
 func gre(proto layers.EthernetType) *layers.GRE { return &layers.GRE{Protocol: proto} }
 
@@ -751,6 +760,17 @@ var wrappings = []wrapping{
 	{name: "vxlan-snaplen", link: layers.LinkTypeEthernet, snap: 178, overhead: 50, tunnel: []string{"vxlan"}, frames: func(p ipPacket) [][]byte {
 		// tcpdump -s 178 on the underlay: 128 bytes of each inner frame.
 		return one(underlay4(p, layers.IPProtocolUDP, udp(entropy(p), 4789), &layers.VXLAN{ValidIDFlag: true, VNI: 100}, gopacket.Payload(p.frame())))
+	}},
+	{name: "vxlan-mirror-cut", link: layers.LinkTypeEthernet, mirrorCut: 128, tunnel: []string{"vxlan"}, frames: func(p ipPacket) [][]byte {
+		// AWS Traffic Mirroring with a packet length of 128: each
+		// mirrored frame cut to 128 bytes, then put in VXLAN whole.
+		return one(underlay4(p, layers.IPProtocolUDP, udp(entropy(p), 4789), &layers.VXLAN{ValidIDFlag: true, VNI: 77}, gopacket.Payload(cut(p.frame(), 128))))
+	}},
+	{name: "erspan2-mirror-cut", link: layers.LinkTypeEthernet, mirrorCut: 96, tunnel: []string{"erspan"}, frames: func(p ipPacket) [][]byte {
+		// A switch's ERSPAN session with truncation (monitor session
+		// ... mtu 96 on Nexus): the T bit set, the frame cut.
+		return one(underlay4(p, layers.IPProtocolGRE, &layers.GRE{Protocol: layers.EthernetTypeERSPAN, SeqPresent: true, Seq: uint32(p.ts.UnixNano())},
+			&layers.ERSPANII{Version: 1, VLANIdentifier: 10, SessionID: 5, IsTruncated: len(p.frame()) > 96}, gopacket.Payload(cut(p.frame(), 96))))
 	}},
 	{name: "gre-snaplen", link: layers.LinkTypeEthernet, snap: 96, overhead: 24, tunnel: []string{"gre"}, frames: func(p ipPacket) [][]byte {
 		// tcpdump -s 96 where GRE (no key) carries IP: 72 bytes of the
