@@ -47,6 +47,7 @@ func (f *flow) expand(m *Memory) []Transaction {
 			Pipelined:          c.pipelined,
 			Complete:           c.complete,
 			Inferred:           c.inferred,
+			ResponseLost:       c.respLost,
 		}
 		switch c.body {
 		case BodyTunnel:
@@ -125,7 +126,7 @@ func (f *flow) record(c *tcpstate.Conn, m *Memory) *Connection {
 			r.IdlePeriods = append(r.IdlePeriods, Idle{AfterTransaction: prev.Index, StartAt: from, EndAt: to,
 				Duration: f.clk.sub(x.reqStart, px.respEnd, to, from)})
 		}
-		if !x.respDone && r.Unseen != Server { // unanswered, not merely not captured
+		if !x.respDone && !x.respLost && r.Unseen != Server { // unanswered, not merely not captured
 			if i == len(r.Transactions)-1 {
 				f.anomaly("last-request-unanswered")
 			} else {
@@ -386,6 +387,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		history:          r.History,
 		clientEndedTLS:   r.TLS != nil && r.TLS.ClientEnded,
 		unseen:           r.Unseen,
+		midResponse:      r.MidResponse(),
 	}
 	if f.h2 != nil {
 		cf.goAway = f.h2.goAway
@@ -398,7 +400,7 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		cf.txs[i] = txFact{
 			index: t.Index, method: t.Method, uri: t.URI,
 			reqStart: t.RequestStartAt, respEnd: t.ResponseEndAt,
-			respDone: x.respDone, afterIdle: x.afterIdle, afterServerFIN: x.afterServerFIN,
+			respDone: x.respDone, respLost: x.respLost, afterIdle: x.afterIdle, afterServerFIN: x.afterServerFIN,
 			reqHTTP10: t.RequestVersion == "HTTP/1.0", reqClose: x.reqClose, reqKeepAlive: x.reqKeepAlive,
 			respClose: x.respClose, body: x.body, persist: f.persistsAfter(i),
 			reqHidden: x.reqHidden, respHidden: x.respHidden,

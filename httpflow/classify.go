@@ -19,6 +19,7 @@ type txFact struct {
 	reqStart       time.Time
 	respEnd        time.Time // when respDone
 	respDone       bool      // the final response ended
+	respLost       bool      // the response was in bytes the capture lost (answered; respEnd unknown)
 	afterIdle      bool      // the request started after the previous response ended
 	afterServerFIN bool      // request bytes were captured after the server's FIN
 	reqHTTP10      bool
@@ -68,6 +69,9 @@ type closeFacts struct {
 	// The side none of whose packets the capture holds (NoSide: both
 	// were captured).
 	unseen Side
+	// Connection.MidResponse: the tail of a response whose start the
+	// capture missed, then the close.
+	midResponse bool
 }
 
 // verdict is the classifier's answer.
@@ -188,7 +192,7 @@ func classifyRules(f *closeFacts) verdict {
 	// 1. keepalive-race
 	for i := range f.txs {
 		t := &f.txs[i]
-		if t.afterServerFIN && !t.respDone {
+		if t.afterServerFIN && !t.respDone && !t.respLost {
 			since := "?"
 			if lastResp != nil {
 				since = secs(f.fin[sv].Sub(lastResp.respEnd))
@@ -303,6 +307,9 @@ func classifyRules(f *closeFacts) verdict {
 		return verdict{reason: ReasonUnknown, evidence: fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.index, inFlight.method, inFlight.uri)}
 	}
 	idleFor := " with no request on the connection"
+	if f.midResponse && len(f.txs) == 0 {
+		idleFor = " with no request captured: the capture began inside a response, so how long the connection was idle is unknown"
+	}
 	if lastResp != nil {
 		idleFor = " " + sinceResp(finAt)
 		if finBy == Client && f.clientFinAcksAll && finAt.Before(lastResp.respEnd) {
@@ -348,6 +355,9 @@ func (f *closeFacts) inFlightAt(t time.Time, acked bool) *txFact {
 		x := &f.txs[i]
 		if x.reqStart.After(t) {
 			break
+		}
+		if x.respLost {
+			continue // answered before the next request, whose response came
 		}
 		if !x.respDone || (x.respEnd.After(t) && !acked) {
 			return x

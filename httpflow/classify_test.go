@@ -3,6 +3,7 @@ package httpflow_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -320,6 +321,127 @@ func TestOneDirection(t *testing.T) {
 		}
 		if tc.name == "a request in the last packet" && r.Close.Reason != httpflow.ReasonCaptureEnded {
 			t.Errorf("%s: reason %s (%s), want capture-ended", tc.name, r.Close.Reason, r.Close.Evidence)
+		}
+	}
+}
+
+// A capture that begins inside a response (tcpdump started on a busy
+// server): the server's data answers no captured request, and its close
+// comes moments later. The reason stays the rule's (no request in
+// flight), but the evidence says the idle time is unknown, and a
+// connection with a captured exchange after such data is no such case.
+func TestMidResponse(t *testing.T) {
+	tail := strings.Repeat("x", 700) // the end of a body whose headers came before the capture
+	tests := []struct {
+		name  string
+		steps func(c *convtest.Conv)
+		mid   bool
+		inEv  string
+	}{
+		{"a response's tail, then the server's close", func(c *convtest.Conv) {
+			c.Send(convtest.Server, tail, 0)
+			c.Close(convtest.Server)
+		}, true, "the capture began inside a response, so how long the connection was idle is unknown"},
+		{"a response's tail, an exchange, the server's idle close", func(c *convtest.Conv) {
+			c.Send(convtest.Server, tail, 0)
+			exchange(get, ok)(c)
+			c.Idle(5 * time.Second)
+			c.Close(convtest.Server)
+		}, false, "server FIN 5.00"},
+		{"no data, the server's close", func(c *convtest.Conv) {
+			c.ACK(convtest.Client)
+			c.Close(convtest.Server)
+		}, false, "with no request on the connection"},
+	}
+	for _, tc := range tests {
+		c := convtest.NewWithoutHandshake(t)
+		tc.steps(c)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want 1", tc.name, len(recs))
+			continue
+		}
+		r := recs[0]
+		if r.MidResponse() != tc.mid || r.Close.Reason != httpflow.ReasonServerIdleTimeout || !strings.Contains(r.Close.Evidence, tc.inEv) {
+			t.Errorf("%s: MidResponse %v, reason %s, evidence %q; want %v, server-idle-timeout, evidence with %q",
+				tc.name, r.MidResponse(), r.Close.Reason, r.Close.Evidence, tc.mid, tc.inEv)
+		}
+	}
+}
+
+// A response the capture lost (a kernel drop of its segments) on a
+// connection that does not pipeline: the next response answers the next
+// request, not the one before it, to the end of the connection; the lost
+// one is answered with its status unknown. When the client pipelines,
+// the responses stay in request order: nothing says which one was lost.
+func TestLostResponse(t *testing.T) {
+	req := func(i int) string { return fmt.Sprintf("GET /%d HTTP/1.1\r\nHost: a\r\n\r\n", i) }
+	resp := func(i int) string { return fmt.Sprintf("HTTP/1.1 %d OK\r\nContent-Length: 2\r\n\r\nok", 200+i) }
+	tail := "HTTP/1.1 404 Not Found\r\nContent-Length: 60\r\n\r\n" + strings.Repeat("A", 60)
+	tests := []struct {
+		name     string
+		steps    func(c *convtest.Conv)
+		statuses []int
+		lost     int // 1-based transaction whose response was lost; 0: none
+	}{
+		{"whole response dropped", func(c *convtest.Conv) {
+			exchange(req(1), resp(1))(c)
+			c.Send(convtest.Client, req(2), 0)
+			c.Drop(1)
+			c.Send(convtest.Server, resp(2), 0)
+			for i := 3; i <= 5; i++ {
+				c.Idle(time.Second)
+				exchange(req(i), resp(i))(c)
+			}
+		}, []int{201, 0, 203, 204, 205}, 2},
+		{"headers dropped, the body's tail captured", func(c *convtest.Conv) {
+			exchange(req(1), resp(1))(c)
+			c.Send(convtest.Client, req(2), 0)
+			c.Drop(1)
+			c.Send(convtest.Server, tail, 40)
+			for i := 3; i <= 4; i++ {
+				exchange(req(i), resp(i))(c)
+			}
+		}, []int{201, 0, 203, 204}, 2},
+		{"a pipelining client", func(c *convtest.Conv) {
+			c.Send(convtest.Client, req(1), 0)
+			c.Send(convtest.Client, req(2), 0)
+			c.Send(convtest.Server, resp(1), 0)
+			c.Send(convtest.Server, resp(2), 0)
+			c.Send(convtest.Client, req(3), 0)
+			c.Send(convtest.Client, req(4), 0)
+			c.Drop(1)
+			c.Send(convtest.Server, resp(3), 0)
+			c.Send(convtest.Server, resp(4), 0)
+		}, []int{201, 202, 204, 0}, 0},
+	}
+	for _, tc := range tests {
+		c := convtest.New(t)
+		tc.steps(c)
+		c.Idle(time.Second)
+		c.Close(convtest.Server)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want 1", tc.name, len(recs))
+			continue
+		}
+		r := recs[0]
+		var got []int
+		lost := 0
+		for i, x := range r.Transactions {
+			got = append(got, x.Status)
+			if x.ResponseLost {
+				lost = i + 1
+				if !x.Answered() || (i+1 < len(r.Transactions) && r.Transactions[i+1].Pipelined) {
+					t.Errorf("%s: transaction %d: answered %v, the next pipelined %v; want true, false", tc.name, i+1, x.Answered(), r.Transactions[i+1].Pipelined)
+				}
+			}
+		}
+		if !slices.Equal(got, tc.statuses) || lost != tc.lost || slices.Contains(r.Anomalies, "response-not-captured") != (tc.lost > 0) {
+			t.Errorf("%s: statuses %v, lost response %d, anomalies %q; want %v, %d", tc.name, got, lost, r.Anomalies, tc.statuses, tc.lost)
+		}
+		if tc.lost > 0 && (r.Close.Reason != httpflow.ReasonServerIdleTimeout || slices.Contains(r.Anomalies, "request-unanswered") || slices.Contains(r.Anomalies, "last-request-unanswered")) {
+			t.Errorf("%s: reason %s (%s), anomalies %q; want server-idle-timeout, nothing unanswered", tc.name, r.Close.Reason, r.Close.Evidence, r.Anomalies)
 		}
 	}
 }

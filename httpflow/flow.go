@@ -135,6 +135,11 @@ type flow struct {
 	stray      uint64
 	serverFIN  bool
 	conn       *tcpstate.Conn // whose Gap calls say whether the snaplen cut the bytes
+	// respLost: server bytes since the last response began were lost (a
+	// gap) or were no response (not HTTP); pipelines: a response began
+	// after a later request had been sent, with nothing lost before it
+	// (the client pipelines). Together they decide skipLost.
+	respLost, pipelines bool
 
 	// TLS (tls.go): the client's first bytes until they tell, then the
 	// record layer when they were a ClientHello.
@@ -400,10 +405,43 @@ func (h *respHandler) begin(m *message) {
 	// came before its response.
 	f.req.endOpen(m.start)
 	f.respTarget = -1
+	start := f.clk.off(m.start)
+	if f.respLost {
+		f.respLost = false
+		if !f.pipelines {
+			f.skipLost(start)
+		}
+	} else if f.nextResp+1 < f.txs.n && f.txs.at(f.nextResp+1).reqStart < start {
+		f.pipelines = true
+	}
 	if f.nextResp < f.txs.n {
 		f.respTarget = f.nextResp
 	} else {
 		f.anomaly("response-without-request")
+	}
+}
+
+// skipLost passes over the responses that server bytes the capture lost
+// (or could not read as HTTP) must have held, before a response that
+// began at start: on a connection whose client does not pipeline, a
+// request sent before this response began was sent after the response to
+// the one before it had come. Without it one lost segment of response
+// headers (a kernel drop) pairs every later response with the request
+// before its own, to the end of the connection.
+func (f *flow) skipLost(start int64) {
+	lost := false
+	for f.nextResp+1 < f.txs.n {
+		next := f.txs.at(f.nextResp + 1)
+		if next.reqStart == noTime || next.reqStart >= start {
+			break
+		}
+		f.txs.at(f.nextResp).respLost = true
+		next.pipelined = false // it only seemed to be: the response before it was not seen
+		f.nextResp++
+		lost = true
+	}
+	if lost {
+		f.anomaly("response-not-captured")
 	}
 }
 
@@ -496,6 +534,10 @@ func (h *respHandler) end(m *message) {
 }
 
 func (h *respHandler) anomaly(name string) {
+	switch name {
+	case "non-http-payload", "content-gap", "malformed-start-line":
+		(*flow)(h).respLost = true
+	}
 	if name == "non-http-payload" || name == "content-gap" {
 		(*flow)(h).anomaly(name)
 		return

@@ -126,6 +126,9 @@ func isRequestIDHeader(name []byte) bool {
 
 // feed consumes b, carried by a packet captured at t.
 func (f *framer) feed(b []byte, t time.Time) {
+	if f.lineLen > 0 {
+		f.segmentStarts(b)
+	}
 	for len(b) > 0 {
 		switch f.state {
 		case psDead:
@@ -423,6 +426,55 @@ func isVersionPrefix(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// segmentStarts handles a response segment b that begins with a whole
+// status line while a line of earlier segments is pending that cannot
+// begin one (the end of a body whose start the capture missed, or other
+// bytes that are no message): the server began the next response with
+// this segment, as tshark's dissector assumes of every segment outside a
+// message. The pending bytes are dropped for what they are (non-HTTP, or
+// the rest of the message whose end was not captured) and the status line
+// is read afresh. Without it the tail of a body that does not end in a
+// line feed (JSON, most binary) swallows the next status line, and with
+// it every response after the capture began inside one. Responses only:
+// the rest of a request line split inside its method ("GE", "T / HTTP/1.1")
+// can be a request line itself, where "HTTP/" cannot begin mid-line.
+func (f *framer) segmentStarts(b []byte) {
+	if f.request || f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
+		return
+	}
+	i := bytes.IndexByte(b[:min(len(b), maxLine)], '\n')
+	if i < 0 {
+		return
+	}
+	line := b[:i]
+	if len(line) > 0 && line[len(line)-1] == '\r' {
+		line = line[:len(line)-1]
+	}
+	if _, ok := f.parseStart(line); !ok || couldBeStatusLine(f.line) {
+		return
+	}
+	if f.state == psResync {
+		f.account(f.lineLen, f.lineAt) // of a message whose end was not captured, if any
+		f.resetLine()
+		return
+	}
+	if !f.seen {
+		f.h.anomaly("non-http-payload")
+	} else {
+		f.h.anomaly("malformed-start-line")
+	}
+	f.abandon()
+}
+
+// couldBeStatusLine reports whether p, the first bytes of a line whose end
+// is still to come, may be a status line split across segments: it is
+// "HTTP/" or a part of it, or begins with it.
+func couldBeStatusLine(p []byte) bool {
+	const v = "HTTP/"
+	n := min(len(p), len(v))
+	return string(p[:n]) == v[:n]
 }
 
 // restart begins, in psResync, the message whose start line the current

@@ -191,6 +191,11 @@ type Transaction struct {
 	Pipelined       bool
 	Complete        bool
 	Tunnel          bool // CONNECT or Upgrade switched protocols after this transaction
+	// ResponseLost: the response was among server bytes the capture lost
+	// (a gap before the next response, on a connection that does not
+	// pipeline; anomaly response-not-captured). Status and the response's
+	// times are then unknown; the request was answered. Not on the wire.
+	ResponseLost bool
 	// ServerTime is request end to response start, when HasServerTime.
 	ServerTime    time.Duration
 	HasServerTime bool
@@ -202,9 +207,10 @@ type Transaction struct {
 }
 
 // Answered reports whether the transaction got its final response: a
-// status, or for an inferred one, response records.
+// status, for an inferred one response records, or a response the capture
+// lost.
 func (t *Transaction) Answered() bool {
-	return t.Status != 0 || t.Inferred && !t.ResponseEndAt.IsZero()
+	return t.Status != 0 || t.Inferred && !t.ResponseEndAt.IsZero() || t.ResponseLost
 }
 
 // TxRef names a transaction: a connection id and a transaction index.
@@ -314,6 +320,32 @@ type TLS struct {
 	// idle close is no idle timeout of its own. Not on the wire: the
 	// close's evidence says it.
 	ClientEnded bool
+}
+
+// MidResponse reports whether c was open before the capture began and
+// the server's captured bytes answer no captured request: no SYN, no
+// transaction, server payload (the rest of a response whose start the
+// capture missed, as on every busy connection when tcpdump starts). Its
+// final idle then runs from the first packet captured, not from the end
+// of a response: how long the connection was idle is unknown.
+func (c *Connection) MidResponse() bool {
+	return !c.SynSeen && len(c.Transactions) == 0 && c.PayloadBytes.Server > 0
+}
+
+// AwaitingFrom returns the index of c's first transaction that was still
+// waiting for its response when the capture ended: c's FIN and RST were
+// not captured, and neither it nor any later request was answered
+// (len(c.Transactions) when none was). Such a request is not known to be
+// unanswered: the capture stopped first.
+func (c *Connection) AwaitingFrom() int {
+	n := len(c.Transactions)
+	if c.Close.FirstFinBy != NoSide || c.Close.RstBy != NoSide {
+		return n
+	}
+	for n > 0 && !c.Transactions[n-1].Answered() {
+		n--
+	}
+	return n
 }
 
 // ClosedByReset reports whether a RST ended the connection (before both

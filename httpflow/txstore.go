@@ -94,6 +94,7 @@ type ctx struct {
 	afterIdle, afterServerFIN                        bool // started after the previous response ended; bytes after the server's FIN
 	inferred                                         bool // from TLS records (tls.go)
 	reqHidden, respHidden                            bool // the header section was not captured whole (a gap, the snaplen)
+	respLost                                         bool // the response was in server bytes the capture lost (flow.skipLost)
 }
 
 // txStore holds a connection's transactions in chunks that never move:

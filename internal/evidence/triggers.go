@@ -40,7 +40,7 @@ var Anomalies = []string{
 	"http2-header-error", "http2-stream-reset", "http2-streams-capped", "last-request-unanswered",
 	"line-too-long", "malformed-request-line", "malformed-start-line", "non-http-payload", "port-reused-in-time-wait",
 	"request-after-server-fin", "request-answered-by-server-rst", "request-lost-at-server-close", "request-unanswered",
-	"request-unknown-transfer-encoding", "response-without-request", "server-packets-not-captured", "stray-crlf", "tls-exchanges-capped",
+	"request-unknown-transfer-encoding", "response-not-captured", "response-without-request", "server-packets-not-captured", "stray-crlf", "tls-exchanges-capped",
 	"tls-keys-missing", "tunnel",
 }
 
