@@ -199,7 +199,7 @@ func (b *Builder) final1(opts httpflow.Options) (httpflow.Summary, []*Server) {
 }
 
 // Findings returns the key findings, one sentence each, most telling first.
-func (b *Builder) Findings() []string { return b.find.sentences(&b.tot) }
+func (b *Builder) Findings() []string { return b.find.sentences(&b.tot, b.last) }
 
 // Digest is what the text output and the HTML report show of a capture.
 type Digest struct {
@@ -574,8 +574,10 @@ func (t *topLines) sorted(why string) []Line {
 
 // hasError reports whether a response was a 4xx/5xx or missing.
 func hasError(c *httpflow.Connection) bool {
+	awaiting := c.AwaitingFrom()
 	for i := range c.Transactions {
-		if st := c.Transactions[i].Status; st == 0 || st >= 400 {
+		t := &c.Transactions[i]
+		if t.Status >= 400 || !t.Answered() && c.Unseen != httpflow.Server && i < awaiting {
 			return true
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/httplife/httplife/httpflow"
 )
@@ -24,9 +25,14 @@ type findingStats struct {
 	pipelined  int
 	errs       int // 4xx/5xx responses
 	unanswered int
-	probes     uint64
-	probeConns int
-	guessed    int // no SYN seen
+	// awaiting counts the requests still waiting for their response when
+	// the capture ended (httpflow.Connection.AwaitingFrom), the earliest
+	// of them sent at awaitingSince.
+	awaiting      int
+	awaitingSince time.Time
+	probes        uint64
+	probeConns    int
+	guessed       int // no SYN seen
 	// Connections captured in one direction only, by the side whose
 	// packets are missing (httpflow.Connection.Unseen).
 	unseen [httpflow.Server + 1]int
@@ -48,10 +54,13 @@ type twRoleKey struct {
 var reasonSlots = [httpflow.ReasonUnknown + 1]struct{}{}
 
 type reasonStats struct {
-	n        int
-	finals   quantiles // final idle, seconds
-	raceIdle quantiles // keep-alive races: the last idle gap, seconds
-	timeouts map[float64]bool
+	n      int
+	finals quantiles // final idle, seconds
+	// midResponse counts the connections whose final idle is not known
+	// (httpflow.Connection.MidResponse), not in finals.
+	midResponse int
+	raceIdle    quantiles // keep-alive races: the last idle gap, seconds
+	timeouts    map[float64]bool
 }
 
 // maxTimeouts bounds the distinct advertised timeouts remembered per reason.
@@ -98,7 +107,9 @@ func (f *findingStats) add(c *httpflow.Connection) {
 	if int(r) < len(f.byReason) {
 		st := &f.byReason[r]
 		st.n++
-		if c.FinalIdle != nil {
+		if c.MidResponse() {
+			st.midResponse++
+		} else if c.FinalIdle != nil {
 			st.finals.add(closingIdle(c).Seconds())
 		}
 		if r == httpflow.ReasonKeepaliveRace {
@@ -131,17 +142,25 @@ func (f *findingStats) add(c *httpflow.Connection) {
 		f.single++
 	}
 	f.maxTx = max(f.maxTx, len(c.Transactions))
+	awaiting := c.AwaitingFrom()
 	for i := range c.Transactions {
 		t := &c.Transactions[i]
 		if t.Pipelined {
 			f.pipelined++
 		}
-		if !t.Answered() {
-			if c.Unseen != httpflow.Server { // not merely not captured
-				f.unanswered++
+		switch {
+		case t.Answered():
+			if t.Status >= 400 {
+				f.errs++
 			}
-		} else if t.Status >= 400 {
-			f.errs++
+		case c.Unseen == httpflow.Server: // not captured, not unanswered
+		case i >= awaiting: // the capture ended first
+			f.awaiting++
+			if f.awaitingSince.IsZero() || t.RequestStartAt.Before(f.awaitingSince) {
+				f.awaitingSince = t.RequestStartAt
+			}
+		default:
+			f.unanswered++
 		}
 	}
 	if p := c.TCPKeepaliveProbes.Client + c.TCPKeepaliveProbes.Server; p > 0 {
@@ -196,6 +215,19 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
+// midResponseNote says for how many of the connections the capture began
+// inside a response (httpflow.Connection.MidResponse), so that their idle
+// time is unknown; "" when none.
+func (st *reasonStats) midResponseNote() string {
+	switch st.midResponse {
+	case 0:
+		return ""
+	case 1:
+		return "; for 1 of them the capture began inside a response, so its idle time is unknown"
+	}
+	return fmt.Sprintf("; for %d of them the capture began inside a response, so their idle time is unknown", st.midResponse)
+}
+
 func (st *reasonStats) sortedTimeouts() []float64 {
 	v := make([]float64, 0, len(st.timeouts))
 	for t := range st.timeouts {
@@ -214,7 +246,8 @@ func timeoutText(v []float64) string {
 }
 
 // sentences are the findings, one sentence each, most telling first.
-func (f *findingStats) sentences(tot *totals) []string {
+// end is the time of the capture's last packet.
+func (f *findingStats) sentences(tot *totals, end time.Time) []string {
 	n := tot.s.Connections
 	if n == 0 {
 		return []string{"The capture holds no TCP connection carrying HTTP/1.x."}
@@ -240,6 +273,7 @@ func (f *findingStats) sentences(tot *totals) []string {
 		if st.finals.n > 0 {
 			s += " after " + Secs(st.finals.median()) + " idle (median)"
 		}
+		s += st.midResponseNote()
 		if k := f.clientEndedTLS; k > 0 {
 			s += fmt.Sprintf(", %d of them answering the client's TLS close_notify (the client ended the session)", k)
 		}
@@ -258,7 +292,7 @@ func (f *findingStats) sentences(tot *totals) []string {
 		if st.finals.n > 0 {
 			s += " after a median " + Secs(st.finals.median())
 		}
-		out = append(out, s+".")
+		out = append(out, s+st.midResponseNote()+".")
 	}
 	if st := reason(httpflow.ReasonHTTP10); st.n > 0 {
 		out = append(out, count(st.n, "connection was closed", "connections were closed")+" after one HTTP/1.0 exchange without keep-alive.")
@@ -296,6 +330,13 @@ func (f *findingStats) sentences(tot *totals) []string {
 			parts = append(parts, count(f.unanswered, "request got no response", "requests got no response"))
 		}
 		out = append(out, capitalize(strings.Join(parts, "; ")+"."))
+	}
+	if f.awaiting > 0 {
+		s := count(f.awaiting, "request was", "requests were") + " still waiting for a response when the capture ended"
+		if !end.IsZero() && !f.awaitingSince.IsZero() && end.After(f.awaitingSince) {
+			s += " (the longest for " + Secs(end.Sub(f.awaitingSince).Seconds()) + ")"
+		}
+		out = append(out, s+".")
 	}
 	if f.pipelined > 0 {
 		out = append(out, count(f.pipelined, "request was", "requests were")+" pipelined (sent before the previous response ended).")

@@ -242,3 +242,48 @@ func TestOneDirectionFindings(t *testing.T) {
 		t.Errorf("notes %q, want one line on the 3 connections", n)
 	}
 }
+
+// A capture that starts and stops in the middle of traffic: requests
+// still waiting when it ended are not called unanswered (nor errors), and
+// a connection first seen inside a response lends the findings no idle
+// time (its final idle runs from the capture's first packet of it).
+func TestFindingsCaptureEdges(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	b := New(Config{Text: true})
+
+	waiting := conn(2, nil, 0, httpflow.NoSide, "10.0.0.2:80", time.Time{})
+	waiting.Transactions[0].Status = 200
+	waiting.Transactions[1].RequestStartAt = t0.Add(time.Second)
+	waiting.FinalIdle, waiting.Close = nil, httpflow.Close{Reason: httpflow.ReasonCaptureEnded}
+	waiting.FirstPacketAt, waiting.LastPacketAt = t0, t0.Add(time.Second)
+	b.Add(waiting)
+
+	closed := conn(1, nil, 0, httpflow.NoSide, "10.0.0.2:80", time.Time{}) // a FIN, no response
+	closed.Close.Reason = httpflow.ReasonUnknown
+	closed.FirstPacketAt, closed.LastPacketAt = t0, t0.Add(3500*time.Millisecond)
+	b.Add(closed)
+
+	mid := conn(0, nil, 10e-6, httpflow.Server, "10.0.0.2:80", t0)
+	mid.PayloadBytes.Server = 900
+	b.Add(mid)
+	idle := conn(1, nil, 5, httpflow.Server, "10.0.0.2:80", t0)
+	idle.Transactions[0].Status = 200
+	b.Add(idle)
+
+	got := strings.Join(b.Findings(), "\n")
+	for _, want := range []string{
+		"1 request got no response.",
+		"1 request was still waiting for a response when the capture ended (the longest for 2.5 s).",
+		"2 of 4 connections were closed by the server after 5.0 s idle (median); for 1 of them the capture began inside a response, so its idle time is unknown;",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("findings lack %q:\n%s", want, got)
+		}
+	}
+	if !mid.MidResponse() || waiting.MidResponse() {
+		t.Errorf("MidResponse: %v for the connection first seen inside a response, %v for one with transactions; want true, false", mid.MidResponse(), waiting.MidResponse())
+	}
+	if hasError(waiting) || !hasError(closed) {
+		t.Errorf("hasError: %v for a request the capture's end cut off, %v for one closed unanswered; want false, true", hasError(waiting), hasError(closed))
+	}
+}
