@@ -1,6 +1,7 @@
 package httpflow
 
 import (
+	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -80,10 +81,26 @@ func FuzzFraming(f *testing.F) {
 		whole := runFramer(request, methods, []string{string(in)}, closeAt)
 		k := int(split) % (len(in) + 1)
 		parts := runFramer(request, methods, []string{string(in[:k]), string(in[k:])}, closeAt)
+		if !request && startsWithStatusLine(in[k:]) {
+			// The one place where the segments matter (framer.segmentStarts):
+			// a response segment that begins with a status line after bytes
+			// that are no message begins a response, as tshark takes it.
+			return
+		}
 		if strings.Join(whole, "\n") != strings.Join(parts, "\n") {
 			t.Fatalf("input %q split at %d:\nwhole\n%s\nsplit\n%s", in, k, strings.Join(whole, "\n"), strings.Join(parts, "\n"))
 		}
 	})
+}
+
+// startsWithStatusLine reports whether b begins with a whole status line.
+func startsWithStatusLine(b []byte) bool {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return false
+	}
+	_, _, ok := parseStatusLine(bytes.TrimSuffix(b[:i], []byte("\r")))
+	return ok
 }
 
 // FuzzFlow drives a whole connection's flow with arbitrary client and
