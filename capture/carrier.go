@@ -23,11 +23,12 @@ const (
 	EncapTeredo                      // IPv6 inside UDP 3544 (RFC 4380)
 	EncapGTP                         // GTP-U (GTPv1 user plane, UDP 2152): mobile core networks
 	EncapAYIYA                       // AYIYA (UDP 5072): IPv6 tunnel brokers
+	EncapTZSP                        // TZSP (UDP 37008): remote sniffers' copies (MikroTik)
 )
 
 // String returns the spec's name of the type: "vxlan", "geneve", "gre",
 // "erspan", "mpls", "pppoe", "ipip", "ip6ip" or "teredo"; httplife's
-// "gtp" or "ayiya" for the two it adds.
+// "gtp", "ayiya" or "tzsp" for the three it adds.
 func (t EncapType) String() string {
 	switch t {
 	case EncapVXLAN:
@@ -52,6 +53,8 @@ func (t EncapType) String() string {
 		return "gtp"
 	case EncapAYIYA:
 		return "ayiya"
+	case EncapTZSP:
+		return "tzsp"
 	}
 	return "encap" + strconv.Itoa(int(t))
 }

@@ -14,11 +14,11 @@ import (
 // The slow path. The fast path (decode.go) hands over every packet with a
 // header it does not know that could carry TCP: GRE (with keys, sequence
 // numbers, routing, TEB, ERSPAN, PPTP, WCCP; also in UDP 4754), MPLS, PPPoE, IP in IP, Geneve,
-// Teredo, GTP-U, AYIYA, NFLOG and IP fragments. decapper decodes such a packet again
+// Teredo, GTP-U, AYIYA, TZSP, NFLOG and IP fragments. decapper decodes such a packet again
 // from its first byte: the headers the fast path knows (link layers,
 // Ethernet, VLAN, UDP) with the same small parsers, IPv4 and every tunnel
-// header with gopacket's layers (and this package's NFLOG, Teredo and
-// ERSPANIII), until the innermost TCP header, which the fast path's code
+// header with gopacket's layers (and this package's NFLOG, Teredo,
+// ERSPANIII, AYIYA and TZSP), until the innermost TCP header, which the fast path's code
 // decodes. Fragments are reassembled (defrag.go) wherever they appear:
 // outside a tunnel, which is then taken off the whole datagram, or inside.
 
@@ -43,6 +43,7 @@ type decapper struct {
 	teredo Teredo
 	gtp    layers.GTPv1U
 	ayiya  AYIYA
+	tzsp   TZSP
 	frags  *reassembler
 }
 
@@ -309,6 +310,8 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				typ = layers.LayerTypeGTPv1U
 			case dport == portAYIYA || sport == portAYIYA:
 				typ = LayerTypeAYIYA
+			case dport == portTZSP:
+				typ = LayerTypeTZSP
 			default:
 				return resNonTCP, nil
 			}
@@ -477,6 +480,30 @@ func (x *decapper) walk(link uint32, b []byte, cut bool, ts time.Time, seg *Segm
 				return resBad, tooManyEncaps
 			}
 			b = a.Payload
+
+		case LayerTypeTZSP:
+			z := &x.tzsp
+			if err := z.DecodeFromBytes(b, &x.fb); err != nil {
+				return layerErr(cut, "TZSP", err)
+			}
+			next := z.NextLayerType()
+			if next == gopacket.LayerTypeZero {
+				return resNonTCP, nil
+			}
+			if !car.encap(Encap{Type: EncapTZSP, OuterSrc: src, OuterDst: dst}) {
+				return resBad, tooManyEncaps
+			}
+			typ, b = next, z.Payload
+			if next == layers.LayerTypeDot11 {
+				// A wireless sniffer's frame: 802.11 as on the link
+				// type, as for Aruba's GRE.
+				var res int
+				var p *problem
+				if res, p, b = linkToIP(linkIEEE80211, b, cut); res != resTCP {
+					return res, p
+				}
+				typ = nextByVersion(b)
+			}
 
 		case LayerTypeTeredo:
 			t := &x.teredo

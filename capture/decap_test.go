@@ -133,6 +133,13 @@ func ayiya(idLen, sigLen, next byte, payload []byte) []byte {
 	return append(h, payload...)
 }
 
+// tzsp is a TZSP header (version 1) of type typ for a frame of the
+// encapsulation encap, with tagged fields tags before the END tag.
+func tzsp(typ byte, encap uint16, tags []byte, frame []byte) []byte {
+	h := append([]byte{1, typ, byte(encap >> 8), byte(encap)}, tags...)
+	return append(append(h, 1), frame...)
+}
+
 // teredoOrigin is a Teredo origin indication for port and addr.
 func teredoOrigin(port uint16, addr netip.Addr) []byte {
 	a := addr.As4()
@@ -319,6 +326,16 @@ func TestDecapsulation(t *testing.T) {
 		{name: "AYIYA, identity 16 bytes, signature 20, IPv6", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5072, 53859, ayiya(4, 5, 41, v6))),
 			want: w6, carrier: carrierOf(nil, enc(EncapAYIYA, o1, o2)), noGopacket: true},
+		{name: "TZSP (MikroTik's sniffer streaming to a collector), Ethernet", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 41012, 37008, tzsp(0, 1, nil, eth4))),
+			want: w4, carrier: carrierOf(nil, enc(EncapTZSP, o1, o2)), noGopacket: true},
+		{name: "TZSP with padding and a tagged field, Ethernet with a VLAN tag", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 41012, 37008, tzsp(1, 1, []byte{0, 0, 10, 1, 0x42},
+				ether(t, layers.EthernetTypeDot1Q, v4, &layers.Dot1Q{VLANIdentifier: 33, Type: layers.EthernetTypeIPv4})))),
+			want: w4, carrier: carrierOf([]uint16{33}, enc(EncapTZSP, o1, o2)), noGopacket: true},
+		{name: "TZSP, 802.11", link: en,
+			data: ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 41012, 37008, tzsp(0, 18, nil, dot11Data(0x0800, v4)))),
+			want: w4, carrier: carrierOf(nil, enc(EncapTZSP, o1, o2)), noGopacket: true},
 		{name: "802.11 in GRE (Aruba)", link: en,
 			data: ether(t, layers.EthernetTypeIPv4, ip4(t, o1, o2, layers.IPProtocolGRE, gre(t, layers.GRE{Protocol: 0x8200}, dot11Data(0x0800, v4)))),
 			want: w4, carrier: carrierOf(nil, enc(EncapGRE, o1, o2)), noGopacket: true},
@@ -735,6 +752,9 @@ func TestDecapBadInput(t *testing.T) {
 		{"GTP port, not a G-PDU (echo request)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, []byte{0x32, 1, 0, 4, 0, 0, 0, 0, 0, 1, 0, 0})}, resNonTCP, ""},
 		{"GTP port, not GTP (DNS)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 53, []byte{0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0})}, resNonTCP, ""},
 		{"GTP inside GTP is not taken off again", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 2152, 2152, gtpU(0x30, 1, nil, udp4(t, o3, o4, 2152, 2152, gtpU(0x30, 2, nil, v4))))}, resNonTCP, ""},
+		{"TZSP tagged fields without END", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 1, 37008, []byte{1, 0, 0, 1, 10, 200, 0x42})}, resBad, "TZSP"},
+		{"TZSP keep-alive", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 1, 37008, []byte{1, 4, 0, 0})}, resNonTCP, ""},
+		{"TZSP version 2", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 1, 37008, func() []byte { z := tzsp(0, 1, nil, ether(t, layers.EthernetTypeIPv4, v4)); z[0] = 2; return z }())}, resNonTCP, ""},
 		{"AYIYA, not a forward (echo)", pkt{layers.LinkTypeRaw, udp4(t, o1, o2, 5072, 1, func() []byte { a := ayiya(0, 0, 41, v6); a[2] = 0x22; return a }())}, resNonTCP, ""},
 		{"Juniper header without its magic", pkt{layers.LinkType(178), append([]byte{'X', 'G', 'C', 0}, make([]byte, 20)...)}, resBad, "magic"},
 		{"Juniper extensions longer than the packet", pkt{layers.LinkType(178), []byte{'M', 'G', 'C', 0x80, 0x10, 0, 1, 2}}, resBad, "Juniper"},

@@ -463,6 +463,7 @@ const (
 	portGREinUDP   = 4754 // RFC 8086
 	portGTPU       = 2152 // GTP-U, either side (3GPP TS 29.281)
 	portAYIYA      = 5072 // AYIYA, either side
+	portTZSP       = 37008
 )
 
 // udp looks at the UDP datagram at b (captured bytes, at most ipLen, the
@@ -475,7 +476,7 @@ func (d *decoder) udp(b []byte, ipLen int, cut bool, seg *Segment, ip []byte) (i
 	switch be16(b[2:]) {
 	case portVXLAN, portVXLANLinux:
 		return d.vxlan(b, ipLen, cut, seg, ip)
-	case portGeneve, portTeredo, portGREinUDP, portGTPU, portAYIYA:
+	case portGeneve, portTeredo, portGREinUDP, portGTPU, portAYIYA, portTZSP:
 		return resSlow, nil
 	}
 	if sp := be16(b); sp == portTeredo || sp == portGTPU || sp == portAYIYA || teredoTCP(b, ipLen) {

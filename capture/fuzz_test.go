@@ -269,6 +269,7 @@ func decapSeeds(t testing.TB) [][]pkt {
 		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 2152, 2152, gtpU(0x30, 5, nil, v4)))),
 		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5906, 2152, gtpU(0x34, 5, []byte{0, 0, 0, 0x85, 1, 0x10, 9, 0}, v6)))),
 		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 5072, 1, ayiya(4, 5, 41, v6)))),
+		one(en, ether(t, layers.EthernetTypeIPv4, udp4(t, o1, o2, 41012, 37008, tzsp(0, 1, []byte{0, 10, 1, 0x42}, eth4)))),
 		one(239, nflogRec(binary.LittleEndian, 2, v4, false)),
 		one(239, nflogRec(binary.BigEndian, 10, v6, true)),
 		one(en, ether(t, 0x8926, append([]byte{0x80, 1, 0, 2, 8, 0}, v4...))),

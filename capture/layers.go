@@ -12,7 +12,8 @@ import (
 
 // Layers gopacket v1.7.7 does not have, written as gopacket layers
 // (DecodingLayers with registered LayerTypes and decoders, so that
-// gopacket.NewPacket decodes them too): NFLOG, Teredo and ERSPAN Type III.
+// gopacket.NewPacket decodes them too): NFLOG, Teredo, ERSPAN Type III,
+// AYIYA and TZSP.
 
 // Layer types of this package (1000-1999 are gopacket's range for
 // application layers).
@@ -21,6 +22,7 @@ var (
 	LayerTypeNFLOG     = gopacket.RegisterLayerType(1647, gopacket.LayerTypeMetadata{Name: "NFLOG", Decoder: gopacket.DecodeFunc(decodeNFLOG)})
 	LayerTypeTeredo    = gopacket.RegisterLayerType(1648, gopacket.LayerTypeMetadata{Name: "Teredo", Decoder: gopacket.DecodeFunc(decodeTeredo)})
 	LayerTypeERSPANIII = gopacket.RegisterLayerType(1649, gopacket.LayerTypeMetadata{Name: "ERSPANIII", Decoder: gopacket.DecodeFunc(decodeERSPANIII)})
+	LayerTypeTZSP      = gopacket.RegisterLayerType(1651, gopacket.LayerTypeMetadata{Name: "TZSP", Decoder: gopacket.DecodeFunc(decodeTZSP)})
 )
 
 // nextByVersion is the layer type of an IP packet found by the version
@@ -370,3 +372,87 @@ func (a *AYIYA) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
 }
 
 func decodeAYIYA(data []byte, p gopacket.PacketBuilder) error { return decodeWith(&AYIYA{}, data, p) }
+
+// TZSP is the header of a TZSP packet (TaZmen Sniffer Protocol, UDP
+// 37008), in which remote sniffers stream copies of the frames they see:
+// MikroTik RouterOS's packet sniffer (/tool sniffer, streaming), its
+// mangle action sniff-tzsp, and some wireless access points. A version
+// (1), a type, the encapsulation of the frame, tagged fields up to the
+// END tag (the sniffers send none but END); Payload is the frame, as
+// Wireshark's packet-tzsp.c reads it.
+type TZSP struct {
+	layers.BaseLayer
+	Version, Type uint8
+	Encapsulation uint16
+}
+
+// TZSP's types that carry a frame (the others: configuration, keep-alive,
+// port opener), its tags that have no length, and its encapsulations of
+// the frames this package decodes.
+const (
+	tzspReceived, tzspTransmit = 0, 1
+	tzspPadding, tzspEnd       = 0, 1
+	tzspEthernet, tzspDot11    = 1, 18
+)
+
+// ErrTZSPTags is returned for TZSP tagged fields that run past the
+// datagram or lack the END tag.
+var ErrTZSPTags = errors.New("TZSP tagged fields without END")
+
+// LayerType implements gopacket.Layer.
+func (z *TZSP) LayerType() gopacket.LayerType { return LayerTypeTZSP }
+
+// CanDecode implements gopacket.DecodingLayer.
+func (z *TZSP) CanDecode() gopacket.LayerClass { return LayerTypeTZSP }
+
+// NextLayerType implements gopacket.DecodingLayer: the frame of a
+// received or transmitted packet in Ethernet or 802.11, else nothing.
+func (z *TZSP) NextLayerType() gopacket.LayerType {
+	if z.Version != 1 || z.Type != tzspReceived && z.Type != tzspTransmit {
+		return gopacket.LayerTypeZero
+	}
+	switch z.Encapsulation {
+	case tzspEthernet:
+		return layers.LayerTypeEthernet
+	case tzspDot11:
+		return layers.LayerTypeDot11
+	}
+	return gopacket.LayerTypeZero
+}
+
+// DecodeFromBytes implements gopacket.DecodingLayer.
+func (z *TZSP) DecodeFromBytes(data []byte, df gopacket.DecodeFeedback) error {
+	*z = TZSP{}
+	if len(data) < 4 {
+		df.SetTruncated()
+		return ErrTZSPTags
+	}
+	z.Version, z.Type, z.Encapsulation = data[0], data[1], binary.BigEndian.Uint16(data[2:])
+	n := 4
+	if z.Type == tzspReceived || z.Type == tzspTransmit {
+		for {
+			if n >= len(data) {
+				df.SetTruncated()
+				return ErrTZSPTags
+			}
+			tag := data[n]
+			if tag == tzspEnd {
+				n++
+				break
+			}
+			if tag == tzspPadding {
+				n++
+				continue
+			}
+			if n+1 >= len(data) || n+2+int(data[n+1]) > len(data) {
+				df.SetTruncated()
+				return ErrTZSPTags
+			}
+			n += 2 + int(data[n+1])
+		}
+	}
+	z.BaseLayer = layers.BaseLayer{Contents: data[:n], Payload: data[n:]}
+	return nil
+}
+
+func decodeTZSP(data []byte, p gopacket.PacketBuilder) error { return decodeWith(&TZSP{}, data, p) }

@@ -772,6 +772,15 @@ var wrappings = []wrapping{
 		return one(underlay4(p, layers.IPProtocolGRE, &layers.GRE{Protocol: layers.EthernetTypeERSPAN, SeqPresent: true, Seq: uint32(p.ts.UnixNano())},
 			&layers.ERSPANII{Version: 1, VLANIdentifier: 10, SessionID: 5, IsTruncated: len(p.frame()) > 96}, gopacket.Payload(cut(p.frame(), 96))))
 	}},
+	{name: "tzsp", link: layers.LinkTypeEthernet, tunnel: []string{"tzsp"}, frames: func(p ipPacket) [][]byte {
+		// A MikroTik router's sniffer streaming what it sees, both
+		// directions, to a collector: TZSP (UDP 37008), Ethernet.
+		ip := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: outer4[0], DstIP: outer4[1]}
+		u := udp(41012, 37008)
+		u.SetNetworkLayerForChecksum(ip)
+		return one(serial(&layers.Ethernet{SrcMAC: macs[0], DstMAC: macs[1], EthernetType: layers.EthernetTypeIPv4}, ip, u,
+			gopacket.Payload(append([]byte{1, 0, 0, 1, 1}, p.frame()...))))
+	}},
 	{name: "gre-snaplen", link: layers.LinkTypeEthernet, snap: 96, overhead: 24, tunnel: []string{"gre"}, frames: func(p ipPacket) [][]byte {
 		// tcpdump -s 96 where GRE (no key) carries IP: 72 bytes of the
 		// inner frame's worth.
