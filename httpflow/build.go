@@ -17,6 +17,7 @@ import (
 // expand turns the stored transactions into the record's; f.rec is the
 // record's slice.
 func (f *flow) expand(m *Memory) []Transaction {
+	f.lastLost()
 	n := f.txs.n
 	if f.a.cfg.Transient && n > 0 && cap(m.txs) >= n { // n == 0: [], not null
 		f.rec, m.txs = m.txs[:n], nil // every element is set whole below
@@ -308,6 +309,13 @@ func (f *flow) finalIdle(c *tcpstate.Conn, txs []Transaction) *Idle {
 			start = end
 		}
 	}
+	// A response whose request the capture lacks is a response too: the
+	// idle runs from its end when it came last.
+	if f.orphanEnd != noTime {
+		if o := f.clk.at(f.orphanEnd); o.After(start) && !o.After(end) {
+			start = o
+		}
+	}
 	return &Idle{AfterTransaction: after, StartAt: start, EndAt: end, Duration: end.Sub(start)}
 }
 
@@ -387,7 +395,12 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		history:          r.History,
 		clientEndedTLS:   r.TLS != nil && r.TLS.ClientEnded,
 		unseen:           r.Unseen,
-		midResponse:      r.MidResponse(),
+		idleUnknown:      r.IdleUnknown() && f.orphanEnd == noTime, // r.Anomalies is set after the verdict
+		orphanClose:      f.orphanClose,
+		orphanOfCaptured: f.orphanOfCaptured,
+	}
+	if f.orphanEnd != noTime {
+		cf.orphanEnd = f.clk.at(f.orphanEnd)
 	}
 	if f.h2 != nil {
 		cf.goAway = f.h2.goAway

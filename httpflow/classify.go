@@ -69,9 +69,16 @@ type closeFacts struct {
 	// The side none of whose packets the capture holds (NoSide: both
 	// were captured).
 	unseen Side
-	// Connection.MidResponse: the tail of a response whose start the
-	// capture missed, then the close.
-	midResponse bool
+	// Connection.IdleUnknown: open before the capture began, no exchange
+	// captured, the final idle from the first packet captured.
+	idleUnknown bool
+	// When the last response that answered no captured request ended
+	// (zero: none), and whether it carried Connection: close.
+	orphanEnd   time.Time
+	orphanClose bool
+	// The capture held every byte the client had sent before it: the
+	// response answered bytes that were no HTTP request.
+	orphanOfCaptured bool
 }
 
 // verdict is the classifier's answer.
@@ -266,6 +273,21 @@ func classifyRules(f *closeFacts) verdict {
 		return verdict{reason: ReasonCaptureEnded, evidence: "no FIN or RST in the capture"}
 	}
 	closer := finBy.String()
+	if last != nil && last.respLost {
+		// The last response was in bytes the capture lost: what only
+		// the request says still decides; the rest is unknown.
+		lost := "; its response was in bytes the capture lost; " + closer + " FIN"
+		switch {
+		case last.method == "CONNECT":
+			// Its answer began a tunnel or refused one: nothing to go by.
+		case last.reqHTTP10 && !last.reqKeepAlive:
+			return verdict{reason: ReasonHTTP10, evidence: "HTTP/1.0 request without Connection: keep-alive" + lost}
+		case last.reqClose:
+			return verdict{reason: ReasonClientCloseHeader, evidence: "request " + strconv.Itoa(last.index) + " carried Connection: close" + lost}
+		}
+		return verdict{reason: ReasonUnknown, evidence: "the response to request " + strconv.Itoa(last.index) +
+			" was in bytes the capture lost, so whether it ended the connection is unknown; " + closer + " FIN"}
+	}
 	if last != nil && last.respDone {
 		// 3. http10-no-keepalive: the request decides (an HTTP/1.0
 		// response to an HTTP/1.1 request is said in the evidence of
@@ -307,14 +329,32 @@ func classifyRules(f *closeFacts) verdict {
 		return verdict{reason: ReasonUnknown, evidence: fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.index, inFlight.method, inFlight.uri)}
 	}
 	idleFor := " with no request on the connection"
-	if f.midResponse && len(f.txs) == 0 {
-		idleFor = " with no request captured: the capture began inside a response, so how long the connection was idle is unknown"
+	if f.idleUnknown {
+		idleFor = " with no request captured: the connection was open before the capture began, so how long it was idle is unknown"
 	}
 	if lastResp != nil {
 		idleFor = " " + sinceResp(finAt)
 		if finBy == Client && f.clientFinAcksAll && finAt.Before(lastResp.respEnd) {
 			idleFor += ", though it acknowledges the whole response: " + outOfOrder
 		}
+	}
+	if o := f.orphanEnd; !o.IsZero() && !o.After(finAt) && (lastResp == nil || o.After(lastResp.respEnd)) {
+		// The last response answered no request the capture holds: the
+		// client's bytes were no HTTP request (a bad request's error),
+		// or the request was lost or sent before the capture began.
+		answered := "a response whose request the capture lacks"
+		if f.orphanOfCaptured {
+			answered = "a response to client bytes that were no HTTP request"
+		}
+		switch {
+		case f.orphanClose && finBy == Server && f.orphanOfCaptured:
+			// 6. server-close-header: the bytes it answered asked for nothing.
+			return verdict{reason: ReasonServerCloseHeader, evidence: answered + " carried Connection: close; server FIN " + secs(finAt.Sub(o)) + " after it"}
+		case f.orphanClose && finBy == Server:
+			return verdict{reason: ReasonUnknown, evidence: "server FIN " + secs(finAt.Sub(o)) + " after " + answered +
+				"; the response carried Connection: close, so the server closed after it, but whether the request asked for that is unknown"}
+		}
+		idleFor = " " + secs(finAt.Sub(o)) + " after " + answered
 	}
 	// 8. server-idle-timeout, 9. client-idle-close
 	if finBy == Server {

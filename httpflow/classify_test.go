@@ -341,7 +341,7 @@ func TestMidResponse(t *testing.T) {
 		{"a response's tail, then the server's close", func(c *convtest.Conv) {
 			c.Send(convtest.Server, tail, 0)
 			c.Close(convtest.Server)
-		}, true, "the capture began inside a response, so how long the connection was idle is unknown"},
+		}, true, "the connection was open before the capture began, so how long it was idle is unknown"},
 		{"a response's tail, an exchange, the server's idle close", func(c *convtest.Conv) {
 			c.Send(convtest.Server, tail, 0)
 			exchange(get, ok)(c)
@@ -351,7 +351,12 @@ func TestMidResponse(t *testing.T) {
 		{"no data, the server's close", func(c *convtest.Conv) {
 			c.ACK(convtest.Client)
 			c.Close(convtest.Server)
-		}, false, "with no request on the connection"},
+		}, true, "the connection was open before the capture began"},
+		{"a response whose request the capture lacks, the server's close", func(c *convtest.Conv) {
+			c.Send(convtest.Server, ok, 0)
+			c.Idle(2 * time.Second)
+			c.Close(convtest.Server)
+		}, false, "server FIN 2.00"},
 	}
 	for _, tc := range tests {
 		c := convtest.NewWithoutHandshake(t)
@@ -362,9 +367,9 @@ func TestMidResponse(t *testing.T) {
 			continue
 		}
 		r := recs[0]
-		if r.MidResponse() != tc.mid || r.Close.Reason != httpflow.ReasonServerIdleTimeout || !strings.Contains(r.Close.Evidence, tc.inEv) {
-			t.Errorf("%s: MidResponse %v, reason %s, evidence %q; want %v, server-idle-timeout, evidence with %q",
-				tc.name, r.MidResponse(), r.Close.Reason, r.Close.Evidence, tc.mid, tc.inEv)
+		if r.IdleUnknown() != tc.mid || r.Close.Reason != httpflow.ReasonServerIdleTimeout || !strings.Contains(r.Close.Evidence, tc.inEv) {
+			t.Errorf("%s: IdleUnknown %v, reason %s, evidence %q; want %v, server-idle-timeout, evidence with %q",
+				tc.name, r.IdleUnknown(), r.Close.Reason, r.Close.Evidence, tc.mid, tc.inEv)
 		}
 	}
 }
@@ -442,6 +447,78 @@ func TestLostResponse(t *testing.T) {
 		}
 		if tc.lost > 0 && (r.Close.Reason != httpflow.ReasonServerIdleTimeout || slices.Contains(r.Anomalies, "request-unanswered") || slices.Contains(r.Anomalies, "last-request-unanswered")) {
 			t.Errorf("%s: reason %s (%s), anomalies %q; want server-idle-timeout, nothing unanswered", tc.name, r.Close.Reason, r.Close.Evidence, r.Anomalies)
+		}
+	}
+}
+
+// The last response answers no request the capture holds, or the last
+// request's response is in bytes the capture lost: the close is judged by
+// what is known, and said to be unknown where nothing decides it.
+func TestOrphanAndLostLastResponse(t *testing.T) {
+	closing := "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+	tests := []struct {
+		name      string
+		handshake bool
+		steps     func(c *convtest.Conv)
+		reason    httpflow.Reason
+		inEv      string
+		final     time.Duration // the final idle, within 10 ms; 0: not checked
+		lost      bool          // the last transaction's response was lost
+	}{
+		{"an error for bytes that were no request", true, func(c *convtest.Conv) {
+			c.Send(convtest.Client, "\x16\x03\x01 not http\r\n", 0)
+			c.Send(convtest.Server, closing, 0)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonServerCloseHeader, "a response to client bytes that were no HTTP request carried Connection: close", 0, false},
+		{"Connection: close on a response whose request was before the capture", false, func(c *convtest.Conv) {
+			c.Send(convtest.Server, closing, 0)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonUnknown, "whose request the capture lacks; the response carried Connection: close", 0, false},
+		{"a lost request's response, then the server's idle close", true, func(c *convtest.Conv) {
+			c.Idle(time.Second)
+			c.Drop(1)
+			c.Send(convtest.Client, get, 0)
+			c.Send(convtest.Server, ok, 0)
+			c.Idle(2 * time.Second)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false},
+		{"HTTP/1.0, its response lost", true, func(c *convtest.Conv) {
+			c.Send(convtest.Client, get10, 0)
+			c.Drop(1)
+			c.Send(convtest.Server, ok10, 0)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonHTTP10, "its response was in bytes the capture lost", 0, true},
+		{"HTTP/1.1, its response lost", true, func(c *convtest.Conv) {
+			c.Send(convtest.Client, get, 0)
+			c.Drop(1)
+			c.Send(convtest.Server, ok, 0)
+			c.Idle(time.Second)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonUnknown, "was in bytes the capture lost, so whether it ended the connection is unknown", 0, true},
+	}
+	for _, tc := range tests {
+		c := convtest.NewWithoutHandshake(t)
+		if tc.handshake {
+			c = convtest.New(t)
+		}
+		tc.steps(c)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Errorf("%s: %d records, want 1", tc.name, len(recs))
+			continue
+		}
+		r := recs[0]
+		if r.Close.Reason != tc.reason || !strings.Contains(r.Close.Evidence, tc.inEv) {
+			t.Errorf("%s: reason %s, evidence %q; want %s, evidence with %q", tc.name, r.Close.Reason, r.Close.Evidence, tc.reason, tc.inEv)
+		}
+		if tc.final > 0 && (r.FinalIdle == nil || r.FinalIdle.Duration < tc.final || r.FinalIdle.Duration > tc.final+10*time.Millisecond) {
+			t.Errorf("%s: final idle %+v, want %v from the end of the response", tc.name, r.FinalIdle, tc.final)
+		}
+		n := len(r.Transactions)
+		gotLost := n > 0 && r.Transactions[n-1].ResponseLost
+		if gotLost != tc.lost || slices.Contains(r.Anomalies, "response-not-captured") != tc.lost ||
+			tc.lost && slices.Contains(r.Anomalies, "last-request-unanswered") {
+			t.Errorf("%s: last response lost %v, anomalies %q; want lost %v", tc.name, gotLost, r.Anomalies, tc.lost)
 		}
 	}
 }

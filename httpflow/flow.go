@@ -138,8 +138,21 @@ type flow struct {
 	// respLost: server bytes since the last response began were lost (a
 	// gap) or were no response (not HTTP); pipelines: a response began
 	// after a later request had been sent, with nothing lost before it
-	// (the client pipelines). Together they decide skipLost.
-	respLost, pipelines bool
+	// (the client pipelines). Together they decide skipLost. lostPending:
+	// a gap between two responses while a request waited for its own:
+	// the lost bytes began that response (lastLost).
+	respLost, pipelines, lostPending bool
+	// orphanEnd: when the last final response that answered no captured
+	// request ended (noTime: none; the capture began between a request
+	// and its response, or lost the request); orphanClose: it carried
+	// Connection: close.
+	orphanEnd   int64
+	orphanClose bool
+	// orphanOfCaptured: when that response came, the capture held every
+	// byte the client had sent (its SYN, no gap): the response answered
+	// client bytes that were no HTTP request. reqGap: the client's bytes
+	// had a gap.
+	orphanOfCaptured, reqGap bool
 
 	// TLS (tls.go): the client's first bytes until they tell, then the
 	// record layer when they were a ClientHello.
@@ -164,7 +177,7 @@ func newFlow(a *Analyzer) *flow {
 		return f
 	default:
 	}
-	f := &flow{a: a, respTarget: -1}
+	f := &flow{a: a, respTarget: -1, orphanEnd: noTime}
 	f.req = framer{request: true, h: (*reqHandler)(f)}
 	f.resp = framer{h: (*respHandler)(f)}
 	return f
@@ -186,7 +199,7 @@ func (f *flow) recycle() {
 	}
 	reqLine, reqKA := small(f.req.line), small(f.req.kaBuf)
 	respLine, respKA := small(f.resp.line), small(f.resp.kaBuf)
-	*f = flow{a: a, respTarget: -1}
+	*f = flow{a: a, respTarget: -1, orphanEnd: noTime}
 	f.txs.chunks = chunks
 	f.req = framer{request: true, h: (*reqHandler)(f), line: reqLine, kaBuf: reqKA}
 	f.resp = framer{h: (*respHandler)(f), line: respLine, kaBuf: respKA}
@@ -254,9 +267,28 @@ func (f *flow) Gap(d tcpstate.Dir, n int, t time.Time) {
 	}
 	cut := f.conn != nil && f.conn.InCut()
 	if d == tcpstate.ClientToServer {
+		f.reqGap = f.reqGap || !cut
 		f.req.gap(n, t, cut)
-	} else {
-		f.resp.gap(n, t, cut)
+		return
+	}
+	// Between two responses, or past the end of one (the body's length
+	// known), the bytes lost begin the next response.
+	between := f.respTarget < 0 && f.resp.msg == nil
+	f.resp.gap(n, t, cut)
+	if !cut && f.nextResp < f.txs.n && f.respTarget < 0 && (between || f.resp.state == psResync && f.resp.msg == nil) {
+		f.lostPending = true
+	}
+}
+
+// lastLost marks the last request's response as lost when the capture
+// ended (or the connection closed) after a gap in the server's bytes
+// that came while that request waited for its response, with no response
+// begun after it: the bytes the client acknowledged and the capture lacks
+// were that response (or its start).
+func (f *flow) lastLost() {
+	if f.lostPending && f.respTarget < 0 && f.nextResp == f.txs.n-1 {
+		f.txs.at(f.nextResp).respLost = true
+		f.anomaly("response-not-captured")
 	}
 }
 
@@ -406,6 +438,7 @@ func (h *respHandler) begin(m *message) {
 	f.req.endOpen(m.start)
 	f.respTarget = -1
 	start := f.clk.off(m.start)
+	f.lostPending = false
 	if f.respLost {
 		f.respLost = false
 		if !f.pipelines {
@@ -518,7 +551,15 @@ func (h *respHandler) headersCut(m *message) {
 
 func (h *respHandler) end(m *message) {
 	f := (*flow)(h)
-	if m.interim || f.respTarget < 0 {
+	if m.interim {
+		return
+	}
+	if f.respTarget < 0 {
+		if m.begun {
+			f.orphanEnd = f.clk.off(m.end)
+			f.orphanClose = m.hasConnection && hasToken(m.connection, "close")
+			f.orphanOfCaptured = f.conn != nil && f.conn.SynSeen && !f.reqGap
+		}
 		return
 	}
 	c := f.txs.at(f.respTarget)

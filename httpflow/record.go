@@ -2,6 +2,7 @@ package httpflow
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/httplife/httplife/tcpstate"
@@ -322,14 +323,16 @@ type TLS struct {
 	ClientEnded bool
 }
 
-// MidResponse reports whether c was open before the capture began and
-// the server's captured bytes answer no captured request: no SYN, no
-// transaction, server payload (the rest of a response whose start the
-// capture missed, as on every busy connection when tcpdump starts). Its
-// final idle then runs from the first packet captured, not from the end
-// of a response: how long the connection was idle is unknown.
-func (c *Connection) MidResponse() bool {
-	return !c.SynSeen && len(c.Transactions) == 0 && c.PayloadBytes.Server > 0
+// IdleUnknown reports whether c's final idle is no measured idle: c was
+// open before the capture began (no SYN) and carried no exchange the
+// capture holds, so its final idle runs from its first packet captured
+// (the tail of a response whose start the capture missed, or the close
+// itself), not from the end of a response (a response whose request the
+// capture lacks, response-without-request, is one). As on every busy
+// connection when tcpdump starts.
+func (c *Connection) IdleUnknown() bool {
+	return !c.SynSeen && len(c.Transactions) == 0 && c.FinalIdle != nil && c.FinalIdle.StartAt.Equal(c.FirstPacketAt) &&
+		!slices.Contains(c.Anomalies, "response-without-request")
 }
 
 // AwaitingFrom returns the index of c's first transaction that was still

@@ -56,9 +56,9 @@ var reasonSlots = [httpflow.ReasonUnknown + 1]struct{}{}
 type reasonStats struct {
 	n      int
 	finals quantiles // final idle, seconds
-	// midResponse counts the connections whose final idle is not known
-	// (httpflow.Connection.MidResponse), not in finals.
-	midResponse int
+	// idleUnknown counts the connections whose final idle is no measured
+	// idle (httpflow.Connection.IdleUnknown), not in finals.
+	idleUnknown int
 	raceIdle    quantiles // keep-alive races: the last idle gap, seconds
 	timeouts    map[float64]bool
 }
@@ -107,8 +107,8 @@ func (f *findingStats) add(c *httpflow.Connection) {
 	if int(r) < len(f.byReason) {
 		st := &f.byReason[r]
 		st.n++
-		if c.MidResponse() {
-			st.midResponse++
+		if c.IdleUnknown() {
+			st.idleUnknown++
 		} else if c.FinalIdle != nil {
 			st.finals.add(closingIdle(c).Seconds())
 		}
@@ -215,17 +215,17 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// midResponseNote says for how many of the connections the capture began
-// inside a response (httpflow.Connection.MidResponse), so that their idle
-// time is unknown; "" when none.
-func (st *reasonStats) midResponseNote() string {
-	switch st.midResponse {
+// idleUnknownNote says for how many of the connections the idle time is
+// unknown because they were open before the capture began and it holds
+// no exchange of theirs (httpflow.Connection.IdleUnknown); "" when none.
+func (st *reasonStats) idleUnknownNote() string {
+	switch st.idleUnknown {
 	case 0:
 		return ""
 	case 1:
-		return "; for 1 of them the capture began inside a response, so its idle time is unknown"
+		return "; for 1 of them, open before the capture began with no exchange captured, the idle time is unknown"
 	}
-	return fmt.Sprintf("; for %d of them the capture began inside a response, so their idle time is unknown", st.midResponse)
+	return fmt.Sprintf("; for %d of them, open before the capture began with no exchange captured, the idle time is unknown", st.idleUnknown)
 }
 
 func (st *reasonStats) sortedTimeouts() []float64 {
@@ -273,7 +273,7 @@ func (f *findingStats) sentences(tot *totals, end time.Time) []string {
 		if st.finals.n > 0 {
 			s += " after " + Secs(st.finals.median()) + " idle (median)"
 		}
-		s += st.midResponseNote()
+		s += st.idleUnknownNote()
 		if k := f.clientEndedTLS; k > 0 {
 			s += fmt.Sprintf(", %d of them answering the client's TLS close_notify (the client ended the session)", k)
 		}
@@ -292,7 +292,7 @@ func (f *findingStats) sentences(tot *totals, end time.Time) []string {
 		if st.finals.n > 0 {
 			s += " after a median " + Secs(st.finals.median())
 		}
-		out = append(out, s+st.midResponseNote()+".")
+		out = append(out, s+st.idleUnknownNote()+".")
 	}
 	if st := reason(httpflow.ReasonHTTP10); st.n > 0 {
 		out = append(out, count(st.n, "connection was closed", "connections were closed")+" after one HTTP/1.0 exchange without keep-alive.")

@@ -274,14 +274,14 @@ func TestFindingsCaptureEdges(t *testing.T) {
 	for _, want := range []string{
 		"1 request got no response.",
 		"1 request was still waiting for a response when the capture ended (the longest for 2.5 s).",
-		"2 of 4 connections were closed by the server after 5.0 s idle (median); for 1 of them the capture began inside a response, so its idle time is unknown;",
+		"2 of 4 connections were closed by the server after 5.0 s idle (median); for 1 of them, open before the capture began with no exchange captured, the idle time is unknown;",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("findings lack %q:\n%s", want, got)
 		}
 	}
-	if !mid.MidResponse() || waiting.MidResponse() {
-		t.Errorf("MidResponse: %v for the connection first seen inside a response, %v for one with transactions; want true, false", mid.MidResponse(), waiting.MidResponse())
+	if !mid.IdleUnknown() || waiting.IdleUnknown() {
+		t.Errorf("IdleUnknown: %v for the connection first seen inside a response, %v for one with transactions; want true, false", mid.IdleUnknown(), waiting.IdleUnknown())
 	}
 	if hasError(waiting) || !hasError(closed) {
 		t.Errorf("hasError: %v for a request the capture's end cut off, %v for one closed unanswered; want false, true", hasError(waiting), hasError(closed))
