@@ -464,16 +464,17 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 		inEv      string
 		final     time.Duration // the final idle, within 10 ms; 0: not checked
 		lost      bool          // the last transaction's response was lost
+		idles     int           // idle periods; -1: not checked
 	}{
 		{"an error for bytes that were no request", true, func(c *convtest.Conv) {
 			c.Send(convtest.Client, "\x16\x03\x01 not http\r\n", 0)
 			c.Send(convtest.Server, closing, 0)
 			c.Close(convtest.Server)
-		}, httpflow.ReasonServerCloseHeader, "a response to client bytes that were no HTTP request carried Connection: close", 0, false},
+		}, httpflow.ReasonServerCloseHeader, "a response to client bytes that were no HTTP request carried Connection: close", 0, false, -1},
 		{"Connection: close on a response whose request was before the capture", false, func(c *convtest.Conv) {
 			c.Send(convtest.Server, closing, 0)
 			c.Close(convtest.Server)
-		}, httpflow.ReasonUnknown, "whose request the capture lacks; the response carried Connection: close", 0, false},
+		}, httpflow.ReasonUnknown, "whose request the capture lacks; the response carried Connection: close", 0, false, -1},
 		{"a lost request's response, then the server's idle close", true, func(c *convtest.Conv) {
 			c.Idle(time.Second)
 			c.Drop(1)
@@ -481,20 +482,31 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			c.Send(convtest.Server, ok, 0)
 			c.Idle(2 * time.Second)
 			c.Close(convtest.Server)
-		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false},
+		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false, -1},
 		{"HTTP/1.0, its response lost", true, func(c *convtest.Conv) {
 			c.Send(convtest.Client, get10, 0)
 			c.Drop(1)
 			c.Send(convtest.Server, ok10, 0)
 			c.Close(convtest.Server)
-		}, httpflow.ReasonHTTP10, "its response was in bytes the capture lost", 0, true},
+		}, httpflow.ReasonHTTP10, "its response was in bytes the capture lost", 0, true, -1},
 		{"HTTP/1.1, its response lost", true, func(c *convtest.Conv) {
 			c.Send(convtest.Client, get, 0)
 			c.Drop(1)
 			c.Send(convtest.Server, ok, 0)
 			c.Idle(time.Second)
 			c.Close(convtest.Server)
-		}, httpflow.ReasonUnknown, "was in bytes the capture lost, so whether it ended the connection is unknown", 0, true},
+		}, httpflow.ReasonUnknown, "was in bytes the capture lost, so whether it ended the connection is unknown", 0, true, -1},
+		{"a lost request between two exchanges", true, func(c *convtest.Conv) {
+			exchange(get, ok)(c)
+			c.Idle(time.Second)
+			c.Drop(1)
+			c.Send(convtest.Client, get, 0)
+			c.Send(convtest.Server, ok, 0)
+			c.Idle(500 * time.Millisecond)
+			exchange(get, ok)(c)
+			c.Idle(2 * time.Second)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false, 0},
 	}
 	for _, tc := range tests {
 		c := convtest.NewWithoutHandshake(t)
@@ -513,6 +525,9 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 		}
 		if tc.final > 0 && (r.FinalIdle == nil || r.FinalIdle.Duration < tc.final || r.FinalIdle.Duration > tc.final+10*time.Millisecond) {
 			t.Errorf("%s: final idle %+v, want %v from the end of the response", tc.name, r.FinalIdle, tc.final)
+		}
+		if tc.idles >= 0 && len(r.IdlePeriods) != tc.idles {
+			t.Errorf("%s: idle periods %+v, want %d (none across the response whose request was lost)", tc.name, r.IdlePeriods, tc.idles)
 		}
 		n := len(r.Transactions)
 		gotLost := n > 0 && r.Transactions[n-1].ResponseLost

@@ -359,6 +359,12 @@ func (h *reqHandler) begin(m *message) {
 		afterServerFIN: f.serverFIN,
 	}
 	f.txs.follow(&c)
+	if c.afterIdle && f.orphanEnd != noTime && f.orphanEnd > f.txs.last().respEnd {
+		// A response to a request the capture lacks came between: the
+		// connection was not idle from the previous response to this
+		// request, and no idle period is measured.
+		c.afterIdle = false
+	}
 	f.txs.add(c)
 }
 
