@@ -428,20 +428,28 @@ func isVersionPrefix(b []byte) bool {
 	return true
 }
 
-// segmentStarts handles a response segment b that begins with a whole
-// status line while a line of earlier segments is pending that cannot
-// begin one (the end of a body whose start the capture missed, or other
-// bytes that are no message): the server began the next response with
-// this segment, as tshark's dissector assumes of every segment outside a
-// message. The pending bytes are dropped for what they are (non-HTTP, or
-// the rest of the message whose end was not captured) and the status line
-// is read afresh. Without it the tail of a body that does not end in a
-// line feed (JSON, most binary) swallows the next status line, and with
-// it every response after the capture began inside one. Responses only:
-// the rest of a request line split inside its method ("GE", "T / HTTP/1.1")
-// can be a request line itself, where "HTTP/" cannot begin mid-line.
+// segmentStarts handles a segment b that begins with a whole start line
+// while a line of earlier segments is pending that cannot begin one (the
+// end of a body whose start the capture missed, or other bytes that are
+// no message): the sender began the next message with this segment, as
+// tshark's dissector assumes of every segment outside a message. The
+// pending bytes are dropped for what they are (non-HTTP, or the rest of
+// the message whose end was not captured) and the start line is read
+// afresh. Without it the tail of a body that does not end in a line feed
+// (JSON, most binary) swallows the next start line, and with it every
+// message after, each body's tail swallowing the next.
+//
+// Responses: while looking for a start line, or for the first one. A
+// request only while looking for one (psResync), with a common method
+// and pending bytes that cannot begin a request line, since the rest of
+// a request line split inside its method ("GE", "T / HTTP/1.1") can
+// itself read as one; "HTTP/" cannot begin mid-line.
 func (f *framer) segmentStarts(b []byte) {
-	if f.request || f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
+	if f.request {
+		if f.state != psResync {
+			return
+		}
+	} else if f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
 		return
 	}
 	i := bytes.IndexByte(b[:min(len(b), maxLine)], '\n')
@@ -452,7 +460,13 @@ func (f *framer) segmentStarts(b []byte) {
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
-	if _, ok := f.parseStart(line); !ok || couldBeStatusLine(f.line) {
+	sl, ok := f.parseStart(line)
+	switch {
+	case !ok:
+		return
+	case f.request && (!commonMethod(sl.method) || f.couldBeRequestLine(f.line)):
+		return
+	case !f.request && couldBeStatusLine(f.line):
 		return
 	}
 	if f.state == psResync {
@@ -466,6 +480,27 @@ func (f *framer) segmentStarts(b []byte) {
 		f.h.anomaly("malformed-start-line")
 	}
 	f.abandon()
+}
+
+// commonMethod reports whether m is one of RFC 9110's methods or PATCH.
+func commonMethod(m []byte) bool {
+	switch string(m) {
+	case "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH":
+		return true
+	}
+	return false
+}
+
+// couldBeRequestLine reports whether p, the first bytes of a line whose
+// end is still to come, may be a request line split across segments: a
+// token (a method, or part of one), or a method, a space and the start of
+// a target.
+func (f *framer) couldBeRequestLine(p []byte) bool {
+	if isToken(p) {
+		return true
+	}
+	_, ok := f.parsePartialStart(p)
+	return ok
 }
 
 // couldBeStatusLine reports whether p, the first bytes of a line whose end

@@ -276,3 +276,37 @@ func TestIsToken(t *testing.T) {
 		}
 	}
 }
+
+// A capture that begins inside a message whose body does not end in a
+// line feed (JSON), on a connection whose every message is such: the
+// segment that starts with the next start line begins it, so the stream
+// is followed again from the first message whose start is captured. A
+// request line split inside its method, or with a method that is not a
+// common one, is no such segment: the next is read with the tail.
+func TestSegmentStartsAfterBodyTail(t *testing.T) {
+	req := "POST /api HTTP/1.1\r\nContent-Length: 7\r\n\r\n{\"a\":1}"
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n{\"b\":2}"
+	tests := []struct {
+		name    string
+		request bool
+		chunks  []string
+		begins  int
+	}{
+		{"responses after a body's tail", false, []string{"\"y\":0,\n\"x\":[1,2]}", resp, resp, resp}, 3},
+		{"requests after a body's tail", true, []string{"\"y\":0,\n\"x\":[1,2]}", req, req, req}, 3},
+		{"a request line split in its method", true, []string{"\"y\":0,\n\"x\":[1,2]}", "PO", req[2:], req}, 1},
+		{"a request line with an uncommon method", true, []string{"\"y\":0,\n\"x\":[1,2]}", "MKCOL /a HTTP/1.1\r\n\r\n", req}, 1},
+	}
+	for _, tc := range tests {
+		ev := runFramer(tc.request, []string{"POST"}, tc.chunks, false)
+		n := 0
+		for _, e := range ev {
+			if strings.HasPrefix(e, "begin ") {
+				n++
+			}
+		}
+		if n != tc.begins {
+			t.Errorf("%s: %d messages begun, want %d:\n%s", tc.name, n, tc.begins, strings.Join(ev, "\n"))
+		}
+	}
+}

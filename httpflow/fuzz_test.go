@@ -81,10 +81,10 @@ func FuzzFraming(f *testing.F) {
 		whole := runFramer(request, methods, []string{string(in)}, closeAt)
 		k := int(split) % (len(in) + 1)
 		parts := runFramer(request, methods, []string{string(in[:k]), string(in[k:])}, closeAt)
-		if !request && startsWithStatusLine(in[k:]) {
+		if startsWithStartLine(in[k:], request) {
 			// The one place where the segments matter (framer.segmentStarts):
-			// a response segment that begins with a status line after bytes
-			// that are no message begins a response, as tshark takes it.
+			// a segment that begins with a start line after bytes that are
+			// no message begins a message, as tshark takes it.
 			return
 		}
 		if strings.Join(whole, "\n") != strings.Join(parts, "\n") {
@@ -93,13 +93,19 @@ func FuzzFraming(f *testing.F) {
 	})
 }
 
-// startsWithStatusLine reports whether b begins with a whole status line.
-func startsWithStatusLine(b []byte) bool {
+// startsWithStartLine reports whether b begins with a whole status line
+// (request: a request line with a common method).
+func startsWithStartLine(b []byte, request bool) bool {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		return false
 	}
-	_, _, ok := parseStatusLine(bytes.TrimSuffix(b[:i], []byte("\r")))
+	l := bytes.TrimSuffix(b[:i], []byte("\r"))
+	if request {
+		m, _, _, ok := parseRequestLine(l)
+		return ok && commonMethod(m)
+	}
+	_, _, ok := parseStatusLine(l)
 	return ok
 }
 
