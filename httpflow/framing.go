@@ -439,17 +439,13 @@ func isVersionPrefix(b []byte) bool {
 // (JSON, most binary) swallows the next start line, and with it every
 // message after, each body's tail swallowing the next.
 //
-// Responses: while looking for a start line, or for the first one. A
-// request only while looking for one (psResync), with a common method
-// and pending bytes that cannot begin a request line, since the rest of
-// a request line split inside its method ("GE", "T / HTTP/1.1") can
-// itself read as one; "HTTP/" cannot begin mid-line.
+// While looking for a start line, or for the first one. A request line
+// only with a common method and after pending bytes that cannot begin a
+// request line, since the rest of a request line split inside its method
+// ("GE", "T / HTTP/1.1") can itself read as one; "HTTP/" cannot begin
+// mid-line.
 func (f *framer) segmentStarts(b []byte) {
-	if f.request {
-		if f.state != psResync {
-			return
-		}
-	} else if f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
+	if f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
 		return
 	}
 	i := bytes.IndexByte(b[:min(len(b), maxLine)], '\n')
