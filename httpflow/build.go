@@ -397,7 +397,8 @@ func (f *flow) facts(c *tcpstate.Conn, r *Connection, m *Memory) *closeFacts {
 		unseen:           r.Unseen,
 		idleUnknown:      r.IdleUnknown() && f.orphanEnd == noTime, // r.Anomalies is set after the verdict
 		orphanClose:      f.orphanClose,
-		orphanOfCaptured: f.orphanOfCaptured,
+		orphanEnds:       f.orphanEnds,
+		orphanOfCaptured: f.orphanOfCaptured && cl.MissingBytes == 0, // a gap found later counts too
 	}
 	if f.orphanEnd != noTime {
 		cf.orphanEnd = f.clk.at(f.orphanEnd)

@@ -76,10 +76,15 @@ type closeFacts struct {
 	// (zero: none), and whether it carried Connection: close.
 	orphanEnd   time.Time
 	orphanClose bool
+	orphanEnds  string // why else it did not persist (orphanBodyToClose, "it was HTTP/1.0 without keep-alive"); "": it did
 	// The capture held every byte the client had sent before it: the
 	// response answered bytes that were no HTTP request.
 	orphanOfCaptured bool
 }
+
+// orphanBodyToClose is closeFacts.orphanEnds for a response whose body
+// ended with the close.
+const orphanBodyToClose = "its body ended with the close"
 
 // verdict is the classifier's answer.
 type verdict struct {
@@ -226,7 +231,7 @@ func classifyRules(f *closeFacts) verdict {
 			return verdict{ReasonKeepaliveRace, ev + advertised, "request-after-server-fin", f.race(kind, i)}
 		}
 	}
-	if last != nil && !last.respDone && last.afterIdle {
+	if last != nil && !last.respDone && !last.respLost && last.afterIdle {
 		svRST, svFIN := f.rst[sv], f.fin[sv]
 		switch {
 		case !svRST.IsZero() && (svFIN.IsZero() || svRST.Before(svFIN)) && (!last.reqStart.After(svRST) || f.rstAcksAll):
@@ -353,6 +358,12 @@ func classifyRules(f *closeFacts) verdict {
 		case f.orphanClose && finBy == Server:
 			return verdict{reason: ReasonUnknown, evidence: "server FIN " + secs(finAt.Sub(o)) + " after " + answered +
 				"; the response carried Connection: close, so the server closed after it, but whether the request asked for that is unknown"}
+		case f.orphanEnds == orphanBodyToClose && finBy == Server && f.orphanOfCaptured:
+			// 7. close-delimited: the bytes it answered were no HEAD.
+			return verdict{reason: ReasonCloseDelimited, evidence: answered + " had no Content-Length and was not chunked: its body ended with the server's close; server FIN " + secs(finAt.Sub(o)) + " after it"}
+		case f.orphanEnds != "" && finBy == Server:
+			return verdict{reason: ReasonUnknown, evidence: "server FIN " + secs(finAt.Sub(o)) + " after " + answered +
+				"; " + f.orphanEnds + ", so the connection ended with it, but what the request said is unknown"}
 		}
 		idleFor = " " + secs(finAt.Sub(o)) + " after " + answered
 	}

@@ -496,6 +496,15 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			c.Idle(time.Second)
 			c.Close(convtest.Server)
 		}, httpflow.ReasonUnknown, "was in bytes the capture lost, so whether it ended the connection is unknown", 0, true, -1},
+		{"an HTTP/1.0 response whose request the capture lacks", false, func(c *convtest.Conv) {
+			c.Send(convtest.Server, ok10, 0)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonUnknown, "it was HTTP/1.0 without keep-alive, so the connection ended with it", 0, false, -1},
+		{"a body to the close for bytes that were no request", true, func(c *convtest.Conv) {
+			c.Send(convtest.Client, "\x16\x03\x01 not http\r\n", 0)
+			c.Send(convtest.Server, okEOF, 0)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonCloseDelimited, "its body ended with the server's close", 0, false, -1},
 		{"a lost request between two exchanges", true, func(c *convtest.Conv) {
 			exchange(get, ok)(c)
 			c.Idle(time.Second)
@@ -534,6 +543,39 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 		if gotLost != tc.lost || slices.Contains(r.Anomalies, "response-not-captured") != tc.lost ||
 			tc.lost && slices.Contains(r.Anomalies, "last-request-unanswered") {
 			t.Errorf("%s: last response lost %v, anomalies %q; want lost %v", tc.name, gotLost, r.Anomalies, tc.lost)
+		}
+	}
+}
+
+// A lost HEAD request leaves its response answering no captured request;
+// the body its headers announce never comes, and the next response, in
+// the next segment, begins where the body would have been: it pairs with
+// its own request, and so do the ones after.
+func TestLostHEADRequest(t *testing.T) {
+	for _, head := range []string{
+		"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", // no length: to the close, but for the HEAD
+	} {
+		c := convtest.New(t)
+		exchange(get, ok)(c)
+		c.Drop(1)
+		c.Send(convtest.Client, "HEAD / HTTP/1.1\r\nHost: a\r\n\r\n", 0)
+		c.Send(convtest.Server, head, 0)
+		exchange("GET /b HTTP/1.1\r\n\r\n", "HTTP/1.1 203 OK\r\nContent-Length: 2\r\n\r\nok")(c)
+		exchange("GET /c HTTP/1.1\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n")(c)
+		c.Idle(time.Second)
+		c.Close(convtest.Server)
+		recs := analyse(t, c.Bytes())
+		if len(recs) != 1 {
+			t.Fatalf("%q: %d records", head, len(recs))
+		}
+		var got []int
+		for _, x := range recs[0].Transactions {
+			got = append(got, x.Status)
+		}
+		if r := recs[0]; !slices.Equal(got, []int{200, 203, 204}) || r.Close.Reason != httpflow.ReasonServerIdleTimeout {
+			t.Errorf("HEAD answered %q: statuses %v, reason %s (%s); want [200 203 204], server-idle-timeout", head, got, r.Close.Reason, r.Close.Evidence)
 		}
 	}
 }

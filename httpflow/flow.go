@@ -145,9 +145,12 @@ type flow struct {
 	// orphanEnd: when the last final response that answered no captured
 	// request ended (noTime: none; the capture began between a request
 	// and its response, or lost the request); orphanClose: it carried
-	// Connection: close.
+	// Connection: close; orphanEnds: it ended the connection by its own
+	// terms otherwise ("": no): HTTP/1.0 without keep-alive, or a body
+	// that ends with the close.
 	orphanEnd   int64
 	orphanClose bool
+	orphanEnds  string
 	// orphanOfCaptured: when that response came, the capture held every
 	// byte the client had sent (its SYN, no gap): the response answered
 	// client bytes that were no HTTP request. reqGap: the client's bytes
@@ -503,6 +506,11 @@ func (h *respHandler) headers(m *message) (BodyKind, int64, bool) {
 		return BodyNone, 0, false
 	}
 	kind, n, incomplete := responseBody(method, st, &m.length)
+	if c == nil && (kind == BodyLength || kind == BodyChunked || kind == BodyUntilClose) {
+		// Its request, which the capture lacks, may have been a HEAD: the
+		// body it announces may not follow (framer.segmentStarts).
+		f.resp.bodyUnsure = true
+	}
 	if c != nil {
 		c.respSeq = m.seq
 		c.status = uint16(st) // parseStatusLine: 100..999
@@ -564,6 +572,14 @@ func (h *respHandler) end(m *message) {
 		if m.begun {
 			f.orphanEnd = f.clk.off(m.end)
 			f.orphanClose = m.hasConnection && hasToken(m.connection, "close")
+			switch {
+			case m.version == "HTTP/1.0" && !(m.hasConnection && hasToken(m.connection, "keep-alive")):
+				f.orphanEnds = "it was HTTP/1.0 without keep-alive"
+			case m.body == BodyUntilClose:
+				f.orphanEnds = orphanBodyToClose
+			default:
+				f.orphanEnds = ""
+			}
 			f.orphanOfCaptured = f.conn != nil && f.conn.SynSeen && !f.reqGap
 		}
 		return

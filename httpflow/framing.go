@@ -99,6 +99,9 @@ type framer struct {
 	seen    bool   // a valid start line was seen on this direction
 	kaBuf   []byte // storage of the message's Keep-Alive value
 	ridBuf  []byte // storage of the request's correlation id
+	// bodyUnsure: the message, a response to no captured request, announced
+	// a body that a HEAD's answer would not have (segmentStarts).
+	bodyUnsure bool
 }
 
 // maxRequestID bounds the correlation id kept per request.
@@ -126,7 +129,7 @@ func isRequestIDHeader(name []byte) bool {
 
 // feed consumes b, carried by a packet captured at t.
 func (f *framer) feed(b []byte, t time.Time) {
-	if f.lineLen > 0 {
+	if f.lineLen > 0 || f.bodyUnsure {
 		f.segmentStarts(b)
 	}
 	for len(b) > 0 {
@@ -445,7 +448,8 @@ func isVersionPrefix(b []byte) bool {
 // ("GE", "T / HTTP/1.1") can itself read as one; "HTTP/" cannot begin
 // mid-line.
 func (f *framer) segmentStarts(b []byte) {
-	if f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun) {
+	unsure := f.bodyUnsure && (f.state == psBody || f.state == psChunkSize || f.state == psBodyClose) && f.msg != nil
+	if !unsure && (f.lineLen == 0 || f.state != psResync && (f.state != psHeaders || f.msg == nil || f.msg.begun)) {
 		return
 	}
 	i := bytes.IndexByte(b[:min(len(b), maxLine)], '\n')
@@ -459,6 +463,12 @@ func (f *framer) segmentStarts(b []byte) {
 	sl, ok := f.parseStart(line)
 	switch {
 	case !ok:
+		return
+	case unsure:
+		// A response whose request the capture lacks announced a body,
+		// and the next segment begins a response: it answered a HEAD (or
+		// its body ended early); the body is not waited for.
+		f.finish(true)
 		return
 	case f.request && (!commonMethod(sl.method) || f.couldBeRequestLine(f.line)):
 		return
@@ -630,7 +640,7 @@ func (f *framer) finish(complete bool) {
 	if m == nil {
 		return
 	}
-	f.msg = nil
+	f.msg, f.bodyUnsure = nil, false
 	m.complete = complete && !m.gap
 	f.state = psStart
 	f.resetLine()
