@@ -138,3 +138,92 @@ func dropResponseStart(t *testing.T, in, out string, at time.Time) bool {
 	}
 	return dropped
 }
+
+// TestSingleDrop drops, in turn, each of the first 25 packets that carry
+// payload from every capture of the corpus and samples/heldout-sim, as a
+// kernel drop does, and requires no close reason to change into another
+// known one: what one lost packet hides makes a reason unknown (the
+// evidence says what was lost), never a different verdict. Two
+// exceptions: a keep-alive race whose request was the packet lost (a
+// double fault: what is left is an idle close or a reset), and
+// max-requests whose Keep-Alive max=1 was in the lost response (the
+// Connection: close that follows is then server-close-header).
+func TestSingleDrop(t *testing.T) {
+	var paths []string
+	for _, g := range []string{"../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap"} {
+		m, _ := filepath.Glob(g)
+		paths = append(paths, m...)
+	}
+	if testing.Short() {
+		paths = paths[:min(len(paths), 4)]
+	}
+	runs := 0
+	for _, path := range paths {
+		orig := analyseLines(t, path)
+		want := map[any]any{}
+		for _, c := range orig.conns {
+			want[c["client"]] = reasonOf(c)
+		}
+		for k := 0; k < 25; k++ {
+			file := filepath.Join(t.TempDir(), filepath.Base(path))
+			if !dropPayloadPacket(t, path, file, k) {
+				break
+			}
+			runs++
+			for _, c := range analyseLines(t, file).conns {
+				w, ok := want[c["client"]]
+				got := reasonOf(c)
+				if !ok || got == w || got == "unknown" || w == "keepalive-race" || w == "max-requests" && got == "server-close-header" {
+					continue
+				}
+				cl, _ := c["close"].(map[string]any)
+				t.Errorf("%s less its payload packet %d: connection %v: reason %v (%v), want %v or unknown", path, k+1, c["client"], got, cl["evidence"], w)
+			}
+		}
+	}
+	t.Logf("%d captures less one packet", runs)
+}
+
+// dropPayloadPacket copies the pcap in to out without its k-th (0-based)
+// packet that carries TCP payload; false when it has no such packet.
+func dropPayloadPacket(t *testing.T, in, out string, k int) bool {
+	t.Helper()
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	n, dropped := 0, false
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err != nil {
+			break
+		}
+		if !dropped {
+			p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+			if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && len(tcp.Payload) > 0 {
+				if n == k {
+					dropped = true
+					continue
+				}
+				n++
+			}
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dropped
+}
