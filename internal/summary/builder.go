@@ -20,6 +20,7 @@ package summary
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -54,6 +55,9 @@ type Builder struct {
 
 	notes        []string // the records' notes, for the capture's warnings
 	notesDropped int
+	// Connections that lack segments their peer acknowledged (captured
+	// both ways), and the responses known to be among them.
+	lossy, lostResponses int
 
 	final *finalCache
 }
@@ -109,6 +113,14 @@ func (b *Builder) Add(c *httpflow.Connection) {
 	if b.report != nil {
 		b.report.add(c)
 	}
+	if c.Unseen == httpflow.NoSide && slices.Contains(c.Anomalies, "content-gap") {
+		b.lossy++
+		for i := range c.Transactions {
+			if c.Transactions[i].ResponseLost {
+				b.lostResponses++
+			}
+		}
+	}
 	for _, n := range c.Notes {
 		if len(b.notes) < maxNotes {
 			b.notes = append(b.notes, fmt.Sprintf("connection %d: %s", c.ID, n))
@@ -129,6 +141,13 @@ func (b *Builder) Notes() []string {
 	out := append([]string(nil), b.notes...)
 	if b.notesDropped > 0 {
 		out = append(out, fmt.Sprintf("%d more connection warnings not listed", b.notesDropped))
+	}
+	if b.lossy > 0 {
+		s := fmt.Sprintf("%d of %d connections lack segments their peer acknowledged (anomaly content-gap): the capture lost packets (kernel drops, a mirror's or a tap's loss); what they held is unknown: not guessed, and not counted as unanswered", b.lossy, b.n)
+		if b.lostResponses > 0 {
+			s += fmt.Sprintf("; the requests around them show %s among what was lost (anomaly response-not-captured)", count(b.lostResponses, "response", "responses"))
+		}
+		out = append(out, s)
 	}
 	for _, missing := range [2]httpflow.Side{httpflow.Server, httpflow.Client} {
 		if k := b.find.unseen[missing]; k > 0 {

@@ -287,3 +287,24 @@ func TestFindingsCaptureEdges(t *testing.T) {
 		t.Errorf("hasError: %v for a request the capture's end cut off, %v for one closed unanswered; want false, true", hasError(waiting), hasError(closed))
 	}
 }
+
+// A lossy capture says so once: the connections with segments the peer
+// acknowledged and the capture lacks (not those captured one way), and
+// the responses known to be among them.
+func TestLossyNote(t *testing.T) {
+	b := New(Config{})
+	lossy := conn(2, nil, 1, httpflow.NoSide, "10.0.0.2:80", time.Time{})
+	lossy.Anomalies = []string{"content-gap", "response-not-captured"}
+	lossy.Transactions[0].ResponseLost = true
+	oneWay := conn(1, nil, 1, httpflow.NoSide, "10.0.0.2:80", time.Time{})
+	oneWay.Anomalies, oneWay.Unseen = []string{"content-gap"}, httpflow.Server
+	b.Add(lossy)
+	b.Add(oneWay)
+	b.Add(conn(1, nil, 1, httpflow.NoSide, "10.0.0.2:80", time.Time{}))
+	notes := strings.Join(b.Notes(), "\n")
+	for _, want := range []string{"1 of 3 connections lack segments their peer acknowledged (anomaly content-gap)", "show 1 response among what was lost (anomaly response-not-captured)"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+}
