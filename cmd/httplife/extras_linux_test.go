@@ -15,6 +15,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,9 +218,11 @@ func TestWatchEvidenceUnderLoad(t *testing.T) {
 	// 8 clients, each a new connection per request, for 10 s
 	var total int64
 	var mu sync.Mutex
+	var served atomic.Int64 // requests answered so far, for the rates
 	stop := time.Now().Add(10 * time.Second)
 	var wg sync.WaitGroup
 	var at3s, peak uint64
+	var servedAt3s int64
 	start := time.Now()
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -236,6 +239,7 @@ func TestWatchEvidenceUnderLoad(t *testing.T) {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 				n++
+				served.Add(1)
 			}
 			mu.Lock()
 			total += n
@@ -253,7 +257,7 @@ loop:
 		case <-tick.C:
 			h := heap()
 			if at3s == 0 && time.Since(start) > 3*time.Second {
-				at3s = h
+				at3s, servedAt3s = h, served.Load()
 			}
 			peak = max(peak, h)
 		}
@@ -276,8 +280,17 @@ loop:
 	if rate < 1000 {
 		t.Logf("only %.0f connections a second (a busy machine?)", rate)
 	}
-	if peak > at3s+24<<20 {
-		t.Errorf("heap grew from %d MiB (3 s) to %d MiB", at3s>>20, peak>>20)
+	// What watch holds follows the connection rate (TIME_WAIT lasts
+	// --two-msl): on a machine that other tests load, the rate, and with
+	// it the heap, can rise after the first 3 s as they finish. The bound
+	// scales the 3-second heap by that rise; a heap that grows with the
+	// connections served, not their rate, still breaks it.
+	scale := 1.0
+	if after := elapsed.Seconds() - 3; servedAt3s > 0 && after > 0 {
+		scale = max(1, (float64(total-servedAt3s)/after)/(float64(servedAt3s)/3))
+	}
+	if float64(peak) > float64(at3s)*scale+24<<20 {
+		t.Errorf("heap grew from %d MiB (3 s) to %d MiB, the connection rate by %.2f×", at3s>>20, peak>>20, scale)
 	}
 	if size > 2<<20 {
 		t.Errorf("evidence takes %d bytes, --evidence-max 2MiB", size)
