@@ -102,41 +102,15 @@ func statusesOf(c map[string]any) []any {
 // captured at at whose TCP payload starts with a status line.
 func dropResponseStart(t *testing.T, in, out string, at time.Time) bool {
 	t.Helper()
-	f, err := os.Open(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := pcapgo.NewWriterNanos(&buf)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	dropped := false
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if !dropped && ci.Timestamp.Equal(at) {
-			p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-			if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && bytes.HasPrefix(tcp.Payload, []byte("HTTP/1.")) {
-				dropped = true
-				continue
-			}
-		}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
+	c := readPcapFile(t, in)
+	for i, r := range c.recs {
+		if r.ci.Timestamp.Equal(at) && bytes.HasPrefix(c.payload(r), []byte("HTTP/1.")) {
+			c.recs = slices.Delete(c.recs, i, i+1)
+			c.write(t, out)
+			return true
 		}
 	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dropped
+	return false
 }
 
 // TestSingleDrop drops, in turn, each of the first 25 packets that carry
@@ -188,7 +162,36 @@ func TestSingleDrop(t *testing.T) {
 // packet that carries TCP payload; false when it has no such packet.
 func dropPayloadPacket(t *testing.T, in, out string, k int) bool {
 	t.Helper()
-	f, err := os.Open(in)
+	c := readPcapFile(t, in)
+	for i, r := range c.recs {
+		if len(c.payload(r)) == 0 {
+			continue
+		}
+		if k == 0 {
+			c.recs = slices.Delete(c.recs, i, i+1)
+			c.write(t, out)
+			return true
+		}
+		k--
+	}
+	return false
+}
+
+// pcapFile is a pcap's records, read whole to be written again changed.
+type pcapFile struct {
+	link    layers.LinkType
+	snaplen uint32
+	recs    []pcapRecord
+}
+
+type pcapRecord struct {
+	ci   gopacket.CaptureInfo
+	data []byte
+}
+
+func readPcapFile(t *testing.T, path string) *pcapFile {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,33 +200,39 @@ func dropPayloadPacket(t *testing.T, in, out string, k int) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	w := pcapgo.NewWriterNanos(&buf)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	n, dropped := 0, false
+	c := &pcapFile{link: r.LinkType(), snaplen: r.Snaplen()}
 	for {
 		data, ci, err := r.ReadPacketData()
 		if err != nil {
-			break
+			return c
 		}
-		if !dropped {
-			p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-			if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && len(tcp.Payload) > 0 {
-				if n == k {
-					dropped = true
-					continue
-				}
-				n++
-			}
-		}
-		if err := w.WritePacket(ci, data); err != nil {
+		c.recs = append(c.recs, pcapRecord{ci, data})
+	}
+}
+
+// payload is r's TCP payload, nil when it has none.
+func (c *pcapFile) payload(r pcapRecord) []byte {
+	p := gopacket.NewPacket(r.data, c.link, gopacket.Default)
+	if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok {
+		return tcp.Payload
+	}
+	return nil
+}
+
+// write writes the records to path as a nanosecond pcap.
+func (c *pcapFile) write(t *testing.T, path string) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := pcapgo.NewWriterNanos(&buf)
+	if err := w.WriteFileHeader(c.snaplen, c.link); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range c.recs {
+		if err := w.WritePacket(r.ci, r.data); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dropped
 }

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 // TestCaptureStartsMidTraffic starts each capture of samples/ and the
@@ -84,52 +80,13 @@ func exchangeOf(m map[string]any) string {
 // returns that packet's time; false when in has too few packets.
 func capturedFrom(t *testing.T, in, out string, pct int) (time.Time, bool) {
 	t.Helper()
-	data, err := os.ReadFile(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	count := func() int {
-		r, err := pcapgo.NewReader(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for {
-			if _, _, err := r.ReadPacketData(); err != nil {
-				return n
-			}
-			n++
-		}
-	}
-	n := count()
+	c := readPcapFile(t, in)
+	n := len(c.recs)
 	k := n * pct / 100
 	if k < 2 || k >= n {
 		return time.Time{}, false
 	}
-	r, _ := pcapgo.NewReader(bytes.NewReader(data))
-	var buf bytes.Buffer
-	w := pcapgo.NewWriterNanos(&buf)
-	if err := w.WriteFileHeader(r.Snaplen(), r.LinkType()); err != nil {
-		t.Fatal(err)
-	}
-	var start time.Time
-	for i := 0; ; i++ {
-		d, ci, err := r.ReadPacketData()
-		if err != nil {
-			break
-		}
-		if i < k {
-			continue
-		}
-		if start.IsZero() {
-			start = ci.Timestamp
-		}
-		if err := w.WritePacket(ci, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return start, true
+	c.recs = c.recs[k:]
+	c.write(t, out)
+	return c.recs[0].ci.Timestamp, true
 }
