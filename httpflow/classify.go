@@ -351,18 +351,22 @@ func classifyRules(f *closeFacts) verdict {
 		if f.orphanOfCaptured {
 			answered = "a response to client bytes that were no HTTP request"
 		}
+		// Rules 3, 4 and 6 hold whichever side sent the FIN (a server
+		// that answers Connection: close and leaves the closing to the
+		// client, as Node.js does past maxRequestsPerSocket); rule 7 only
+		// when the server's close ended the body.
 		switch {
-		case f.orphanClose && finBy == Server && f.orphanOfCaptured:
+		case f.orphanClose && f.orphanOfCaptured:
 			// 6. server-close-header: the bytes it answered asked for nothing.
-			return verdict{reason: ReasonServerCloseHeader, evidence: answered + " carried Connection: close; server FIN " + secs(finAt.Sub(o)) + " after it"}
-		case f.orphanClose && finBy == Server:
-			return verdict{reason: ReasonUnknown, evidence: "server FIN " + secs(finAt.Sub(o)) + " after " + answered +
-				"; the response carried Connection: close, so the server closed after it, but whether the request asked for that is unknown"}
+			return verdict{reason: ReasonServerCloseHeader, evidence: answered + " carried Connection: close; " + closer + " FIN " + secs(finAt.Sub(o)) + " after it"}
+		case f.orphanClose:
+			return verdict{reason: ReasonUnknown, evidence: closer + " FIN " + secs(finAt.Sub(o)) + " after " + answered +
+				"; the response carried Connection: close, so the connection ended after it, but whether the request asked for that is unknown"}
 		case f.orphanEnds == orphanBodyToClose && finBy == Server && f.orphanOfCaptured:
 			// 7. close-delimited: the bytes it answered were no HEAD.
 			return verdict{reason: ReasonCloseDelimited, evidence: answered + " had no Content-Length and was not chunked: its body ended with the server's close; server FIN " + secs(finAt.Sub(o)) + " after it"}
-		case f.orphanEnds != "" && finBy == Server:
-			return verdict{reason: ReasonUnknown, evidence: "server FIN " + secs(finAt.Sub(o)) + " after " + answered +
+		case f.orphanEnds != "" && (finBy == Server || f.orphanEnds != orphanBodyToClose):
+			return verdict{reason: ReasonUnknown, evidence: closer + " FIN " + secs(finAt.Sub(o)) + " after " + answered +
 				"; " + f.orphanEnds + ", so the connection ended with it, but what the request said is unknown"}
 		}
 		idleFor = " " + secs(finAt.Sub(o)) + " after " + answered

@@ -505,6 +505,27 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			c.Send(convtest.Server, okEOF, 0)
 			c.Close(convtest.Server)
 		}, httpflow.ReasonCloseDelimited, "its body ended with the server's close", 0, false, -1},
+		// Node.js past maxRequestsPerSocket answers Connection: close and
+		// leaves the close to the client (samples/heldout-sim/max-requests-node).
+		{"Connection: close to a lost request, then the client's close", true, func(c *convtest.Conv) {
+			exchange(get, ok)(c)
+			c.Idle(100 * time.Millisecond)
+			c.Drop(1)
+			c.Send(convtest.Client, get, 0)
+			c.Send(convtest.Server, closing, 0)
+			c.Idle(3 * time.Second)
+			c.Close(convtest.Client)
+		}, httpflow.ReasonUnknown, "after a response whose request the capture lacks; the response carried Connection: close", 3 * time.Second, false, -1},
+		{"Connection: close to bytes that were no request, then the client's close", true, func(c *convtest.Conv) {
+			c.Send(convtest.Client, "\x16\x03\x01 not http\r\n", 0)
+			c.Send(convtest.Server, closing, 0)
+			c.Idle(time.Second)
+			c.Close(convtest.Client)
+		}, httpflow.ReasonServerCloseHeader, "no HTTP request carried Connection: close; client FIN 1.00", 0, false, -1},
+		{"an HTTP/1.0 response whose request the capture lacks, then the client's close", false, func(c *convtest.Conv) {
+			c.Send(convtest.Server, ok10, 0)
+			c.Close(convtest.Client)
+		}, httpflow.ReasonUnknown, "after a response whose request the capture lacks; it was HTTP/1.0 without keep-alive", 0, false, -1},
 		{"a lost request between two exchanges", true, func(c *convtest.Conv) {
 			exchange(get, ok)(c)
 			c.Idle(time.Second)
