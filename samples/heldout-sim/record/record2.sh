@@ -492,5 +492,111 @@ scn_tcp-keepalive-probes-closewait-go() {
     rec tcp-keepalive-probes-closewait-go pcap 18447 tcp-keepalive-probes "Go IdleTimeout 1.5s; client probes every 1 s; after the server FIN the client stays in CLOSE_WAIT 2.6 s (its kernel keeps probing) then closes" fn
     stop_server
 }
+
+# ---------------- Node.js (http.createServer, keepAliveTimeout, maxRequestsPerSocket) ----------------
+NODESERVER=${NODESERVER:-$(dirname "$(readlink -f "$0")")/nodeserver.js}
+node_start() { start_server "$1" node "$NODESERVER" "$2" "$3" "$4" ${5:-}; wait_listen "$3"; } # NAME BIND PORT KA_MS [MAXREQ]
+scn_keepalive-race-node() {
+    node_start race-nd 127.0.0.1 18460 1000
+    fn() { C2 race 18460 n=16 lo_ms=-3 hi_ms=4; }
+    rec keepalive-race-node pcap 18460 keepalive-race "Node.js 20 keepAliveTimeout 1000; probe conn then 16 parallel conns, second GET at measured close delay -3..+4 ms" fn
+    stop_server
+}
+scn_keepalive-server-timeout-node() {
+    node_start kst-nd 127.0.0.1 18461 1300
+    fn() { C2 ka-timeout 18461 limit=5.0; }
+    rec keepalive-server-timeout-node pcap 18461 keepalive-server-timeout "Node.js keepAliveTimeout 1300 (Keep-Alive: timeout=1): 3 GETs gaps 0.15/0.7, Node closes" fn
+    stop_server
+}
+scn_http10-node() {
+    node_start h10-nd 127.0.0.1 18462 5000
+    fn() { C2 http10 18462; ab -k -n 4 -c 1 http://127.0.0.1:18462/a.txt >/dev/null; }
+    rec http10-node pcap 18462 http10 "Node.js keepAliveTimeout 5000: HTTP/1.0 plain; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s; ab -k -n 4 -c 1" fn
+    stop_server
+}
+scn_many-short-node() {
+    node_start ms-nd 127.0.0.1 18463 5000
+    fn() { ab -n 40 -c 4 http://127.0.0.1:18463/a.txt >/dev/null; }
+    rec many-short-node pcap 18463 many-short "Node.js keepAliveTimeout 5000: ab -n 40 -c 4 (HTTP/1.0, no keep-alive)" fn
+    stop_server
+}
+scn_max-requests-node() {
+    node_start mr-nd 127.0.0.1 18464 5000 3
+    fn() { C2 max-requests 18464 n=7 gap=0.12 last_idle=0.25; }
+    rec max-requests-node pcap 18464 max-requests "Node.js maxRequestsPerSocket 3: 7 GETs 0.12 s apart; the 3rd response on each connection says Connection: close, yet Node leaves the close to the client, which closes 3 s later (server-close-header); conn 3 has the 7th, client closes after 0.25 s" fn
+    stop_server
+}
+scn_tcp-keepalive-probes-node() {
+    node_start pr-nd 127.0.0.1 18465 3200
+    fn() { C2 probes 18465; }
+    rec tcp-keepalive-probes-node pcap 18465 tcp-keepalive-probes "Node.js keepAliveTimeout 3200; client SO_KEEPALIVE idle 1 s interval 1 s; Node closes" fn
+    stop_server
+}
+midstream_node() { midstream_run "$1" "$2" "$3" "$4" gap=0.3 end=server limit=5.0; }
+scn_midstream-node() {
+    node_start mid-nd 127.0.0.1 18466 3000
+    rec midstream-node pcap 18466 midstream "Node.js keepAliveTimeout 3000: GET / before the capture; GET /a.txt, 0.3 s, GET /b.txt, Node's timeout" midstream_node
+    stop_server
+}
+scn_chunked-node() {
+    node_start ch-nd 127.0.0.1 18467 2000
+    fn() { C2 chunked-go 18467; }
+    rec chunked-node pcap 18467 chunked "Node.js keepAliveTimeout 2000: chunked /stream, HEAD /stream, /a.txt, 304, 204, /stream, Node closes" fn
+    stop_server
+}
+scn_client-closes-node() {
+    node_start cc-nd 127.0.0.1 18468 10000
+    fn() { C2 client-closes 18468 gap=0.45 idle=0.2; }
+    rec client-closes-node pcap 18468 client-closes "Node.js keepAliveTimeout 10000: 2 GETs 0.45 s apart, client closes after 0.2 s" fn
+    stop_server
+}
+scn_connection-close-header-node() {
+    node_start cch-nd 127.0.0.1 18469 10000
+    fn() { C2 conn-close 18469; }
+    rec connection-close-header-node pcap 18469 connection-close-header "Node.js keepAliveTimeout 10000: GET /, 0.15 s, GET /a.txt with Connection: close" fn
+    stop_server
+}
+scn_pipelining-node() {
+    node_start pl-nd 127.0.0.1 18470 1500
+    fn() { C2 pipelining 18470; }
+    rec pipelining-node pcap 18470 pipelining "Node.js keepAliveTimeout 1500: 3 GETs in one send, 0.7 s, GET, Node closes" fn
+    stop_server
+}
+scn_post-body-crlf-node() {
+    node_start pc-nd 127.0.0.1 18471 1500
+    fn() { C2 post-crlf 18471; }
+    rec post-body-crlf-node pcap 18471 post-body-crlf "Node.js keepAliveTimeout 1500: POST + stray CRLF in one send, GET, client closes; POST, CRLF 0.1 s later, GET 0.5 s later, Node closes" fn
+    stop_server
+}
+scn_reset-node() {
+    node_start rs-nd 127.0.0.1 18472 10000
+    fn() { C2 reset 18472; }
+    rec reset-node pcap 18472 reset "Node.js: 2 GETs then the client aborts (SO_LINGER 0: RST); GET /drop answered by resetAndDestroy (RST)" fn
+    stop_server
+}
+scn_ipv6-node() {
+    node_start v6-nd ::1 18473 1200
+    fn() { C2 ka-timeout 18473 host=::1 fam6=1 limit=5.0; }
+    rec ipv6-node pcap 18473 ipv6 "Node.js on [::1] keepAliveTimeout 1200: 3 GETs gaps 0.15/0.7, Node closes" fn
+    stop_server
+}
+scn_linux-any-node() {
+    node_start la-nd 127.0.0.1 18474 5000
+    fn() { C2 client-closes 18474 gap=0.2 idle=0.6; }
+    rec linux-any-node pcap 18474 linux-any "Node.js keepAliveTimeout 5000, tcpdump -i any: 2 GETs 0.2 s apart, client closes after 0.6 s" fn any
+    stop_server
+}
+scn_pcapng-node() {
+    node_start png-nd 127.0.0.1 18475 1100
+    fn() { C2 ka-timeout 18475 limit=4.0; }
+    rec pcapng-node pcapng 18475 pcapng "Node.js keepAliveTimeout 1100, dumpcap pcapng: 3 GETs gaps 0.15/0.7, Node closes" fn lo dumpcap
+    stop_server
+}
+scn_browser-like-node() {
+    node_start br-nd 127.0.0.1 18476 2000
+    fn() { C2 browser 18476; }
+    rec browser-like-node pcap 18476 browser-like "Node.js keepAliveTimeout 2000: pool of 5, bursts 7, 6, 5 with 0.6/1.1 s pauses; client closes 1-2 after 0.5 s, Node closes 3-5" fn
+    stop_server
+}
 [[ $(id -u) == 0 ]] || exit 1
 for s in "$@"; do log "scenario $s"; "scn_$s" || log "FAILED $s"; done
