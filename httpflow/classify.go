@@ -315,7 +315,7 @@ func classifyRules(f *closeFacts) verdict {
 		}
 		// 5. max-requests
 		if finBy == Server {
-			if ev, ok := f.maxRequests(); ok {
+			if ev, ok := f.maxRequests(len(f.txs)); ok {
 				return verdict{reason: ReasonMaxRequests, evidence: ev}
 			}
 		}
@@ -329,6 +329,32 @@ func classifyRules(f *closeFacts) verdict {
 			return verdict{reason: ReasonCloseDelimited, evidence: "response " + strconv.Itoa(last.index) +
 				" had no Content-Length and was not chunked: its body ended with the server's close; " + closer + " FIN " + sinceResp(finAt)}
 		}
+	}
+	if last != nil && !last.respDone && lastResp != nil && lastResp.respClose {
+		// Requests the server never answered after a response that said
+		// Connection: close (pipelined behind it, or sent though it said
+		// so): the server closed as that response said, and the requests
+		// after it went unread, as servers that do not pipeline past a
+		// close do (gunicorn's sync worker). Rules 3 and 4 read the last
+		// request, 5 and 6 the last response, as for answered requests.
+		unread := fmt.Sprintf("; the server did not answer request %d", lastResp.index+1)
+		if last.index > lastResp.index+1 {
+			unread = fmt.Sprintf("; the server did not answer requests %d-%d", lastResp.index+1, last.index)
+		}
+		unread += " after it; " + closer + " FIN " + sinceResp(finAt)
+		switch {
+		case last.reqHTTP10 && !last.reqKeepAlive:
+			return verdict{reason: ReasonHTTP10, evidence: "HTTP/1.0 request " + strconv.Itoa(last.index) + " without Connection: keep-alive, after response " + strconv.Itoa(lastResp.index) + " carried Connection: close" + unread}
+		case last.reqClose:
+			return verdict{reason: ReasonClientCloseHeader, evidence: "request " + strconv.Itoa(last.index) + " carried Connection: close, and response " + strconv.Itoa(lastResp.index) + " too" + unread}
+		}
+		if finBy == Server {
+			if ev, ok := f.maxRequests(lastResp.index); ok {
+				return verdict{reason: ReasonMaxRequests, evidence: ev + unread}
+			}
+		}
+		return verdict{reason: ReasonServerCloseHeader, evidence: "response " + strconv.Itoa(lastResp.index) +
+			" carried Connection: close though its request did not ask for it" + unread}
 	}
 	if inFlight := f.inFlightAt(finAt, finBy == Client && f.clientFinAcksAll); inFlight != nil {
 		return verdict{reason: ReasonUnknown, evidence: fmt.Sprintf("%s FIN while request %d (%s %s) was in flight", closer, inFlight.index, inFlight.method, inFlight.uri)}
@@ -422,13 +448,13 @@ func (f *closeFacts) inFlightAt(t time.Time, acked bool) *txFact {
 }
 
 // maxRequests reports whether the server's advertised Keep-Alive max ran
-// out: response k advertised max=m and k+m requests were served (Apache
-// counts down), or a constant max=m was advertised and m were served.
-func (f *closeFacts) maxRequests() (string, bool) {
+// out when it had served n requests: response k advertised max=m and
+// n = k+m (Apache counts down), or a constant max=m was advertised and
+// n = m.
+func (f *closeFacts) maxRequests(n int) (string, bool) {
 	if len(f.maxes) == 0 {
 		return "", false
 	}
-	n := len(f.txs)
 	constant := true
 	for _, m := range f.maxes {
 		constant = constant && m.max == f.maxes[0].max

@@ -191,6 +191,27 @@ func TestCloseReasons(t *testing.T) {
 		{"server-close-header over server-idle-timeout", seq(exchange(get, okClose), idle(5*time.Second), closeBy(convtest.Server)), httpflow.ReasonServerCloseHeader, 0, ""},
 		{"close-delimited over server-idle-timeout", seq(exchange(get, okEOF), idle(5*time.Second), closeBy(convtest.Server)), httpflow.ReasonCloseDelimited, 0, ""},
 		{"an answered request after idle is no race", seq(first, idle(time.Second), first, closeBy(convtest.Server)), httpflow.ReasonServerIdleTimeout, 0, ""},
+
+		// Requests pipelined behind a response that said Connection: close
+		// go unanswered (gunicorn's sync worker,
+		// samples/heldout-sim/connection-close-header-gunicorn-sync): the
+		// close is that response's, not a FIN while requests were in flight.
+		{"server-close-header, requests pipelined behind it unanswered", seq(func(c *convtest.Conv) {
+			c.Send(convtest.Client, get+get+get, 0)
+			c.Send(convtest.Server, okClose, 0)
+		}, closeBy(convtest.Server)), httpflow.ReasonServerCloseHeader, 0, "the server did not answer requests 2-3 after it"},
+		{"max-requests, a request pipelined behind the last unanswered", seq(exchange(get, okMax1), func(c *convtest.Conv) {
+			c.Send(convtest.Client, get+get, 0)
+			c.Send(convtest.Server, okClose, 0)
+		}, closeBy(convtest.Server)), httpflow.ReasonMaxRequests, 0, "max=1 and the server closed after request 2; the server did not answer request 3"},
+		{"client-close-header on an unanswered pipelined request", seq(func(c *convtest.Conv) {
+			c.Send(convtest.Client, get+"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", 0)
+			c.Send(convtest.Server, okClose, 0)
+		}, closeBy(convtest.Server)), httpflow.ReasonClientCloseHeader, 0, "request 2 carried Connection: close"},
+		{"a request in flight behind a keep-alive response is still unknown", seq(func(c *convtest.Conv) {
+			c.Send(convtest.Client, get+get, 0)
+			c.Send(convtest.Server, ok, 0)
+		}, closeBy(convtest.Server)), httpflow.ReasonUnknown, 0, "in flight"},
 	}
 	for _, tc := range tests {
 		c := convtest.New(t)
