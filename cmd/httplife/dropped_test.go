@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,11 +118,15 @@ func dropResponseStart(t *testing.T, in, out string, at time.Time) bool {
 // payload from every capture of the corpus and samples/heldout-sim, as a
 // kernel drop does, and requires no close reason to change into another
 // known one: what one lost packet hides makes a reason unknown (the
-// evidence says what was lost), never a different verdict. Two
+// evidence says what was lost), never a different verdict. Three
 // exceptions: a keep-alive race whose request was the packet lost (a
-// double fault: what is left is an idle close or a reset), and
-// max-requests whose Keep-Alive max=1 was in the lost response (the
-// Connection: close that follows is then server-close-header).
+// double fault: what is left is an idle close or a reset), max-requests
+// whose Keep-Alive max=1 was in the lost response (the Connection: close
+// that follows is then server-close-header), and a connection the whole
+// capture calls unknown for requests in flight at the FIN, when the packet
+// lost carried them (pipelining-gunicorn: three pipelined GETs in one
+// segment, one answered; without that segment the server's FIN 2 s after
+// the answer is an idle timeout by all that is left).
 func TestSingleDrop(t *testing.T) {
 	var paths []string
 	for _, g := range []string{"../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap"} {
@@ -151,6 +156,9 @@ func TestSingleDrop(t *testing.T) {
 					continue
 				}
 				cl, _ := c["close"].(map[string]any)
+				if ev, _ := cl["evidence"].(string); w == "unknown" && got == "server-idle-timeout" && strings.Contains(ev, "after a response whose request the capture lacks") {
+					continue
+				}
 				t.Errorf("%s less its payload packet %d: connection %v: reason %v (%v), want %v or unknown", path, k+1, c["client"], got, cl["evidence"], w)
 			}
 		}

@@ -226,6 +226,9 @@ var encapKnown = map[string]string{
 	// before it (a reset, the request unanswered) where the plain
 	// capture shows a keep-alive race.
 	"post-body-crlf-python.pcap in mirror-delay": "a RST without ACK that an earlier pure ACK also explains",
+	// The same with gunicorn's sync worker: a client that ignored its
+	// Connection: close sends a GET 260 ms after acknowledging its FIN.
+	"connection-close-header-gunicorn-sync.pcap in mirror-delay": "a RST without ACK that an earlier pure ACK also explains",
 }
 
 // ipPacket is one IP packet of a capture, with the Ethernet addresses it

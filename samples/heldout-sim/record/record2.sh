@@ -598,5 +598,159 @@ scn_browser-like-node() {
     rec browser-like-node pcap 18476 browser-like "Node.js keepAliveTimeout 2000: pool of 5, bursts 7, 6, 5 with 0.6/1.1 s pauses; client closes 1-2 after 0.5 s, Node closes 3-5" fn
     stop_server
 }
+
+# ---------------- h2o, gunicorn, Tomcat, Varnish (Debian 12 packages) ----------------
+RECDIR=$(dirname "$(readlink -f "$0")")
+mkhtdocs() { # the static files the scenarios ask for
+    mkdir -p "$REC/htdocs"
+    [[ -s $REC/htdocs/b.txt ]] && return
+    python3 -c "import sys; open(sys.argv[1]+'/index.html','w').write('<html><body>'+'x'*300+'</body></html>\n'); open(sys.argv[1]+'/a.txt','w').write('a'*612+'\n'); open(sys.argv[1]+'/b.txt','w').write('b'*1999+'\n')" "$REC/htdocs"
+    chmod -R a+rX "$REC/htdocs"
+}
+h2o_start() { # NAME PORT IDLE_S [BIND]
+    local n=$1 p=$2 idle=$3 bind=${4:-127.0.0.1}; mkhtdocs
+    cat >"$REC/$n.h2o.conf" <<C
+listen:
+  host: "$bind"
+  port: $p
+user: www-data
+num-threads: 1
+http1-request-timeout: $idle
+error-log: $REC/$n.h2o.err
+hosts:
+  default:
+    paths:
+      /:
+        file.dir: $REC/htdocs
+C
+    start_server "$n" h2o -c "$REC/$n.h2o.conf"; wait_listen "$p"
+}
+gunicorn_start() { # NAME PORT WORKER(gthread|sync) KEEPALIVE_S [BIND]
+    local threads=(--threads 4); [[ $3 == sync ]] && threads=() # more than one thread makes gunicorn use gthread
+    start_server "$1" gunicorn -b "${5:-127.0.0.1}:$2" --worker-class "$3" "${threads[@]}" --workers 1 --keep-alive "$4" --chdir "$RECDIR" wsgiapp:app; wait_listen "$2"
+}
+tomcat_start() { # NAME PORT KEEPALIVE_MS MAXREQ
+    local n=$1 p=$2 ka=$3 mx=$4 b=$REC/tomcat-$1; mkhtdocs
+    rm -rf "$b"; mkdir -p "$b/conf" "$b/logs" "$b/temp" "$b/work" "$b/webapps"
+    cp /etc/tomcat10/web.xml /etc/tomcat10/logging.properties /etc/tomcat10/catalina.properties "$b/conf/"
+    cp -r "$REC/htdocs" "$b/webapps/ROOT"
+    cat >"$b/conf/server.xml" <<C
+<?xml version="1.0" encoding="UTF-8"?>
+<Server port="-1" shutdown="SHUTDOWN">
+  <Service name="Catalina">
+    <Connector port="$p" address="127.0.0.1" protocol="HTTP/1.1" keepAliveTimeout="$ka" maxKeepAliveRequests="$mx" connectionTimeout="20000"/>
+    <Engine name="Catalina" defaultHost="localhost">
+      <Host name="localhost" appBase="webapps" unpackWARs="false" autoDeploy="false"/>
+    </Engine>
+  </Service>
+</Server>
+C
+    CATALINA_BASE=$b CATALINA_HOME=/usr/share/tomcat10 start_server "$n" /usr/share/tomcat10/bin/catalina.sh run
+    local i; for i in $(seq 300); do ss -Hltn "sport = :$p" | grep -q . && break; sleep 0.1; done
+    sleep 1; curl -s -o /dev/null "http://127.0.0.1:$p/a.txt" # the first request loads the default servlet: not in the capture
+}
+varnish_start() { # NAME PORT BACKEND_PORT TIMEOUT_IDLE_S
+    local n=$1 p=$2 bp=$3 idle=$4
+    node_start "$n-backend" 127.0.0.1 "$bp" 30000; BACKEND_PID=$SERVER_PID
+    start_server "$n" varnishd -F -n "$REC/varnish-$n" -a "127.0.0.1:$p" -b "127.0.0.1:$bp" -s malloc,16m -p timeout_idle="$idle"; wait_listen "$p"
+}
+stop_varnish() { stop_server; [[ -n ${BACKEND_PID:-} ]] && { kill -TERM "$BACKEND_PID" 2>/dev/null; wait "$BACKEND_PID" 2>/dev/null; BACKEND_PID=; }; }
+
+scn_keepalive-server-timeout-h2o() {
+    h2o_start kst-h2o 18480 2
+    fn() { C2 ka-timeout 18480 limit=5.0; }
+    rec keepalive-server-timeout-h2o pcap 18480 keepalive-server-timeout "h2o 2.2.5 http1-request-timeout 2: 3 GETs gaps 0.15/0.7, h2o closes" fn
+    stop_server
+}
+scn_keepalive-race-h2o() {
+    h2o_start race-h2o 18481 1
+    fn() { C2 race 18481 n=16 lo_ms=-4 hi_ms=4; }
+    rec keepalive-race-h2o pcap 18481 keepalive-race "h2o http1-request-timeout 1; probe conn then 16 parallel conns, second GET at measured close delay -4..+4 ms" fn
+    stop_server
+}
+scn_pipelining-h2o() {
+    h2o_start pl-h2o 18482 2
+    fn() { C2 pipelining 18482; }
+    rec pipelining-h2o pcap 18482 pipelining "h2o http1-request-timeout 2: 3 GETs in one send, 0.7 s, GET, h2o closes" fn
+    stop_server
+}
+scn_http10-h2o() {
+    h2o_start h10-h2o 18483 5
+    fn() { C2 http10 18483; ab -k -n 4 -c 1 http://127.0.0.1:18483/a.txt >/dev/null; }
+    rec http10-h2o pcap 18483 http10 "h2o http1-request-timeout 5: HTTP/1.0 plain; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s; ab -k -n 4 -c 1" fn
+    stop_server
+}
+scn_post-body-crlf-h2o() {
+    h2o_start pc-h2o 18484 2
+    fn() { C2 post-crlf 18484; }
+    rec post-body-crlf-h2o pcap 18484 post-body-crlf "h2o http1-request-timeout 2 (POST to a static file: 405): POST + stray CRLF in one send, GET, client closes; POST, CRLF 0.1 s later, GET 0.5 s later" fn
+    stop_server
+}
+scn_keepalive-server-timeout-gunicorn() {
+    gunicorn_start kst-gu 18485 gthread 2
+    fn() { C2 ka-timeout 18485 limit=5.0; }
+    rec keepalive-server-timeout-gunicorn pcap 18485 keepalive-server-timeout "gunicorn 20.1 gthread --keep-alive 2: 3 GETs gaps 0.15/0.7, gunicorn closes" fn
+    stop_server
+}
+scn_keepalive-race-gunicorn() {
+    gunicorn_start race-gu 18486 gthread 1
+    fn() { C2 race 18486 n=14 lo_ms=-4 hi_ms=4; }
+    rec keepalive-race-gunicorn pcap 18486 keepalive-race "gunicorn gthread --keep-alive 1; probe conn then 14 parallel conns, second GET at measured close delay -4..+4 ms" fn
+    stop_server
+}
+scn_chunked-gunicorn() {
+    gunicorn_start ch-gu 18487 gthread 2
+    fn() { C2 chunked-go 18487; }
+    rec chunked-gunicorn pcap 18487 chunked "gunicorn gthread --keep-alive 2: /stream (chunked), HEAD /stream, /a.txt, the same with If-None-Match (no ETag: 200), 204, /stream" fn
+    stop_server
+}
+scn_connection-close-header-gunicorn-sync() {
+    gunicorn_start cc-gus 18488 sync 2
+    fn() { C2 client-closes 18488 gap=0.3 idle=0.3; C2 pipelining 18488 limit=2.0; }
+    rec connection-close-header-gunicorn-sync pcap 18488 connection-close-header "gunicorn sync worker (Connection: close on every response, then its FIN): a client that ignores it sends a 2nd GET 0.3 s later and gets a RST (keepalive-race by rule 1); 3 pipelined GETs, the first answered with Connection: close (server-close-header)" fn
+    stop_server
+}
+scn_pipelining-gunicorn() {
+    gunicorn_start pl-gu 18489 gthread 2
+    fn() { C2 pipelining 18489; }
+    rec pipelining-gunicorn pcap 18489 pipelining "gunicorn gthread --keep-alive 2: 3 GETs in one send; gunicorn answers the first only and closes 2 s later (the client, waiting for the second response, gets the FIN)" fn
+    stop_server
+}
+scn_keepalive-server-timeout-tomcat() {
+    tomcat_start kst-tc 18490 1500 100
+    fn() { C2 ka-timeout 18490 limit=5.0; }
+    rec keepalive-server-timeout-tomcat pcap 18490 keepalive-server-timeout "Tomcat 10.1 keepAliveTimeout 1500: 3 GETs gaps 0.15/0.7, Tomcat closes" fn
+    stop_server
+}
+scn_max-requests-tomcat() {
+    tomcat_start mr-tc 18491 3000 3
+    fn() { C2 max-requests 18491 n=7 gap=0.12 last_idle=0.25; }
+    rec max-requests-tomcat pcap 18491 max-requests "Tomcat maxKeepAliveRequests 3: 7 GETs 0.12 s apart" fn
+    stop_server
+}
+scn_keepalive-race-tomcat() {
+    tomcat_start race-tc 18492 1000 100
+    fn() { C2 race 18492 n=14 lo_ms=-4 hi_ms=4; }
+    rec keepalive-race-tomcat pcap 18492 keepalive-race "Tomcat keepAliveTimeout 1000; probe conn then 14 parallel conns, second GET at measured close delay -4..+4 ms" fn
+    stop_server
+}
+scn_pipelining-tomcat() {
+    tomcat_start pl-tc 18493 1500 100
+    fn() { C2 pipelining 18493; }
+    rec pipelining-tomcat pcap 18493 pipelining "Tomcat keepAliveTimeout 1500: 3 GETs in one send, 0.7 s, GET, Tomcat closes" fn
+    stop_server
+}
+scn_keepalive-server-timeout-varnish() {
+    varnish_start kst-vn 18494 18495 1.5
+    fn() { C2 ka-timeout 18494 limit=5.0; }
+    rec keepalive-server-timeout-varnish pcap 18494 keepalive-server-timeout "Varnish 7.1 timeout_idle 1.5 before a Node.js backend: 3 GETs gaps 0.15/0.7, Varnish closes" fn
+    stop_varnish
+}
+scn_keepalive-race-varnish() {
+    varnish_start race-vn 18496 18497 1
+    fn() { C2 race 18496 n=14 lo_ms=-4 hi_ms=4; }
+    rec keepalive-race-varnish pcap 18496 keepalive-race "Varnish timeout_idle 1; probe conn then 14 parallel conns, second GET at measured close delay -4..+4 ms" fn
+    stop_varnish
+}
 [[ $(id -u) == 0 ]] || exit 1
 for s in "$@"; do log "scenario $s"; "scn_$s" || log "FAILED $s"; done
