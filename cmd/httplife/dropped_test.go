@@ -23,11 +23,7 @@ import (
 // unanswered. Before, every later response paired with the request
 // before its own and the close came out "unknown".
 func TestDroppedResponse(t *testing.T) {
-	var paths []string
-	for _, g := range []string{"../../samples/*.pcap", "../../samples/heldout-sim/*.pcap", "../../samples/proxy/*.pcap", "../../../shared/corpus/*.pcap"} {
-		m, _ := filepath.Glob(g)
-		paths = append(paths, m...)
-	}
+	paths := globCaptures("../../samples/*.pcap", "../../samples/heldout-sim/*.pcap", "../../samples/proxy/*.pcap", "../../../shared/corpus/*.pcap")
 	checked := 0
 	for _, path := range paths {
 		orig := analyseLines(t, path)
@@ -128,11 +124,7 @@ func dropResponseStart(t *testing.T, in, out string, at time.Time) bool {
 // segment, one answered; without that segment the server's FIN 2 s after
 // the answer is an idle timeout by all that is left).
 func TestSingleDrop(t *testing.T) {
-	var paths []string
-	for _, g := range []string{"../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap"} {
-		m, _ := filepath.Glob(g)
-		paths = append(paths, m...)
-	}
+	paths := globCaptures("../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap")
 	if testing.Short() {
 		paths = paths[:min(len(paths), 4)]
 	}
@@ -164,6 +156,16 @@ func TestSingleDrop(t *testing.T) {
 		}
 	}
 	t.Logf("%d captures less one packet", runs)
+}
+
+// globCaptures returns the files the patterns match, in pattern order.
+func globCaptures(patterns ...string) []string {
+	var paths []string
+	for _, g := range patterns {
+		m, _ := filepath.Glob(g)
+		paths = append(paths, m...)
+	}
+	return paths
 }
 
 // dropPayloadPacket copies the pcap in to out without its k-th (0-based)

@@ -19,11 +19,7 @@ import (
 // starts too, curl-post.pcap at 30 % (inside a form body without a line
 // feed) read the body and the next request line as one malformed line.
 func TestCaptureStartsMidTraffic(t *testing.T) {
-	var paths []string
-	for _, g := range []string{"../../samples/*.pcap", "../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap"} {
-		m, _ := filepath.Glob(g)
-		paths = append(paths, m...)
-	}
+	paths := globCaptures("../../samples/*.pcap", "../../samples/heldout-sim/*.pcap", "../../../shared/corpus/*.pcap")
 	if testing.Short() {
 		paths = paths[:min(len(paths), 6)]
 	}
