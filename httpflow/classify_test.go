@@ -558,6 +558,19 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			c.Idle(2 * time.Second)
 			c.Close(convtest.Server)
 		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false, 0},
+		// uvicorn (h11) answers a stray CRLF with a 400 of its own
+		// (samples/heldout-sim/post-body-crlf-uvicorn): the capture holds
+		// every client byte, no request was in the period, and it stays.
+		{"an error for a stray CRLF between two exchanges", true, func(c *convtest.Conv) {
+			exchange(get, ok)(c)
+			c.Idle(100 * time.Millisecond)
+			c.Send(convtest.Client, "\r\n", 0)
+			c.Send(convtest.Server, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", 0)
+			c.Idle(500 * time.Millisecond)
+			exchange(get, ok)(c)
+			c.Idle(2 * time.Second)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false, 1},
 	}
 	for _, tc := range tests {
 		c := convtest.NewWithoutHandshake(t)
@@ -578,7 +591,7 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			t.Errorf("%s: final idle %+v, want %v from the end of the response", tc.name, r.FinalIdle, tc.final)
 		}
 		if tc.idles >= 0 && len(r.IdlePeriods) != tc.idles {
-			t.Errorf("%s: idle periods %+v, want %d (none across the response whose request was lost)", tc.name, r.IdlePeriods, tc.idles)
+			t.Errorf("%s: idle periods %+v, want %d (none across a response whose request was lost)", tc.name, r.IdlePeriods, tc.idles)
 		}
 		n := len(r.Transactions)
 		gotLost := n > 0 && r.Transactions[n-1].ResponseLost

@@ -362,10 +362,14 @@ func (h *reqHandler) begin(m *message) {
 		afterServerFIN: f.serverFIN,
 	}
 	f.txs.follow(&c)
-	if c.afterIdle && f.orphanEnd != noTime && f.orphanEnd > f.txs.last().respEnd {
-		// A response to a request the capture lacks came between: the
+	if c.afterIdle && f.orphanEnd != noTime && f.orphanEnd > f.txs.last().respEnd &&
+		(f.reqGap || f.conn == nil || !f.conn.SynSeen) {
+		// A response to a request the capture lost came between: the
 		// connection was not idle from the previous response to this
-		// request, and no idle period is measured.
+		// request, and no idle period is measured. A server's error for
+		// client bytes that were no request (the capture holds them all,
+		// gaps before this request included: h11's 400 for a stray CRLF)
+		// leaves the period as it was: no request was in it.
 		c.afterIdle = false
 	}
 	f.txs.add(c)
