@@ -394,6 +394,13 @@ func classifyRules(f *closeFacts) verdict {
 		case f.orphanEnds != "" && (finBy == Server || f.orphanEnds != orphanBodyToClose):
 			return verdict{reason: ReasonUnknown, evidence: closer + " FIN " + secs(finAt.Sub(o)) + " after " + answered +
 				"; " + f.orphanEnds + ", so the connection ended with it, but what the request said is unknown"}
+		case !f.orphanOfCaptured && finAt.Sub(o) <= promptClose:
+			// A close this soon is what the request's Connection: close or
+			// HTTP/1.0 makes (rules 3, 4: Tornado answers HTTP/1.0 in
+			// HTTP/1.1 without a Connection header, then closes), and the
+			// request is not in the capture.
+			return verdict{reason: ReasonUnknown, evidence: closer + " FIN " + secs(finAt.Sub(o)) + " after " + answered +
+				"; a close that soon is the one a request asks for (Connection: close, HTTP/1.0), and what the request said is unknown"}
 		}
 		idleFor = " " + secs(finAt.Sub(o)) + " after " + answered
 	}

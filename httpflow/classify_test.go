@@ -558,6 +558,17 @@ func TestOrphanAndLostLastResponse(t *testing.T) {
 			c.Idle(2 * time.Second)
 			c.Close(convtest.Server)
 		}, httpflow.ReasonServerIdleTimeout, "server FIN 2.00", 2 * time.Second, false, 0},
+		// Tornado answers HTTP/1.0 in HTTP/1.1 without a Connection
+		// header, then closes (samples/heldout-sim/http10-tornado, less
+		// the request's packet): a close that prompt may be the lost
+		// request's.
+		{"a lost request's persistent-looking response, then the server's prompt close", true, func(c *convtest.Conv) {
+			c.Drop(1)
+			c.Send(convtest.Client, get10, 0)
+			c.Send(convtest.Server, ok, 0)
+			c.Idle(300 * time.Microsecond)
+			c.Close(convtest.Server)
+		}, httpflow.ReasonUnknown, "a close that soon is the one a request asks for", 0, false, -1},
 		// uvicorn (h11) answers a stray CRLF with a 400 of its own
 		// (samples/heldout-sim/post-body-crlf-uvicorn): the capture holds
 		// every client byte, no request was in the period, and it stays.
