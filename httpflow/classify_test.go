@@ -97,6 +97,15 @@ func TestCloseReasons(t *testing.T) {
 			c.SendUnacked(convtest.Client, get)
 			c.RST(convtest.Server)
 		}), httpflow.ReasonKeepaliveRace, httpflow.RaceStaleReuse, "acknowledged the FIN"},
+		// A mirror that delays the client's packets records the server's
+		// RST (its answer to the request) before the request itself.
+		{"stale-reuse race, the request recorded after the RST", seq(first, idle(time.Second), func(c *convtest.Conv) {
+			c.FIN(convtest.Server)
+			c.ACK(convtest.Client)
+			c.Idle(10 * time.Millisecond)
+			c.Reset(convtest.Server)
+			c.SendUnacked(convtest.Client, get)
+		}), httpflow.ReasonKeepaliveRace, httpflow.RaceStaleReuse, "acknowledged the FIN"},
 		{"silent-drop race", seq(first, idle(time.Second), func(c *convtest.Conv) {
 			c.SendUnacked(convtest.Client, get)
 			c.RST(convtest.Server)

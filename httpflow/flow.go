@@ -310,9 +310,15 @@ func (f *flow) FIN(d tcpstate.Dir, t time.Time) {
 }
 
 // RST implements tcpstate.Stream.
+// The sender's stream ends with its RST; the peer's stays open until
+// Done, for bytes it sent before the RST reached it (they crossed it, or a
+// mirror that delays one direction recorded them after it).
 func (f *flow) RST(d tcpstate.Dir, t time.Time) {
-	f.req.close(false)
-	f.resp.close(false)
+	if d == tcpstate.ClientToServer {
+		f.req.close(false)
+	} else {
+		f.resp.close(false)
+	}
 }
 
 // Done implements tcpstate.Stream: the streams ended, the connection is
