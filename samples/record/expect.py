@@ -25,6 +25,11 @@ Definitions (those of /work/shared/corpus/README.md and spec/lifecycle-json.md):
   * response end = frame where tshark completes it; 1xx responses are interim;
   * idle gap k = start(request k+1) - end(response k), only when positive
     (pipelined requests contribute none);
+  * a response without Content-Length or chunked coding (and not 204/304)
+    ends with its last byte (its body ended with the close: close-delimited);
+  * a response that ended before the request it would pair with began
+    answers no request (response-without-request): not paired, but it
+    counts for the final idle;
   * final idle = first FIN or RST of either side - end of the last response
     ended before it (from the handshake's final ACK when none had ended);
   * close reason: the spec's list, first rule that applies.
@@ -122,7 +127,8 @@ def main():
                   + sum([["-e", f] for f in tcp_fields], []))
     http_fields = ["frame.number", "frame.time_epoch", "tcp.stream", "http.request.method",
                    "http.request.version", "http.response.code", "http.response.version",
-                   "http.connection", "http.response.line", "tcp.srcport"]
+                   "http.connection", "http.response.line", "tcp.srcport",
+                   "http.content_length_header", "http.transfer_encoding"]
     hrows = tshark(["-r", cap] + decode + ["-o", "tcp.desegment_tcp_streams:TRUE",
                                            "-o", "http.desegment_headers:TRUE",
                                            "-o", "http.desegment_body:TRUE", "-Y", "http",
@@ -195,7 +201,13 @@ def main():
                     if code < 200:
                         interim.append(code)
                         continue
+                    # Framed: a length, chunked, or a status without a body.
+                    # Only a frame completing one response is read for it
+                    # (in a frame of several, the headers cannot be told apart).
+                    framed = (len(codes) > 1 or code in (204, 304) or d["http.content_length_header"] != ""
+                              or d["http.transfer_encoding"] != "")
                     resps.append({"frame": fr, "t": t, "status": code, "version": vers[i] if i < len(vers) else None,
+                                  "framed": framed,
                                   "connection": conn_hdrs[i] if len(conn_hdrs) == len(codes) else
                                   (conn_hdrs[-1] if conn_hdrs and len(final) == 1 else None),
                                   "keep_alive": ka, "interim": interim})
@@ -213,6 +225,22 @@ def main():
                            and prev_done < p["frame"] <= rq["frame"])
                 rq["start"], rq["start_frame"] = seg["t"], seg["frame"]
             prev_done = rq["frame"]
+        # A response without a length (close-delimited) ends with its last
+        # byte, not where tshark completes it (at the close).
+        for r in resps:
+            if not r["framed"]:
+                last = [p for p in sv if p["len"] > 0 and not p["retx"] and p["frame"] <= r["frame"]]
+                if last:
+                    r["t"], r["frame"] = last[-1]["t"], last[-1]["frame"]
+        # A response that ended before its request began answers none (a
+        # server's error for bytes that were no request: h11's 400 for a
+        # stray CRLF): left out of the pairing, kept for the final idle.
+        all_resps, paired = resps, []
+        for r in resps:
+            if len(paired) < len(reqs) and r["frame"] < reqs[len(paired)]["start_frame"]:
+                continue
+            paired.append(r)
+        resps = paired
         # idle gaps and pipelining
         gaps, pipelined = [], False
         for k in range(1, len(reqs)):
@@ -234,7 +262,7 @@ def main():
         first_end = min(ends, key=lambda p: p["frame"]) if ends else None
         final_idle = None
         if first_end:
-            before = [r for r in resps if r["frame"] < first_end["frame"]]
+            before = [r for r in all_resps if r["frame"] < first_end["frame"]]
             if before:
                 final_idle = round(first_end["t"] - before[-1]["t"], 6)
             else:
@@ -243,7 +271,7 @@ def main():
         probes = sum(1 for p in pk if p["ka"])
 
         # close reason, first rule that applies
-        anomalies = []
+        anomalies = ["response-without-request"] if len(all_resps) > len(resps) else []
         reason, evidence = None, ""
         srv_fin = next((p for p in fins if p["src"] == server), None)
         srv_rst = next((p for p in rsts if p["src"] == server), None)
@@ -296,6 +324,10 @@ def main():
             elif resps and "close" in (resps[-1]["connection"] or ""):
                 reason = "server-close-header"
                 evidence = "the last response carried Connection: close, the request did not"
+            elif resps and not resps[-1]["framed"] and first_fin_by == "server" and not unanswered \
+                    and (len(resps) > len(reqs) or reqs[len(resps) - 1]["method"] != "HEAD"):
+                reason = "close-delimited"
+                evidence = "the last response had no length: the server's close ended its body"
             elif first_fin_by == "server" and not unanswered:
                 reason = "server-idle-timeout"
                 evidence = f"server FIN {final_idle} s after the last response"
