@@ -752,5 +752,89 @@ scn_keepalive-race-varnish() {
     rec keepalive-race-varnish pcap 18496 keepalive-race "Varnish timeout_idle 1; probe conn then 14 parallel conns, second GET at measured close delay -4..+4 ms" fn
     stop_varnish
 }
+
+# ---------------- uvicorn, waitress, Tornado, aiohttp, Puma, Caddy (Debian 12 packages) ----------------
+# The Python servers run under Debian's /usr/bin/python3, where apt installs them.
+SYSPY=/usr/bin/python3
+uvicorn_start() { # NAME PORT KEEPALIVE_S
+    start_server "$1" "$SYSPY" -m uvicorn --app-dir "$RECDIR" --host 127.0.0.1 --port "$2" --http h11 --timeout-keep-alive "$3" --no-access-log asgiapp:app; wait_listen "$2"
+}
+waitress_start() { # NAME PORT CHANNEL_TIMEOUT_S
+    PYTHONPATH=$RECDIR start_server "$1" "$SYSPY" -m waitress --listen="127.0.0.1:$2" --channel-timeout="$3" --cleanup-interval=1 --threads=4 wsgiapp:app; wait_listen "$2"
+}
+tornado_start() { start_server "$1" "$SYSPY" "$RECDIR/tornadoapp.py" "$2" "$3"; wait_listen "$2"; } # NAME PORT IDLE_S
+aiohttp_start() { start_server "$1" "$SYSPY" "$RECDIR/aiohttpapp.py" "$2" "$3"; wait_listen "$2"; } # NAME PORT KEEPALIVE_S
+puma_start() { # NAME PORT PERSISTENT_TIMEOUT_S
+    printf 'bind "tcp://127.0.0.1:%s"\nthreads 1, 4\nworkers 0\npersistent_timeout %s\nquiet\n' "$2" "$3" >"$REC/$1.puma.rb"
+    start_server "$1" puma -C "$REC/$1.puma.rb" "$RECDIR/config.ru"; wait_listen "$2"
+}
+caddy_start() { # NAME PORT IDLE (a Go duration)
+    mkhtdocs
+    printf '{\n\tadmin off\n\tservers {\n\t\ttimeouts {\n\t\t\tidle %s\n\t\t}\n\t}\n}\nhttp://127.0.0.1:%s {\n\troot * %s\n\tfile_server\n}\n' "$3" "$2" "$REC/htdocs" >"$REC/$1.Caddyfile"
+    start_server "$1" caddy run --adapter caddyfile --config "$REC/$1.Caddyfile"; wait_listen "$2"
+}
+# One set of scenarios per server: scn_SCENARIO-SERVER for each SERVER
+# below, on ports 18500 + 10 * server + scenario.
+PYSRV=(uvicorn waitress tornado aiohttp puma caddy)
+pysrv_desc() { case $1 in
+    uvicorn) echo "uvicorn 0.17 (h11) --timeout-keep-alive";; waitress) echo "waitress 2.1 --channel-timeout (--cleanup-interval=1)";;
+    tornado) echo "Tornado 6.2 idle_connection_timeout";; aiohttp) echo "aiohttp 3.8 keepalive_timeout";;
+    puma) echo "Puma 5.6 persistent_timeout";; caddy) echo "Caddy 2.6 timeouts idle";; esac; }
+pysrv_start() { # SERVER NAME PORT SECONDS
+    case $1 in caddy) caddy_start "$2" "$3" "${4}s";; *) "${1}_start" "$2" "$3" "$4";; esac
+}
+pysrv_port() { local i; for i in "${!PYSRV[@]}"; do [[ ${PYSRV[$i]} == "$1" ]] && echo $((18500 + 10 * i + $2)); done; }
+for srv in "${PYSRV[@]}"; do
+eval "
+scn_keepalive-server-timeout-$srv() {
+    local p=\$(pysrv_port $srv 0); pysrv_start $srv kst-$srv \$p 2
+    fn() { C2 ka-timeout \$p limit=5.0; }
+    rec keepalive-server-timeout-$srv pcap \$p keepalive-server-timeout \"\$(pysrv_desc $srv) 2: 3 GETs gaps 0.15/0.7, then the server's idle close (or the client's after 5 s)\" fn
+    stop_server
+}
+scn_keepalive-race-$srv() {
+    local p=\$(pysrv_port $srv 1); pysrv_start $srv race-$srv \$p 1
+    fn() { C2 race \$p n=14 lo_ms=-4 hi_ms=4; }
+    rec keepalive-race-$srv pcap \$p keepalive-race \"\$(pysrv_desc $srv) 1; probe conn then 14 parallel conns, second GET at measured close delay -4..+4 ms\" fn
+    stop_server
+}
+scn_pipelining-$srv() {
+    local p=\$(pysrv_port $srv 2); pysrv_start $srv pl-$srv \$p 2
+    fn() { C2 pipelining \$p; }
+    rec pipelining-$srv pcap \$p pipelining \"\$(pysrv_desc $srv) 2: 3 GETs in one send, 0.7 s, GET, then the server's idle close\" fn
+    stop_server
+}
+scn_http10-$srv() {
+    local p=\$(pysrv_port $srv 3); pysrv_start $srv h10-$srv \$p 5
+    fn() { C2 http10 \$p; ab -k -n 4 -c 1 http://127.0.0.1:\$p/a.txt >/dev/null; }
+    rec http10-$srv pcap \$p http10 \"\$(pysrv_desc $srv) 5: HTTP/1.0 plain; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s; ab -k -n 4 -c 1\" fn
+    stop_server
+}
+scn_post-body-crlf-$srv() {
+    local p=\$(pysrv_port $srv 4); pysrv_start $srv pc-$srv \$p 2
+    fn() { C2 post-crlf \$p; }
+    rec post-body-crlf-$srv pcap \$p post-body-crlf \"\$(pysrv_desc $srv) 2: POST /post + stray CRLF in one send, GET, client closes; POST, CRLF 0.1 s later, GET 0.5 s later\" fn
+    stop_server
+}
+scn_chunked-$srv() {
+    local p=\$(pysrv_port $srv 5); pysrv_start $srv ch-$srv \$p 2
+    fn() { C2 chunked-go \$p; }
+    rec chunked-$srv pcap \$p chunked \"\$(pysrv_desc $srv) 2: GET /stream (no length), HEAD /stream, /a.txt, the same with If-None-Match, /nocontent (204), /stream; gaps .15/.2/.15/.2/.3\" fn
+    stop_server
+}
+scn_connection-close-header-$srv() {
+    local p=\$(pysrv_port $srv 6); pysrv_start $srv cch-$srv \$p 10
+    fn() { C2 conn-close \$p; }
+    rec connection-close-header-$srv pcap \$p connection-close-header \"\$(pysrv_desc $srv) 10: GET /, 0.15 s, GET /a.txt with Connection: close\" fn
+    stop_server
+}
+scn_client-closes-$srv() {
+    local p=\$(pysrv_port $srv 7); pysrv_start $srv cc-$srv \$p 10
+    fn() { C2 client-closes \$p gap=0.7 idle=0.15; }
+    rec client-closes-$srv pcap \$p client-closes \"\$(pysrv_desc $srv) 10: 2 GETs 0.7 s apart, client closes after 0.15 s\" fn
+    stop_server
+}
+"
+done
 [[ $(id -u) == 0 ]] || exit 1
 for s in "$@"; do log "scenario $s"; "scn_$s" || log "FAILED $s"; done
