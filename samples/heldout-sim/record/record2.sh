@@ -773,13 +773,16 @@ caddy_start() { # NAME PORT IDLE (a Go duration)
     printf '{\n\tadmin off\n\tservers {\n\t\ttimeouts {\n\t\t\tidle %s\n\t\t}\n\t}\n}\nhttp://127.0.0.1:%s {\n\troot * %s\n\tfile_server\n}\n' "$3" "$2" "$REC/htdocs" >"$REC/$1.Caddyfile"
     start_server "$1" caddy run --adapter caddyfile --config "$REC/$1.Caddyfile"; wait_listen "$2"
 }
+BUN=${BUN:-/tmp/bun/node_modules/.bin/bun} # npm install bun (1.4.5)
+bun_start() { start_server "$1" "$BUN" "$RECDIR/bunserver.js" "$2" "$3"; wait_listen "$2"; } # NAME PORT IDLE_S
 # One set of scenarios per server: scn_SCENARIO-SERVER for each SERVER
 # below, on ports 18500 + 10 * server + scenario.
-PYSRV=(uvicorn waitress tornado aiohttp puma caddy)
+PYSRV=(uvicorn waitress tornado aiohttp puma caddy bun)
 pysrv_desc() { case $1 in
     uvicorn) echo "uvicorn 0.17 (h11) --timeout-keep-alive";; waitress) echo "waitress 2.1 --channel-timeout (--cleanup-interval=1)";;
     tornado) echo "Tornado 6.2 idle_connection_timeout";; aiohttp) echo "aiohttp 3.8 keepalive_timeout";;
-    puma) echo "Puma 5.6 persistent_timeout";; caddy) echo "Caddy 2.6 timeouts idle";; esac; }
+    puma) echo "Puma 5.6 persistent_timeout";; caddy) echo "Caddy 2.6 timeouts idle";;
+    bun) echo "Bun 1.4.5 Bun.serve idleTimeout";; esac; }
 pysrv_start() { # SERVER NAME PORT SECONDS
     case $1 in caddy) caddy_start "$2" "$3" "${4}s";; *) "${1}_start" "$2" "$3" "$4";; esac
 }
