@@ -839,5 +839,47 @@ scn_client-closes-$srv() {
 }
 "
 done
+# Deno 2.9.6's Deno.serve (hyper underneath; `npm install deno`) has no
+# idle timeout and kept an idle connection open for 150 s: no server
+# timeout or race scenarios, the client closes. Ports 18570-18575.
+DENO=${DENO:-/tmp/deno/node_modules/.bin/deno}
+deno_start() { start_server "$1" "$DENO" run --allow-net "$RECDIR/denoserver.js" "$2"; wait_listen "$2"; } # NAME PORT
+DENOD="Deno 2.9.6 Deno.serve (no idle timeout)"
+scn_pipelining-deno() {
+    deno_start pl-deno 18570
+    fn() { C2 pipelining 18570 limit=2.0; }
+    rec pipelining-deno pcap 18570 pipelining "$DENOD: 3 GETs in one send, 0.7 s, GET, client closes 2 s later" fn
+    stop_server
+}
+scn_http10-deno() {
+    deno_start h10-deno 18571
+    fn() { C2 http10 18571; ab -k -n 4 -c 1 http://127.0.0.1:18571/a.txt >/dev/null; }
+    rec http10-deno pcap 18571 http10 "$DENOD: HTTP/1.0 plain; HTTP/1.0 + keep-alive x2 0.15 s apart, client closes after 0.7 s; ab -k -n 4 -c 1" fn
+    stop_server
+}
+scn_post-body-crlf-deno() {
+    deno_start pc-deno 18572
+    fn() { C2 post-crlf 18572 limit=2.0; }
+    rec post-body-crlf-deno pcap 18572 post-body-crlf "$DENOD: POST /post + stray CRLF in one send, GET, client closes; POST, CRLF 0.1 s later, GET 0.5 s later, client closes 2 s later" fn
+    stop_server
+}
+scn_chunked-deno() {
+    deno_start ch-deno 18573
+    fn() { C2 chunked-go 18573; }
+    rec chunked-deno pcap 18573 chunked "$DENOD: GET /stream (no length), HEAD /stream, /a.txt, the same with If-None-Match, /nocontent (204), /stream; gaps .15/.2/.15/.2/.3; client closes 5 s later" fn
+    stop_server
+}
+scn_connection-close-header-deno() {
+    deno_start cch-deno 18574
+    fn() { C2 conn-close 18574; }
+    rec connection-close-header-deno pcap 18574 connection-close-header "$DENOD: GET /, 0.15 s, GET /a.txt with Connection: close" fn
+    stop_server
+}
+scn_client-closes-deno() {
+    deno_start cc-deno 18575
+    fn() { C2 client-closes 18575 gap=0.7 idle=0.15; }
+    rec client-closes-deno pcap 18575 client-closes "$DENOD: 2 GETs 0.7 s apart, client closes after 0.15 s" fn
+    stop_server
+}
 [[ $(id -u) == 0 ]] || exit 1
 for s in "$@"; do log "scenario $s"; "scn_$s" || log "FAILED $s"; done
