@@ -773,20 +773,29 @@ caddy_start() { # NAME PORT IDLE (a Go duration)
     printf '{\n\tadmin off\n\tservers {\n\t\ttimeouts {\n\t\t\tidle %s\n\t\t}\n\t}\n}\nhttp://127.0.0.1:%s {\n\troot * %s\n\tfile_server\n}\n' "$3" "$2" "$REC/htdocs" >"$REC/$1.Caddyfile"
     start_server "$1" caddy run --adapter caddyfile --config "$REC/$1.Caddyfile"; wait_listen "$2"
 }
+jetty_start() { # NAME PORT IDLE_S: Jetty 9.4 (Debian's jetty9), static files by its DefaultServlet
+    local n=$1 p=$2 b=$REC/jetty-$1 ms; ms=$(python3 -c "print(int(float('$3') * 1000))"); mkhtdocs
+    rm -rf "$b"; mkdir -p "$b/webapps"; cp -r "$REC/htdocs" "$b/webapps/ROOT"
+    (cd "$b" && java -jar /usr/share/jetty9/start.jar jetty.home=/usr/share/jetty9 jetty.base="$b" --add-to-start=http,deploy >"$REC/$n.jetty-setup.log" 2>&1)
+    start_server "$n" java -jar /usr/share/jetty9/start.jar jetty.home=/usr/share/jetty9 jetty.base="$b" \
+        jetty.http.host=127.0.0.1 jetty.http.port="$p" jetty.http.idleTimeout="$ms"
+    local i; for i in $(seq 300); do ss -Hltn "sport = :$p" | grep -q . && break; sleep 0.1; done
+    sleep 0.5; curl -s -o /dev/null "http://127.0.0.1:$p/a.txt" # the first request warms the JVM: not in the capture
+}
 BUN=${BUN:-/tmp/bun/node_modules/.bin/bun} # npm install bun (1.4.5)
 bun_start() { start_server "$1" "$BUN" "$RECDIR/bunserver.js" "$2" "$3"; wait_listen "$2"; } # NAME PORT IDLE_S
 # One set of scenarios per server: scn_SCENARIO-SERVER for each SERVER
-# below, on ports 18500 + 10 * server + scenario.
-PYSRV=(uvicorn waitress tornado aiohttp puma caddy bun)
+# below, on ports 18500 + 10 * server + scenario (Jetty: 18580-18587).
+PYSRV=(uvicorn waitress tornado aiohttp puma caddy bun jetty)
 pysrv_desc() { case $1 in
     uvicorn) echo "uvicorn 0.17 (h11) --timeout-keep-alive";; waitress) echo "waitress 2.1 --channel-timeout (--cleanup-interval=1)";;
     tornado) echo "Tornado 6.2 idle_connection_timeout";; aiohttp) echo "aiohttp 3.8 keepalive_timeout";;
     puma) echo "Puma 5.6 persistent_timeout";; caddy) echo "Caddy 2.6 timeouts idle";;
-    bun) echo "Bun 1.4.5 Bun.serve idleTimeout";; esac; }
+    bun) echo "Bun 1.4.5 Bun.serve idleTimeout";; jetty) echo "Jetty 9.4.57 (static files) jetty.http.idleTimeout, in s";; esac; }
 pysrv_start() { # SERVER NAME PORT SECONDS
     case $1 in caddy) caddy_start "$2" "$3" "${4}s";; *) "${1}_start" "$2" "$3" "$4";; esac
 }
-pysrv_port() { local i; for i in "${!PYSRV[@]}"; do [[ ${PYSRV[$i]} == "$1" ]] && echo $((18500 + 10 * i + $2)); done; }
+pysrv_port() { local i; for i in "${!PYSRV[@]}"; do [[ ${PYSRV[$i]} == "$1" ]] && echo $((18500 + 10 * i + (i >= 7 ? 10 : 0) + $2)); done; } # 18570s: Deno
 for srv in "${PYSRV[@]}"; do
 eval "
 scn_keepalive-server-timeout-$srv() {
@@ -839,6 +848,7 @@ scn_client-closes-$srv() {
 }
 "
 done
+unset -f scn_chunked-jetty # its static files have no /stream, /nocontent
 # Deno 2.9.6's Deno.serve (hyper underneath; `npm install deno`) has no
 # idle timeout and kept an idle connection open for 150 s: no server
 # timeout or race scenarios, the client closes. Ports 18570-18575.
