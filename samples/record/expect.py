@@ -262,7 +262,9 @@ def main():
         first_end = min(ends, key=lambda p: p["frame"]) if ends else None
         final_idle = None
         if first_end:
-            before = [r for r in all_resps if r["frame"] < first_end["frame"]]
+            # A response whose last bytes ride in the FIN's own segment
+            # ended with it (final idle 0).
+            before = [r for r in all_resps if r["frame"] <= first_end["frame"]]
             if before:
                 final_idle = round(first_end["t"] - before[-1]["t"], 6)
             else:
