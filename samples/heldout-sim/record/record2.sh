@@ -782,18 +782,22 @@ jetty_start() { # NAME PORT IDLE_S: Jetty 9.4 (Debian's jetty9), static files by
     local i; for i in $(seq 300); do ss -Hltn "sport = :$p" | grep -q . && break; sleep 0.1; done
     sleep 0.5; curl -s -o /dev/null "http://127.0.0.1:$p/a.txt" # the first request warms the JVM: not in the capture
 }
+webfs_start() { mkhtdocs; start_server "$1" webfsd -F -4 -i 127.0.0.1 -p "$2" -r "$REC/htdocs" -f index.html -t "$3" -u www-data -g www-data; wait_listen "$2"; } # NAME PORT TIMEOUT_S
+busybox_start() { mkhtdocs; start_server "$1" busybox httpd -f -p "127.0.0.1:$2" -h "$REC/htdocs" -u www-data; wait_listen "$2"; } # NAME PORT (no keep-alive)
 BUN=${BUN:-/tmp/bun/node_modules/.bin/bun} # npm install bun (1.4.5)
 bun_start() { start_server "$1" "$BUN" "$RECDIR/bunserver.js" "$2" "$3"; wait_listen "$2"; } # NAME PORT IDLE_S
 # One set of scenarios per server: scn_SCENARIO-SERVER for each SERVER
-# below, on ports 18500 + 10 * server + scenario (Jetty: 18580-18587).
-PYSRV=(uvicorn waitress tornado aiohttp puma caddy bun jetty)
+# below, on ports 18500 + 10 * server + scenario (from Jetty on, 10 more:
+# 18580-18587, webfs 18590s, BusyBox 18600s).
+PYSRV=(uvicorn waitress tornado aiohttp puma caddy bun jetty webfs busybox)
 pysrv_desc() { case $1 in
     uvicorn) echo "uvicorn 0.17 (h11) --timeout-keep-alive";; waitress) echo "waitress 2.1 --channel-timeout (--cleanup-interval=1)";;
     tornado) echo "Tornado 6.2 idle_connection_timeout";; aiohttp) echo "aiohttp 3.8 keepalive_timeout";;
     puma) echo "Puma 5.6 persistent_timeout";; caddy) echo "Caddy 2.6 timeouts idle";;
-    bun) echo "Bun 1.4.5 Bun.serve idleTimeout";; jetty) echo "Jetty 9.4.57 (static files) jetty.http.idleTimeout, in s";; esac; }
+    bun) echo "Bun 1.4.5 Bun.serve idleTimeout";; jetty) echo "Jetty 9.4.57 (static files) jetty.http.idleTimeout, in s";;
+    webfs) echo "webfs 1.21 webfsd -t";; busybox) echo "BusyBox 1.35 httpd (no keep-alive; the number is unused)";; esac; }
 pysrv_start() { # SERVER NAME PORT SECONDS
-    case $1 in caddy) caddy_start "$2" "$3" "${4}s";; *) "${1}_start" "$2" "$3" "$4";; esac
+    case $1 in caddy) caddy_start "$2" "$3" "${4}s";; busybox) busybox_start "$2" "$3";; *) "${1}_start" "$2" "$3" "$4";; esac
 }
 pysrv_port() { local i; for i in "${!PYSRV[@]}"; do [[ ${PYSRV[$i]} == "$1" ]] && echo $((18500 + 10 * i + (i >= 7 ? 10 : 0) + $2)); done; } # 18570s: Deno
 for srv in "${PYSRV[@]}"; do
@@ -848,7 +852,7 @@ scn_client-closes-$srv() {
 }
 "
 done
-unset -f scn_chunked-jetty # its static files have no /stream, /nocontent
+unset -f scn_chunked-jetty scn_chunked-webfs scn_chunked-busybox # static files: no /stream, /nocontent
 # Deno 2.9.6's Deno.serve (hyper underneath; `npm install deno`) has no
 # idle timeout and kept an idle connection open for 150 s: no server
 # timeout or race scenarios, the client closes. Ports 18570-18575.
