@@ -212,6 +212,10 @@ func (f *flow) recycle() {
 	}
 }
 
+// clientCaptured reports whether the capture holds every byte the client
+// has sent so far: its SYN, and no gap in its bytes.
+func (f *flow) clientCaptured() bool { return f.conn != nil && f.conn.SynSeen && !f.reqGap }
+
 // small returns b emptied, or nil when it grew big (a hostile line).
 func small(b []byte) []byte {
 	if cap(b) > 4096 {
@@ -368,8 +372,7 @@ func (h *reqHandler) begin(m *message) {
 		afterServerFIN: f.serverFIN,
 	}
 	f.txs.follow(&c)
-	if c.afterIdle && f.orphanEnd != noTime && f.orphanEnd > f.txs.last().respEnd &&
-		(f.reqGap || f.conn == nil || !f.conn.SynSeen) {
+	if c.afterIdle && f.orphanEnd != noTime && f.orphanEnd > f.txs.last().respEnd && !f.clientCaptured() {
 		// A response to a request the capture lost came between: the
 		// connection was not idle from the previous response to this
 		// request, and no idle period is measured. A server's error for
@@ -590,7 +593,7 @@ func (h *respHandler) end(m *message) {
 			default:
 				f.orphanEnds = ""
 			}
-			f.orphanOfCaptured = f.conn != nil && f.conn.SynSeen && !f.reqGap
+			f.orphanOfCaptured = f.clientCaptured()
 		}
 		return
 	}
