@@ -1,33 +1,6 @@
 // Bun.serve (Bun's own HTTP server, not node:http) for the held-out
-// simulation, the routes of wsgiapp.py.
+// simulation, the routes of fetchapp.js.
 // usage: bun bunserver.js PORT IDLE_TIMEOUT_S
+import { app } from "./fetchapp.js";
 const [port, idle] = process.argv.slice(2).map(Number);
-const bodies = { "/": "index of the bun test app\n".repeat(8), "/a.txt": "a".repeat(612) + "\n", "/b.txt": "b".repeat(1999) + "\n" };
-Bun.serve({
-  hostname: "127.0.0.1",
-  port,
-  idleTimeout: idle,
-  async fetch(req) {
-    const path = new URL(req.url).pathname;
-    if (path === "/post") {
-      const b = await req.arrayBuffer();
-      return new Response(`got ${b.byteLength} bytes\n`, { headers: { "Content-Type": "text/plain" } });
-    }
-    if (path === "/stream") {
-      let k = 0;
-      const stream = new ReadableStream({
-        async pull(c) {
-          if (k === 3) { c.close(); return; }
-          c.enqueue(new TextEncoder().encode(`part ${k} `.repeat(20) + "\n"));
-          k++;
-          await Bun.sleep(20);
-        },
-      });
-      return new Response(stream, { headers: { "Content-Type": "text/plain" } });
-    }
-    if (path === "/nocontent") return new Response(null, { status: 204 });
-    const b = bodies[path];
-    if (b === undefined) return new Response("not found\n", { status: 404, headers: { "Content-Type": "text/plain" } });
-    return new Response(b, { headers: { "Content-Type": "text/plain" } });
-  },
-});
+Bun.serve({ hostname: "127.0.0.1", port, idleTimeout: idle, fetch: app("bun") });
